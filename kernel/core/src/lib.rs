@@ -1,1 +1,15 @@
-#![no_std]
+//! Pure, host-testable kernel logic: address arithmetic, physical memory
+//! maps, the frame allocator and AArch64 page-table manipulation.
+//!
+//! Nothing here touches hardware: the kernel supplies memory (bitmap
+//! storage, page-table frames) and performs all barriers and TLB
+//! maintenance itself, so every line can be unit-tested on the host.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+pub mod addr;
+pub mod frame;
+pub mod memmap;
+pub mod paging;
+
+pub use addr::{PAGE_SHIFT, PAGE_SIZE, PhysAddr, VirtAddr};
