@@ -523,4 +523,50 @@ mod tests {
             "frame: not allocated (double free or never usable)"
         );
     }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Random alloc/free sequences against a set model: never a
+            /// duplicate, never a hole frame, counts always consistent.
+            #[test]
+            fn matches_set_model(ops in proptest::collection::vec((0u8..4, 0usize..200, 1usize..9), 1..120)) {
+                let u = usable(&[(0x1_0000, 0x1_0000 + 50 * P), (0x1_0000 + 53 * P, 0x1_0000 + 150 * P)]);
+                let mut st = storage_for(&u);
+                let mut fa = FrameAllocator::new(&u, &mut st).unwrap();
+                let mut held: std::vec::Vec<(PhysAddr, usize)> = std::vec::Vec::new();
+                let mut used = HashSet::new();
+                for (kind, pick, n) in ops {
+                    match kind {
+                        0 => if let Some(pa) = fa.alloc() {
+                            held.push((pa, 1));
+                        },
+                        1 => if let Some(pa) = fa.alloc_contiguous(n, 1 << (n % 4)) {
+                            prop_assert!(pa.is_aligned(P << (n % 4)));
+                            held.push((pa, n));
+                        },
+                        _ if !held.is_empty() => {
+                            let (pa, n) = held.swap_remove(pick % held.len());
+                            fa.free_contiguous(pa, n).unwrap();
+                            for i in 0..n as u64 {
+                                used.remove(&(pa.as_u64() + i * P));
+                            }
+                            prop_assert_eq!(fa.free_contiguous(pa, n), Err(FrameError::NotAllocated));
+                            continue;
+                        }
+                        _ => continue,
+                    }
+                    let (pa, n) = *held.last().unwrap();
+                    for i in 0..n as u64 {
+                        let a = pa.as_u64() + i * P;
+                        prop_assert!(u.contains(a));
+                        prop_assert!(used.insert(a), "duplicate {:#x}", a);
+                    }
+                }
+                prop_assert_eq!(fa.free_count() + used.len(), fa.total_count());
+            }
+        }
+    }
 }
