@@ -1,5 +1,6 @@
 //! Pure, host-testable kernel logic: address arithmetic, physical memory
-//! maps, the frame allocator and AArch64 page-table manipulation.
+//! maps, the frame allocator, AArch64 page-table manipulation and
+//! exception-syndrome decoding.
 //!
 //! Nothing here touches hardware: the kernel supplies memory (bitmap
 //! storage, page-table frames) and performs all barriers and TLB
@@ -8,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod addr;
+pub mod esr;
 pub mod frame;
 pub mod memmap;
 pub mod paging;
