@@ -1,1 +1,281 @@
-fn main() {}
+//! `cargo xtask`: builds the kernel image, boots it in QEMU and runs every test.
+//!
+//! Run `cargo xtask --help` for the commands. Each command that needs tools
+//! (the aarch64 target, QEMU, genromfs) first makes sure they are installed.
+
+mod image;
+mod kernel_build;
+mod qemu;
+mod report;
+mod setup;
+mod testrun;
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::kernel_build::KernelFlavor;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", about = "Build, boot and test the kernel", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build the kernel and make a raw image (kernel.bin for virt, kernel8.img for rpi4).
+    Build {
+        #[arg(long, value_enum, default_value_t = Board::Virt)]
+        board: Board,
+        /// Build the test kernel (runs the in-kernel test suites after boot).
+        #[arg(long)]
+        ktest: bool,
+        /// Build for real hardware (SD card): leaves out the QEMU-only semihosting exit.
+        #[arg(long)]
+        hw: bool,
+    },
+    /// Build, then boot the kernel in QEMU attached to this terminal (quit: Ctrl-A X).
+    Qemu {
+        #[arg(long, value_enum, default_value_t = Board::Virt)]
+        board: Board,
+        /// Wait for a debugger on :1234 before starting (-s -S).
+        #[arg(long)]
+        gdb: bool,
+        /// GIC version of the virt machine.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(2..=3))]
+        gic: Option<u8>,
+        /// Start the virt machine at EL2 (virtualization=on).
+        #[arg(long)]
+        el2: bool,
+        /// Memory size for virt, as QEMU's -m takes it (default 1G; raspi4b is fixed at 2G).
+        #[arg(long, value_name = "SIZE")]
+        mem: Option<String>,
+        /// Number of CPUs (virt; raspi4b always has 4).
+        #[arg(long, value_name = "N")]
+        smp: Option<u32>,
+        /// Boot the test kernel.
+        #[arg(long)]
+        ktest: bool,
+        /// Kernel command line (QEMU -append; the kernel reads it through semihosting).
+        #[arg(long, value_name = "CMDLINE")]
+        append: Option<String>,
+    },
+    /// Run all tests: host `cargo test`, then the test kernel in every QEMU configuration.
+    Test {
+        #[arg(long, value_enum, default_value_t = BoardSel::All)]
+        board: BoardSel,
+        /// Skip the host `cargo test`.
+        #[arg(long)]
+        no_host: bool,
+        /// Timeout of one QEMU run, in seconds.
+        #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+        timeout: u64,
+    },
+    /// Lint host crates and the kernel for each board (warnings are errors).
+    Clippy,
+    /// Format every crate of the workspace.
+    Fmt {
+        /// Only check, do not rewrite files.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Board {
+    /// QEMU `virt` machine.
+    Virt,
+    /// Raspberry Pi 4 (and QEMU `raspi4b`).
+    Rpi4,
+}
+
+impl Board {
+    pub const ALL: [Board; 2] = [Board::Virt, Board::Rpi4];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Board::Virt => "virt",
+            Board::Rpi4 => "rpi4",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum BoardSel {
+    Virt,
+    Rpi4,
+    All,
+}
+
+impl BoardSel {
+    fn boards(self) -> Vec<Board> {
+        match self {
+            BoardSel::Virt => vec![Board::Virt],
+            BoardSel::Rpi4 => vec![Board::Rpi4],
+            BoardSel::All => Board::ALL.to_vec(),
+        }
+    }
+}
+
+/// The workspace root (the parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
+}
+
+/// A `cargo` command for the workspace: `$CARGO` (the cargo running us) or `cargo`,
+/// run from the workspace root, using the workspace's own target directory.
+pub fn cargo() -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace_root());
+    cmd.env_remove("CARGO_TARGET_DIR");
+    cmd.env_remove("CARGO_BUILD_TARGET_DIR");
+    cmd
+}
+
+/// Runs a command with inherited stdio; fails if it does not exit 0.
+pub fn run_checked(cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {}", describe(cmd)))?;
+    if !status.success() {
+        bail!("{} failed ({status})", describe(cmd));
+    }
+    Ok(())
+}
+
+/// A shell-like rendering of a command, for messages.
+pub fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        let a = a.to_string_lossy();
+        s.push(' ');
+        if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'') {
+            s.push('\'');
+            s.push_str(&a.replace('\'', r"'\''"));
+            s.push('\'');
+        } else {
+            s.push_str(&a);
+        }
+    }
+    s
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Cmd::Build { board, ktest, hw } => {
+            setup::ensure_target()?;
+            setup::ensure_tools(setup::Need::Optional)?;
+            let flavor = KernelFlavor {
+                board,
+                ktest,
+                qemu_exit: !hw,
+            };
+            let img = kernel_build::build_image(flavor)?;
+            println!("{}", img.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Qemu {
+            board,
+            gdb,
+            gic,
+            el2,
+            mem,
+            smp,
+            ktest,
+            append,
+        } => {
+            let opts = qemu::InteractiveOpts {
+                board,
+                gdb,
+                gic,
+                el2,
+                mem,
+                smp,
+                append,
+            };
+            // Reject flags that do not apply before spending time on set-up and build.
+            opts.validate()?;
+            setup::ensure_target()?;
+            setup::ensure_tools(setup::Need::Required)?;
+            let img = kernel_build::build_image(KernelFlavor {
+                board,
+                ktest,
+                qemu_exit: true,
+            })?;
+            let code = qemu::run_interactive(&opts, &img)?;
+            Ok(ExitCode::from(code))
+        }
+        Cmd::Test {
+            board,
+            no_host,
+            timeout,
+        } => {
+            setup::ensure_target()?;
+            setup::ensure_tools(setup::Need::Required)?;
+            let ok = testrun::run_all(&testrun::TestOpts {
+                boards: board.boards(),
+                host: !no_host,
+                timeout: std::time::Duration::from_secs(timeout),
+            });
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Cmd::Clippy => {
+            setup::ensure_target()?;
+            run_checked(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
+            for board in Board::ALL {
+                let features = KernelFlavor {
+                    board,
+                    ktest: true,
+                    qemu_exit: true,
+                }
+                .features();
+                run_checked(cargo().args([
+                    "clippy",
+                    "-p",
+                    "kernel",
+                    "--target",
+                    kernel_build::TARGET,
+                    "--features",
+                    &features,
+                    "--",
+                    "-D",
+                    "warnings",
+                ]))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Fmt { check } => {
+            let mut cmd = cargo();
+            cmd.args(["fmt", "--all"]);
+            if check {
+                cmd.args(["--", "--check"]);
+            }
+            run_checked(&mut cmd)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Builds the kernel ELF with cargo and turns it into the raw image the boards load.
+
+use std::fs;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use crate::{Board, cargo, image, run_checked, workspace_root};
+
+pub const TARGET: &str = "aarch64-unknown-none";
+
+/// Which kernel to build.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelFlavor {
+    pub board: Board,
+    /// In-kernel test suites (`ktest` feature).
+    pub ktest: bool,
+    /// Semihosting exit for QEMU (`qemu-exit` feature); off for real hardware.
+    pub qemu_exit: bool,
+}
+
+impl KernelFlavor {
+    /// The kernel crate's cargo features for this flavor.
+    pub fn features(&self) -> String {
+        let mut f = vec![format!("board-{}", self.board.name())];
+        if self.qemu_exit {
+            f.push("qemu-exit".into());
+        }
+        if self.ktest {
+            f.push("ktest".into());
+        }
+        f.join(",")
+    }
+
+    /// `target/images/<board>[-ktest][-hw]/<file>`.
+    pub fn image_path(&self) -> PathBuf {
+        let mut dir = self.board.name().to_string();
+        if self.ktest {
+            dir.push_str("-ktest");
+        }
+        if !self.qemu_exit {
+            dir.push_str("-hw");
+        }
+        target_dir()
+            .join("images")
+            .join(dir)
+            .join(image_file_name(self.board))
+    }
+}
+
+/// The file name each board's loader expects.
+pub fn image_file_name(board: Board) -> &'static str {
+    match board {
+        Board::Virt => "kernel.bin",
+        // The Pi 4 firmware loads kernel8.img for a 64-bit kernel.
+        Board::Rpi4 => "kernel8.img",
+    }
+}
+
+/// The workspace's target directory (xtask never follows CARGO_TARGET_DIR).
+pub fn target_dir() -> PathBuf {
+    workspace_root().join("target")
+}
+
+/// Where cargo leaves the kernel ELF (also what gdb should load).
+pub fn kernel_elf() -> PathBuf {
+    target_dir().join(TARGET).join("release").join("kernel")
+}
+
+/// Builds the kernel ELF for `flavor` and writes its flat image; returns the image path.
+pub fn build_image(flavor: KernelFlavor) -> Result<PathBuf> {
+    let features = flavor.features();
+    eprintln!("xtask: building kernel ({features})");
+    run_checked(
+        cargo()
+            .args([
+                "build",
+                "-p",
+                "kernel",
+                "--release",
+                "--target",
+                TARGET,
+                "--target-dir",
+            ])
+            .arg(target_dir())
+            .args(["--features", &features]),
+    )?;
+
+    let elf_path = kernel_elf();
+    let elf = fs::read(&elf_path).with_context(|| format!("cannot read {}", elf_path.display()))?;
+    let flat = image::elf_to_flat(&elf)
+        .with_context(|| format!("cannot make a flat image of {}", elf_path.display()))?;
+    let out = flavor.image_path();
+    fs::create_dir_all(out.parent().expect("image path has a directory"))?;
+    fs::write(&out, &flat.bytes).with_context(|| format!("cannot write {}", out.display()))?;
+    eprintln!(
+        "xtask: image {} ({} bytes, load address {:#x})",
+        out.display(),
+        flat.bytes.len(),
+        flat.load_addr
+    );
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_and_paths() {
+        let f = KernelFlavor {
+            board: Board::Rpi4,
+            ktest: true,
+            qemu_exit: true,
+        };
+        assert_eq!(f.features(), "board-rpi4,qemu-exit,ktest");
+        assert!(
+            f.image_path()
+                .ends_with("target/images/rpi4-ktest/kernel8.img")
+        );
+        let hw = KernelFlavor {
+            board: Board::Rpi4,
+            ktest: false,
+            qemu_exit: false,
+        };
+        assert_eq!(hw.features(), "board-rpi4");
+        assert!(
+            hw.image_path()
+                .ends_with("target/images/rpi4-hw/kernel8.img")
+        );
+        let virt = KernelFlavor {
+            board: Board::Virt,
+            ktest: false,
+            qemu_exit: true,
+        };
+        assert!(virt.image_path().ends_with("target/images/virt/kernel.bin"));
+    }
+}

@@ -1,0 +1,764 @@
+//! `cargo xtask test`: host tests, then the test kernel in every QEMU
+//! configuration, then the expected-failure (fault) boot.
+//!
+//! Console protocol of the test kernel (PL011 serial):
+//! - before a test runs it prints `test <suite>::<name> ... ` (no newline);
+//! - after, on the same line, `ok` or `FAILED <why>`, then a newline.
+//!
+//! Output printed by the test itself may split that line; the result then
+//! comes as `ok` / `FAILED <why>` alone on a later line (or after other text on
+//! a line: `... FAILED <why>`). A test whose start was printed but whose result
+//! never came (crash, hang, next test started) counts as failed. The kernel
+//! ends the run with a semihosting exit: status 0 when all passed.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::kernel_build::{self, KernelFlavor};
+use crate::qemu::{self, TestConfig};
+use crate::report::Report;
+use crate::{Board, cargo, describe};
+
+/// Kernel command line that makes the test kernel take a deliberate fault.
+pub const FAULT_CMDLINE: &str = "ktest.fault";
+/// Lines of console shown when a run fails.
+const TAIL_LINES: usize = 40;
+
+pub struct TestOpts {
+    pub boards: Vec<Board>,
+    pub host: bool,
+    pub timeout: Duration,
+}
+
+/// Runs everything; prints `N passed, N failed` last. Returns true if all passed.
+pub fn run_all(opts: &TestOpts) -> bool {
+    let mut report = Report::default();
+    if opts.host {
+        section("host tests: cargo test --no-fail-fast");
+        host_tests(&mut report);
+    }
+    for &board in &opts.boards {
+        let flavor = KernelFlavor {
+            board,
+            ktest: true,
+            qemu_exit: true,
+        };
+        section(&format!(
+            "{}: building the test kernel ({})",
+            board.name(),
+            flavor.features()
+        ));
+        let image = match kernel_build::build_image(flavor) {
+            Ok(p) => p,
+            Err(e) => {
+                println!("[{}] test boot::build ... FAILED {e:#}", board.name());
+                report.fail(format!("[{}] boot::build: {e:#}", board.name()));
+                continue;
+            }
+        };
+        for cfg in qemu::test_configs(board) {
+            section(&format!("{}: booting the test kernel", cfg.label));
+            ktest_run(cfg, &image, opts.timeout, &mut report);
+        }
+        if let Some(cfg) = qemu::test_configs(board).next() {
+            section(&format!(
+                "{}: expected failure (-append {FAULT_CMDLINE})",
+                board.name()
+            ));
+            fault_run(cfg, &image, opts.timeout, &mut report);
+        }
+    }
+    report.finish()
+}
+
+fn section(title: &str) {
+    println!("\n==> {title}");
+}
+
+// ---------------------------------------------------------------- host tests
+
+/// `cargo test` of the default members (not `--workspace`: the kernel is not a
+/// host crate); counts from libtest's summary lines.
+fn host_tests(report: &mut Report) {
+    let mut cmd = cargo();
+    // --no-fail-fast: a failing crate must not hide the other crates' counts.
+    cmd.args(["test", "--no-fail-fast"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            report.fail(format!("host: cannot run {}: {e}", describe(&cmd)));
+            return;
+        }
+    };
+    let (mut passed, mut failed) = (0, 0);
+    let mut failed_names = Vec::new();
+    let stdout = child.stdout.take().expect("piped");
+    for line in BufReader::new(stdout).split(b'\n') {
+        let Ok(line) = line else { break };
+        let line = String::from_utf8_lossy(&line);
+        println!("{}", line.trim_end_matches('\r'));
+        if let Some(name) = libtest_failed_name(&line) {
+            failed_names.push(name);
+        }
+        if let Some((p, f)) = parse_libtest_summary(&line) {
+            passed += p;
+            failed += f;
+        }
+    }
+    let status = child.wait();
+    report.add_counts(passed, failed, "host cargo test");
+    for name in failed_names {
+        report.failures.push(format!("host: {name}"));
+    }
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) if failed == 0 => report.fail(format!(
+            "host: cargo test failed ({s}) without a failed test (build error?)"
+        )),
+        Ok(_) => {}
+        Err(e) => report.fail(format!("host: cargo test: {e}")),
+    }
+}
+
+/// `test a::b ... FAILED` (libtest's live line) -> `a::b`.
+pub fn libtest_failed_name(line: &str) -> Option<String> {
+    let rest = line.trim_end().strip_prefix("test ")?;
+    let name = rest.strip_suffix(" ... FAILED")?;
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+/// `test result: ok. 5 passed; 1 failed; 0 ignored; ...` -> (5, 1).
+pub fn parse_libtest_summary(line: &str) -> Option<(u64, u64)> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let (mut passed, mut failed) = (None, None);
+    for part in rest.split(';') {
+        let mut words = part.split_whitespace().rev();
+        let (Some(what), Some(n)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let Ok(n) = n.parse::<u64>() else { continue };
+        match what {
+            "passed" => passed = Some(n),
+            "failed" => failed = Some(n),
+            _ => {}
+        }
+    }
+    Some((passed?, failed?))
+}
+
+// ----------------------------------------------------------- console parsing
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestResult {
+    pub name: String,
+    pub outcome: Outcome,
+}
+
+impl TestResult {
+    pub fn line(&self) -> String {
+        match &self.outcome {
+            Outcome::Ok => format!("test {} ... ok", self.name),
+            Outcome::Failed(why) if why.is_empty() => format!("test {} ... FAILED", self.name),
+            Outcome::Failed(why) => format!("test {} ... FAILED {why}", self.name),
+        }
+    }
+}
+
+/// Incremental parser of the test kernel's console, fed one line at a time.
+#[derive(Default, Debug)]
+pub struct ConsoleParser {
+    pending: Option<String>,
+}
+
+impl ConsoleParser {
+    /// Feeds one console line (without its `\n`); returns results it completed.
+    pub fn feed(&mut self, raw: &str) -> Vec<TestResult> {
+        let line = clean_line(raw);
+        let mut out = Vec::new();
+        let starts = find_starts(&line);
+        // Text before the first `test ` start belongs to the pending test.
+        let head_end = starts.first().map_or(line.len(), |s| s.at);
+        if let Some(name) = self.pending.take() {
+            match result_in_continuation(&line[..head_end]) {
+                Some(outcome) => out.push(TestResult { name, outcome }),
+                None if !starts.is_empty() => out.push(TestResult {
+                    name,
+                    outcome: Outcome::Failed("no result (the next test started)".into()),
+                }),
+                None => self.pending = Some(name),
+            }
+        }
+        for (i, s) in starts.iter().enumerate() {
+            let end = starts.get(i + 1).map_or(line.len(), |n| n.at);
+            let rest = &line[s.rest..end];
+            match result_on_start_line(rest) {
+                Some(outcome) => out.push(TestResult {
+                    name: s.name.clone(),
+                    outcome,
+                }),
+                None if i + 1 < starts.len() => out.push(TestResult {
+                    name: s.name.clone(),
+                    outcome: Outcome::Failed("no result (the next test started)".into()),
+                }),
+                None => self.pending = Some(s.name.clone()),
+            }
+        }
+        out
+    }
+
+    /// End of console: a test still waiting for its result failed.
+    pub fn finish(&mut self, why: &str) -> Option<TestResult> {
+        self.pending.take().map(|name| TestResult {
+            name,
+            outcome: Outcome::Failed(why.into()),
+        })
+    }
+}
+
+struct Start {
+    /// Byte offset of `test `.
+    at: usize,
+    name: String,
+    /// Byte offset just after `...`.
+    rest: usize,
+}
+
+/// Removes `\r`, ANSI escape sequences and trailing blanks.
+pub fn clean_line(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {}
+            '\x1b' => {
+                // CSI: ESC [ params final-byte(@..~); otherwise drop ESC and one char.
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                } else {
+                    chars.next();
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.truncate(out.trim_end().len());
+    out
+}
+
+/// Every `test <name> ...` in a line (at a word boundary).
+fn find_starts(line: &str) -> Vec<Start> {
+    let mut v = Vec::new();
+    let mut from = 0;
+    while let Some(off) = line[from..].find("test ") {
+        let at = from + off;
+        from = at + 5;
+        let boundary = line[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        if !boundary {
+            continue;
+        }
+        let after = &line[at + 5..];
+        let name_len = after.find(char::is_whitespace).unwrap_or(after.len());
+        let name = &after[..name_len];
+        let tail = &after[name_len..];
+        let dots = tail.trim_start_matches(' ');
+        if name.is_empty() || !dots.starts_with("...") {
+            continue;
+        }
+        let rest = at + 5 + name_len + (tail.len() - dots.len()) + 3;
+        v.push(Start {
+            at,
+            name: name.to_string(),
+            rest,
+        });
+        from = rest;
+    }
+    v
+}
+
+/// Result text right after `test x::y ...` on the same line.
+fn result_on_start_line(rest: &str) -> Option<Outcome> {
+    let rest = rest.trim();
+    if rest == "ok" {
+        return Some(Outcome::Ok);
+    }
+    failed_in(rest).or_else(|| result_in_continuation(rest))
+}
+
+/// Result on a later line while a test is pending: the line is `ok`,
+/// ends with `... ok`, or holds `FAILED <why>`.
+fn result_in_continuation(text: &str) -> Option<Outcome> {
+    let t = text.trim();
+    if t == "ok" || t.ends_with("... ok") || t.ends_with("...ok") {
+        return Some(Outcome::Ok);
+    }
+    failed_in(t)
+}
+
+/// `FAILED <why>` as a word anywhere in the text: the reason is what follows.
+fn failed_in(text: &str) -> Option<Outcome> {
+    let mut from = 0;
+    while let Some(off) = text[from..].find("FAILED") {
+        let at = from + off;
+        from = at + 6;
+        let before_ok = text[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let after = &text[at + 6..];
+        let after_ok = after.chars().next().is_none_or(|c| !c.is_alphanumeric());
+        if before_ok && after_ok {
+            return Some(Outcome::Failed(after.trim().to_string()));
+        }
+    }
+    None
+}
+
+// ------------------------------------------------------------- QEMU running
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    /// Ended by a signal.
+    Signal,
+    /// Killed by us after the timeout.
+    Timeout,
+}
+
+pub struct Captured {
+    pub lines: Vec<String>,
+    pub exit: Exit,
+}
+
+/// Runs `cmd` with stdin detached, stdout and stderr read line by line
+/// (each line handed to `on_line` as it comes), killing it after `timeout`.
+pub fn run_captured(
+    mut cmd: Command,
+    timeout: Duration,
+    mut on_line: impl FnMut(&str),
+) -> Result<Captured> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run {}", describe(&cmd)))?;
+    let (tx, rx) = mpsc::channel::<String>();
+    let readers = [
+        child.stdout.take().map(|s| spawn_reader(s, tx.clone())),
+        child.stderr.take().map(|s| spawn_reader(s, tx.clone())),
+    ];
+    drop(tx);
+
+    let deadline = Instant::now() + timeout;
+    let mut lines = Vec::new();
+    let mut status: Option<ExitStatus> = None;
+    let mut timed_out = false;
+    let mut pipes_open = true;
+    while status.is_none() {
+        let now = Instant::now();
+        if now >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            timed_out = true;
+            break;
+        }
+        let wait = (deadline - now).min(Duration::from_millis(50));
+        if pipes_open {
+            match rx.recv_timeout(wait) {
+                Ok(line) => {
+                    on_line(&line);
+                    lines.push(line);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => pipes_open = false,
+            }
+        } else {
+            thread::sleep(wait);
+        }
+        status = child.try_wait().context("waiting for QEMU")?;
+    }
+    // Lines still in the pipes after exit (bounded: a leftover grandchild could
+    // keep a pipe open).
+    let drain_until = Instant::now() + Duration::from_secs(2);
+    while let Some(left) = drain_until.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                on_line(&line);
+                lines.push(line);
+            }
+            Err(_) => break,
+        }
+    }
+    for r in readers.into_iter().flatten() {
+        if r.is_finished() {
+            let _ = r.join();
+        }
+    }
+    let exit = if timed_out {
+        Exit::Timeout
+    } else {
+        match status.and_then(|s| s.code()) {
+            Some(c) => Exit::Code(c),
+            None => Exit::Signal,
+        }
+    };
+    Ok(Captured { lines, exit })
+}
+
+fn spawn_reader(
+    src: impl Read + Send + 'static,
+    tx: mpsc::Sender<String>,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut r = BufReader::new(src);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match r.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if buf.last() == Some(&b'\n') {
+                        buf.pop();
+                    }
+                    if tx.send(String::from_utf8_lossy(&buf).into_owned()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn print_tail(label: &str, lines: &[String]) {
+    let tail: VecDeque<_> = lines.iter().rev().take(TAIL_LINES).rev().collect();
+    println!("[{label}] ---- last {} console lines ----", tail.len());
+    for l in tail {
+        println!("[{label}] | {}", clean_line(l));
+    }
+    println!("[{label}] ---- end of console ----");
+}
+
+/// One boot of the test kernel: every test line becomes a result.
+fn ktest_run(cfg: &TestConfig, image: &std::path::Path, timeout: Duration, report: &mut Report) {
+    let label = cfg.label;
+    let cmd = cfg.qemu_args(image, None).command();
+    println!("[{label}] {}", describe(&cmd));
+    let mut parser = ConsoleParser::default();
+    let mut results: Vec<TestResult> = Vec::new();
+    let record = |r: TestResult, results: &mut Vec<TestResult>| {
+        println!("[{label}] {}", r.line());
+        results.push(r);
+    };
+    let captured = run_captured(cmd, timeout, |line| {
+        for r in parser.feed(line) {
+            record(r, &mut results);
+        }
+    });
+    let captured = match captured {
+        Ok(c) => c,
+        Err(e) => {
+            println!("[{label}] test boot::qemu ... FAILED {e:#}");
+            report.fail(format!("[{label}] boot::qemu: {e:#}"));
+            return;
+        }
+    };
+    let why = match captured.exit {
+        Exit::Timeout => "no result (timeout: hang)",
+        _ => "no result (the kernel stopped: crash?)",
+    };
+    if let Some(r) = parser.finish(why) {
+        record(r, &mut results);
+    }
+    let mut run_failed = false;
+    for r in &results {
+        match &r.outcome {
+            Outcome::Ok => report.pass(),
+            Outcome::Failed(_) => {
+                run_failed = true;
+                report.fail(format!("[{label}] {}", r.line()));
+            }
+        }
+    }
+    let mut synthetic = |name: &str, why: String| {
+        let r = TestResult {
+            name: name.into(),
+            outcome: Outcome::Failed(why),
+        };
+        println!("[{label}] {}", r.line());
+        report.fail(format!("[{label}] {}", r.line()));
+    };
+    match captured.exit {
+        Exit::Timeout => {
+            synthetic(
+                "boot::timeout",
+                format!("(timeout: hang) after {}s", timeout.as_secs()),
+            );
+            run_failed = true;
+        }
+        Exit::Code(0) => {}
+        Exit::Code(c) => {
+            synthetic("boot::exit_status", format!("status {c}"));
+            run_failed = true;
+        }
+        Exit::Signal => {
+            synthetic("boot::exit_status", "QEMU killed by a signal".into());
+            run_failed = true;
+        }
+    }
+    if results.is_empty() {
+        synthetic("boot::tests_reported", "the kernel reported no test".into());
+        run_failed = true;
+    }
+    if run_failed {
+        print_tail(label, &captured.lines);
+    } else {
+        println!("[{label}] {} tests passed", results.len());
+    }
+}
+
+/// Outcome of the expected-failure boot, from its console and exit.
+pub fn check_fault_run(lines: &[String], exit: Exit) -> Outcome {
+    let text = lines
+        .iter()
+        .map(|l| clean_line(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut problems = Vec::new();
+    match exit {
+        Exit::Timeout => problems.push("timeout: hang (the system did not stop)".to_string()),
+        Exit::Code(0) => problems.push("exit status 0 (expected non-zero)".to_string()),
+        Exit::Code(_) | Exit::Signal => {}
+    }
+    if !text.to_lowercase().contains("unexpected exception") {
+        problems.push("console lacks `unexpected exception`".into());
+    }
+    if !text.contains("ESR") {
+        problems.push("console lacks `ESR`".into());
+    }
+    if problems.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::Failed(problems.join("; "))
+    }
+}
+
+/// Boots with `-append ktest.fault`: the kernel must report the unexpected
+/// exception (with ESR) and stop the system with a non-zero status.
+fn fault_run(cfg: &TestConfig, image: &std::path::Path, timeout: Duration, report: &mut Report) {
+    let label = format!("{} fault", cfg.board.name());
+    let cmd = cfg.qemu_args(image, Some(FAULT_CMDLINE)).command();
+    println!("[{label}] {}", describe(&cmd));
+    let outcome = match run_captured(cmd, timeout, |_| {}) {
+        Ok(c) => {
+            let o = check_fault_run(&c.lines, c.exit);
+            if o != Outcome::Ok {
+                print_tail(&label, &c.lines);
+            }
+            o
+        }
+        Err(e) => Outcome::Failed(format!("{e:#}")),
+    };
+    let r = TestResult {
+        name: "boot::unexpected_exception_stops_system".into(),
+        outcome,
+    };
+    println!("[{label}] {}", r.line());
+    match r.outcome {
+        Outcome::Ok => report.pass(),
+        Outcome::Failed(_) => report.fail(format!("[{label}] {}", r.line())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Vec<TestResult> {
+        let mut p = ConsoleParser::default();
+        let mut v = Vec::new();
+        for l in text.split('\n') {
+            v.extend(p.feed(l));
+        }
+        v.extend(p.finish("no result"));
+        v
+    }
+
+    fn ok(name: &str) -> TestResult {
+        TestResult {
+            name: name.into(),
+            outcome: Outcome::Ok,
+        }
+    }
+
+    fn failed(name: &str, why: &str) -> TestResult {
+        TestResult {
+            name: name.into(),
+            outcome: Outcome::Failed(why.into()),
+        }
+    }
+
+    #[test]
+    fn simple_lines_with_crlf() {
+        let text = "kernel booting\r\nrunning 3 tests\r\ntest frame::alloc_all ... ok\r\n\
+                    test heap::grow ... FAILED expected 4, got 5\r\n\
+                    test gic::timer_tick ... ok\r\n";
+        assert_eq!(
+            parse(text),
+            vec![
+                ok("frame::alloc_all"),
+                failed("heap::grow", "expected 4, got 5"),
+                ok("gic::timer_tick")
+            ]
+        );
+    }
+
+    #[test]
+    fn result_split_by_other_output() {
+        let text = "test mmu::map ... [ 0.01] mapping 512 pages\n[ 0.02] done\nok\n\
+                    test mmu::wx ... [warn] something\r\nFAILED page writable and executable\n\
+                    test a::b ... \r\n   ok  \n";
+        assert_eq!(
+            parse(text),
+            vec![
+                ok("mmu::map"),
+                failed("mmu::wx", "page writable and executable"),
+                ok("a::b")
+            ]
+        );
+    }
+
+    #[test]
+    fn log_line_ending_in_ok_does_not_pass_a_test() {
+        // Only a bare `ok` (or `... ok`) completes a pending test.
+        let text = "test x::y ... \n[log] looks ok\n";
+        assert_eq!(parse(text), vec![failed("x::y", "no result")]);
+    }
+
+    #[test]
+    fn missing_results() {
+        // Started, then the next test started: the first never finished.
+        let text = "test a::one ... \ntest a::two ... ok\ntest a::three ... \n\
+                    panic at kernel/src/x.rs:3\n";
+        assert_eq!(
+            parse(text),
+            vec![
+                failed("a::one", "no result (the next test started)"),
+                ok("a::two"),
+                failed("a::three", "no result"),
+            ]
+        );
+    }
+
+    #[test]
+    fn start_after_junk_and_two_on_one_line() {
+        let text = "\x1b[32m[boot]\x1b[0m test s::a ... ok test s::b ... ok\n\
+                    garbage test s::c ... ok\nattest s::d ... ok\n";
+        assert_eq!(parse(text), vec![ok("s::a"), ok("s::b"), ok("s::c")]);
+    }
+
+    #[test]
+    fn failed_without_reason_and_cr_only() {
+        let text = "test a::b ... FAILED\ntest a::c ...\rok\r\n";
+        assert_eq!(parse(text), vec![failed("a::b", ""), ok("a::c")]);
+    }
+
+    #[test]
+    fn summary_lines_are_not_tests() {
+        assert!(parse("test result: ok. 3 passed; 0 failed\nrunning 3 tests\n").is_empty());
+    }
+
+    #[test]
+    fn result_line_round_trip() {
+        assert_eq!(ok("a::b").line(), "test a::b ... ok");
+        assert_eq!(
+            failed("a::b", "status 3").line(),
+            "test a::b ... FAILED status 3"
+        );
+    }
+
+    #[test]
+    fn libtest_summary() {
+        assert_eq!(
+            parse_libtest_summary(
+                "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s"
+            ),
+            Some((12, 0))
+        );
+        assert_eq!(
+            parse_libtest_summary("test result: FAILED. 3 passed; 2 failed; 0 ignored"),
+            Some((3, 2))
+        );
+        assert_eq!(parse_libtest_summary("test foo ... ok"), None);
+        assert_eq!(parse_libtest_summary("running 3 tests"), None);
+        assert_eq!(
+            libtest_failed_name("test drivers::pl011::tests::divisors ... FAILED\r"),
+            Some("drivers::pl011::tests::divisors".into())
+        );
+        assert_eq!(libtest_failed_name("test a::b ... ok"), None);
+    }
+
+    #[test]
+    fn fault_run_checks() {
+        let lines: Vec<String> = [
+            "booting",
+            "\r*** unexpected exception: synchronous, current EL with SP_ELx",
+            "ESR_EL1 = 0x96000045 ELR_EL1 = 0xffff000000081234\r",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(check_fault_run(&lines, Exit::Code(1)), Outcome::Ok);
+        assert!(matches!(
+            check_fault_run(&lines, Exit::Code(0)),
+            Outcome::Failed(_)
+        ));
+        assert!(matches!(
+            check_fault_run(&lines, Exit::Timeout),
+            Outcome::Failed(_)
+        ));
+        let no_esr = vec!["unexpected exception".to_string()];
+        assert!(
+            matches!(check_fault_run(&no_esr, Exit::Code(1)), Outcome::Failed(w) if w.contains("ESR"))
+        );
+    }
+
+    #[test]
+    fn captured_run_with_timeout() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo 'test a::b ... '; echo ok; echo err >&2; exit 3"]);
+        let mut seen = Vec::new();
+        let c = run_captured(cmd, Duration::from_secs(20), |l| seen.push(l.to_string())).unwrap();
+        assert_eq!(c.exit, Exit::Code(3));
+        assert!(seen.contains(&"ok".to_string()) && seen.contains(&"err".to_string()));
+
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo started; exec sleep 30"]);
+        let t = Instant::now();
+        let c = run_captured(cmd, Duration::from_millis(500), |_| {}).unwrap();
+        assert_eq!(c.exit, Exit::Timeout);
+        assert_eq!(c.lines, vec!["started".to_string()]);
+        assert!(t.elapsed() < Duration::from_secs(10));
+    }
+}
