@@ -1,2 +1,72 @@
+//! The kernel: boots on the Raspberry Pi 4 and QEMU virt, brings up memory
+//! management, exceptions, the interrupt controller and the timer.
+//!
+//! Boot flow (see docs/architecture.md): `arch::aarch64::boot` (asm) →
+//! [`kernel_entry`] → console → memory discovery and the kernel's own page
+//! tables → frame allocator and heap → interrupt controller and timer → idle
+//! (or, in the `ktest` build, the on-target test suites).
+
 #![no_std]
 #![no_main]
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+extern crate alloc;
+
+#[path = "arch/aarch64/mod.rs"]
+mod arch;
+mod console;
+mod heap;
+mod irq;
+#[cfg(feature = "ktest")]
+mod ktest;
+mod memory;
+mod panic;
+mod power;
+mod sync;
+mod tick;
+
+use bsp_rpi4::board;
+
+/// First Rust code, entered from `boot.s` on the boot core: upper half, early
+/// page tables, IRQs masked. `dtb_pa` is the device tree's physical address
+/// (0 if none); `entry_el` the exception level the firmware entered us at.
+#[unsafe(no_mangle)]
+pub extern "C" fn kernel_entry(dtb_pa: u64, entry_el: u64) -> ! {
+    arch::exception::init();
+    console::init();
+    println!();
+    println!("kernel {} starting", env!("CARGO_PKG_VERSION"));
+    println!("board: {}", board::NAME);
+    println!(
+        "cpu: core {} of {} max, entered at EL{}, running at EL{}",
+        arch::cpu::core_id(),
+        board::MAX_CPUS,
+        entry_el,
+        arch::cpu::current_el()
+    );
+
+    let platform = memory::init(dtb_pa);
+    let (mmu, caches, wxn) = arch::mmu::status();
+    println!("mmu: on={mmu} caches={caches} wxn={wxn}, kernel in the upper half (TTBR1)");
+    heap::init();
+    irq::init(platform.gic);
+    tick::init();
+    arch::cpu::irq_enable();
+    println!("boot: done, {} KiB free", memory::frames::free_bytes() / 1024);
+
+    #[cfg(feature = "ktest")]
+    ktest::run();
+
+    #[cfg(not(feature = "ktest"))]
+    idle()
+}
+
+/// Nothing to run yet: sleep until the next interrupt, forever.
+#[cfg(not(feature = "ktest"))]
+fn idle() -> ! {
+    println!("idle: no user space yet; waiting for interrupts (QEMU: Ctrl-A X quits)");
+    loop {
+        arch::cpu::wait_for_interrupt();
+    }
+}

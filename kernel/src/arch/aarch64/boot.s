@@ -1,0 +1,143 @@
+// Kernel entry. The firmware (Pi 4) or QEMU jumps here with the MMU off:
+//   x0 = physical address of the device tree blob, or 0 when none was passed.
+// We may arrive at EL2 (Pi 4 firmware, QEMU raspi4b, virt with
+// virtualization=on) or EL1 (plain virt). EL2 is left for EL1 at once.
+// Constants come from boot.rs as `const` operands (BOOT_*).
+
+.section .text.boot, "ax"
+.global _start
+_start:
+    mov     x19, x0                     // DTB pointer, kept across set-up
+    mrs     x20, CurrentEL
+    lsr     x20, x20, #2                // entry exception level, for the boot log
+
+    // Only the boot core continues; the others wait here until SMP start-up
+    // exists (on the Pi 4 and raspi4b they are still on the spin table; on
+    // virt they are powered off, so this is a safety net).
+    mrs     x1, mpidr_el1
+    and     x1, x1, #0xff
+    cbnz    x1, .Lpark
+
+    cmp     x20, #2
+    b.eq    .Lfrom_el2
+    cmp     x20, #1
+    b.eq    .Lat_el1
+    b       .Lpark                      // EL3 entry is not supported
+
+.Lfrom_el2:
+    mrs     x1, midr_el1
+    msr     vpidr_el2, x1
+    mrs     x1, mpidr_el1
+    msr     vmpidr_el2, x1
+    mov     x1, #(1 << 31)              // HCR_EL2.RW: EL1 runs AArch64, no traps
+    msr     hcr_el2, x1
+    mov     x1, #3                      // CNTHCTL_EL2.EL1PCTEN|EL1PCEN: EL1 owns the timers
+    msr     cnthctl_el2, x1
+    msr     cntvoff_el2, xzr
+    mov     x1, #0x33ff                 // CPTR_EL2: RES1 bits only, FP/SIMD not trapped
+    msr     cptr_el2, x1
+    msr     hstr_el2, xzr
+    mrs     x1, id_aa64pfr0_el1
+    ubfx    x1, x1, #24, #4             // GIC system-register interface present?
+    cbz     x1, 1f
+    mrs     x1, S3_4_C12_C9_5           // ICC_SRE_EL2
+    orr     x1, x1, #0x1                // SRE
+    orr     x1, x1, #0x8                // Enable: EL1 may use the ICC_* registers
+    msr     S3_4_C12_C9_5, x1
+    isb
+1:  ldr     x1, ={SCTLR_EL1_BOOT}
+    msr     sctlr_el1, x1
+    mov     x1, #0x3c5                  // EL1h, D/A/I/F masked
+    msr     spsr_el2, x1
+    adr     x1, .Lat_el1
+    msr     elr_el2, x1
+    eret
+
+.Lat_el1:
+    ldr     x1, ={SCTLR_EL1_BOOT}       // MMU and caches off, known state
+    msr     sctlr_el1, x1
+    mov     x1, #(3 << 20)              // CPACR_EL1.FPEN: compiled Rust uses FP/SIMD
+    msr     cpacr_el1, x1
+    isb
+
+    // Zero .bss (physical addresses: adrp is PC-relative and we run at the
+    // load address). The boot stacks and early tables live in .bss.
+    adrp    x1, __bss_start
+    add     x1, x1, :lo12:__bss_start
+    adrp    x2, __bss_end
+    add     x2, x2, :lo12:__bss_end
+2:  cmp     x1, x2
+    b.hs    3f
+    stp     xzr, xzr, [x1], #16
+    b       2b
+3:
+    // Early tables: one L0 and one L1 shared by TTBR0 (identity) and TTBR1
+    // (virt = phys + 0xffff_0000_0000_0000). L1 maps the low 4 GiB in 1 GiB
+    // blocks: Device for the GiBs holding the board's MMIO, Normal for the rest.
+    // The kernel replaces these tables as soon as it runs in the upper half.
+    adrp    x1, __early_l0
+    adrp    x2, __early_l1
+    orr     x3, x2, #3                  // table descriptor
+    str     x3, [x1]
+    mov     x5, #0
+4:  lsl     x6, x5, #30
+    mov     x7, #{BOOT_DEVICE_GIB_MASK}
+    lsr     x7, x7, x5
+    tbnz    x7, #0, 5f
+    ldr     x8, ={BOOT_NORMAL_BLOCK}
+    b       6f
+5:  ldr     x8, ={BOOT_DEVICE_BLOCK}
+6:  orr     x6, x6, x8
+    str     x6, [x2, x5, lsl #3]
+    add     x5, x5, #1
+    cmp     x5, #4
+    b.lo    4b
+
+    ldr     x1, ={BOOT_MAIR}
+    msr     mair_el1, x1
+    ldr     x1, ={BOOT_TCR}
+    mrs     x2, id_aa64mmfr0_el1
+    ubfx    x2, x2, #0, #4              // PARange -> TCR_EL1.IPS
+    cmp     x2, #5                      // IPS above 48 bits needs 52-bit descriptors
+    mov     x3, #5
+    csel    x2, x2, x3, ls
+    bfi     x1, x2, #32, #3
+    msr     tcr_el1, x1
+    adrp    x1, __early_l0
+    msr     ttbr0_el1, x1
+    msr     ttbr1_el1, x1
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    ldr     x1, ={SCTLR_EL1_MMU}
+    msr     sctlr_el1, x1
+    isb
+
+    // Boot core's stack (top of per-CPU stack 0), then jump to the upper half.
+    adrp    x1, __boot_stacks
+    add     x1, x1, :lo12:__boot_stacks
+    ldr     x2, ={BOOT_STACK_SIZE}
+    add     x1, x1, x2
+    ldr     x2, ={KERNEL_VIRT_OFFSET}
+    add     sp, x1, x2
+    mov     x0, x19
+    mov     x1, x20
+    ldr     x2, =kernel_entry
+    br      x2
+
+.Lpark:
+    wfe
+    b       .Lpark
+
+.section .bss.boot, "aw", @nobits
+.balign 4096
+.global __early_l0
+__early_l0:
+    .space 4096
+__early_l1:
+    .space 4096
+.balign 16
+.global __boot_stacks
+__boot_stacks:
+    .space {BOOT_STACKS_TOTAL}

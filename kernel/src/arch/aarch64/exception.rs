@@ -1,0 +1,172 @@
+//! Exception entry: the vector table (`vectors.s`), the saved context
+//! ([`TrapFrame`]) and the dispatch from the thin assembly entry to safe code.
+//!
+//! An exception nobody expects is fatal: the report (decoded ESR, FAR, ELR,
+//! SPSR, registers) goes to the console and the system stops with a failure
+//! status. Tests can expect one synchronous exception with [`catch_fault`].
+
+use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable, VBAR_EL1, Writeable};
+use core::arch::global_asm;
+use core::fmt;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use kernel_core::esr::Esr;
+
+/// Saved context of the interrupted code, laid out as `vectors.s` stores it.
+#[repr(C)]
+pub struct TrapFrame {
+    /// x0..x30.
+    pub x: [u64; 31],
+    pub sp_el0: u64,
+    pub elr: u64,
+    pub spsr: u64,
+    pub fpcr: u64,
+    pub fpsr: u64,
+    /// q0..q31.
+    pub q: [u128; 32],
+}
+
+impl TrapFrame {
+    pub const fn zeroed() -> Self {
+        Self { x: [0; 31], sp_el0: 0, elr: 0, spsr: 0, fpcr: 0, fpsr: 0, q: [0; 32] }
+    }
+}
+
+const FRAME_SIZE: usize = core::mem::size_of::<TrapFrame>();
+const _: () = {
+    assert!(FRAME_SIZE == 800);
+    assert!(core::mem::offset_of!(TrapFrame, sp_el0) == 248);
+    assert!(core::mem::offset_of!(TrapFrame, elr) == 256);
+    assert!(core::mem::offset_of!(TrapFrame, fpcr) == 272);
+    assert!(core::mem::offset_of!(TrapFrame, q) == 288);
+};
+
+global_asm!(include_str!("vectors.s"), FRAME_SIZE = const FRAME_SIZE);
+
+/// Where an exception came from and what it was: the vector table's 16 slots.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Kind(u64);
+
+impl Kind {
+    /// Synchronous exception at EL1 on SP_EL1 (the kernel's own faults).
+    pub const SYNC_EL1: Kind = Kind(4);
+
+    fn origin(self) -> &'static str {
+        match self.0 / 4 {
+            0 => "EL1 with SP_EL0",
+            1 => "EL1",
+            2 => "EL0 (AArch64)",
+            _ => "EL0 (AArch32)",
+        }
+    }
+    fn class(self) -> &'static str {
+        match self.0 % 4 {
+            0 => "synchronous",
+            1 => "IRQ",
+            2 => "FIQ",
+            _ => "SError",
+        }
+    }
+    fn is_irq(self) -> bool {
+        self.0 % 4 == 1
+    }
+    fn is_sync_from_el1(self) -> bool {
+        self.0 == 0 || self.0 == 4
+    }
+}
+
+/// Install the vector table on this core.
+pub fn init() {
+    unsafe extern "C" {
+        static __exception_vectors: u8;
+    }
+    // The table is 2 KiB aligned by vectors.s, as VBAR_EL1 requires.
+    VBAR_EL1.set((&raw const __exception_vectors) as u64);
+    super::cpu::isb();
+}
+
+/// Called by `vectors.s` with the saved context of the interrupted code.
+#[unsafe(no_mangle)]
+extern "C" fn exception_dispatch(frame: &mut TrapFrame, kind: u64) {
+    let kind = Kind(kind);
+    if kind.is_irq() {
+        crate::irq::handle();
+        return;
+    }
+    let esr = Esr(ESR_EL1.get());
+    let far = FAR_EL1.get();
+    if kind.is_sync_from_el1() && EXPECTING.swap(false, Ordering::AcqRel) {
+        CAUGHT_ESR.store(esr.0, Ordering::Relaxed);
+        CAUGHT_FAR.store(far, Ordering::Relaxed);
+        CAUGHT_ELR.store(frame.elr, Ordering::Relaxed);
+        CAUGHT.store(true, Ordering::Release);
+        // Resume after the faulting instruction (all A64 instructions are 4 bytes).
+        frame.elr += 4;
+        return;
+    }
+    fatal(kind, esr, far, frame)
+}
+
+/// Report an exception nobody expected and stop the system.
+fn fatal(kind: Kind, esr: Esr, far: u64, frame: &TrapFrame) -> ! {
+    let mut out = crate::console::emergency();
+    let _ = fmt::write(&mut out, format_args!("{}", Report { kind, esr, far, frame }));
+    crate::power::shutdown(crate::power::EXIT_UNEXPECTED_EXCEPTION)
+}
+
+/// The human-readable report of an unexpected exception.
+pub struct Report<'a> {
+    pub kind: Kind,
+    pub esr: Esr,
+    pub far: u64,
+    pub frame: &'a TrapFrame,
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fr = self.frame;
+        writeln!(f, "\n*** unexpected exception: {} from {}", self.kind.class(), self.kind.origin())?;
+        writeln!(f, "    ESR  {:#018x}  {}", self.esr.0, self.esr)?;
+        writeln!(f, "    FAR  {:#018x}", self.far)?;
+        writeln!(f, "    ELR  {:#018x}  SPSR {:#010x}  SP_EL0 {:#018x}", fr.elr, fr.spsr, fr.sp_el0)?;
+        for row in 0..11 {
+            for col in 0..3 {
+                let r = row + col * 11;
+                if r < 31 {
+                    write!(f, "    x{:<2} {:#018x}", r, fr.x[r])?;
+                }
+            }
+            writeln!(f)?;
+        }
+        writeln!(f, "*** system stopped")
+    }
+}
+
+static EXPECTING: AtomicBool = AtomicBool::new(false);
+static CAUGHT: AtomicBool = AtomicBool::new(false);
+static CAUGHT_ESR: AtomicU64 = AtomicU64::new(0);
+static CAUGHT_FAR: AtomicU64 = AtomicU64::new(0);
+static CAUGHT_ELR: AtomicU64 = AtomicU64::new(0);
+
+/// What [`catch_fault`] saw.
+#[derive(Copy, Clone, Debug)]
+pub struct Fault {
+    pub esr: Esr,
+    pub far: u64,
+    pub elr: u64,
+}
+
+/// Run `f`, expecting it to take at most one synchronous exception at EL1;
+/// the faulting instruction is skipped and the fault returned. For tests and
+/// probes only: single core, not re-entrant.
+pub fn catch_fault(f: impl FnOnce()) -> Option<Fault> {
+    CAUGHT.store(false, Ordering::Relaxed);
+    EXPECTING.store(true, Ordering::Release);
+    f();
+    EXPECTING.store(false, Ordering::Release);
+    CAUGHT.load(Ordering::Acquire).then(|| Fault {
+        esr: Esr(CAUGHT_ESR.load(Ordering::Relaxed)),
+        far: CAUGHT_FAR.load(Ordering::Relaxed),
+        elr: CAUGHT_ELR.load(Ordering::Relaxed),
+    })
+}

@@ -1,0 +1,148 @@
+// Exception vector table (VBAR_EL1) and the common save/restore path.
+// Each entry saves x0/x1, puts its kind (0..15: group * 4 + type) in x1 and
+// branches to the common code, which saves the whole context as a TrapFrame
+// (see exception.rs for the layout) and calls exception_dispatch(frame, kind).
+// FP/SIMD registers are saved too: the compiled kernel uses them, and the
+// AAPCS64 lets a callee clobber the upper halves of v8-v15.
+
+.macro VECTOR kind
+    .balign 0x80
+    sub     sp, sp, #{FRAME_SIZE}
+    stp     x0, x1, [sp, #0]
+    mov     x1, #\kind
+    b       __exception_common
+.endm
+
+.section .text.vectors, "ax"
+.balign 0x800
+.global __exception_vectors
+__exception_vectors:
+    VECTOR 0    // current EL, SP_EL0: synchronous
+    VECTOR 1    //                     IRQ
+    VECTOR 2    //                     FIQ
+    VECTOR 3    //                     SError
+    VECTOR 4    // current EL, SP_ELx: synchronous
+    VECTOR 5
+    VECTOR 6
+    VECTOR 7
+    VECTOR 8    // lower EL, AArch64: synchronous
+    VECTOR 9
+    VECTOR 10
+    VECTOR 11
+    VECTOR 12   // lower EL, AArch32: synchronous
+    VECTOR 13
+    VECTOR 14
+    VECTOR 15
+
+__exception_common:
+    stp     x2, x3, [sp, #16 * 1]
+    stp     x4, x5, [sp, #16 * 2]
+    stp     x6, x7, [sp, #16 * 3]
+    stp     x8, x9, [sp, #16 * 4]
+    stp     x10, x11, [sp, #16 * 5]
+    stp     x12, x13, [sp, #16 * 6]
+    stp     x14, x15, [sp, #16 * 7]
+    stp     x16, x17, [sp, #16 * 8]
+    stp     x18, x19, [sp, #16 * 9]
+    stp     x20, x21, [sp, #16 * 10]
+    stp     x22, x23, [sp, #16 * 11]
+    stp     x24, x25, [sp, #16 * 12]
+    stp     x26, x27, [sp, #16 * 13]
+    stp     x28, x29, [sp, #16 * 14]
+    mrs     x2, sp_el0
+    stp     x30, x2, [sp, #16 * 15]
+    mrs     x2, elr_el1
+    mrs     x3, spsr_el1
+    stp     x2, x3, [sp, #256]
+    mrs     x2, fpcr
+    mrs     x3, fpsr
+    stp     x2, x3, [sp, #272]
+    add     x2, sp, #288
+    stp     q0, q1, [x2, #32 * 0]
+    stp     q2, q3, [x2, #32 * 1]
+    stp     q4, q5, [x2, #32 * 2]
+    stp     q6, q7, [x2, #32 * 3]
+    stp     q8, q9, [x2, #32 * 4]
+    stp     q10, q11, [x2, #32 * 5]
+    stp     q12, q13, [x2, #32 * 6]
+    stp     q14, q15, [x2, #32 * 7]
+    stp     q16, q17, [x2, #32 * 8]
+    stp     q18, q19, [x2, #32 * 9]
+    stp     q20, q21, [x2, #32 * 10]
+    stp     q22, q23, [x2, #32 * 11]
+    stp     q24, q25, [x2, #32 * 12]
+    stp     q26, q27, [x2, #32 * 13]
+    stp     q28, q29, [x2, #32 * 14]
+    stp     q30, q31, [x2, #32 * 15]
+
+    mov     x0, sp
+    bl      exception_dispatch
+
+    add     x2, sp, #288
+    ldp     q0, q1, [x2, #32 * 0]
+    ldp     q2, q3, [x2, #32 * 1]
+    ldp     q4, q5, [x2, #32 * 2]
+    ldp     q6, q7, [x2, #32 * 3]
+    ldp     q8, q9, [x2, #32 * 4]
+    ldp     q10, q11, [x2, #32 * 5]
+    ldp     q12, q13, [x2, #32 * 6]
+    ldp     q14, q15, [x2, #32 * 7]
+    ldp     q16, q17, [x2, #32 * 8]
+    ldp     q18, q19, [x2, #32 * 9]
+    ldp     q20, q21, [x2, #32 * 10]
+    ldp     q22, q23, [x2, #32 * 11]
+    ldp     q24, q25, [x2, #32 * 12]
+    ldp     q26, q27, [x2, #32 * 13]
+    ldp     q28, q29, [x2, #32 * 14]
+    ldp     q30, q31, [x2, #32 * 15]
+    ldp     x2, x3, [sp, #272]
+    msr     fpcr, x2
+    msr     fpsr, x3
+    ldp     x2, x3, [sp, #256]
+    msr     elr_el1, x2
+    msr     spsr_el1, x3
+    ldp     x30, x2, [sp, #16 * 15]
+    msr     sp_el0, x2
+    ldp     x28, x29, [sp, #16 * 14]
+    ldp     x26, x27, [sp, #16 * 13]
+    ldp     x24, x25, [sp, #16 * 12]
+    ldp     x22, x23, [sp, #16 * 11]
+    ldp     x20, x21, [sp, #16 * 10]
+    ldp     x18, x19, [sp, #16 * 9]
+    ldp     x16, x17, [sp, #16 * 8]
+    ldp     x14, x15, [sp, #16 * 7]
+    ldp     x12, x13, [sp, #16 * 6]
+    ldp     x10, x11, [sp, #16 * 5]
+    ldp     x8, x9, [sp, #16 * 4]
+    ldp     x6, x7, [sp, #16 * 3]
+    ldp     x4, x5, [sp, #16 * 2]
+    ldp     x2, x3, [sp, #16 * 1]
+    ldp     x0, x1, [sp, #16 * 0]
+    add     sp, sp, #{FRAME_SIZE}
+    eret
+
+// Switch TTBR1_EL1 with break-before-make. Runs from the identity map (the
+// caller branches to its physical address), so no TLB entry for the code it
+// executes is affected. x0 = new TTBR1 value, x1 = physical address of an
+// empty table. Uses no stack.
+.section .text.boot, "ax"
+.global __switch_ttbr1
+__switch_ttbr1:
+    dsb     ishst
+    msr     ttbr1_el1, x1
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    msr     ttbr1_el1, x0
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    ret
+
+.section .bss.boot, "aw", @nobits
+.balign 4096
+.global __empty_table
+__empty_table:
+    .space 4096

@@ -1,0 +1,76 @@
+//! Interrupt dispatch: the board's GIC (v2 or v3, chosen from the device tree
+//! at boot) and a fixed table of handlers indexed by INTID. No allocation and
+//! no locks on the interrupt path.
+
+use bsp_rpi4::devicetree::GicInfo;
+use bsp_rpi4::drivers::gic::{Gic, GicV2, GicV3, IrqChip};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::memory::layout::phys_to_virt_addr;
+use crate::println;
+
+/// Handlers exist for INTIDs below this (SGIs, PPIs and the first SPIs).
+const MAX_INTID: usize = 256;
+
+static GIC: spin::Once<Gic> = spin::Once::new();
+static HANDLERS: [AtomicUsize; MAX_INTID] = [const { AtomicUsize::new(0) }; MAX_INTID];
+static SPURIOUS: AtomicUsize = AtomicUsize::new(0);
+
+/// Bring up the interrupt controller described by `info` (distributor and this core's interface).
+pub fn init(info: GicInfo) {
+    let gic = match info {
+        // SAFETY: the addresses come from the device tree (or the board's
+        // defaults) and lie in the board's MMIO windows, mapped as Device
+        // memory at phys + KERNEL_VIRT_OFFSET by the kernel tables.
+        GicInfo::V2 { gicd, gicc } => unsafe {
+            Gic::V2(GicV2::new(phys_to_virt_addr(gicd) as usize, phys_to_virt_addr(gicc) as usize))
+        },
+        // SAFETY: as above.
+        GicInfo::V3 { gicd, gicr } => unsafe {
+            Gic::V3(GicV3::new(phys_to_virt_addr(gicd) as usize, phys_to_virt_addr(gicr) as usize))
+        },
+    };
+    gic.init_distributor();
+    gic.init_cpu();
+    let name = match info {
+        GicInfo::V2 { gicd, gicc } => ("GICv2", gicd, gicc),
+        GicInfo::V3 { gicd, gicr } => ("GICv3", gicd, gicr),
+    };
+    println!("irq: {} up (distributor {:#x}, cpu/redistributor {:#x})", name.0, name.1, name.2);
+    GIC.call_once(|| gic);
+}
+
+/// Route `intid` to `handler` and enable it. Returns false if `intid` is out of range.
+pub fn register(intid: u32, handler: fn()) -> bool {
+    let Some(slot) = HANDLERS.get(intid as usize) else {
+        return false;
+    };
+    slot.store(handler as usize, Ordering::Release);
+    if let Some(gic) = GIC.get() {
+        gic.set_priority(intid, 0x80);
+        gic.enable(intid);
+    }
+    true
+}
+
+/// Called from the IRQ vector: acknowledge, dispatch and complete every pending interrupt.
+pub fn handle() {
+    let Some(gic) = GIC.get() else { return };
+    while let Some(intid) = gic.acknowledge() {
+        let handler = HANDLERS.get(intid as usize).map(|h| h.load(Ordering::Acquire)).unwrap_or(0);
+        if handler != 0 {
+            // SAFETY: non-zero slots only ever hold a `fn()` stored by `register`.
+            let f: fn() = unsafe { core::mem::transmute::<usize, fn()>(handler) };
+            f();
+        } else {
+            SPURIOUS.fetch_add(1, Ordering::Relaxed);
+        }
+        gic.end_of_interrupt(intid);
+    }
+}
+
+/// Interrupts that arrived with no handler registered.
+#[allow(dead_code, reason = "reported by tests and diagnostics")]
+pub fn unhandled_count() -> usize {
+    SPURIOUS.load(Ordering::Relaxed)
+}

@@ -1,0 +1,151 @@
+//! What the kernel learns about the machine at boot: RAM, reserved ranges,
+//! interrupt controller, PSCI — from the device tree when one is passed,
+//! otherwise from the board's defaults (QEMU raspi4b without `-dtb`).
+
+use bsp_rpi4::board;
+use bsp_rpi4::devicetree::{self, GicInfo, PsciConduit};
+use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use kernel_core::memmap::{Region, RegionSet};
+
+use super::layout::phys_to_virt_addr;
+use crate::println;
+
+/// Capacity of the RAM and reserved region lists.
+pub const MAX_REGIONS: usize = 32;
+
+/// Where the memory map came from, for the boot log.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    DeviceTree,
+    BoardDefault,
+}
+
+/// The machine as discovered at boot.
+pub struct Platform {
+    pub source: Source,
+    /// All RAM (what the linear map covers).
+    pub ram: RegionSet<MAX_REGIONS>,
+    /// Ranges the frame allocator must not hand out (besides the kernel image).
+    pub reserved: RegionSet<MAX_REGIONS>,
+    /// The device tree blob itself.
+    pub dtb: Option<Region>,
+    pub gic: GicInfo,
+}
+
+static PSCI: AtomicU8 = AtomicU8::new(0); // 0 none, 1 hvc, 2 smc
+static TIMER_IRQ: AtomicU32 = AtomicU32::new(0);
+
+/// Largest device tree we accept (QEMU's are ~1 MiB at most).
+const MAX_DTB_SIZE: usize = 2 << 20;
+
+/// The DTB must be readable through the early tables (low 4 GiB, Normal memory).
+fn dtb_slice(dtb_pa: u64) -> Option<&'static [u8]> {
+    if dtb_pa == 0 || dtb_pa % 8 != 0 || dtb_pa >= (4 << 30) - 40 {
+        return None;
+    }
+    let va = phys_to_virt_addr(dtb_pa) as *const u8;
+    // SAFETY: the early tables map the low 4 GiB; 40 bytes of header fit below 4 GiB.
+    let header = unsafe { core::slice::from_raw_parts(va, 40) };
+    let size = devicetree::total_size(header)?;
+    if size > MAX_DTB_SIZE || dtb_pa + size as u64 > 4 << 30 {
+        return None;
+    }
+    // SAFETY: the whole blob lies in the low 4 GiB (checked above), which the
+    // early and kernel tables map; nothing writes to it.
+    Some(unsafe { core::slice::from_raw_parts(va, size) })
+}
+
+/// Discover the machine. Never fails: a missing or unusable DTB falls back
+/// to the board defaults, and the log says which was used.
+pub fn discover(dtb_pa: u64) -> Platform {
+    let mut p = Platform {
+        source: Source::BoardDefault,
+        ram: RegionSet::new(),
+        reserved: RegionSet::new(),
+        dtb: None,
+        gic: board::DEFAULT_GIC,
+    };
+    match dtb_slice(dtb_pa).map(devicetree::parse) {
+        Some(Ok(info)) if !info.memory.is_empty() => {
+            p.source = Source::DeviceTree;
+            p.dtb = Region::new(dtb_pa, info_size(dtb_pa));
+            for m in &info.memory {
+                add_or_warn(&mut p.ram, m.base, m.size, "memory");
+            }
+            for r in &info.reserved {
+                add_or_warn(&mut p.reserved, r.base, r.size, "reserved");
+            }
+            if let Some(gic) = info.gic {
+                p.gic = gic;
+            }
+            if let Some(psci) = info.psci {
+                PSCI.store(if psci == PsciConduit::Hvc { 1 } else { 2 }, Ordering::Relaxed);
+            }
+            if let Some(irq) = info.timer_irq {
+                TIMER_IRQ.store(irq, Ordering::Relaxed);
+            }
+            println!("dtb: {:#x}, model {:?}", dtb_pa, info.model.unwrap_or("?"));
+        }
+        Some(Ok(_)) => println!("dtb: {dtb_pa:#x} has no memory node; using board defaults"),
+        Some(Err(e)) => println!("dtb: {dtb_pa:#x} unusable ({e}); using board defaults"),
+        None if dtb_pa == 0 => println!("dtb: none passed; using board defaults"),
+        None => println!("dtb: {dtb_pa:#x} not a valid blob in reach; using board defaults"),
+    }
+    if p.source == Source::BoardDefault {
+        for m in board::DEFAULT_MEMORY {
+            add_or_warn(&mut p.ram, m.base, m.size, "memory");
+        }
+    }
+    if let Some(dtb) = p.dtb {
+        add_or_warn(&mut p.reserved, dtb.start, dtb.size(), "dtb");
+    }
+    p
+}
+
+fn info_size(dtb_pa: u64) -> u64 {
+    dtb_slice(dtb_pa).map_or(0, |s| s.len() as u64)
+}
+
+fn add_or_warn<const N: usize>(set: &mut RegionSet<N>, base: u64, size: u64, what: &str) {
+    match Region::new(base, size) {
+        Some(r) if !r.is_empty() => {
+            if let Err(e) = set.add(r) {
+                println!("memory: ignoring {what} range {r}: {e}");
+            }
+        }
+        _ => println!("memory: ignoring bad {what} range {base:#x}+{size:#x}"),
+    }
+}
+
+/// The timer interrupt named by the device tree, if any.
+pub fn timer_irq() -> Option<u32> {
+    match TIMER_IRQ.load(Ordering::Relaxed) {
+        0 => None,
+        irq => Some(irq),
+    }
+}
+
+/// Power the machine off, if the board knows how; returns if it could not.
+#[allow(dead_code, reason = "unused in QEMU builds, which exit through semihosting")]
+pub fn power_off() {
+    const PSCI_SYSTEM_OFF: u64 = 0x8400_0008;
+    match PSCI.load(Ordering::Relaxed) {
+        // SAFETY: PSCI SYSTEM_OFF does not return on success and touches no memory.
+        1 => unsafe { core::arch::asm!("hvc #0", in("x0") PSCI_SYSTEM_OFF, options(nostack)) },
+        // SAFETY: as above.
+        2 => unsafe { core::arch::asm!("smc #0", in("x0") PSCI_SYSTEM_OFF, options(nostack)) },
+        _ => board_power_off(),
+    }
+}
+
+#[cfg(feature = "board-rpi4")]
+fn board_power_off() {
+    use bsp_rpi4::drivers::bcm2711_pm::Bcm2711Pm;
+    // SAFETY: PM_BASE is the BCM2711 PM block, inside the board's MMIO window
+    // that the kernel tables map as Device memory.
+    let pm = unsafe { Bcm2711Pm::new(phys_to_virt_addr(board::PM_BASE) as usize) };
+    pm.halt();
+}
+
+#[cfg(not(feature = "board-rpi4"))]
+fn board_power_off() {}
