@@ -180,3 +180,97 @@ pub fn mkfifo(path: &Path) {
 pub fn ln_s(target: &str, path: &Path) {
     symlink(target, path).unwrap();
 }
+
+/// Calls every reader entry point on `bytes`, ignoring results: used on
+/// corrupted images, where the only requirement is to return (no panic,
+/// no endless loop).
+pub fn exercise(bytes: &[u8]) {
+    let Ok(img) = Image::new(bytes) else {
+        return;
+    };
+    let _ = img.verify();
+    let _ = img.volume_name();
+    if let Ok(rd) = img.read_dir(&img.root()) {
+        for e in rd.flatten() {
+            let _ = img.resolve(&e);
+            let _ = img.read(&e);
+            if let Ok(sub) = img.read_dir(&e) {
+                sub.for_each(drop);
+            }
+        }
+    }
+    let mut visited = 0;
+    let _ = img.walk(|parents, e| {
+        let mut path = Vec::new();
+        for p in parents {
+            path.push(b'/');
+            path.extend_from_slice(p);
+        }
+        path.push(b'/');
+        path.extend_from_slice(e.name());
+        let _ = img.lookup_bytes(&path, true);
+        let _ = img.lookup_bytes(&path, false);
+        visited += 1;
+        if visited > 10_000 {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    });
+    for p in ["/", "/a", "/a/b/c", "/./..", "/missing", "a/../a/./b"] {
+        let _ = img.lookup(p);
+    }
+}
+
+/// Sets word `word` (0 = next, 1 = spec.info, 2 = size) of the header at
+/// `off` and recomputes its checksum and the superblock's, so the change
+/// gets past the checksum checks and reaches the structural ones.
+pub fn patch_header(img: &mut [u8], off: usize, word: usize, value: u32) {
+    img[off + 4 * word..off + 4 * word + 4].copy_from_slice(&value.to_be_bytes());
+    fix_header_checksum(img, off);
+}
+
+/// Recomputes the checksum of the header at `off` and of the superblock.
+pub fn fix_header_checksum(img: &mut [u8], off: usize) {
+    // An earlier corruption may have removed the NUL: then leave it be.
+    let Some(nul) = img[off + 16..].iter().position(|&b| b == 0) else {
+        return;
+    };
+    let end = (off + 16 + nul + 1).next_multiple_of(16).min(img.len());
+    fix_checksum(&mut img[off..end]);
+    fix_superblock(img);
+}
+
+/// Recomputes the superblock checksum.
+pub fn fix_superblock(img: &mut [u8]) {
+    let size = u32::from_be_bytes(img[8..12].try_into().unwrap()) as usize;
+    let n = size.min(512).min(img.len()) & !3;
+    fix_checksum(&mut img[..n]);
+}
+
+fn fix_checksum(region: &mut [u8]) {
+    if region.len() < 16 {
+        return;
+    }
+    region[12..16].fill(0);
+    let sum = romfs_builder::format::checksum(region);
+    region[12..16].copy_from_slice(&0u32.wrapping_sub(sum).to_be_bytes());
+}
+
+/// Offsets of every header reachable from the root of a valid image,
+/// "." and ".." included.
+pub fn header_offsets(bytes: &[u8]) -> Vec<u32> {
+    let img = Image::new(bytes).unwrap();
+    let mut out = Vec::new();
+    let mut dirs = vec![img.root()];
+    while let Some(d) = dirs.pop() {
+        for e in img.read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            out.push(e.offset());
+            if e.is_dir() && e.name() != b"." {
+                dirs.push(e);
+            }
+        }
+    }
+    out
+}
