@@ -789,9 +789,8 @@ fn scan_dir(
             b".." => dir.entries.push(Slot::DotDot),
             _ => {
                 let child = path.join(std::ffi::OsStr::from_bytes(&name));
-                if let Some(node) = scan_node(&child, name, order, depth)? {
-                    dir.entries.push(Slot::Node(node));
-                }
+                dir.entries
+                    .push(Slot::Node(scan_node(&child, name, order, depth)?));
             }
         }
     }
@@ -803,7 +802,7 @@ fn scan_node(
     name: Vec<u8>,
     order: DirOrder,
     depth: usize,
-) -> Result<Option<Node>, BuildError> {
+) -> Result<Node, BuildError> {
     if name.len() > MAX_NAME_LEN {
         return Err(BuildError::NameTooLong {
             path: path.display().to_string(),
@@ -811,11 +810,11 @@ fn scan_node(
     }
     let meta = fs::symlink_metadata(path).map_err(io_err(path))?;
     if meta.is_dir() {
-        return Ok(Some(Node {
+        return Ok(Node {
             name,
             kind: NodeKind::Dir(scan_dir(path, &meta, order, depth + 1)?),
             inode: None,
-        }));
+        });
     }
     let inode = Some((meta.dev(), meta.ino()));
     if meta.is_file()
@@ -839,17 +838,17 @@ fn scan_node(
                 });
             }
         };
-        return Ok(Some(Node {
+        return Ok(Node {
             name: dev_name.to_vec(),
             kind: NodeKind::Leaf(content),
             inode,
-        }));
+        });
     }
-    Ok(Some(Node {
+    Ok(Node {
         name,
         kind: NodeKind::Leaf(leaf_content(path, &meta)?),
         inode,
-    }))
+    })
 }
 
 /// Parses genromfs's device notation `@name,T,major,minor` the way
