@@ -21,7 +21,10 @@ fn main() {
         .replace("@VIRT_OFFSET@", &format!("{KERNEL_VIRT_OFFSET:#x}"));
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     fs::write(out.join("link.ld"), script).unwrap();
-    println!("cargo:rustc-link-arg-bins=-T{}", out.join("link.ld").display());
+    println!(
+        "cargo:rustc-link-arg-bins=-T{}",
+        out.join("link.ld").display()
+    );
     println!("cargo:rerun-if-changed=link.ld");
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -23,7 +23,10 @@ pub fn init() {
     let size = want.next_power_of_two().min(MAX_HEAP);
     let frames_needed = (size / PAGE_SIZE) as usize;
     let Some(pa) = frames::alloc_contiguous(frames_needed, 1) else {
-        panic!("no {} KiB of contiguous RAM for the kernel heap", size / 1024);
+        panic!(
+            "no {} KiB of contiguous RAM for the kernel heap",
+            size / 1024
+        );
     };
     // SAFETY: the frames were just allocated for the heap alone and are RAM
     // in the linear map; the heap owns them for the rest of the kernel's life.
@@ -33,7 +36,6 @@ pub fn init() {
 }
 
 /// (bytes in use, bytes in total) — for tests and diagnostics.
-#[allow(dead_code, reason = "used by the on-target tests")]
 pub fn usage() -> (usize, usize) {
     let h = HEAP.lock();
     (h.stats_alloc_actual(), h.stats_total_bytes())

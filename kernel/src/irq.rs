@@ -23,11 +23,17 @@ pub fn init(info: GicInfo) {
         // defaults) and lie in the board's MMIO windows, mapped as Device
         // memory at phys + KERNEL_VIRT_OFFSET by the kernel tables.
         GicInfo::V2 { gicd, gicc } => unsafe {
-            Gic::V2(GicV2::new(phys_to_virt_addr(gicd) as usize, phys_to_virt_addr(gicc) as usize))
+            Gic::V2(GicV2::new(
+                phys_to_virt_addr(gicd) as usize,
+                phys_to_virt_addr(gicc) as usize,
+            ))
         },
         // SAFETY: as above.
         GicInfo::V3 { gicd, gicr } => unsafe {
-            Gic::V3(GicV3::new(phys_to_virt_addr(gicd) as usize, phys_to_virt_addr(gicr) as usize))
+            Gic::V3(GicV3::new(
+                phys_to_virt_addr(gicd) as usize,
+                phys_to_virt_addr(gicr) as usize,
+            ))
         },
     };
     gic.init_distributor();
@@ -36,7 +42,10 @@ pub fn init(info: GicInfo) {
         GicInfo::V2 { gicd, gicc } => ("GICv2", gicd, gicc),
         GicInfo::V3 { gicd, gicr } => ("GICv3", gicd, gicr),
     };
-    println!("irq: {} up (distributor {:#x}, cpu/redistributor {:#x})", name.0, name.1, name.2);
+    println!(
+        "irq: {} up (distributor {:#x}, cpu/redistributor {:#x})",
+        name.0, name.1, name.2
+    );
     GIC.call_once(|| gic);
 }
 
@@ -57,7 +66,10 @@ pub fn register(intid: u32, handler: fn()) -> bool {
 pub fn handle() {
     let Some(gic) = GIC.get() else { return };
     while let Some(intid) = gic.acknowledge() {
-        let handler = HANDLERS.get(intid as usize).map(|h| h.load(Ordering::Acquire)).unwrap_or(0);
+        let handler = HANDLERS
+            .get(intid as usize)
+            .map(|h| h.load(Ordering::Acquire))
+            .unwrap_or(0);
         if handler != 0 {
             // SAFETY: non-zero slots only ever hold a `fn()` stored by `register`.
             let f: fn() = unsafe { core::mem::transmute::<usize, fn()>(handler) };
@@ -70,7 +82,6 @@ pub fn handle() {
 }
 
 /// Interrupts that arrived with no handler registered.
-#[allow(dead_code, reason = "reported by tests and diagnostics")]
 pub fn unhandled_count() -> usize {
     SPURIOUS.load(Ordering::Relaxed)
 }

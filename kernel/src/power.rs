@@ -21,7 +21,10 @@ pub fn shutdown(status: u32) -> ! {
         let _ = status;
         crate::memory::platform::power_off();
     }
-    #[allow(unreachable_code, reason = "power_off returns only if the firmware ignored it")]
+    #[allow(
+        unreachable_code,
+        reason = "power_off returns only if the firmware ignored it"
+    )]
     loop {
         aarch64_cpu::asm::wfe();
     }

@@ -18,12 +18,17 @@ pub struct IrqLockGuard<'a, T> {
 
 impl<T> IrqLock<T> {
     pub const fn new(value: T) -> Self {
-        Self { inner: spin::Mutex::new(value) }
+        Self {
+            inner: spin::Mutex::new(value),
+        }
     }
 
     pub fn lock(&self) -> IrqLockGuard<'_, T> {
         let daif = cpu::irq_save();
-        IrqLockGuard { guard: core::mem::ManuallyDrop::new(self.inner.lock()), daif }
+        IrqLockGuard {
+            guard: core::mem::ManuallyDrop::new(self.inner.lock()),
+            daif,
+        }
     }
 }
 

@@ -20,7 +20,10 @@ pub fn init() {
     let irq = crate::memory::platform::timer_irq().unwrap_or(board::TIMER_IRQ);
     crate::irq::register(irq, on_tick);
     timer::arm(interval);
-    println!("timer: generic timer at {} Hz, tick {} Hz on INTID {}", freq, HZ, irq);
+    println!(
+        "timer: generic timer at {} Hz, tick {} Hz on INTID {}",
+        freq, HZ, irq
+    );
 }
 
 fn on_tick() {

@@ -22,6 +22,8 @@ pub struct TestConfig {
     pub cpu: Option<&'static str>,
     /// `-m` value.
     pub mem: &'static str,
+    /// `-smp` value, if not the machine's default.
+    pub smp: Option<u32>,
 }
 
 /// Every configuration `cargo xtask test` boots the test kernel in, per board.
@@ -32,6 +34,7 @@ pub const TEST_CONFIGS: &[TestConfig] = &[
         machine: "virt",
         cpu: Some("cortex-a72"),
         mem: "1G",
+        smp: None,
     },
     TestConfig {
         label: "virt gicv3 el2 3G",
@@ -39,6 +42,16 @@ pub const TEST_CONFIGS: &[TestConfig] = &[
         machine: "virt,gic-version=3,virtualization=on",
         cpu: Some("cortex-a72"),
         mem: "3G",
+        smp: None,
+    },
+    // RAM above 4 GiB, GICv2 with an EL2 entry, secondary cores present.
+    TestConfig {
+        label: "virt gicv2 el2 5G smp4",
+        board: Board::Virt,
+        machine: "virt,virtualization=on",
+        cpu: Some("cortex-a72"),
+        mem: "5G",
+        smp: Some(4),
     },
     TestConfig {
         label: "virt a53 128M",
@@ -46,6 +59,7 @@ pub const TEST_CONFIGS: &[TestConfig] = &[
         machine: "virt",
         cpu: Some("cortex-a53"),
         mem: "128M",
+        smp: None,
     },
     TestConfig {
         label: "rpi4 raspi4b 2G",
@@ -53,6 +67,7 @@ pub const TEST_CONFIGS: &[TestConfig] = &[
         machine: "raspi4b",
         cpu: None,
         mem: "2G",
+        smp: None,
     },
 ];
 
@@ -125,7 +140,7 @@ impl TestConfig {
             machine: self.machine.into(),
             cpu: self.cpu.map(String::from),
             mem: self.mem.into(),
-            smp: None,
+            smp: self.smp,
             gdb: false,
             append: append.map(String::from),
             console: Console::Captured,

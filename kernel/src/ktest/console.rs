@@ -31,7 +31,9 @@ pub fn loopback_roundtrip() -> TestResult {
         uart.set_loopback(false);
         (got, n)
     });
-    let Some((got, n)) = got else { return Err("no console".into()) };
+    let Some((got, n)) = got else {
+        return Err("no console".into());
+    };
     check!(&got[..n] == msg, "sent {:?}, received {:?}", msg, &got[..n]);
     Ok(())
 }
@@ -41,6 +43,10 @@ pub fn output_counted() -> TestResult {
     let before = console::with(|c| c.written()).unwrap_or(0);
     crate::print!("[console check]\n");
     let after = console::with(|c| c.written()).unwrap_or(0);
-    check!(after - before == 16, "wrote 16 bytes, console counted {}", after - before);
+    check!(
+        after - before == 16,
+        "wrote 16 bytes, console counted {}",
+        after - before
+    );
     Ok(())
 }

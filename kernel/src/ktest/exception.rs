@@ -16,15 +16,35 @@ pub fn brk_caught_and_reported() -> TestResult {
     })
     .ok_or("brk did not trap")?;
     check!(resumed, "execution did not resume after the breakpoint");
-    check!(fault.esr.ec() == 0x3c, "EC {:#x}, expected 0x3c (BRK)", fault.esr.ec());
-    check!(fault.esr.iss() & 0xffff == 0x42, "BRK comment {:#x}", fault.esr.iss() & 0xffff);
+    check!(
+        fault.esr.ec() == 0x3c,
+        "EC {:#x}, expected 0x3c (BRK)",
+        fault.esr.ec()
+    );
+    check!(
+        fault.esr.iss() & 0xffff == 0x42,
+        "BRK comment {:#x}",
+        fault.esr.iss() & 0xffff
+    );
 
     // The report that an unexpected exception would print.
     let frame = TrapFrame::zeroed();
     let mut text = String::new();
-    let report = Report { kind: Kind::SYNC_EL1, esr: fault.esr, far: 0xdead, frame: &frame };
+    let report = Report {
+        kind: Kind::SYNC_EL1,
+        esr: fault.esr,
+        far: 0xdead,
+        frame: &frame,
+    };
     write!(text, "{report}").map_err(|_| "report formatting failed")?;
-    for needle in ["unexpected exception", "synchronous from EL1", "BRK instruction", "comment 0x42", "FAR  0x000000000000dead", "x30"] {
+    for needle in [
+        "unexpected exception",
+        "synchronous from EL1",
+        "BRK instruction",
+        "comment 0x42",
+        "FAR  0x000000000000dead",
+        "x30",
+    ] {
         check!(text.contains(needle), "report lacks {needle:?}:\n{text}");
     }
     Ok(())
@@ -38,14 +58,29 @@ pub fn data_abort_caught() -> TestResult {
     })
     .ok_or("reading an unmapped address did not fault")?;
     check!(fault.esr.ec() == 0x25, "{}", fault.esr);
-    check!(!fault.esr.is_write(), "read reported as a write: {}", fault.esr);
-    check!(fault.esr.fault_status() & 0x3c == 0x04, "not a translation fault: {}", fault.esr);
+    check!(
+        !fault.esr.is_write(),
+        "read reported as a write: {}",
+        fault.esr
+    );
+    check!(
+        fault.esr.fault_status() & 0x3c == 0x04,
+        "not a translation fault: {}",
+        fault.esr
+    );
     check!(fault.far == addr, "FAR {:#x}", fault.far);
     let text_region = crate::memory::layout::image().text;
     let elr_pa = crate::memory::layout::image_virt_to_phys(fault.elr);
-    check!(text_region.contains(elr_pa), "ELR {:#x} is not in kernel text", fault.elr);
+    check!(
+        text_region.contains(elr_pa),
+        "ELR {:#x} is not in kernel text",
+        fault.elr
+    );
     let text = format!("{}", fault.esr);
-    check!(text.contains("data abort, same EL") && text.contains("translation fault"), "decoded as {text}");
+    check!(
+        text.contains("data abort, same EL") && text.contains("translation fault"),
+        "decoded as {text}"
+    );
     Ok(())
 }
 

@@ -46,18 +46,42 @@ static TESTS: &[Test] = &[
     t("console", "loopback_roundtrip", console::loopback_roundtrip),
     t("console", "output_counted", console::output_counted),
     t("frame", "alloc_all_free_all", frames::alloc_all_free_all),
-    t("frame", "reserved_never_handed_out", frames::reserved_never_handed_out),
-    t("frame", "double_free_rejected", frames::double_free_rejected),
+    t(
+        "frame",
+        "reserved_never_handed_out",
+        frames::reserved_never_handed_out,
+    ),
+    t(
+        "frame",
+        "double_free_rejected",
+        frames::double_free_rejected,
+    ),
     t("frame", "contiguous_aligned", frames::contiguous_aligned),
     t("heap", "box_vec_string", heap::box_vec_string),
     t("heap", "alignment", heap::alignment),
-    t("heap", "exhaustion_returns_null", heap::exhaustion_returns_null),
+    t(
+        "heap",
+        "exhaustion_returns_null",
+        heap::exhaustion_returns_null,
+    ),
     t("paging", "map_translate_unmap", paging::map_translate_unmap),
     t("paging", "block_mappings", paging::block_mappings),
     t("paging", "kernel_wx", paging::kernel_wx),
-    t("paging", "write_to_text_faults", paging::write_to_text_faults),
-    t("exception", "brk_caught_and_reported", exception::brk_caught_and_reported),
-    t("exception", "data_abort_caught", exception::data_abort_caught),
+    t(
+        "paging",
+        "write_to_text_faults",
+        paging::write_to_text_faults,
+    ),
+    t(
+        "exception",
+        "brk_caught_and_reported",
+        exception::brk_caught_and_reported,
+    ),
+    t(
+        "exception",
+        "data_abort_caught",
+        exception::data_abort_caught,
+    ),
     t("timer", "tick_arrives", timer::tick_arrives),
     t("timer", "counter_monotonic", timer::counter_monotonic),
 ];
@@ -84,5 +108,9 @@ pub fn run() -> ! {
         }
     }
     println!("ktest: done, passed={passed} failed={failed}");
-    shutdown(if failed == 0 { EXIT_SUCCESS } else { EXIT_TEST_FAILURE })
+    shutdown(if failed == 0 {
+        EXIT_SUCCESS
+    } else {
+        EXIT_TEST_FAILURE
+    })
 }

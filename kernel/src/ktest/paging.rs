@@ -31,9 +31,13 @@ pub fn map_translate_unmap() -> TestResult {
     unsafe { alias.write_volatile(0x1234_5678_9abc_def0) };
 
     let va = VirtAddr(TEST_VA + 0x5000);
-    pt.map(&mut t, va, frame, PageSize::Size4K, Attrs::KERNEL_DATA).map_err(|e| format!("map: {e}"))?;
+    pt.map(&mut t, va, frame, PageSize::Size4K, Attrs::KERNEL_DATA)
+        .map_err(|e| format!("map: {e}"))?;
     let tr = pt.translate(&mut t, VirtAddr(va.0 + 0x10));
-    check!(tr.map(|(pa, _)| pa) == Some(PhysAddr(frame.0 + 0x10)), "translate gave {tr:?}");
+    check!(
+        tr.map(|(pa, _)| pa) == Some(PhysAddr(frame.0 + 0x10)),
+        "translate gave {tr:?}"
+    );
     let again = pt.map(&mut t, va, frame, PageSize::Size4K, Attrs::KERNEL_DATA);
     check!(again.is_err(), "mapping the same page twice was accepted");
 
@@ -56,16 +60,33 @@ pub fn map_translate_unmap() -> TestResult {
     pt.destroy(&mut t);
     frames::free(frame).map_err(|e| format!("free: {e}"))?;
 
-    check!(through_mapping == 0x1234_5678_9abc_def0, "read {through_mapping:#x} through the mapping");
-    check!(via_alias == 0x55aa, "write through the mapping not seen in the frame: {via_alias:#x}");
-    check!(before_unmap.is_none(), "mapped access faulted: {:?}", before_unmap.map(|f| f.esr));
+    check!(
+        through_mapping == 0x1234_5678_9abc_def0,
+        "read {through_mapping:#x} through the mapping"
+    );
+    check!(
+        via_alias == 0x55aa,
+        "write through the mapping not seen in the frame: {via_alias:#x}"
+    );
+    check!(
+        before_unmap.is_none(),
+        "mapped access faulted: {:?}",
+        before_unmap.map(|f| f.esr)
+    );
     check!(unmapped == Ok(frame), "unmap returned {unmapped:?}");
     let f = after_unmap.ok_or("access after unmap did not fault")?;
     check!(f.esr.ec() == 0x25, "fault class {}", f.esr);
-    check!(f.esr.fault_status() & 0x3c == 0x04, "not a translation fault: {}", f.esr);
+    check!(
+        f.esr.fault_status() & 0x3c == 0x04,
+        "not a translation fault: {}",
+        f.esr
+    );
     check!(f.far == va.0, "FAR {:#x}, expected {:#x}", f.far, va.0);
     let free_after = frames::counts().0;
-    check!(free_after == free_before, "frames leaked: {free_before} free before, {free_after} after");
+    check!(
+        free_after == free_before,
+        "frames leaked: {free_before} free before, {free_after} after"
+    );
     Ok(())
 }
 
@@ -80,12 +101,22 @@ pub fn block_mappings() -> TestResult {
     unsafe { ((layout::phys_to_virt(block).0 + last) as *mut u64).write_volatile(0xb10c) };
     let va = VirtAddr(TEST_VA + (2 << 20));
     let mapped = pt.map(&mut t, va, block, PageSize::Size2M, Attrs::KERNEL_DATA);
-    let misaligned = pt.map(&mut t, VirtAddr(TEST_VA + 0x1000), block, PageSize::Size2M, Attrs::KERNEL_DATA);
+    let misaligned = pt.map(
+        &mut t,
+        VirtAddr(TEST_VA + 0x1000),
+        block,
+        PageSize::Size2M,
+        Attrs::KERNEL_DATA,
+    );
     mmu::set_user_table(Some(pt.root()));
     let fault = catch_fault(|| {
         read(va.0 + last);
     });
-    let value = if fault.is_none() { read(va.0 + last) } else { 0 };
+    let value = if fault.is_none() {
+        read(va.0 + last)
+    } else {
+        0
+    };
     mmu::set_user_table(None);
     pt.destroy(&mut t);
     frames::free_contiguous(block, 512).map_err(|e| format!("free: {e}"))?;
@@ -111,11 +142,18 @@ pub fn kernel_wx() -> TestResult {
         ("data", data, Access::KernelRw, Exec::Never),
         ("heap", heap, Access::KernelRw, Exec::Never),
     ] {
-        let (_, attrs) = kernel_map::translate(va).ok_or_else(|| format!("{what} at {va} not mapped"))?;
-        check!(attrs.access == access && attrs.exec == exec, "{what} at {va} mapped {attrs:?}");
+        let (_, attrs) =
+            kernel_map::translate(va).ok_or_else(|| format!("{what} at {va} not mapped"))?;
+        check!(
+            attrs.access == access && attrs.exec == exec,
+            "{what} at {va} mapped {attrs:?}"
+        );
     }
     let (mmu_on, caches, wxn) = mmu::status();
-    check!(mmu_on && caches && wxn, "SCTLR_EL1: mmu {mmu_on} caches {caches} wxn {wxn}");
+    check!(
+        mmu_on && caches && wxn,
+        "SCTLR_EL1: mmu {mmu_on} caches {caches} wxn {wxn}"
+    );
     Ok(())
 }
 
@@ -127,8 +165,20 @@ pub fn write_to_text_faults() -> TestResult {
         unsafe { (target as *mut u32).write_volatile(0) };
     })
     .ok_or("writing to kernel text did not fault")?;
-    check!(fault.esr.ec() == 0x25 && fault.esr.is_write(), "unexpected fault {}", fault.esr);
-    check!(fault.esr.fault_status() & 0x3c == 0x0c, "not a permission fault: {}", fault.esr);
-    check!(fault.far == target, "FAR {:#x}, expected {target:#x}", fault.far);
+    check!(
+        fault.esr.ec() == 0x25 && fault.esr.is_write(),
+        "unexpected fault {}",
+        fault.esr
+    );
+    check!(
+        fault.esr.fault_status() & 0x3c == 0x0c,
+        "not a permission fault: {}",
+        fault.esr
+    );
+    check!(
+        fault.far == target,
+        "FAR {:#x}, expected {target:#x}",
+        fault.far
+    );
     Ok(())
 }

@@ -7,13 +7,19 @@ use crate::tick;
 /// Ticks arrive: the timer interrupt goes through the GIC to its handler.
 pub fn tick_arrives() -> TestResult {
     check!(cpu::irqs_enabled(), "IRQs are masked");
+    let unhandled = crate::irq::unhandled_count();
     let start = tick::ticks();
     let deadline = timer::counter() + timer::frequency() * 5;
     while tick::ticks() < start + 3 && timer::counter() < deadline {
         cpu::wait_for_interrupt();
     }
     let got = tick::ticks() - start;
-    check!(got >= 3, "{got} ticks in 5 s of counter time, expected at least 3");
+    check!(
+        got >= 3,
+        "{got} ticks in 5 s of counter time, expected at least 3"
+    );
+    let stray = crate::irq::unhandled_count() - unhandled;
+    check!(stray == 0, "{stray} interrupts arrived with no handler");
     Ok(())
 }
 

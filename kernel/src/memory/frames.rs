@@ -17,7 +17,10 @@ static BITMAP: spin::Once<Region> = spin::Once::new();
 /// Create the allocator over `usable`, placing its bitmap in `usable` first.
 /// Returns `None` if there is not even room for the bitmap.
 pub fn init<const N: usize>(usable: &mut RegionSet<N>) -> Option<()> {
-    let span = Region { start: usable.lowest()?, end: usable.highest()? };
+    let span = Region {
+        start: usable.lowest()?,
+        end: usable.highest()?,
+    };
     let words = frame::bitmap_words(span);
     let bytes = (words as u64 * 8).div_ceil(PAGE_SIZE) * PAGE_SIZE;
     let bitmap = usable.take(bytes, PAGE_SIZE)?;
@@ -53,7 +56,6 @@ pub fn free(pa: PhysAddr) -> Result<(), FrameError> {
     with(|fa| fa.free(pa)).unwrap_or(Err(FrameError::OutOfRange))
 }
 
-#[allow(dead_code, reason = "used by the on-target tests")]
 pub fn free_contiguous(pa: PhysAddr, count: usize) -> Result<(), FrameError> {
     with(|fa| fa.free_contiguous(pa, count)).unwrap_or(Err(FrameError::OutOfRange))
 }
@@ -67,7 +69,6 @@ pub fn counts() -> (usize, usize) {
     with(|fa| (fa.free_count(), fa.total_count())).unwrap_or((0, 0))
 }
 
-#[allow(dead_code, reason = "used by the on-target tests")]
 pub fn bitmap_region() -> Option<Region> {
     BITMAP.get().copied()
 }

@@ -53,11 +53,19 @@ fn map(
     if r.is_empty() {
         return Ok(());
     }
-    pt.map_range(alloc, phys_to_virt(PhysAddr(r.start)), PhysAddr(r.start), r.size(), attrs)
+    pt.map_range(
+        alloc,
+        phys_to_virt(PhysAddr(r.start)),
+        PhysAddr(r.start),
+        r.size(),
+        attrs,
+    )
 }
 
 /// Build the kernel tables and switch to them. Returns the number of table pages used.
-pub fn build_and_switch(ram: &RegionSet<{ super::platform::MAX_REGIONS }>) -> Result<usize, PagingError> {
+pub fn build_and_switch(
+    ram: &RegionSet<{ super::platform::MAX_REGIONS }>,
+) -> Result<usize, PagingError> {
     let mut alloc = PoolAlloc { next: 0 };
     let mut pt = PageTable::new(&mut alloc)?;
     let image: ImageLayout = layout::image();
@@ -78,7 +86,15 @@ pub fn build_and_switch(ram: &RegionSet<{ super::platform::MAX_REGIONS }>) -> Re
     map(&mut pt, &mut alloc, image.rodata, Attrs::KERNEL_RODATA)?;
     map(&mut pt, &mut alloc, image.data, Attrs::KERNEL_DATA)?;
     for d in board::DEVICE_RANGES {
-        map(&mut pt, &mut alloc, Region { start: d.base, end: d.base + d.size }, Attrs::DEVICE)?;
+        map(
+            &mut pt,
+            &mut alloc,
+            Region {
+                start: d.base,
+                end: d.base + d.size,
+            },
+            Attrs::DEVICE,
+        )?;
     }
     // SAFETY: the new tables map the whole image (with the stacks and the
     // early tables in .bss), all RAM and the MMIO windows at the same
@@ -91,7 +107,6 @@ pub fn build_and_switch(ram: &RegionSet<{ super::platform::MAX_REGIONS }>) -> Re
 static ROOT: spin::Once<PhysAddr> = spin::Once::new();
 
 /// Translate a kernel virtual address with the kernel tables (tests, diagnostics).
-#[allow(dead_code, reason = "used by the on-target tests")]
 pub fn translate(va: VirtAddr) -> Option<(PhysAddr, Attrs)> {
     let root = *ROOT.get()?;
     PageTable::from_root(root).translate(&mut PoolAlloc { next: POOL_PAGES }, va)

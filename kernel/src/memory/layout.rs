@@ -46,7 +46,10 @@ pub struct ImageLayout {
 
 impl ImageLayout {
     pub fn whole(&self) -> Region {
-        Region { start: self.text.start, end: self.data.end }
+        Region {
+            start: self.text.start,
+            end: self.data.end,
+        }
     }
 }
 
@@ -59,8 +62,17 @@ pub fn image() -> ImageLayout {
         pa(&raw const __kernel_end),
     );
     ImageLayout {
-        text: Region { start, end: text_end },
-        rodata: Region { start: text_end, end: rodata_end },
-        data: Region { start: rodata_end, end },
+        text: Region {
+            start,
+            end: text_end,
+        },
+        rodata: Region {
+            start: text_end,
+            end: rodata_end,
+        },
+        data: Region {
+            start: rodata_end,
+            end,
+        },
     }
 }

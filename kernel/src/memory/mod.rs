@@ -36,7 +36,9 @@ pub fn init(dtb_pa: u64) -> Platform {
     );
 
     match kernel_map::build_and_switch(&p.ram) {
-        Ok(pages) => println!("mmu: kernel tables built ({pages} table pages), early tables retired"),
+        Ok(pages) => {
+            println!("mmu: kernel tables built ({pages} table pages), early tables retired")
+        }
         Err(e) => panic!("cannot build the kernel page tables: {e}"),
     }
 
@@ -45,7 +47,12 @@ pub fn init(dtb_pa: u64) -> Platform {
         panic!("no usable RAM for the frame allocator");
     }
     let (free, total) = frames::counts();
-    println!("frames: {} of {} frames free ({} MiB usable)", free, total, total as u64 * PAGE_SIZE >> 20);
+    println!(
+        "frames: {} of {} frames free ({} MiB usable)",
+        free,
+        total,
+        (total as u64 * PAGE_SIZE) >> 20
+    );
     p
 }
 
@@ -65,7 +72,10 @@ fn usable_memory(p: &Platform) -> RegionSet<MAX_REGIONS> {
         take_out(*r);
     }
     // Page 0 holds the Pi 4's spin table and armstub; never hand it out.
-    take_out(Region { start: 0, end: PAGE_SIZE });
+    take_out(Region {
+        start: 0,
+        end: PAGE_SIZE,
+    });
     usable.page_align_inward();
     usable
 }

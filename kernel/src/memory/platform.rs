@@ -4,7 +4,7 @@
 
 use bsp_rpi4::board;
 use bsp_rpi4::devicetree::{self, GicInfo, PsciConduit};
-use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use kernel_core::memmap::{Region, RegionSet};
 
 use super::layout::phys_to_virt_addr;
@@ -40,7 +40,7 @@ const MAX_DTB_SIZE: usize = 2 << 20;
 
 /// The DTB must be readable through the early tables (low 4 GiB, Normal memory).
 fn dtb_slice(dtb_pa: u64) -> Option<&'static [u8]> {
-    if dtb_pa == 0 || dtb_pa % 8 != 0 || dtb_pa >= (4 << 30) - 40 {
+    if dtb_pa == 0 || !dtb_pa.is_multiple_of(8) || dtb_pa >= (4 << 30) - 40 {
         return None;
     }
     let va = phys_to_virt_addr(dtb_pa) as *const u8;
@@ -79,7 +79,10 @@ pub fn discover(dtb_pa: u64) -> Platform {
                 p.gic = gic;
             }
             if let Some(psci) = info.psci {
-                PSCI.store(if psci == PsciConduit::Hvc { 1 } else { 2 }, Ordering::Relaxed);
+                PSCI.store(
+                    if psci == PsciConduit::Hvc { 1 } else { 2 },
+                    Ordering::Relaxed,
+                );
             }
             if let Some(irq) = info.timer_irq {
                 TIMER_IRQ.store(irq, Ordering::Relaxed);
@@ -126,7 +129,10 @@ pub fn timer_irq() -> Option<u32> {
 }
 
 /// Power the machine off, if the board knows how; returns if it could not.
-#[allow(dead_code, reason = "unused in QEMU builds, which exit through semihosting")]
+#[allow(
+    dead_code,
+    reason = "unused in QEMU builds, which exit through semihosting"
+)]
 pub fn power_off() {
     const PSCI_SYSTEM_OFF: u64 = 0x8400_0008;
     match PSCI.load(Ordering::Relaxed) {

@@ -28,7 +28,15 @@ pub struct TrapFrame {
 
 impl TrapFrame {
     pub const fn zeroed() -> Self {
-        Self { x: [0; 31], sp_el0: 0, elr: 0, spsr: 0, fpcr: 0, fpsr: 0, q: [0; 32] }
+        Self {
+            x: [0; 31],
+            sp_el0: 0,
+            elr: 0,
+            spsr: 0,
+            fpcr: 0,
+            fpsr: 0,
+            q: [0; 32],
+        }
     }
 }
 
@@ -110,7 +118,18 @@ extern "C" fn exception_dispatch(frame: &mut TrapFrame, kind: u64) {
 /// Report an exception nobody expected and stop the system.
 fn fatal(kind: Kind, esr: Esr, far: u64, frame: &TrapFrame) -> ! {
     let mut out = crate::console::emergency();
-    let _ = fmt::write(&mut out, format_args!("{}", Report { kind, esr, far, frame }));
+    let _ = fmt::write(
+        &mut out,
+        format_args!(
+            "{}",
+            Report {
+                kind,
+                esr,
+                far,
+                frame
+            }
+        ),
+    );
     crate::power::shutdown(crate::power::EXIT_UNEXPECTED_EXCEPTION)
 }
 
@@ -125,10 +144,19 @@ pub struct Report<'a> {
 impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let fr = self.frame;
-        writeln!(f, "\n*** unexpected exception: {} from {}", self.kind.class(), self.kind.origin())?;
+        writeln!(
+            f,
+            "\n*** unexpected exception: {} from {}",
+            self.kind.class(),
+            self.kind.origin()
+        )?;
         writeln!(f, "    ESR  {:#018x}  {}", self.esr.0, self.esr)?;
         writeln!(f, "    FAR  {:#018x}", self.far)?;
-        writeln!(f, "    ELR  {:#018x}  SPSR {:#010x}  SP_EL0 {:#018x}", fr.elr, fr.spsr, fr.sp_el0)?;
+        writeln!(
+            f,
+            "    ELR  {:#018x}  SPSR {:#010x}  SP_EL0 {:#018x}",
+            fr.elr, fr.spsr, fr.sp_el0
+        )?;
         for row in 0..11 {
             for col in 0..3 {
                 let r = row + col * 11;

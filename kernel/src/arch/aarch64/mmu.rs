@@ -55,18 +55,32 @@ pub fn set_user_table(root: Option<PhysAddr>) {
 /// Invalidate every EL1&0 TLB entry on all cores of the inner-shareable domain.
 pub fn flush_tlb_all() {
     // SAFETY: TLB invalidation has no memory-safety effect; barriers order it.
-    unsafe { asm!("dsb ishst", "tlbi vmalle1is", "dsb ish", "isb", options(nostack)) };
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "tlbi vmalle1is",
+            "dsb ish",
+            "isb",
+            options(nostack)
+        )
+    };
 }
 
 /// Invalidate the TLB entries for one page, all ASIDs, all cores.
 pub fn flush_tlb_page(va: VirtAddr) {
     let arg = (va.0 >> 12) & ((1 << 44) - 1);
     // SAFETY: as above.
-    unsafe { asm!("dsb ishst", "tlbi vaae1is, {0}", "dsb ish", "isb", in(reg) arg, options(nostack)) };
+    unsafe {
+        asm!("dsb ishst", "tlbi vaae1is, {0}", "dsb ish", "isb", in(reg) arg, options(nostack))
+    };
 }
 
 /// Whether SCTLR_EL1 has the MMU, caches and WXN on (for the boot log and tests).
 pub fn status() -> (bool, bool, bool) {
     let s = SCTLR_EL1.get();
-    (s & 1 != 0, s & (1 << 2) != 0 && s & (1 << 12) != 0, s & (1 << 19) != 0)
+    (
+        s & 1 != 0,
+        s & (1 << 2) != 0 && s & (1 << 12) != 0,
+        s & (1 << 19) != 0,
+    )
 }

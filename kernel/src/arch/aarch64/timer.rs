@@ -1,7 +1,9 @@
 //! The ARM generic timer: the EL1 virtual timer drives the periodic tick.
 //! (EL1 owns it on every board: boot.s opens the timers to EL1 when we enter at EL2.)
 
-use aarch64_cpu::registers::{CNTFRQ_EL0, CNTV_CTL_EL0, CNTV_TVAL_EL0, CNTVCT_EL0, Readable, Writeable};
+use aarch64_cpu::registers::{
+    CNTFRQ_EL0, CNTV_CTL_EL0, CNTV_TVAL_EL0, CNTVCT_EL0, Readable, Writeable,
+};
 
 /// Counter frequency in Hz.
 pub fn frequency() -> u64 {
