@@ -8,7 +8,11 @@
 //!
 //! Addresses in [`DtInfo`] are CPU physical addresses: `reg` values are
 //! translated through the `ranges` of every enclosing bus (e.g. the Pi 4's
-//! `/soc`, bus 0x7e00_0000 → CPU 0xfe00_0000).
+//! `/soc`, bus 0x7e00_0000 → CPU 0xfe00_0000). Addresses and sizes of more
+//! than two cells (PCI) are not decoded.
+//!
+//! Limits: the walk stops at the first node nested more than 15 levels deep
+//! (the `fdt` walker's limit; real trees use fewer than 8).
 
 use core::fmt;
 
@@ -540,8 +544,8 @@ pub fn parse(dtb: &[u8]) -> Result<DtInfo<'_>, DtError> {
             },
             interrupt_parent: p.interrupt_parent.or(parent.interrupt_parent),
         };
-        // The first CPU-visible address of this node's `reg`, and all of its
-        // entries, translated.
+        // This node's `reg` entries as (CPU address, size); the address is
+        // `None` where some enclosing bus does not map it.
         let regs = || {
             p.reg
                 .into_iter()

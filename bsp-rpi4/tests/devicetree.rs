@@ -236,3 +236,13 @@ fn hostile_cell_sizes_and_lengths_never_panic() {
         }
     }
 }
+
+#[test]
+fn deep_nesting_does_not_panic() {
+    let dtb: &[u8] = include_bytes!("data/deep.dtb");
+    let info = parse(dtb).unwrap();
+    assert!(info.memory.is_empty());
+    for len in 0..dtb.len() {
+        let _ = parse(&with_total_size(dtb[..len].to_vec()));
+    }
+}

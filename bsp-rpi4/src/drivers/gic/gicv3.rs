@@ -166,7 +166,8 @@ const ICC_SRE_ENABLE: u64 = 0b111;
 /// ICC_CTLR_EL1.EOImode: split priority drop / deactivation (kept clear).
 const ICC_CTLR_EOIMODE: u64 = 1 << 1;
 
-/// Aff3.Aff2.Aff1.Aff0 packed as in GICR_TYPER[63:32], from an MPIDR value.
+/// Aff3.Aff2.Aff1.Aff0 packed as in GICR_TYPER bits 63..=32, from an MPIDR
+/// value.
 pub const fn mpidr_to_affinity(mpidr: u64) -> u32 {
     ((((mpidr >> 32) & 0xff) << 24) | (mpidr & 0x00ff_ffff)) as u32
 }
