@@ -3,7 +3,8 @@
 //!
 //! Boot flow (see docs/architecture.md): `arch::aarch64::boot` (asm) →
 //! [`kernel_entry`] → console → memory discovery and the kernel's own page
-//! tables → frame allocator and heap → interrupt controller and timer → idle
+//! tables → frame allocator and heap → interrupt controller and timer →
+//! the embedded ROMFS → idle
 //! (or, in the `ktest` build, the on-target test suites).
 
 #![no_std]
@@ -33,6 +34,7 @@ mod ktest;
 mod memory;
 mod panic;
 mod power;
+mod romfs;
 mod sync;
 mod tick;
 
@@ -63,6 +65,7 @@ pub extern "C" fn kernel_entry(dtb_pa: u64, entry_el: u64) -> ! {
     irq::init(platform.gic);
     tick::init();
     arch::cpu::irq_enable();
+    romfs::init();
     println!(
         "boot: done, {} KiB free",
         memory::frames::free_bytes() / 1024

@@ -48,6 +48,27 @@ impl KernelFlavor {
     }
 }
 
+/// The system's ROMFS manifest: what the kernel image carries.
+pub fn romfs_manifest() -> PathBuf {
+    workspace_root().join("kernel/romfs/manifest")
+}
+
+/// Volume name of the system ROMFS (fixed, so images are reproducible).
+pub const ROMFS_VOLUME: &str = "kos-system";
+
+/// Written beside the kernel image; the kernel embeds it (KERNEL_ROMFS).
+pub const ROMFS_FILE: &str = "romfs.img";
+
+/// Builds the system ROMFS image from its manifest into `out`; returns `out`.
+pub fn build_romfs(out: &std::path::Path) -> Result<PathBuf> {
+    let manifest = romfs_manifest();
+    let image = romfs_builder::build_from_manifest(&manifest, ROMFS_VOLUME)
+        .with_context(|| format!("cannot build the ROMFS image from {}", manifest.display()))?;
+    fs::write(out, &image).with_context(|| format!("cannot write {}", out.display()))?;
+    eprintln!("xtask: romfs {} ({} bytes)", out.display(), image.len());
+    Ok(out.to_path_buf())
+}
+
 /// The file name each board's loader expects.
 pub fn image_file_name(board: Board) -> &'static str {
     match board {
@@ -69,10 +90,16 @@ pub fn kernel_elf() -> PathBuf {
 
 /// Builds the kernel ELF for `flavor` and writes its flat image; returns the image path.
 pub fn build_image(flavor: KernelFlavor) -> Result<PathBuf> {
+    let out = flavor.image_path();
+    let out_dir = out.parent().expect("image path has a directory");
+    fs::create_dir_all(out_dir)?;
+    let romfs = build_romfs(&out_dir.join(ROMFS_FILE))?;
+
     let features = flavor.features();
     eprintln!("xtask: building kernel ({features})");
     run_checked(
         cargo()
+            .env("KERNEL_ROMFS", &romfs)
             .args([
                 "build",
                 "-p",
@@ -90,8 +117,6 @@ pub fn build_image(flavor: KernelFlavor) -> Result<PathBuf> {
     let elf = fs::read(&elf_path).with_context(|| format!("cannot read {}", elf_path.display()))?;
     let flat = image::elf_to_flat(&elf)
         .with_context(|| format!("cannot make a flat image of {}", elf_path.display()))?;
-    let out = flavor.image_path();
-    fs::create_dir_all(out.parent().expect("image path has a directory"))?;
     fs::write(&out, &flat.bytes).with_context(|| format!("cannot write {}", out.display()))?;
     eprintln!(
         "xtask: image {} ({} bytes, load address {:#x})",

@@ -333,7 +333,14 @@ mod tests {
             "-M virt,gic-version=3,virtualization=on -cpu cortex-a72 -m 3G -display none \
              -serial stdio -monitor none -nic none -semihosting -kernel k.bin"
         );
-        assert_eq!(test_configs(Board::Virt).count(), 3);
+        let smp = test_configs(Board::Virt).nth(2).unwrap();
+        assert!(
+            smp.qemu_args(img, None)
+                .args()
+                .join(" ")
+                .contains("-m 5G -smp 4 ")
+        );
+        assert_eq!(test_configs(Board::Virt).count(), 4);
         assert_eq!(test_configs(Board::Rpi4).count(), 1);
     }
 }

@@ -12,6 +12,7 @@ mod exception;
 mod frames;
 mod heap;
 mod paging;
+mod romfs;
 mod timer;
 
 use alloc::string::String;
@@ -81,6 +82,18 @@ static TESTS: &[Test] = &[
         "exception",
         "data_abort_caught",
         exception::data_abort_caught,
+    ),
+    t("romfs", "embedded_image_valid", romfs::embedded_image_valid),
+    t("romfs", "lookup_and_read", romfs::lookup_and_read),
+    t(
+        "romfs",
+        "missing_paths_are_errors",
+        romfs::missing_paths_are_errors,
+    ),
+    t(
+        "romfs",
+        "corrupted_images_rejected",
+        romfs::corrupted_images_rejected,
     ),
     t("timer", "tick_arrives", timer::tick_arrives),
     t("timer", "counter_monotonic", timer::counter_monotonic),

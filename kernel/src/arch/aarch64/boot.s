@@ -4,7 +4,8 @@
 // virtualization=on) or EL1 (plain virt). EL2 is left for EL1 at once.
 // Constants come from boot.rs as `const` operands (BOOT_*).
 
-.section .text.boot, "ax"
+// _start must be the first byte of the image: loaders jump to the load address.
+.section .text.entry, "ax"
 .global _start
 _start:
     mov     x19, x0                     // DTB pointer, kept across set-up

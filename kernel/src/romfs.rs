@@ -1,0 +1,41 @@
+//! The ROMFS image built into the kernel: every executable and data file of
+//! the system (`path` in `Task.Create` names a file here). The image is made
+//! at build time from `kernel/romfs/manifest` (by xtask or build.rs) and read
+//! with romfs-builder's `no_std`, zero-copy reader, which treats it as
+//! untrusted input like any other.
+
+use romfs_builder::{Error, Image};
+
+use crate::println;
+
+static IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/romfs.img"));
+
+/// The embedded image.
+pub fn image() -> Result<Image<'static>, Error> {
+    Image::new(IMAGE)
+}
+
+/// Check the image at boot and show `/etc/motd` if it has one.
+pub fn init() {
+    let stats = image().and_then(|img| img.verify().map(|s| (img, s)));
+    match stats {
+        Ok((img, s)) => {
+            println!(
+                "romfs: volume {:?}, {} bytes, {} files, {} directories",
+                core::str::from_utf8(img.volume_name()).unwrap_or("?"),
+                img.size(),
+                s.files,
+                s.dirs
+            );
+            if let Ok(motd) = img.lookup("/etc/motd").and_then(|e| img.read(&e)) {
+                println!(
+                    "{}",
+                    core::str::from_utf8(motd)
+                        .unwrap_or("(motd is not UTF-8)")
+                        .trim_end()
+                );
+            }
+        }
+        Err(e) => println!("romfs: embedded image unusable: {e}"),
+    }
+}
