@@ -84,7 +84,14 @@ fn fault_status_name(fsc: u8) -> &'static str {
 
 impl fmt::Display for Esr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EC {:#04x} {} IL {} ISS {:#x}", self.ec(), self.class_name(), self.il() as u8, self.iss())?;
+        write!(
+            f,
+            "EC {:#04x} {} IL {} ISS {:#x}",
+            self.ec(),
+            self.class_name(),
+            self.il() as u8,
+            self.iss()
+        )?;
         if self.is_abort() {
             let fsc = self.fault_status();
             write!(f, " ({}", fault_status_name(fsc))?;
@@ -126,7 +133,10 @@ mod tests {
     #[test]
     fn brk_comment_and_permission_fault() {
         let brk = Esr((0x3c << 26) | (1 << 25) | 0x42);
-        assert_eq!(format!("{brk}"), "EC 0x3c BRK instruction IL 1 ISS 0x42 (comment 0x42)");
+        assert_eq!(
+            format!("{brk}"),
+            "EC 0x3c BRK instruction IL 1 ISS 0x42 (comment 0x42)"
+        );
         let perm = Esr((0x21 << 26) | (1 << 25) | 0x0f);
         assert_eq!(
             format!("{perm}"),
