@@ -237,6 +237,23 @@ impl<const N: usize> RegionSet<N> {
     }
 }
 
+/// Usable RAM: `ram` minus every range in `exclude` (kernel image, device
+/// tree, firmware reservations, ...), in whole pages. Exclusions are widened
+/// to whole pages: a page that is partly reserved is not usable.
+pub fn usable<const N: usize>(
+    ram: &RegionSet<N>,
+    exclude: &[Region],
+) -> Result<RegionSet<N>, MemMapError> {
+    let mut usable = ram.clone();
+    for r in exclude.iter().filter(|r| !r.is_empty()) {
+        let start = align_down(r.start, PAGE_SIZE);
+        let end = align_up(r.end, PAGE_SIZE).unwrap_or(align_down(u64::MAX, PAGE_SIZE));
+        usable.remove(Region { start, end })?;
+    }
+    usable.page_align_inward();
+    Ok(usable)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ pub mod layout;
 pub mod platform;
 
 use kernel_core::addr::PAGE_SIZE;
-use kernel_core::memmap::{Region, RegionSet};
+use kernel_core::memmap::{self, Region, RegionSet};
 
 use crate::println;
 use platform::{MAX_REGIONS, Platform, Source};
@@ -58,24 +58,18 @@ pub fn init(dtb_pa: u64) -> Platform {
 
 /// RAM minus the kernel image, the DTB, reserved ranges and page 0, in whole pages.
 fn usable_memory(p: &Platform) -> RegionSet<MAX_REGIONS> {
-    let mut usable = RegionSet::<MAX_REGIONS>::new();
-    for r in p.ram.iter() {
-        let _ = usable.add(*r);
-    }
-    let mut take_out = |r: Region| {
-        if let Err(e) = usable.remove(r) {
-            println!("memory: cannot exclude {r}: {e}");
-        }
-    };
-    take_out(layout::image().whole());
-    for r in p.reserved.iter() {
-        take_out(*r);
-    }
+    let mut exclude = RegionSet::<MAX_REGIONS>::new();
+    let image = layout::image().whole();
     // Page 0 holds the Pi 4's spin table and armstub; never hand it out.
-    take_out(Region {
+    let page0 = Region {
         start: 0,
         end: PAGE_SIZE,
-    });
-    usable.page_align_inward();
-    usable
+    };
+    for r in p.reserved.iter().chain([&image, &page0]) {
+        if let Err(e) = exclude.add(*r) {
+            panic!("cannot record reserved range {r}: {e}");
+        }
+    }
+    memmap::usable(&p.ram, exclude.as_slice())
+        .unwrap_or_else(|e| panic!("cannot compute usable RAM: {e}"))
 }
