@@ -25,8 +25,36 @@ use crate::qemu::{self, TestConfig};
 use crate::report::Report;
 use crate::{Board, cargo, describe};
 
-/// Kernel command line that makes the test kernel take a deliberate fault.
-pub const FAULT_CMDLINE: &str = "ktest.fault";
+/// A boot of the test kernel that must fail in a given way: the kernel,
+/// told by its command line, breaks itself; it must say so on the console
+/// and stop with a non-zero status (not hang).
+pub struct ExpectedFailure {
+    /// `-append` text the test kernel acts on.
+    pub cmdline: &'static str,
+    /// The result's name, per board.
+    pub test: &'static str,
+    /// What the console must contain (case-insensitive).
+    pub needles: &'static [&'static str],
+}
+
+/// Every expected-failure boot, run once per board.
+pub const EXPECTED_FAILURES: &[ExpectedFailure] = &[
+    ExpectedFailure {
+        cmdline: "ktest.fault",
+        test: "boot::unexpected_exception_stops_system",
+        needles: &["unexpected exception", "ESR", "FAR", "x30"],
+    },
+    ExpectedFailure {
+        cmdline: "ktest.overflow",
+        test: "boot::kernel_stack_overflow_stops_system",
+        needles: &["kernel stack overflow", "guard", "ESR"],
+    },
+    ExpectedFailure {
+        cmdline: "ktest.panic",
+        test: "boot::kernel_panic_stops_system",
+        needles: &["kernel panic", "deliberate panic"],
+    },
+];
 /// Lines of console shown when a run fails.
 const TAIL_LINES: usize = 40;
 
@@ -67,11 +95,14 @@ pub fn run_all(opts: &TestOpts) -> bool {
             ktest_run(cfg, &image, opts.timeout, &mut report);
         }
         if let Some(cfg) = qemu::test_configs(board).next() {
-            section(&format!(
-                "{}: expected failure (-append {FAULT_CMDLINE})",
-                board.name()
-            ));
-            fault_run(cfg, &image, opts.timeout, &mut report);
+            for expected in EXPECTED_FAILURES {
+                section(&format!(
+                    "{}: expected failure (-append {})",
+                    board.name(),
+                    expected.cmdline
+                ));
+                fault_run(cfg, expected, &image, opts.timeout, &mut report);
+            }
         }
     }
     report.finish()
@@ -539,8 +570,8 @@ fn ktest_run(cfg: &TestConfig, image: &std::path::Path, timeout: Duration, repor
     }
 }
 
-/// Outcome of the expected-failure boot, from its console and exit.
-pub fn check_fault_run(lines: &[String], exit: Exit) -> Outcome {
+/// Outcome of an expected-failure boot, from its console and exit.
+pub fn check_fault_run(lines: &[String], exit: Exit, needles: &[&str]) -> Outcome {
     let text = lines
         .iter()
         .map(|l| clean_line(l))
@@ -552,11 +583,11 @@ pub fn check_fault_run(lines: &[String], exit: Exit) -> Outcome {
         Exit::Code(0) => problems.push("exit status 0 (expected non-zero)".to_string()),
         Exit::Code(_) | Exit::Signal => {}
     }
-    if !text.to_lowercase().contains("unexpected exception") {
-        problems.push("console lacks `unexpected exception`".into());
-    }
-    if !text.contains("ESR") {
-        problems.push("console lacks `ESR`".into());
+    let text = text.to_lowercase();
+    for needle in needles {
+        if !text.contains(&needle.to_lowercase()) {
+            problems.push(format!("console lacks `{needle}`"));
+        }
     }
     if problems.is_empty() {
         Outcome::Ok
@@ -565,15 +596,21 @@ pub fn check_fault_run(lines: &[String], exit: Exit) -> Outcome {
     }
 }
 
-/// Boots with `-append ktest.fault`: the kernel must report the unexpected
-/// exception (with ESR) and stop the system with a non-zero status.
-fn fault_run(cfg: &TestConfig, image: &std::path::Path, timeout: Duration, report: &mut Report) {
-    let label = format!("{} fault", cfg.board.name());
-    let cmd = cfg.qemu_args(image, Some(FAULT_CMDLINE)).command();
+/// Boots with `-append <cmdline>`: the kernel must report what went wrong
+/// and stop the system with a non-zero status.
+fn fault_run(
+    cfg: &TestConfig,
+    expected: &ExpectedFailure,
+    image: &std::path::Path,
+    timeout: Duration,
+    report: &mut Report,
+) {
+    let label = format!("{} {}", cfg.board.name(), expected.cmdline);
+    let cmd = cfg.qemu_args(image, Some(expected.cmdline)).command();
     println!("[{label}] {}", describe(&cmd));
     let outcome = match run_captured(cmd, timeout, |_| {}) {
         Ok(c) => {
-            let o = check_fault_run(&c.lines, c.exit);
+            let o = check_fault_run(&c.lines, c.exit, expected.needles);
             if o != Outcome::Ok {
                 print_tail(&label, &c.lines);
             }
@@ -582,7 +619,7 @@ fn fault_run(cfg: &TestConfig, image: &std::path::Path, timeout: Duration, repor
         Err(e) => Outcome::Failed(format!("{e:#}")),
     };
     let r = TestResult {
-        name: "boot::unexpected_exception_stops_system".into(),
+        name: expected.test.into(),
         outcome,
     };
     println!("[{label}] {}", r.line());
@@ -729,18 +766,19 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        assert_eq!(check_fault_run(&lines, Exit::Code(1)), Outcome::Ok);
+        let needles = &["unexpected exception", "ESR"];
+        assert_eq!(check_fault_run(&lines, Exit::Code(1), needles), Outcome::Ok);
         assert!(matches!(
-            check_fault_run(&lines, Exit::Code(0)),
+            check_fault_run(&lines, Exit::Code(0), needles),
             Outcome::Failed(_)
         ));
         assert!(matches!(
-            check_fault_run(&lines, Exit::Timeout),
+            check_fault_run(&lines, Exit::Timeout, needles),
             Outcome::Failed(_)
         ));
         let no_esr = vec!["unexpected exception".to_string()];
         assert!(
-            matches!(check_fault_run(&no_esr, Exit::Code(1)), Outcome::Failed(w) if w.contains("ESR"))
+            matches!(check_fault_run(&no_esr, Exit::Code(1), needles), Outcome::Failed(w) if w.contains("ESR"))
         );
     }
 

@@ -90,3 +90,16 @@ pub fn unexpected_fault() -> ! {
     unsafe { (0xFFFF_8000_DEAD_0000u64 as *const u64).read_volatile() };
     panic!("the unexpected fault did not stop the system");
 }
+
+/// For the `ktest.overflow` run: recurse until the stack runs into its
+/// guard. Never returns.
+pub fn overflow_stack() -> ! {
+    #[allow(unconditional_recursion, reason = "running out of stack is the point")]
+    fn recurse(depth: u64) -> u64 {
+        // A frame that the optimiser cannot drop or turn into a loop.
+        let frame = core::hint::black_box([depth; 16]);
+        recurse(depth + 1).wrapping_add(core::hint::black_box(frame)[depth as usize % 16])
+    }
+    let r = recurse(0);
+    panic!("recursion returned {r}: the stack did not overflow");
+}

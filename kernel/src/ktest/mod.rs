@@ -3,9 +3,10 @@
 //! after; the run ends with the exit status (0 = all passed) through
 //! semihosting, which `cargo xtask test` reads.
 //!
-//! With `ktest.fault` on QEMU's command line (`-append`) the kernel instead
-//! takes a deliberate unexpected exception, so xtask can check that such an
-//! exception is reported and stops the system with a failure status.
+//! With `ktest.fault`, `ktest.overflow` or `ktest.panic` on QEMU's command
+//! line (`-append`) the kernel instead takes a deliberate unexpected
+//! exception, overflows its stack or panics, so xtask can check that each is
+//! reported and stops the system with a failure status.
 
 mod console;
 mod exception;
@@ -74,6 +75,11 @@ static TESTS: &[Test] = &[
         paging::write_to_text_faults,
     ),
     t(
+        "paging",
+        "stack_guards_unmapped",
+        paging::stack_guards_unmapped,
+    ),
+    t(
         "exception",
         "brk_caught_and_reported",
         exception::brk_caught_and_reported,
@@ -101,10 +107,8 @@ static TESTS: &[Test] = &[
 
 pub fn run() -> ! {
     let mut buf = [0u8; 256];
-    if crate::arch::semihosting::cmdline(&mut buf).is_some_and(|c| c.contains("ktest.fault")) {
-        println!("ktest: taking a deliberate unexpected exception (ktest.fault)");
-        exception::unexpected_fault();
-    }
+    let cmdline = crate::arch::semihosting::cmdline(&mut buf).unwrap_or("");
+    deliberate_failure(cmdline);
     println!("ktest: running {} tests", TESTS.len());
     let (mut passed, mut failed) = (0, 0);
     for test in TESTS {
@@ -126,4 +130,22 @@ pub fn run() -> ! {
     } else {
         EXIT_TEST_FAILURE
     })
+}
+
+/// Break the kernel on purpose if the command line asks for it (never returns then).
+fn deliberate_failure(cmdline: &str) {
+    for word in cmdline.split_whitespace() {
+        match word {
+            "ktest.fault" => {
+                println!("ktest: taking a deliberate unexpected exception ({word})");
+                exception::unexpected_fault();
+            }
+            "ktest.overflow" => {
+                println!("ktest: overflowing the kernel stack on purpose ({word})");
+                exception::overflow_stack();
+            }
+            "ktest.panic" => panic!("deliberate panic ({word})"),
+            _ => {}
+        }
+    }
 }

@@ -182,3 +182,37 @@ pub fn write_to_text_faults() -> TestResult {
     );
     Ok(())
 }
+
+/// The guard below every CPU's stack is unmapped: touching it faults, and
+/// this test runs inside CPU 0's stack.
+pub fn stack_guards_unmapped() -> TestResult {
+    let local = core::hint::black_box(0u8);
+    let here = core::hint::black_box(&raw const local) as u64;
+    let stack0 = layout::stack(0);
+    check!(
+        stack0.contains(here - layout::KERNEL_VIRT_OFFSET),
+        "a local at {here:#x} is not in CPU 0's stack {stack0}"
+    );
+    for (cpu, guard) in layout::stack_guards().enumerate() {
+        check!(
+            guard.end == layout::stack(cpu).start,
+            "CPU {cpu}'s guard {guard} is not below its stack"
+        );
+        let va = layout::phys_to_virt(PhysAddr(guard.end - 8)).0;
+        check!(
+            kernel_map::translate(VirtAddr(va)).is_none(),
+            "CPU {cpu}'s guard is mapped"
+        );
+        let f = catch_fault(|| {
+            read(va);
+        })
+        .ok_or_else(|| format!("reading CPU {cpu}'s guard at {va:#x} did not fault"))?;
+        check!(
+            f.far == va && f.esr.fault_status() & 0x3c == 0x04,
+            "fault {} at {:#x}",
+            f.esr,
+            f.far
+        );
+    }
+    Ok(())
+}

@@ -84,7 +84,15 @@ pub fn build_and_switch(
     }
     map(&mut pt, &mut alloc, image.text, Attrs::KERNEL_TEXT)?;
     map(&mut pt, &mut alloc, image.rodata, Attrs::KERNEL_RODATA)?;
-    map(&mut pt, &mut alloc, image.data, Attrs::KERNEL_DATA)?;
+    // Data, minus the guard below each CPU's stack (left unmapped).
+    let mut data = RegionSet::<{ super::platform::MAX_REGIONS }>::new();
+    let _ = data.add(image.data);
+    for guard in layout::stack_guards() {
+        let _ = data.remove(guard);
+    }
+    for r in data.iter() {
+        map(&mut pt, &mut alloc, *r, Attrs::KERNEL_DATA)?;
+    }
     for d in board::DEVICE_RANGES {
         map(
             &mut pt,

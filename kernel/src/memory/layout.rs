@@ -6,7 +6,10 @@
 //! part of the linear map, with per-section permissions (W^X).
 //! Lower half (TTBR0): reserved for user address spaces.
 
+use bsp_rpi4::board;
 use kernel_core::addr::{PhysAddr, VirtAddr};
+
+use crate::arch::boot::{BOOT_STACK_SIZE, STACK_SLOT};
 use kernel_core::memmap::Region;
 
 /// Where physical address 0 appears in the upper half.
@@ -28,6 +31,7 @@ pub const fn image_virt_to_phys(va: u64) -> u64 {
 }
 
 unsafe extern "C" {
+    static __boot_stacks: u8;
     static __kernel_start: u8;
     static __text_end: u8;
     static __rodata_end: u8;
@@ -75,4 +79,34 @@ pub fn image() -> ImageLayout {
             end,
         },
     }
+}
+
+/// Physical extent of each CPU's stack guard: the low half of its stack
+/// slot, left unmapped so that running off the stack faults.
+pub fn stack_guards() -> impl Iterator<Item = Region> {
+    let base = image_virt_to_phys((&raw const __boot_stacks) as u64);
+    (0..board::MAX_CPUS as u64).map(move |cpu| {
+        let start = base + cpu * STACK_SLOT as u64;
+        Region {
+            start,
+            end: start + BOOT_STACK_SIZE as u64,
+        }
+    })
+}
+
+/// Physical extent of CPU `cpu`'s stack (the high half of its slot).
+pub fn stack(cpu: usize) -> Region {
+    let base = image_virt_to_phys((&raw const __boot_stacks) as u64);
+    let start = base + (cpu * STACK_SLOT + BOOT_STACK_SIZE) as u64;
+    Region {
+        start,
+        end: start + BOOT_STACK_SIZE as u64,
+    }
+}
+
+/// Which CPU's stack slot (guard or stack) the virtual address `sp` lies in.
+pub fn stack_slot_of(sp: u64) -> Option<usize> {
+    let base = (&raw const __boot_stacks) as u64;
+    let cpu = sp.checked_sub(base)? / STACK_SLOT as u64;
+    (cpu < board::MAX_CPUS as u64).then_some(cpu as usize)
 }

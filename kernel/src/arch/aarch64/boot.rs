@@ -11,8 +11,17 @@ use kernel_core::paging::MAIR_VALUE;
 
 use crate::memory::layout::KERNEL_VIRT_OFFSET;
 
-/// Size of each core's boot (and, for now, kernel) stack.
-pub const BOOT_STACK_SIZE: usize = 64 * 1024;
+/// log2 of each core's boot (and, for now, kernel) stack size.
+pub const STACK_SHIFT: usize = 14;
+/// Size of each core's stack: 16 KiB, as Linux/arm64 uses.
+pub const BOOT_STACK_SIZE: usize = 1 << STACK_SHIFT;
+/// Each core has a slot of twice the stack size, aligned to its size: an
+/// unmapped guard (low half) below the stack (high half). A valid SP thus
+/// has bit STACK_SHIFT set; the exception vectors test that bit to catch a
+/// stack overflow before they push anything.
+pub const STACK_SLOT: usize = 2 * BOOT_STACK_SIZE;
+/// Stack used only to report a kernel stack overflow.
+pub const OVERFLOW_STACK_SIZE: usize = 16 * 1024;
 
 /// SCTLR_EL1 bits that are RES1 (ARM ARM D19.2.118): EOS, EIS, SPAN, TSCXT, nTWE?
 /// — bits 11, 20, 22, 23, 28, 29.
@@ -73,7 +82,8 @@ global_asm!(
     BOOT_NORMAL_BLOCK = const BOOT_NORMAL_BLOCK,
     BOOT_DEVICE_BLOCK = const BOOT_DEVICE_BLOCK,
     BOOT_DEVICE_GIB_MASK = const BOOT_DEVICE_GIB_MASK,
-    BOOT_STACK_SIZE = const BOOT_STACK_SIZE,
-    BOOT_STACKS_TOTAL = const BOOT_STACK_SIZE * board::MAX_CPUS,
+    STACK_SLOT = const STACK_SLOT,
+    BOOT_STACKS_TOTAL = const STACK_SLOT * board::MAX_CPUS,
+    OVERFLOW_STACK_SIZE = const OVERFLOW_STACK_SIZE,
     KERNEL_VIRT_OFFSET = const KERNEL_VIRT_OFFSET,
 );

@@ -115,10 +115,10 @@ _start:
     msr     sctlr_el1, x1
     isb
 
-    // Boot core's stack (top of per-CPU stack 0), then jump to the upper half.
+    // Boot core's stack (top of per-CPU slot 0), then jump to the upper half.
     adrp    x1, __boot_stacks
     add     x1, x1, :lo12:__boot_stacks
-    ldr     x2, ={BOOT_STACK_SIZE}
+    ldr     x2, ={STACK_SLOT}
     add     x1, x1, x2
     ldr     x2, ={KERNEL_VIRT_OFFSET}
     add     sp, x1, x2
@@ -138,7 +138,14 @@ __early_l0:
     .space 4096
 __early_l1:
     .space 4096
-.balign 16
+// Per-CPU slots: [guard (unmapped by the kernel tables) | stack], each slot
+// aligned to its size so the vectors can check SP with one bit test.
+.balign {STACK_SLOT}
 .global __boot_stacks
 __boot_stacks:
     .space {BOOT_STACKS_TOTAL}
+.balign 16
+.global __overflow_stack_top
+__overflow_stack:
+    .space {OVERFLOW_STACK_SIZE}
+__overflow_stack_top:

@@ -5,7 +5,7 @@
 //! SPSR, registers) goes to the console and the system stops with a failure
 //! status. Tests can expect one synchronous exception with [`catch_fault`].
 
-use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable, VBAR_EL1, Writeable};
+use aarch64_cpu::registers::{ELR_EL1, ESR_EL1, FAR_EL1, Readable, VBAR_EL1, Writeable};
 use core::arch::global_asm;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -49,7 +49,11 @@ const _: () = {
     assert!(core::mem::offset_of!(TrapFrame, q) == 288);
 };
 
-global_asm!(include_str!("vectors.s"), FRAME_SIZE = const FRAME_SIZE);
+global_asm!(
+    include_str!("vectors.s"),
+    FRAME_SIZE = const FRAME_SIZE,
+    STACK_SHIFT = const super::boot::STACK_SHIFT,
+);
 
 /// Where an exception came from and what it was: the vector table's 16 slots.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -128,6 +132,31 @@ fn fatal(kind: Kind, esr: Esr, far: u64, frame: &TrapFrame) -> ! {
                 far,
                 frame
             }
+        ),
+    );
+    crate::power::shutdown(crate::power::EXIT_UNEXPECTED_EXCEPTION)
+}
+
+/// Called by `vectors.s` on the overflow stack when an exception found SP
+/// in the guard below a kernel stack.
+#[unsafe(no_mangle)]
+extern "C" fn kernel_stack_overflow(sp: u64) -> ! {
+    static REPORTING: AtomicBool = AtomicBool::new(false);
+    if REPORTING.swap(true, Ordering::AcqRel) {
+        // A fault while reporting: stop without another word.
+        crate::power::shutdown(crate::power::EXIT_UNEXPECTED_EXCEPTION)
+    }
+    let (esr, far, elr) = (Esr(ESR_EL1.get()), FAR_EL1.get(), ELR_EL1.get());
+    let mut out = crate::console::emergency();
+    let cpu = crate::memory::layout::stack_slot_of(sp);
+    let _ = fmt::write(
+        &mut out,
+        format_args!(
+            "\n*** kernel stack overflow: SP {sp:#018x} is in the guard below CPU {}'s stack\n    \
+             ESR  {:#018x}  {}\n    FAR  {far:#018x}\n    ELR  {elr:#018x}\n*** system stopped\n",
+            cpu.map_or(-1, |c| c as i64),
+            esr.0,
+            esr
         ),
     );
     crate::power::shutdown(crate::power::EXIT_UNEXPECTED_EXCEPTION)

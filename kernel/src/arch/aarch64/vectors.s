@@ -13,6 +13,23 @@
     b       __exception_common
 .endm
 
+// For exceptions taken on the kernel stack: before storing anything, check
+// that SP is still inside its stack (bit STACK_SHIFT set, see boot.rs). No
+// register is free yet, so SP and x0 are swapped arithmetically (as Linux
+// does): sp = sp + x0, x0 = sp - x0 (old sp), test, then undo.
+.macro VECTOR_KSTACK kind
+    .balign 0x80
+    sub     sp, sp, #{FRAME_SIZE}
+    add     sp, sp, x0
+    sub     x0, sp, x0
+    tbz     x0, #{STACK_SHIFT}, __stack_overflow
+    sub     x0, sp, x0
+    sub     sp, sp, x0
+    stp     x0, x1, [sp, #0]
+    mov     x1, #\kind
+    b       __exception_common
+.endm
+
 .section .text.vectors, "ax"
 .balign 0x800
 .global __exception_vectors
@@ -21,10 +38,10 @@ __exception_vectors:
     VECTOR 1    //                     IRQ
     VECTOR 2    //                     FIQ
     VECTOR 3    //                     SError
-    VECTOR 4    // current EL, SP_ELx: synchronous
-    VECTOR 5
-    VECTOR 6
-    VECTOR 7
+    VECTOR_KSTACK 4    // current EL, SP_ELx: synchronous
+    VECTOR_KSTACK 5
+    VECTOR_KSTACK 6
+    VECTOR_KSTACK 7
     VECTOR 8    // lower EL, AArch64: synchronous
     VECTOR 9
     VECTOR 10
@@ -33,6 +50,15 @@ __exception_vectors:
     VECTOR 13
     VECTOR 14
     VECTOR 15
+
+// SP ran into the guard below a kernel stack. x0 holds that SP; the
+// interrupted x0 is lost. Report from a stack of its own; never returns.
+__stack_overflow:
+    adrp    x1, __overflow_stack_top
+    add     x1, x1, :lo12:__overflow_stack_top
+    mov     sp, x1
+    bl      kernel_stack_overflow
+    b       .
 
 __exception_common:
     stp     x2, x3, [sp, #16 * 1]
