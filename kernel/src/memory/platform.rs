@@ -65,10 +65,11 @@ pub fn discover(dtb_pa: u64) -> Platform {
         dtb: None,
         gic: board::DEFAULT_GIC,
     };
-    match dtb_slice(dtb_pa).map(devicetree::parse) {
+    let blob = dtb_slice(dtb_pa);
+    match blob.map(devicetree::parse) {
         Some(Ok(info)) if !info.memory.is_empty() => {
             p.source = Source::DeviceTree;
-            p.dtb = Region::new(dtb_pa, info_size(dtb_pa));
+            p.dtb = blob.and_then(|b| Region::new(dtb_pa, b.len() as u64));
             for m in &info.memory {
                 add_or_warn(&mut p.ram, m.base, m.size, "memory");
             }
@@ -103,10 +104,6 @@ pub fn discover(dtb_pa: u64) -> Platform {
         add_or_warn(&mut p.reserved, dtb.start, dtb.size(), "dtb");
     }
     p
-}
-
-fn info_size(dtb_pa: u64) -> u64 {
-    dtb_slice(dtb_pa).map_or(0, |s| s.len() as u64)
 }
 
 fn add_or_warn<const N: usize>(set: &mut RegionSet<N>, base: u64, size: u64, what: &str) {
