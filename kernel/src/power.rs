@@ -19,12 +19,17 @@ pub fn shutdown(status: u32) -> ! {
     #[cfg(not(feature = "qemu-exit"))]
     {
         let _ = status;
-        crate::memory::platform::power_off();
+        power_off()
     }
-    #[allow(
-        unreachable_code,
-        reason = "power_off returns only if the firmware ignored it"
-    )]
+}
+
+/// Power the machine off the way the board does it (PSCI `SYSTEM_OFF` on
+/// virt, the BCM2711 watchdog halt on the Pi 4), whatever the build. If the
+/// firmware ignores the request, the core waits forever.
+pub fn power_off() -> ! {
+    crate::arch::cpu::irq_save();
+    crate::println!("power: off");
+    crate::memory::platform::power_off();
     loop {
         aarch64_cpu::asm::wfe();
     }

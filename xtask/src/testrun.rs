@@ -25,9 +25,9 @@ use crate::qemu::{self, TestConfig};
 use crate::report::Report;
 use crate::{Board, cargo, describe};
 
-/// A boot of the test kernel that must fail in a given way: the kernel,
-/// told by its command line, breaks itself; it must say so on the console
-/// and stop with a non-zero status (not hang).
+/// A boot of the test kernel that must end in a given way: told by its
+/// command line, the kernel breaks itself (or powers off); it must say so on
+/// the console and stop with the expected status (not hang).
 pub struct ExpectedFailure {
     /// `-append` text the test kernel acts on.
     pub cmdline: &'static str,
@@ -35,24 +35,37 @@ pub struct ExpectedFailure {
     pub test: &'static str,
     /// What the console must contain (case-insensitive).
     pub needles: &'static [&'static str],
+    /// QEMU must exit with status 0 (a board power-off) rather than non-zero.
+    pub expect_success: bool,
 }
 
-/// Every expected-failure boot, run once per board.
+/// Every such boot, run once per board.
 pub const EXPECTED_FAILURES: &[ExpectedFailure] = &[
     ExpectedFailure {
         cmdline: "ktest.fault",
         test: "boot::unexpected_exception_stops_system",
         needles: &["unexpected exception", "ESR", "FAR", "x30"],
+        expect_success: false,
     },
     ExpectedFailure {
         cmdline: "ktest.overflow",
         test: "boot::kernel_stack_overflow_stops_system",
         needles: &["kernel stack overflow", "guard", "ESR"],
+        expect_success: false,
     },
     ExpectedFailure {
         cmdline: "ktest.panic",
         test: "boot::kernel_panic_stops_system",
         needles: &["kernel panic", "deliberate panic"],
+        expect_success: false,
+    },
+    // The board's own power-off (PSCI on virt, the BCM2711 watchdog halt on
+    // the Pi 4), as on hardware: QEMU must exit by itself.
+    ExpectedFailure {
+        cmdline: "ktest.poweroff",
+        test: "boot::board_power_off",
+        needles: &["power: off"],
+        expect_success: true,
     },
 ];
 /// Lines of console shown when a run fails.
@@ -571,17 +584,25 @@ fn ktest_run(cfg: &TestConfig, image: &std::path::Path, timeout: Duration, repor
 }
 
 /// Outcome of an expected-failure boot, from its console and exit.
-pub fn check_fault_run(lines: &[String], exit: Exit, needles: &[&str]) -> Outcome {
+pub fn check_fault_run(
+    lines: &[String],
+    exit: Exit,
+    needles: &[&str],
+    expect_success: bool,
+) -> Outcome {
     let text = lines
         .iter()
         .map(|l| clean_line(l))
         .collect::<Vec<_>>()
         .join("\n");
     let mut problems = Vec::new();
-    match exit {
-        Exit::Timeout => problems.push("timeout: hang (the system did not stop)".to_string()),
-        Exit::Code(0) => problems.push("exit status 0 (expected non-zero)".to_string()),
-        Exit::Code(_) | Exit::Signal => {}
+    match (exit, expect_success) {
+        (Exit::Timeout, _) => problems.push("timeout: hang (the system did not stop)".to_string()),
+        (Exit::Code(0), false) => problems.push("exit status 0 (expected non-zero)".to_string()),
+        (Exit::Code(0), true) | (Exit::Code(_) | Exit::Signal, false) => {}
+        (Exit::Code(_) | Exit::Signal, true) => {
+            problems.push(format!("{exit:?} (expected exit status 0)"))
+        }
     }
     let text = text.to_lowercase();
     for needle in needles {
@@ -610,7 +631,7 @@ fn fault_run(
     println!("[{label}] {}", describe(&cmd));
     let outcome = match run_captured(cmd, timeout, |_| {}) {
         Ok(c) => {
-            let o = check_fault_run(&c.lines, c.exit, expected.needles);
+            let o = check_fault_run(&c.lines, c.exit, expected.needles, expected.expect_success);
             if o != Outcome::Ok {
                 print_tail(&label, &c.lines);
             }
@@ -767,18 +788,29 @@ mod tests {
         .map(String::from)
         .to_vec();
         let needles = &["unexpected exception", "ESR"];
-        assert_eq!(check_fault_run(&lines, Exit::Code(1), needles), Outcome::Ok);
+        assert_eq!(
+            check_fault_run(&lines, Exit::Code(1), needles, false),
+            Outcome::Ok
+        );
         assert!(matches!(
-            check_fault_run(&lines, Exit::Code(0), needles),
+            check_fault_run(&lines, Exit::Code(0), needles, false),
             Outcome::Failed(_)
         ));
         assert!(matches!(
-            check_fault_run(&lines, Exit::Timeout, needles),
+            check_fault_run(&lines, Exit::Timeout, needles, false),
+            Outcome::Failed(_)
+        ));
+        assert_eq!(
+            check_fault_run(&lines, Exit::Code(0), needles, true),
+            Outcome::Ok
+        );
+        assert!(matches!(
+            check_fault_run(&lines, Exit::Code(2), needles, true),
             Outcome::Failed(_)
         ));
         let no_esr = vec!["unexpected exception".to_string()];
         assert!(
-            matches!(check_fault_run(&no_esr, Exit::Code(1), needles), Outcome::Failed(w) if w.contains("ESR"))
+            matches!(check_fault_run(&no_esr, Exit::Code(1), needles, false), Outcome::Failed(w) if w.contains("ESR"))
         );
     }
 

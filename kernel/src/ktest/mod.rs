@@ -6,7 +6,8 @@
 //! With `ktest.fault`, `ktest.overflow` or `ktest.panic` on QEMU's command
 //! line (`-append`) the kernel instead takes a deliberate unexpected
 //! exception, overflows its stack or panics, so xtask can check that each is
-//! reported and stops the system with a failure status.
+//! reported and stops the system with a failure status; with
+//! `ktest.poweroff` it powers off the way real hardware would (no semihosting).
 
 mod console;
 mod exception;
@@ -145,6 +146,10 @@ fn deliberate_failure(cmdline: &str) {
                 exception::overflow_stack();
             }
             "ktest.panic" => panic!("deliberate panic ({word})"),
+            "ktest.poweroff" => {
+                println!("ktest: powering off through the board ({word})");
+                crate::power::power_off();
+            }
             _ => {}
         }
     }
