@@ -24,6 +24,8 @@ pub struct TestConfig {
     pub mem: &'static str,
     /// `-smp` value, if not the machine's default.
     pub smp: Option<u32>,
+    /// `-dtb` file, relative to the workspace root (QEMU fixes up its memory node).
+    pub dtb: Option<&'static str>,
 }
 
 /// Every configuration `cargo xtask test` boots the test kernel in, per board.
@@ -35,6 +37,7 @@ pub const TEST_CONFIGS: &[TestConfig] = &[
         cpu: Some("cortex-a72"),
         mem: "1G",
         smp: None,
+        dtb: None,
     },
     TestConfig {
         label: "virt gicv3 el2 3G",
@@ -43,6 +46,7 @@ pub const TEST_CONFIGS: &[TestConfig] = &[
         cpu: Some("cortex-a72"),
         mem: "3G",
         smp: None,
+        dtb: None,
     },
     // RAM above 4 GiB, GICv2 with an EL2 entry, secondary cores present.
     TestConfig {
@@ -52,6 +56,7 @@ pub const TEST_CONFIGS: &[TestConfig] = &[
         cpu: Some("cortex-a72"),
         mem: "5G",
         smp: Some(4),
+        dtb: None,
     },
     TestConfig {
         label: "virt a53 128M",
@@ -60,6 +65,7 @@ pub const TEST_CONFIGS: &[TestConfig] = &[
         cpu: Some("cortex-a53"),
         mem: "128M",
         smp: None,
+        dtb: None,
     },
     TestConfig {
         label: "rpi4 raspi4b 2G",
@@ -68,6 +74,18 @@ pub const TEST_CONFIGS: &[TestConfig] = &[
         cpu: None,
         mem: "2G",
         smp: None,
+        dtb: None,
+    },
+    // The Pi 4 with a device tree, as the firmware passes one: memory, GIC and
+    // UART come from the DTB (through /soc's bus-address ranges).
+    TestConfig {
+        label: "rpi4 raspi4b 2G dtb",
+        board: Board::Rpi4,
+        machine: "raspi4b",
+        cpu: None,
+        mem: "2G",
+        smp: None,
+        dtb: Some("bsp-rpi4/tests/data/rpi4.dtb"),
     },
 ];
 
@@ -93,6 +111,8 @@ pub struct QemuArgs<'a> {
     pub smp: Option<u32>,
     pub gdb: bool,
     pub append: Option<String>,
+    /// `-dtb` file.
+    pub dtb: Option<std::path::PathBuf>,
     pub console: Console,
     pub image: &'a Path,
 }
@@ -118,6 +138,9 @@ impl QemuArgs<'_> {
         a.extend(["-nic".into(), "none".into()]);
         a.push("-semihosting".into());
         a.extend(["-kernel".into(), self.image.display().to_string()]);
+        if let Some(dtb) = &self.dtb {
+            a.extend(["-dtb".into(), dtb.display().to_string()]);
+        }
         if let Some(cmdline) = &self.append {
             a.extend(["-append".into(), cmdline.clone()]);
         }
@@ -143,6 +166,7 @@ impl TestConfig {
             smp: self.smp,
             gdb: false,
             append: append.map(String::from),
+            dtb: self.dtb.map(|d| crate::workspace_root().join(d)),
             console: Console::Captured,
             image,
         }
@@ -210,6 +234,7 @@ impl InteractiveOpts {
             },
             gdb: self.gdb,
             append: self.append.clone(),
+            dtb: None,
             console: Console::Terminal,
             image,
         }
@@ -341,6 +366,6 @@ mod tests {
                 .contains("-m 5G -smp 4 ")
         );
         assert_eq!(test_configs(Board::Virt).count(), 4);
-        assert_eq!(test_configs(Board::Rpi4).count(), 1);
+        assert_eq!(test_configs(Board::Rpi4).count(), 2);
     }
 }

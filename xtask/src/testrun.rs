@@ -110,7 +110,7 @@ pub fn run_all(opts: &TestOpts) -> bool {
         if let Some(cfg) = qemu::test_configs(board).next() {
             for expected in EXPECTED_FAILURES {
                 section(&format!(
-                    "{}: expected failure (-append {})",
+                    "{}: deliberate end (-append {})",
                     board.name(),
                     expected.cmdline
                 ));
