@@ -29,6 +29,8 @@ mod arch;
 mod console;
 mod heap;
 mod irq;
+#[cfg(feature = "kbench")]
+mod kbench;
 #[cfg(feature = "ktest")]
 mod ktest;
 mod memory;
@@ -74,12 +76,15 @@ pub extern "C" fn kernel_entry(dtb_pa: u64, entry_el: u64) -> ! {
     #[cfg(feature = "ktest")]
     ktest::run();
 
-    #[cfg(not(feature = "ktest"))]
+    #[cfg(feature = "kbench")]
+    kbench::run();
+
+    #[cfg(not(any(feature = "ktest", feature = "kbench")))]
     idle()
 }
 
 /// Nothing to run yet: sleep until the next interrupt, forever.
-#[cfg(not(feature = "ktest"))]
+#[cfg(not(any(feature = "ktest", feature = "kbench")))]
 fn idle() -> ! {
     println!("idle: no user space yet; waiting for interrupts (QEMU: Ctrl-A X quits)");
     loop {

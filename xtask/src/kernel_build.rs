@@ -9,12 +9,32 @@ use crate::{Board, cargo, image, run_checked, workspace_root};
 
 pub const TARGET: &str = "aarch64-unknown-none";
 
+/// What the kernel runs after boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suite {
+    /// Nothing: the system itself.
+    None,
+    /// The on-target test suites (`ktest` feature).
+    Ktest,
+    /// The benchmarks (`kbench` feature).
+    Kbench,
+}
+
+impl Suite {
+    fn feature(self) -> Option<&'static str> {
+        match self {
+            Suite::None => None,
+            Suite::Ktest => Some("ktest"),
+            Suite::Kbench => Some("kbench"),
+        }
+    }
+}
+
 /// Which kernel to build.
 #[derive(Clone, Copy, Debug)]
 pub struct KernelFlavor {
     pub board: Board,
-    /// In-kernel test suites (`ktest` feature).
-    pub ktest: bool,
+    pub suite: Suite,
     /// Semihosting exit for QEMU (`qemu-exit` feature); off for real hardware.
     pub qemu_exit: bool,
 }
@@ -26,17 +46,16 @@ impl KernelFlavor {
         if self.qemu_exit {
             f.push("qemu-exit".into());
         }
-        if self.ktest {
-            f.push("ktest".into());
-        }
+        f.extend(self.suite.feature().map(String::from));
         f.join(",")
     }
 
     /// `target/images/<board>[-ktest][-hw]/<file>`.
     pub fn image_path(&self) -> PathBuf {
         let mut dir = self.board.name().to_string();
-        if self.ktest {
-            dir.push_str("-ktest");
+        if let Some(suite) = self.suite.feature() {
+            dir.push('-');
+            dir.push_str(suite);
         }
         if !self.qemu_exit {
             dir.push_str("-hw");
@@ -135,7 +154,7 @@ mod tests {
     fn features_and_paths() {
         let f = KernelFlavor {
             board: Board::Rpi4,
-            ktest: true,
+            suite: Suite::Ktest,
             qemu_exit: true,
         };
         assert_eq!(f.features(), "board-rpi4,qemu-exit,ktest");
@@ -145,7 +164,7 @@ mod tests {
         );
         let hw = KernelFlavor {
             board: Board::Rpi4,
-            ktest: false,
+            suite: Suite::None,
             qemu_exit: false,
         };
         assert_eq!(hw.features(), "board-rpi4");
@@ -155,7 +174,7 @@ mod tests {
         );
         let virt = KernelFlavor {
             board: Board::Virt,
-            ktest: false,
+            suite: Suite::None,
             qemu_exit: true,
         };
         assert!(virt.image_path().ends_with("target/images/virt/kernel.bin"));

@@ -3,6 +3,7 @@
 //! Run `cargo xtask --help` for the commands. Each command that needs tools
 //! (the aarch64 target, QEMU, genromfs) first makes sure they are installed.
 
+mod bench;
 mod image;
 mod kernel_build;
 mod qemu;
@@ -16,7 +17,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::kernel_build::KernelFlavor;
+use crate::kernel_build::{KernelFlavor, Suite};
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", bin_name = "cargo xtask", about = "Build, boot and test the kernel", long_about = None)]
@@ -73,6 +74,14 @@ enum Cmd {
         no_host: bool,
         /// Timeout of one QEMU run, in seconds.
         #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+        timeout: u64,
+    },
+    /// Count instructions per operation of the kernel's benchmarks (QEMU -icount shift=0).
+    Bench {
+        #[arg(long, value_enum, default_value_t = Board::Virt)]
+        board: Board,
+        /// Timeout of the QEMU run, in seconds.
+        #[arg(long, default_value_t = 120, value_name = "SECONDS")]
         timeout: u64,
     },
     /// Lint host crates and the kernel for each board (warnings are errors).
@@ -187,7 +196,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             setup::ensure_tools(setup::Need::Optional)?;
             let flavor = KernelFlavor {
                 board,
-                ktest,
+                suite: if ktest { Suite::Ktest } else { Suite::None },
                 qemu_exit: !hw,
             };
             let img = kernel_build::build_image(flavor)?;
@@ -219,7 +228,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             setup::ensure_tools(setup::Need::Required)?;
             let img = kernel_build::build_image(KernelFlavor {
                 board,
-                ktest,
+                suite: if ktest { Suite::Ktest } else { Suite::None },
                 qemu_exit: true,
             })?;
             let code = qemu::run_interactive(&opts, &img)?;
@@ -243,13 +252,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Cmd::Bench { board, timeout } => {
+            setup::ensure_target()?;
+            setup::ensure_tools(setup::Need::Required)?;
+            let image = bench::build(board)?;
+            let results = bench::run_once(board, &image, std::time::Duration::from_secs(timeout))?;
+            for r in results {
+                println!("bench {}: {} instructions", r.name, r.instructions);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Clippy => {
             setup::ensure_target()?;
             run_checked(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
-            for board in Board::ALL {
+            for (board, suite) in Board::ALL
+                .into_iter()
+                .flat_map(|b| [Suite::None, Suite::Ktest, Suite::Kbench].map(|s| (b, s)))
+            {
                 let features = KernelFlavor {
                     board,
-                    ktest: true,
+                    suite,
                     qemu_exit: true,
                 }
                 .features();

@@ -113,6 +113,9 @@ pub struct QemuArgs<'a> {
     pub append: Option<String>,
     /// `-dtb` file.
     pub dtb: Option<std::path::PathBuf>,
+    /// `-icount shift=0`: one instruction per virtual ns, so the PMU counts
+    /// instructions exactly and repeatably (benchmarks).
+    pub icount: bool,
     pub console: Console,
     pub image: &'a Path,
 }
@@ -138,6 +141,9 @@ impl QemuArgs<'_> {
         a.extend(["-nic".into(), "none".into()]);
         a.push("-semihosting".into());
         a.extend(["-kernel".into(), self.image.display().to_string()]);
+        if self.icount {
+            a.extend(["-icount".into(), "shift=0".into()]);
+        }
         if let Some(dtb) = &self.dtb {
             a.extend(["-dtb".into(), dtb.display().to_string()]);
         }
@@ -167,6 +173,7 @@ impl TestConfig {
             gdb: false,
             append: append.map(String::from),
             dtb: self.dtb.map(|d| crate::workspace_root().join(d)),
+            icount: false,
             console: Console::Captured,
             image,
         }
@@ -235,6 +242,7 @@ impl InteractiveOpts {
             gdb: self.gdb,
             append: self.append.clone(),
             dtb: None,
+            icount: false,
             console: Console::Terminal,
             image,
         }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::kernel_build::{self, KernelFlavor};
+use crate::kernel_build::{self, KernelFlavor, Suite};
 use crate::qemu::{self, TestConfig};
 use crate::report::Report;
 use crate::{Board, cargo, describe};
@@ -87,7 +87,7 @@ pub fn run_all(opts: &TestOpts) -> bool {
     for &board in &opts.boards {
         let flavor = KernelFlavor {
             board,
-            ktest: true,
+            suite: Suite::Ktest,
             qemu_exit: true,
         };
         section(&format!(
@@ -117,8 +117,42 @@ pub fn run_all(opts: &TestOpts) -> bool {
                 fault_run(cfg, expected, &image, opts.timeout, &mut report);
             }
         }
+        section(&format!("{}: benchmark kernel, twice", board.name()));
+        bench_run(board, opts.timeout, &mut report);
     }
     report.finish()
+}
+
+/// The benchmark kernel runs, reports every benchmark, and counts the same
+/// instructions twice in a row (what makes `cargo xtask bench` trustworthy).
+/// Benchmarks are not timed tests: only that they run and repeat is checked.
+fn bench_run(board: Board, timeout: Duration, report: &mut Report) {
+    let label = format!("{} kbench", board.name());
+    let outcome = (|| -> Result<()> {
+        let image = crate::bench::build(board)?;
+        let first = crate::bench::run_once(board, &image, timeout)?;
+        let second = crate::bench::run_once(board, &image, timeout)?;
+        for r in &first {
+            println!(
+                "[{label}] bench {}: {} instructions",
+                r.name, r.instructions
+            );
+        }
+        anyhow::ensure!(first == second, "two runs differ: {first:?} vs {second:?}");
+        Ok(())
+    })();
+    let r = TestResult {
+        name: "bench::runs_and_repeats".into(),
+        outcome: match outcome {
+            Ok(()) => Outcome::Ok,
+            Err(e) => Outcome::Failed(format!("{e:#}")),
+        },
+    };
+    println!("[{label}] {}", r.line());
+    match r.outcome {
+        Outcome::Ok => report.pass(),
+        Outcome::Failed(_) => report.fail(format!("[{label}] {}", r.line())),
+    }
 }
 
 fn section(title: &str) {

@@ -38,6 +38,9 @@ _start:
     mov     x1, #0x33ff                 // CPTR_EL2: RES1 bits only, FP/SIMD not trapped
     msr     cptr_el2, x1
     msr     hstr_el2, xzr
+    mrs     x1, pmcr_el0
+    ubfx    x1, x1, #11, #5             // PMCR_EL0.N: number of event counters
+    msr     mdcr_el2, x1                // MDCR_EL2.HPMN = N, no PMU/debug traps
     mrs     x1, id_aa64pfr0_el1
     ubfx    x1, x1, #24, #4             // GIC system-register interface present?
     cbz     x1, 1f

@@ -6,6 +6,8 @@ pub mod cpu;
 
 pub mod exception;
 pub mod mmu;
+#[cfg(feature = "kbench")]
+pub mod pmu;
 #[cfg(feature = "qemu-exit")]
 pub mod semihosting;
 pub mod timer;

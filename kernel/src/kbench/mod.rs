@@ -1,0 +1,93 @@
+//! Benchmarks (the `kbench` build): instructions per operation, counted by
+//! the PMU. `cargo xtask bench` runs this kernel under QEMU with
+//! `-icount shift=0`, where the count is exact and repeatable, and prints one
+//! line per benchmark: `bench <name>: <N> instructions`.
+//!
+//! Each operation is an `#[inline(never)]` function called `ITERATIONS`
+//! times through a function pointer; the same loop around an empty function
+//! is subtracted, so the figure is the operation alone. Interrupts are
+//! masked while counting, so no tick lands in a measurement.
+
+mod ops;
+
+use crate::arch::{cpu, pmu};
+use crate::power::{EXIT_SUCCESS, shutdown};
+use crate::println;
+
+const ITERATIONS: u64 = 1000;
+
+struct Bench {
+    name: &'static str,
+    /// Prepares state (untimed) and returns the operation to time.
+    setup: fn() -> fn(),
+    /// Undoes `setup` (untimed).
+    teardown: fn(),
+}
+
+static BENCHES: &[Bench] = &[
+    Bench {
+        name: "exception_roundtrip",
+        setup: ops::exception_setup,
+        teardown: ops::nothing,
+    },
+    Bench {
+        name: "frame_alloc_free",
+        setup: ops::frame_setup,
+        teardown: ops::nothing,
+    },
+    Bench {
+        name: "heap_alloc_free_64b",
+        setup: ops::heap_setup,
+        teardown: ops::nothing,
+    },
+    Bench {
+        name: "page_map_unmap_4k",
+        setup: ops::paging_setup,
+        teardown: ops::paging_teardown,
+    },
+    Bench {
+        name: "irq_lock",
+        setup: ops::lock_setup,
+        teardown: ops::nothing,
+    },
+    Bench {
+        name: "romfs_lookup",
+        setup: ops::romfs_setup,
+        teardown: ops::nothing,
+    },
+];
+
+#[inline(never)]
+fn empty() {}
+
+/// Instructions for `ITERATIONS` calls of `op`.
+#[inline(never)]
+fn count(op: fn()) -> u64 {
+    let op = core::hint::black_box(op);
+    let start = pmu::instructions();
+    for _ in 0..ITERATIONS {
+        op();
+    }
+    pmu::instructions() - start
+}
+
+pub fn run() -> ! {
+    pmu::init();
+    println!(
+        "kbench: {} benchmarks, {} iterations each",
+        BENCHES.len(),
+        ITERATIONS
+    );
+    for b in BENCHES {
+        let op = (b.setup)();
+        let daif = cpu::irq_save();
+        let base = count(empty);
+        let total = count(op);
+        cpu::irq_restore(daif);
+        (b.teardown)();
+        let per_op = total.saturating_sub(base).div_ceil(ITERATIONS);
+        println!("bench {}: {} instructions", b.name, per_op);
+    }
+    println!("kbench: done");
+    shutdown(EXIT_SUCCESS)
+}

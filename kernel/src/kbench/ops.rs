@@ -1,0 +1,107 @@
+//! The operations the benchmarks time, with their untimed set-up.
+
+use alloc::boxed::Box;
+use core::hint::black_box;
+use kernel_core::addr::VirtAddr;
+use kernel_core::paging::{Attrs, PageSize, PageTable};
+
+use crate::arch::{exception, mmu};
+use crate::memory::frames::{self, FrameTables};
+use crate::sync::IrqLock;
+
+pub fn nothing() {}
+
+/// A synchronous exception (BRK) taken and returned from: vector entry,
+/// full context save, dispatch, restore, `eret`.
+pub fn exception_setup() -> fn() {
+    #[inline(never)]
+    fn op() {
+        exception::catch_fault(|| {
+            // SAFETY: caught by catch_fault, which resumes after it.
+            unsafe { core::arch::asm!("brk #0") };
+        });
+    }
+    op
+}
+
+pub fn frame_setup() -> fn() {
+    #[inline(never)]
+    fn op() {
+        if let Some(pa) = frames::alloc() {
+            let _ = frames::free(black_box(pa));
+        }
+    }
+    op
+}
+
+pub fn heap_setup() -> fn() {
+    #[inline(never)]
+    fn op() {
+        drop(black_box(Box::new([0u8; 64])));
+    }
+    op
+}
+
+/// A lower-half table whose intermediate tables already exist (a neighbour
+/// page stays mapped), so the figure is the leaf map + unmap + TLB invalidate.
+static TABLE: IrqLock<Option<(PageTable, kernel_core::addr::PhysAddr)>> = IrqLock::new(None);
+const BENCH_VA: u64 = 0x0000_4000_0000_0000;
+
+pub fn paging_setup() -> fn() {
+    let mut t = FrameTables;
+    let frame = frames::alloc().expect("a frame for the paging benchmark");
+    let mut pt = PageTable::new(&mut t).expect("a table for the paging benchmark");
+    pt.map(
+        &mut t,
+        VirtAddr(BENCH_VA),
+        frame,
+        PageSize::Size4K,
+        Attrs::KERNEL_DATA,
+    )
+    .expect("neighbour mapping");
+    *TABLE.lock() = Some((pt, frame));
+    #[inline(never)]
+    fn op() {
+        let mut guard = TABLE.lock();
+        let Some((pt, frame)) = guard.as_mut() else {
+            return;
+        };
+        let va = VirtAddr(BENCH_VA + 0x1000);
+        let mut t = FrameTables;
+        if pt
+            .map(&mut t, va, *frame, PageSize::Size4K, Attrs::KERNEL_DATA)
+            .is_ok()
+        {
+            let _ = pt.unmap(&mut t, va, PageSize::Size4K);
+            mmu::flush_tlb_page(va);
+        }
+    }
+    op
+}
+
+pub fn paging_teardown() {
+    if let Some((pt, frame)) = TABLE.lock().take() {
+        pt.destroy(&mut FrameTables);
+        let _ = frames::free(frame);
+    }
+}
+
+static LOCK: IrqLock<u64> = IrqLock::new(0);
+
+pub fn lock_setup() -> fn() {
+    #[inline(never)]
+    fn op() {
+        *LOCK.lock() += 1;
+    }
+    op
+}
+
+pub fn romfs_setup() -> fn() {
+    #[inline(never)]
+    fn op() {
+        if let Ok(img) = crate::romfs::image() {
+            let _ = black_box(img.lookup(black_box("/etc/motd")));
+        }
+    }
+    op
+}

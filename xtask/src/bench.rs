@@ -1,0 +1,97 @@
+//! `cargo xtask bench`: boots the benchmark kernel (`kbench` feature) under
+//! `qemu -icount shift=0`, where the PMU's instruction count is exact and
+//! repeatable, and prints one line per benchmark:
+//! `bench <name>: <N> instructions` (per operation, loop overhead subtracted).
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use crate::kernel_build::{self, KernelFlavor, Suite};
+use crate::qemu::{self, TestConfig};
+use crate::testrun::{Exit, clean_line, run_captured};
+use crate::{Board, describe};
+
+/// One benchmark's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BenchResult {
+    pub name: String,
+    pub instructions: u64,
+}
+
+/// Parses a `bench <name>: <N> instructions` console line.
+pub fn parse_line(line: &str) -> Option<BenchResult> {
+    let rest = clean_line(line);
+    let rest = rest.trim().strip_prefix("bench ")?;
+    let (name, count) = rest.split_once(": ")?;
+    let n = count.strip_suffix(" instructions")?.parse().ok()?;
+    let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    valid.then(|| BenchResult {
+        name: name.to_string(),
+        instructions: n,
+    })
+}
+
+/// The configuration benchmarks run in: the board's first test configuration.
+fn config(board: Board) -> &'static TestConfig {
+    qemu::test_configs(board)
+        .next()
+        .expect("every board has a test configuration")
+}
+
+/// Builds the benchmark kernel for `board`; returns its image.
+pub fn build(board: Board) -> Result<std::path::PathBuf> {
+    kernel_build::build_image(KernelFlavor {
+        board,
+        suite: Suite::Kbench,
+        qemu_exit: true,
+    })
+}
+
+/// Boots the benchmark image once; returns its results in order.
+pub fn run_once(board: Board, image: &Path, timeout: Duration) -> Result<Vec<BenchResult>> {
+    let mut args = config(board).qemu_args(image, None);
+    args.icount = true;
+    let cmd = args.command();
+    eprintln!("xtask: {}", describe(&cmd));
+    let captured = run_captured(cmd, timeout, |_| {})?;
+    let results: Vec<BenchResult> = captured
+        .lines
+        .iter()
+        .filter_map(|l| parse_line(l))
+        .collect();
+    match captured.exit {
+        Exit::Code(0) => {}
+        other => {
+            for l in captured.lines.iter().rev().take(20).rev() {
+                eprintln!("  | {}", clean_line(l));
+            }
+            bail!("the benchmark kernel ended with {other:?}");
+        }
+    }
+    if results.is_empty() {
+        bail!("the benchmark kernel reported no benchmark");
+    }
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bench_lines() {
+        assert_eq!(
+            parse_line("bench frame_alloc_free: 123 instructions\r"),
+            Some(BenchResult {
+                name: "frame_alloc_free".into(),
+                instructions: 123
+            })
+        );
+        assert_eq!(parse_line("bench x: many instructions"), None);
+        assert_eq!(parse_line("bench : 3 instructions"), None);
+        assert_eq!(parse_line("bench a b: 3 instructions"), None);
+        assert_eq!(parse_line("kbench: 6 benchmarks"), None);
+    }
+}
