@@ -65,7 +65,8 @@ pub fn register(intid: u32, handler: fn()) -> bool {
 /// Called from the IRQ vector: acknowledge, dispatch and complete every pending interrupt.
 pub fn handle() {
     let Some(gic) = GIC.get() else { return };
-    while let Some(intid) = gic.acknowledge() {
+    while let Some(ack) = gic.acknowledge() {
+        let intid = ack.intid();
         let handler = HANDLERS
             .get(intid as usize)
             .map(|h| h.load(Ordering::Acquire))
@@ -77,7 +78,7 @@ pub fn handle() {
         } else {
             SPURIOUS.fetch_add(1, Ordering::Relaxed);
         }
-        gic.end_of_interrupt(intid);
+        gic.end_of_interrupt(ack);
     }
 }
 

@@ -16,7 +16,7 @@ use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 use tock_registers::{register_bitfields, register_structs};
 
-use super::{DEFAULT_PRIORITY, IrqChip, SPECIAL_INTID_START, bit_reg};
+use super::{Ack, DEFAULT_PRIORITY, IrqChip, SPECIAL_INTID_START, bit_reg};
 
 register_bitfields! {
     u32,
@@ -187,15 +187,6 @@ impl GicV2 {
         }
     }
 
-    /// Like [`IrqChip::acknowledge`] but returns the raw GICC_IAR value,
-    /// which for SGIs carries the source CPU in bits 10..=12. Pass that raw
-    /// value to [`IrqChip::end_of_interrupt`] when acknowledging SGIs sent
-    /// by several CPUs; the INTID is `raw & 0x3ff`.
-    pub fn acknowledge_raw(&self) -> Option<u32> {
-        let iar = self.gicc().IAR.get();
-        (iar & 0x3ff < SPECIAL_INTID_START).then_some(iar)
-    }
-
     /// Sends SGI `sgi` (0..=15) to the CPU interfaces in `targets` (bit n =
     /// CPU interface n).
     pub fn send_sgi(&self, sgi: u32, targets: u8) {
@@ -261,14 +252,16 @@ impl IrqChip for GicV2 {
         }
     }
 
-    fn acknowledge(&self) -> Option<u32> {
-        self.acknowledge_raw().map(|iar| iar & 0x3ff)
+    fn acknowledge(&self) -> Option<Ack> {
+        // GICC_IAR: INTID in bits 0..=9; for SGIs the source CPU in 10..=12,
+        // which the EOI write must repeat.
+        let raw = self.gicc().IAR.get() & 0x1fff;
+        let intid = raw & 0x3ff;
+        (intid < SPECIAL_INTID_START).then_some(Ack { raw, intid })
     }
 
-    fn end_of_interrupt(&self, intid: u32) {
-        // INTID plus, for SGIs acknowledged with `acknowledge_raw`, the
-        // source CPU.
-        self.gicc().EOIR.set(intid & 0x1fff);
+    fn end_of_interrupt(&self, ack: Ack) {
+        self.gicc().EOIR.set(ack.raw);
     }
 }
 
@@ -293,6 +286,13 @@ mod tests {
         gic.enable(33);
         gic.set_priority(27, 0x80);
         assert_eq!(gic.acknowledge(), None);
+        // An SGI (INTID 5) sent by CPU 2: the EOI must name the sender too.
+        gicc.0[3] = (2 << 10) | 5;
+        let ack = gic.acknowledge().expect("SGI pending");
+        assert_eq!(ack.intid(), 5);
+        gic.end_of_interrupt(ack);
+        assert_eq!(gicc.0[4], (2 << 10) | 5, "GICC_EOIR");
+        gicc.0[3] = 1023;
         assert_eq!(gicd.0[0], 0b11);
         assert_eq!(gicd.0[0x100 / 4 + 1], 1 << 1);
         assert_eq!(gicd.0[0x180 / 4 + 2], u32::MAX);

@@ -18,7 +18,7 @@ use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::registers::{ReadOnly, ReadWrite};
 use tock_registers::{register_bitfields, register_structs};
 
-use super::{DEFAULT_PRIORITY, IrqChip, SPECIAL_INTID_START, bit_reg, sysreg};
+use super::{Ack, DEFAULT_PRIORITY, IrqChip, SPECIAL_INTID_START, bit_reg, sysreg};
 
 register_bitfields! {
     u32,
@@ -367,14 +367,14 @@ impl IrqChip for GicV3 {
         }
     }
 
-    fn acknowledge(&self) -> Option<u32> {
+    fn acknowledge(&self) -> Option<Ack> {
         let intid = (sysreg::icc_iar1_el1() & 0xff_ffff) as u32;
         // 1020..=1023 are special; LPIs (>= 8192) are never enabled here.
-        (intid < SPECIAL_INTID_START).then_some(intid)
+        (intid < SPECIAL_INTID_START).then_some(Ack { raw: intid, intid })
     }
 
-    fn end_of_interrupt(&self, intid: u32) {
-        sysreg::set_icc_eoir1_el1(u64::from(intid));
+    fn end_of_interrupt(&self, ack: Ack) {
+        sysreg::set_icc_eoir1_el1(u64::from(ack.raw));
     }
 }
 

@@ -23,6 +23,24 @@ pub const DEFAULT_PRIORITY: u8 = 0xa0;
 /// (1023 means "spurious, nothing pending").
 pub const SPECIAL_INTID_START: u32 = 1020;
 
+/// An acknowledged interrupt, to be handed back to
+/// [`IrqChip::end_of_interrupt`] unchanged: on GICv2 the acknowledge value of
+/// an SGI also names the CPU that sent it, and the end-of-interrupt write
+/// must repeat it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Ack {
+    /// The value read from the acknowledge register (written back at EOI).
+    raw: u32,
+    intid: u32,
+}
+
+impl Ack {
+    /// The interrupt's INTID.
+    pub const fn intid(self) -> u32 {
+        self.intid
+    }
+}
+
 /// Operations the kernel needs from an interrupt controller.
 pub trait IrqChip {
     /// Global, once-only set-up (boot CPU): disable everything, give every
@@ -38,12 +56,12 @@ pub trait IrqChip {
     fn disable(&self, intid: u32);
     /// Sets the priority of `intid` (lower value = higher priority).
     fn set_priority(&self, intid: u32, prio: u8);
-    /// Acknowledges the highest-priority pending interrupt and returns its
-    /// INTID, or `None` if nothing was pending (INTIDs 1020..=1023).
-    fn acknowledge(&self) -> Option<u32>;
-    /// Signals the end of handling of `intid`, as returned by
+    /// Acknowledges the highest-priority pending interrupt, or returns
+    /// `None` if nothing was pending (INTIDs 1020..=1023).
+    fn acknowledge(&self) -> Option<Ack>;
+    /// Signals the end of handling of an interrupt returned by
     /// [`IrqChip::acknowledge`] (priority drop and deactivation).
-    fn end_of_interrupt(&self, intid: u32);
+    fn end_of_interrupt(&self, ack: Ack);
 }
 
 /// An interrupt controller chosen at run time from the device tree.
@@ -112,17 +130,17 @@ impl IrqChip for Gic {
         }
     }
 
-    fn acknowledge(&self) -> Option<u32> {
+    fn acknowledge(&self) -> Option<Ack> {
         match self {
             Gic::V2(g) => g.acknowledge(),
             Gic::V3(g) => g.acknowledge(),
         }
     }
 
-    fn end_of_interrupt(&self, intid: u32) {
+    fn end_of_interrupt(&self, ack: Ack) {
         match self {
-            Gic::V2(g) => g.end_of_interrupt(intid),
-            Gic::V3(g) => g.end_of_interrupt(intid),
+            Gic::V2(g) => g.end_of_interrupt(ack),
+            Gic::V3(g) => g.end_of_interrupt(ack),
         }
     }
 }
