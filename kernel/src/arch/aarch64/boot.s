@@ -97,6 +97,30 @@ _start:
     cmp     x5, #4
     b.lo    4b
 
+    // With the MMU and caches off these writes went straight to memory.
+    // Invalidate .bss (early tables and stacks included) from the data
+    // caches and the whole instruction cache, so no stale line left by the
+    // firmware is hit once caching is on (QEMU does not model caches; real
+    // hardware may).
+    mrs     x3, ctr_el0
+    ubfx    x3, x3, #16, #4             // CTR_EL0.DminLine: log2(words per line)
+    mov     x4, #4
+    lsl     x3, x4, x3                  // line size in bytes
+    adrp    x1, __bss_start
+    add     x1, x1, :lo12:__bss_start
+    adrp    x2, __bss_end
+    add     x2, x2, :lo12:__bss_end
+    sub     x4, x3, #1
+    bic     x1, x1, x4
+7:  dc      ivac, x1
+    add     x1, x1, x3
+    cmp     x1, x2
+    b.lo    7b
+    dsb     sy
+    ic      iallu
+    dsb     nsh
+    isb
+
     ldr     x1, ={BOOT_MAIR}
     msr     mair_el1, x1
     ldr     x1, ={BOOT_TCR}
