@@ -41,69 +41,37 @@ pub struct Test {
     pub run: fn() -> TestResult,
 }
 
-const fn t(suite: &'static str, name: &'static str, run: fn() -> TestResult) -> Test {
-    Test { suite, name, run }
+/// The test table: each entry is `module::function`; the module names the
+/// suite and the function the test, so a name is written once.
+macro_rules! tests {
+    ($($suite:ident :: $name:ident),* $(,)?) => {
+        &[$(Test { suite: stringify!($suite), name: stringify!($name), run: $suite::$name }),*]
+    };
 }
 
-static TESTS: &[Test] = &[
-    t("console", "loopback_roundtrip", console::loopback_roundtrip),
-    t("console", "output_counted", console::output_counted),
-    t("frame", "alloc_all_free_all", frames::alloc_all_free_all),
-    t(
-        "frame",
-        "reserved_never_handed_out",
-        frames::reserved_never_handed_out,
-    ),
-    t(
-        "frame",
-        "double_free_rejected",
-        frames::double_free_rejected,
-    ),
-    t("frame", "contiguous_aligned", frames::contiguous_aligned),
-    t("heap", "box_vec_string", heap::box_vec_string),
-    t("heap", "alignment", heap::alignment),
-    t(
-        "heap",
-        "exhaustion_returns_null",
-        heap::exhaustion_returns_null,
-    ),
-    t("paging", "map_translate_unmap", paging::map_translate_unmap),
-    t("paging", "block_mappings", paging::block_mappings),
-    t("paging", "kernel_wx", paging::kernel_wx),
-    t(
-        "paging",
-        "write_to_text_faults",
-        paging::write_to_text_faults,
-    ),
-    t(
-        "paging",
-        "stack_guards_unmapped",
-        paging::stack_guards_unmapped,
-    ),
-    t(
-        "exception",
-        "brk_caught_and_reported",
-        exception::brk_caught_and_reported,
-    ),
-    t(
-        "exception",
-        "data_abort_caught",
-        exception::data_abort_caught,
-    ),
-    t("romfs", "embedded_image_valid", romfs::embedded_image_valid),
-    t("romfs", "lookup_and_read", romfs::lookup_and_read),
-    t(
-        "romfs",
-        "missing_paths_are_errors",
-        romfs::missing_paths_are_errors,
-    ),
-    t(
-        "romfs",
-        "corrupted_images_rejected",
-        romfs::corrupted_images_rejected,
-    ),
-    t("timer", "tick_arrives", timer::tick_arrives),
-    t("timer", "counter_monotonic", timer::counter_monotonic),
+static TESTS: &[Test] = tests![
+    console::loopback_roundtrip,
+    console::output_counted,
+    frames::alloc_all_free_all,
+    frames::reserved_never_handed_out,
+    frames::double_free_rejected,
+    frames::contiguous_aligned,
+    heap::box_vec_string,
+    heap::alignment,
+    heap::exhaustion_returns_null,
+    paging::map_translate_unmap,
+    paging::block_mappings,
+    paging::kernel_wx,
+    paging::write_to_text_faults,
+    paging::stack_guards_unmapped,
+    exception::brk_caught_and_reported,
+    exception::data_abort_caught,
+    romfs::embedded_image_valid,
+    romfs::lookup_and_read,
+    romfs::missing_paths_are_errors,
+    romfs::corrupted_images_rejected,
+    timer::tick_arrives,
+    timer::counter_monotonic,
 ];
 
 pub fn run() -> ! {
