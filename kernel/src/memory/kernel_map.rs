@@ -5,8 +5,9 @@
 //! the frame allocator does not exist yet when they are made.
 
 use bsp_rpi4::board;
+use core::fmt;
 use kernel_core::addr::{PAGE_SIZE, PhysAddr, VirtAddr};
-use kernel_core::memmap::{Region, RegionSet};
+use kernel_core::memmap::{self, MemMapError, Region, RegionSet};
 use kernel_core::paging::{Attrs, PageTable, PagingError, TableAlloc};
 
 use super::layout::{self, ImageLayout, image_virt_to_phys, phys_to_virt};
@@ -62,35 +63,53 @@ fn map(
     )
 }
 
+/// Why the kernel tables could not be built.
+#[derive(Debug)]
+pub enum MapError {
+    Paging(PagingError),
+    Regions(MemMapError),
+}
+
+impl fmt::Display for MapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MapError::Paging(e) => write!(f, "{e}"),
+            MapError::Regions(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<PagingError> for MapError {
+    fn from(e: PagingError) -> Self {
+        MapError::Paging(e)
+    }
+}
+
+impl From<MemMapError> for MapError {
+    fn from(e: MemMapError) -> Self {
+        MapError::Regions(e)
+    }
+}
+
 /// Build the kernel tables and switch to them. Returns the number of table pages used.
 pub fn build_and_switch(
     ram: &RegionSet<{ super::platform::MAX_REGIONS }>,
-) -> Result<usize, PagingError> {
+) -> Result<usize, MapError> {
     let mut alloc = PoolAlloc { next: 0 };
     let mut pt = PageTable::new(&mut alloc)?;
     let image: ImageLayout = layout::image();
 
-    // RAM without the image (page-aligned: the image starts and ends on pages).
-    let mut rest = RegionSet::<{ super::platform::MAX_REGIONS }>::new();
-    for r in ram.iter() {
-        let start = r.start & !(PAGE_SIZE - 1);
-        let end = r.end.div_ceil(PAGE_SIZE) * PAGE_SIZE;
-        // Out of capacity cannot happen: `rest` has the same capacity as `ram`.
-        let _ = rest.add(Region { start, end });
-    }
-    let _ = rest.remove(image.whole());
-    for r in rest.iter() {
+    // Whole pages of RAM outside the image: data, never executable.
+    for r in memmap::usable(ram, &[image.whole()])?.iter() {
         map(&mut pt, &mut alloc, *r, Attrs::KERNEL_DATA)?;
     }
     map(&mut pt, &mut alloc, image.text, Attrs::KERNEL_TEXT)?;
     map(&mut pt, &mut alloc, image.rodata, Attrs::KERNEL_RODATA)?;
     // Data, minus the guard below each CPU's stack (left unmapped).
     let mut data = RegionSet::<{ super::platform::MAX_REGIONS }>::new();
-    let _ = data.add(image.data);
-    for guard in layout::stack_guards() {
-        let _ = data.remove(guard);
-    }
-    for r in data.iter() {
+    data.add(image.data)?;
+    let guards: heapless::Vec<Region, { board::MAX_CPUS }> = layout::stack_guards().collect();
+    for r in memmap::usable(&data, &guards)?.iter() {
         map(&mut pt, &mut alloc, *r, Attrs::KERNEL_DATA)?;
     }
     for d in board::DEVICE_RANGES {
