@@ -35,9 +35,6 @@ pub struct Platform {
 static PSCI: AtomicU8 = AtomicU8::new(0); // 0 none, 1 hvc, 2 smc
 static TIMER_IRQ: AtomicU32 = AtomicU32::new(0);
 
-/// Largest device tree we accept (QEMU's are ~1 MiB at most).
-const MAX_DTB_SIZE: usize = 2 << 20;
-
 /// The DTB must be readable through the early tables (low 4 GiB, Normal memory).
 fn dtb_slice(dtb_pa: u64) -> Option<&'static [u8]> {
     if dtb_pa == 0 || !dtb_pa.is_multiple_of(8) || dtb_pa >= (4 << 30) - 40 {
@@ -46,12 +43,14 @@ fn dtb_slice(dtb_pa: u64) -> Option<&'static [u8]> {
     let va = phys_to_virt_addr(dtb_pa) as *const u8;
     // SAFETY: the early tables map the low 4 GiB; 40 bytes of header fit below 4 GiB.
     let header = unsafe { core::slice::from_raw_parts(va, 40) };
+    // total_size checks the magic and bounds the size (devicetree::MAX_DTB_SIZE).
     let size = devicetree::total_size(header)?;
-    if size > MAX_DTB_SIZE || dtb_pa + size as u64 > 4 << 30 {
+    if dtb_pa + size as u64 > 4 << 30 {
         return None;
     }
     // SAFETY: the whole blob lies in the low 4 GiB (checked above), which the
-    // early and kernel tables map; nothing writes to it.
+    // early tables map; nothing writes to it. It is only read during
+    // discovery, before the kernel tables replace the early ones.
     Some(unsafe { core::slice::from_raw_parts(va, size) })
 }
 
