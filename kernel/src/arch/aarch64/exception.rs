@@ -6,6 +6,7 @@
 //! status. Tests can expect one synchronous exception with [`catch_fault`].
 
 use aarch64_cpu::registers::{ELR_EL1, ESR_EL1, FAR_EL1, Readable, VBAR_EL1, Writeable};
+use bsp_rpi4::board;
 use core::arch::global_asm;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -107,11 +108,12 @@ extern "C" fn exception_dispatch(frame: &mut TrapFrame, kind: u64) {
     }
     let esr = Esr(ESR_EL1.get());
     let far = FAR_EL1.get();
-    if kind.is_sync_from_el1() && EXPECTING.swap(false, Ordering::AcqRel) {
-        CAUGHT_ESR.store(esr.0, Ordering::Relaxed);
-        CAUGHT_FAR.store(far, Ordering::Relaxed);
-        CAUGHT_ELR.store(frame.elr, Ordering::Relaxed);
-        CAUGHT.store(true, Ordering::Release);
+    let probe = probe();
+    if kind.is_sync_from_el1() && probe.expecting.swap(false, Ordering::AcqRel) {
+        probe.esr.store(esr.0, Ordering::Relaxed);
+        probe.far.store(far, Ordering::Relaxed);
+        probe.elr.store(frame.elr, Ordering::Relaxed);
+        probe.caught.store(true, Ordering::Release);
         // Resume after the faulting instruction (all A64 instructions are 4 bytes).
         frame.elr += 4;
         return;
@@ -199,11 +201,34 @@ impl fmt::Display for Report<'_> {
     }
 }
 
-static EXPECTING: AtomicBool = AtomicBool::new(false);
-static CAUGHT: AtomicBool = AtomicBool::new(false);
-static CAUGHT_ESR: AtomicU64 = AtomicU64::new(0);
-static CAUGHT_FAR: AtomicU64 = AtomicU64::new(0);
-static CAUGHT_ELR: AtomicU64 = AtomicU64::new(0);
+/// One core's fault probe: whether it expects a fault, and the one it caught.
+struct Probe {
+    expecting: AtomicBool,
+    caught: AtomicBool,
+    esr: AtomicU64,
+    far: AtomicU64,
+    elr: AtomicU64,
+}
+
+impl Probe {
+    const fn new() -> Self {
+        Self {
+            expecting: AtomicBool::new(false),
+            caught: AtomicBool::new(false),
+            esr: AtomicU64::new(0),
+            far: AtomicU64::new(0),
+            elr: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Per core: a fault is always taken on the core that made it.
+static PROBES: [Probe; board::MAX_CPUS] = [const { Probe::new() }; board::MAX_CPUS];
+
+fn probe() -> &'static Probe {
+    // core_id() < MAX_CPUS: other cores are parked by boot.s.
+    &PROBES[super::cpu::core_id() % board::MAX_CPUS]
+}
 
 /// What [`catch_fault`] saw.
 #[derive(Copy, Clone, Debug)]
@@ -215,15 +240,16 @@ pub struct Fault {
 
 /// Run `f`, expecting it to take at most one synchronous exception at EL1;
 /// the faulting instruction is skipped and the fault returned. For tests and
-/// probes only: single core, not re-entrant.
+/// probes only: per core, not re-entrant.
 pub fn catch_fault(f: impl FnOnce()) -> Option<Fault> {
-    CAUGHT.store(false, Ordering::Relaxed);
-    EXPECTING.store(true, Ordering::Release);
+    let probe = probe();
+    probe.caught.store(false, Ordering::Relaxed);
+    probe.expecting.store(true, Ordering::Release);
     f();
-    EXPECTING.store(false, Ordering::Release);
-    CAUGHT.load(Ordering::Acquire).then(|| Fault {
-        esr: Esr(CAUGHT_ESR.load(Ordering::Relaxed)),
-        far: CAUGHT_FAR.load(Ordering::Relaxed),
-        elr: CAUGHT_ELR.load(Ordering::Relaxed),
+    probe.expecting.store(false, Ordering::Release);
+    probe.caught.load(Ordering::Acquire).then(|| Fault {
+        esr: Esr(probe.esr.load(Ordering::Relaxed)),
+        far: probe.far.load(Ordering::Relaxed),
+        elr: probe.elr.load(Ordering::Relaxed),
     })
 }
