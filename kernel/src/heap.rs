@@ -15,8 +15,6 @@ static HEAP: LockedHeap<32> = LockedHeap::new();
 const MIN_HEAP: u64 = 1 << 20;
 const MAX_HEAP: u64 = 16 << 20;
 
-static SIZE: spin::Once<u64> = spin::Once::new();
-
 pub fn init() {
     let (_, total) = frames::counts();
     let want = (total as u64 * PAGE_SIZE / 16).clamp(MIN_HEAP, MAX_HEAP);
@@ -31,7 +29,6 @@ pub fn init() {
     // SAFETY: the frames were just allocated for the heap alone and are RAM
     // in the linear map; the heap owns them for the rest of the kernel's life.
     unsafe { HEAP.lock().init(phys_to_virt(pa).0 as usize, size as usize) };
-    SIZE.call_once(|| size);
     println!("heap: {} KiB at {:#x}", size / 1024, pa.0);
 }
 

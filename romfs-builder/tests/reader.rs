@@ -163,14 +163,7 @@ fn bad_offsets_are_rejected() {
     }
     // Hard link targets are full offsets: misaligned ones are rejected.
     let mut bytes = good.clone();
-    let link = Image::new(&bytes)
-        .unwrap()
-        .read_dir(&Image::new(&bytes).unwrap().lookup("/bin").unwrap())
-        .unwrap()
-        .map(Result::unwrap)
-        .find(|e| e.name() == b"init")
-        .unwrap()
-        .offset() as usize;
+    let link = init_link_offset(&bytes);
     patch_header(&mut bytes, link, 1, off as u32 + 4);
     let img = Image::new(&bytes).unwrap();
     assert_eq!(
@@ -236,14 +229,7 @@ fn directory_pointing_at_ancestor() {
 #[test]
 fn hard_link_cycle() {
     let mut bytes = sample();
-    let link = Image::new(&bytes)
-        .unwrap()
-        .read_dir(&Image::new(&bytes).unwrap().lookup("/bin").unwrap())
-        .unwrap()
-        .map(Result::unwrap)
-        .find(|e| e.name() == b"init")
-        .unwrap()
-        .offset() as usize;
+    let link = init_link_offset(&bytes);
     patch_header(&mut bytes, link, 1, link as u32);
     let img = Image::new(&bytes).unwrap();
     assert_eq!(img.lookup("/bin/init"), Err(Error::LoopDetected));
@@ -291,4 +277,16 @@ fn exercise_survives_garbage() {
         fix_superblock(&mut b);
         exercise(&b);
     }
+}
+
+/// Offset of the sample's `/bin/init` entry header (a hard link), as listed
+/// in `/bin` (lookup would follow the link to its target).
+fn init_link_offset(bytes: &[u8]) -> usize {
+    let img = Image::new(bytes).unwrap();
+    img.read_dir(&img.lookup("/bin").unwrap())
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|e| e.name() == b"init")
+        .unwrap()
+        .offset() as usize
 }

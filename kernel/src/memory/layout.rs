@@ -81,26 +81,34 @@ pub fn image() -> ImageLayout {
     }
 }
 
+/// Physical extent of CPU `cpu`'s stack slot: guard (low half), then stack.
+fn slot(cpu: usize) -> Region {
+    let base = image_virt_to_phys((&raw const __boot_stacks) as u64);
+    let start = base + (cpu * STACK_SLOT) as u64;
+    Region {
+        start,
+        end: start + STACK_SLOT as u64,
+    }
+}
+
 /// Physical extent of each CPU's stack guard: the low half of its stack
 /// slot, left unmapped so that running off the stack faults.
 pub fn stack_guards() -> impl Iterator<Item = Region> {
-    let base = image_virt_to_phys((&raw const __boot_stacks) as u64);
-    (0..board::MAX_CPUS as u64).map(move |cpu| {
-        let start = base + cpu * STACK_SLOT as u64;
+    (0..board::MAX_CPUS).map(|cpu| {
+        let s = slot(cpu);
         Region {
-            start,
-            end: start + BOOT_STACK_SIZE as u64,
+            start: s.start,
+            end: s.start + BOOT_STACK_SIZE as u64,
         }
     })
 }
 
 /// Physical extent of CPU `cpu`'s stack (the high half of its slot).
 pub fn stack(cpu: usize) -> Region {
-    let base = image_virt_to_phys((&raw const __boot_stacks) as u64);
-    let start = base + (cpu * STACK_SLOT + BOOT_STACK_SIZE) as u64;
+    let s = slot(cpu);
     Region {
-        start,
-        end: start + BOOT_STACK_SIZE as u64,
+        start: s.start + BOOT_STACK_SIZE as u64,
+        end: s.end,
     }
 }
 
