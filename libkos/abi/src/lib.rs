@@ -1,0 +1,23 @@
+//! The ABI between user space and the kernel, shared by both sides: syscall
+//! numbers, return codes, handle and rights encodings, the IPC message
+//! layout, and the request/reply layouts of the kernel's own endpoints.
+//!
+//! Every number here is part of the ABI: it never changes once released, and
+//! the compile-time checks at the bottom of each module pin it. New values are
+//! added, old ones are never reused.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod handle;
+pub mod msg;
+pub mod rc;
+pub mod rights;
+pub mod sched;
+pub mod syscall;
+pub mod task;
+pub mod vm;
+
+pub use handle::Handle;
+pub use rc::Rc;
+pub use rights::Rights;

@@ -1,0 +1,47 @@
+//! Rights masks: 32 bits per handle. The low [`GENERIC_BITS`] bits are
+//! generic (what may be done with the handle itself); the rest are specific
+//! to the object type (for a Task: which Task methods may be invoked).
+//! A derived handle's mask is always a subset of its source's.
+
+use bitflags::bitflags;
+
+use crate::task::Method;
+
+/// Bits 0..6 are generic, 6..32 object-specific.
+pub const GENERIC_BITS: u32 = 6;
+
+bitflags! {
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+    pub struct Rights: u32 {
+        /// The handle may be moved to another process.
+        const TRANSFER = 1 << 0;
+        /// The handle may be copied (to this or another process).
+        const COPY = 1 << 1;
+        /// The holder may wait for the object's events (a Task's or a
+        /// Thread's end).
+        const WAIT = 1 << 2;
+        /// Every object-specific bit.
+        const SPECIFIC = !((1 << GENERIC_BITS) - 1);
+        /// Every generic bit.
+        const GENERIC = (1 << GENERIC_BITS) - 1;
+    }
+}
+
+impl Rights {
+    /// The right to invoke one Task method through a Task handle.
+    pub const fn task(method: Method) -> Rights {
+        Rights::from_bits_retain(1 << (GENERIC_BITS + method as u32))
+    }
+
+    /// Every Task right plus every generic right.
+    pub const TASK_ALL: Rights = Rights::all();
+}
+
+const _: () = {
+    assert!(Rights::TRANSFER.bits() == 1);
+    assert!(Rights::COPY.bits() == 2);
+    assert!(Rights::WAIT.bits() == 4);
+    // 26 Task methods fill the 26 object-specific bits exactly.
+    assert!(Rights::task(Method::Create).bits() == 1 << 6);
+    assert!(Rights::task(Method::GetPid).bits() == 1 << 31);
+};

@@ -1,0 +1,33 @@
+//! Syscall numbers and register conventions.
+//!
+//! A syscall is `svc #0` with the number in `x8` and arguments in `x0..x5`.
+//! The kernel returns the [`Rc`](crate::Rc) in `x0` and results in `x1..`;
+//! every other register is preserved (including FP/SIMD state).
+//!
+//! There are few syscalls on purpose: everything else is a method of a
+//! kernel object reached with [`CALL`] through a handle, so it passes the
+//! same IPC path and security check as a call to a user server.
+
+/// Does nothing and returns `rcOk`: the cost of entering and leaving the
+/// kernel (the `null_syscall` benchmark).
+pub const NOP: u64 = 0;
+/// `Call(handle, req_ptr, req_len, reply_ptr, reply_cap) -> (rc, reply_len)`:
+/// send the request message to the object behind `handle` and wait for the
+/// reply, which the kernel writes to `reply_ptr` (at most `reply_cap` bytes).
+pub const CALL: u64 = 1;
+/// Give up the rest of the time slice to threads of the same priority.
+pub const YIELD: u64 = 2;
+/// `Sleep(ns)`: block the calling thread for at least `ns` nanoseconds.
+pub const SLEEP: u64 = 3;
+/// `ThreadExit(code)`: end the calling thread. The last thread of a process
+/// to end ends the process with `code` as its exit code. Never returns.
+pub const THREAD_EXIT: u64 = 4;
+
+/// Startup registers of a process's initial thread: `x0` = address of its
+/// environment data (0 if none), `x1` = its length, `x2` = the initial
+/// thread's stack size. A new thread gets its argument in `x0`.
+pub const ENTRY_ENV_REG: usize = 0;
+
+const _: () = {
+    assert!(NOP == 0 && CALL == 1 && YIELD == 2 && SLEEP == 3 && THREAD_EXIT == 4);
+};

@@ -1,0 +1,282 @@
+//! `kl.core.Task`: the kernel's process endpoint. Method ids follow the order
+//! of the specification (seed 000); invoking method `m` through a Task handle
+//! needs [`Rights::task(m)`](crate::Rights::task) in that handle's mask.
+
+use bitflags::bitflags;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use crate::msg::ArenaRef;
+
+/// The 26 methods of `kl.core.Task`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum Method {
+    Create = 0,
+    LoadSeg = 1,
+    VmReserve = 2,
+    VmFree = 3,
+    SetEntry = 4,
+    LoadElfSyms = 5,
+    LoadElfHdr = 6,
+    SetEnv = 7,
+    FreeSelfEnv = 8,
+    Resume = 9,
+    Exit = 10,
+    Terminate = 11,
+    GetExitInfo = 12,
+    GetThreadContext = 13,
+    GetNextVmRegion = 14,
+    TerminateAfterFreezing = 15,
+    GetName = 16,
+    GetPath = 17,
+    GetInitialThreadPriority = 18,
+    SetInitialThreadPriority = 19,
+    GetTasksList = 20,
+    SetInitialThreadSchedPolicy = 21,
+    ReseedAslr = 22,
+    GetElfSyms = 23,
+    TransferHandle = 24,
+    GetPid = 25,
+}
+
+/// Not one of the 26: block until the task ends (request [`WaitReq`], reply
+/// [`ExitInfo`]); needs the generic `WAIT` right. libkos's `KosTaskWait`
+/// rests on it until notification receivers exist.
+pub const WAIT: u16 = 26;
+
+pub const METHOD_COUNT: u16 = 26;
+
+impl Method {
+    pub const fn from_u16(v: u16) -> Option<Method> {
+        if v < METHOD_COUNT {
+            // Dense 0..26: index the table.
+            Some(ALL[v as usize])
+        } else {
+            None
+        }
+    }
+}
+
+/// Every method, in id order.
+pub const ALL: [Method; 26] = [
+    Method::Create,
+    Method::LoadSeg,
+    Method::VmReserve,
+    Method::VmFree,
+    Method::SetEntry,
+    Method::LoadElfSyms,
+    Method::LoadElfHdr,
+    Method::SetEnv,
+    Method::FreeSelfEnv,
+    Method::Resume,
+    Method::Exit,
+    Method::Terminate,
+    Method::GetExitInfo,
+    Method::GetThreadContext,
+    Method::GetNextVmRegion,
+    Method::TerminateAfterFreezing,
+    Method::GetName,
+    Method::GetPath,
+    Method::GetInitialThreadPriority,
+    Method::SetInitialThreadPriority,
+    Method::GetTasksList,
+    Method::SetInitialThreadSchedPolicy,
+    Method::ReseedAslr,
+    Method::GetElfSyms,
+    Method::TransferHandle,
+    Method::GetPid,
+];
+
+bitflags! {
+    /// `Create` flags.
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+    pub struct CreateFlags: u32 {
+        /// Load the ELF executable at `path` from ROMFS (otherwise the
+        /// process is created empty, to be filled segment by segment).
+        const FROM_ROMFS = 1 << 0;
+        /// Freeze instead of dying on an unhandled exception.
+        const DUMPABLE = 1 << 1;
+        /// Stop the whole system on an unhandled exception (privileged).
+        const CRITICAL = 1 << 2;
+    }
+}
+
+/// Bounds on names and paths.
+pub const MAX_NAME: usize = 64;
+pub const MAX_PATH: usize = 256;
+/// Bound on the environment data given with `SetEnv`.
+pub const MAX_ENV: usize = 4096;
+
+/// `Create`, invoked on the caller's own Task handle. Strings in the arena.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct CreateReq {
+    pub name: ArenaRef,
+    pub eiid: ArenaRef,
+    pub path: ArenaRef,
+    /// Default thread stack size in bytes (0 = default).
+    pub stack_size: u64,
+    pub priority: u32,
+    /// [`CreateFlags`] bits.
+    pub flags: u32,
+}
+
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct CreateReply {
+    /// The child's Task handle (every right).
+    pub child: u32,
+    pub pid: u32,
+}
+
+/// `Exit`, on the caller's own Task handle. Never returns.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct ExitReq {
+    pub code: i64,
+}
+
+/// `Wait`.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct WaitReq {
+    /// Nanoseconds; `u64::MAX` = forever.
+    pub timeout_ns: u64,
+}
+
+/// `SetEnv`: the environment data is the request's arena (at most
+/// [`MAX_ENV`] bytes); the child finds it at start (x0 = address, x1 =
+/// length). Only before `Resume`. No fixed part.
+///
+/// `Resume`, `Terminate`, `GetExitInfo`, `FreeSelfEnv`: no fixed part.
+///
+/// `GetPid` reply.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct PidReply {
+    pub pid: u64,
+}
+
+/// How a process ended (`GetExitInfo`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum ExitStatus {
+    /// Still running (or not yet started).
+    Running = 0,
+    /// It called `Exit` (or its last thread ended): `code` is its exit code.
+    Normal = 1,
+    /// Another process terminated it.
+    Terminated = 2,
+    /// An unhandled exception ended it: see `fault`, `esr`, `far`, `elr`.
+    Exception = 3,
+}
+
+impl ExitStatus {
+    pub const fn from_u32(v: u32) -> Option<ExitStatus> {
+        match v {
+            0 => Some(ExitStatus::Running),
+            1 => Some(ExitStatus::Normal),
+            2 => Some(ExitStatus::Terminated),
+            3 => Some(ExitStatus::Exception),
+            _ => None,
+        }
+    }
+}
+
+/// What kind of unhandled exception ended a process.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum FaultKind {
+    None = 0,
+    /// Access to an unmapped address (other than the cases below).
+    Unmapped = 1,
+    /// Access the page's permissions forbid (kernel memory, write to code, ...).
+    Permission = 2,
+    /// Access within the first page (a null pointer).
+    NullPointer = 3,
+    /// Access to the guard page below a thread's stack.
+    StackOverflow = 4,
+    /// Misaligned access, PC or SP.
+    Alignment = 5,
+    /// Undefined or not-permitted instruction.
+    UndefinedInstruction = 6,
+    /// A breakpoint or other debug exception.
+    Breakpoint = 7,
+    /// Anything else.
+    Other = 8,
+}
+
+impl FaultKind {
+    pub const fn from_u32(v: u32) -> FaultKind {
+        match v {
+            0 => FaultKind::None,
+            1 => FaultKind::Unmapped,
+            2 => FaultKind::Permission,
+            3 => FaultKind::NullPointer,
+            4 => FaultKind::StackOverflow,
+            5 => FaultKind::Alignment,
+            6 => FaultKind::UndefinedInstruction,
+            7 => FaultKind::Breakpoint,
+            _ => FaultKind::Other,
+        }
+    }
+    pub const fn describe(self) -> &'static str {
+        match self {
+            FaultKind::None => "none",
+            FaultKind::Unmapped => "access to unmapped memory",
+            FaultKind::Permission => "access violates page permissions",
+            FaultKind::NullPointer => "null pointer access",
+            FaultKind::StackOverflow => "stack overflow",
+            FaultKind::Alignment => "alignment fault",
+            FaultKind::UndefinedInstruction => "undefined instruction",
+            FaultKind::Breakpoint => "breakpoint",
+            FaultKind::Other => "unhandled exception",
+        }
+    }
+}
+
+/// `GetExitInfo` / `Wait` reply.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct ExitInfo {
+    /// An [`ExitStatus`] value.
+    pub status: u32,
+    /// A [`FaultKind`] value (status `Exception` only).
+    pub fault: u32,
+    /// Exit code (status `Normal`).
+    pub code: i64,
+    /// Exception syndrome, fault address and faulting PC (status `Exception`).
+    pub esr: u64,
+    pub far: u64,
+    pub elr: u64,
+}
+
+const _: () = {
+    assert!(Method::Create as u16 == 0);
+    assert!(Method::Resume as u16 == 9);
+    assert!(Method::Exit as u16 == 10);
+    assert!(Method::GetExitInfo as u16 == 12);
+    assert!(Method::GetPid as u16 == 25);
+    assert!(ALL.len() == METHOD_COUNT as usize);
+    assert!(CreateFlags::FROM_ROMFS.bits() == 1);
+    assert!(CreateFlags::DUMPABLE.bits() == 2);
+    assert!(CreateFlags::CRITICAL.bits() == 4);
+    assert!(core::mem::size_of::<CreateReq>() == 40);
+    assert!(core::mem::size_of::<ExitInfo>() == 40);
+    assert!(ExitStatus::Exception as u32 == 3);
+    assert!(FaultKind::StackOverflow as u32 == 4);
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_ids_dense() {
+        for (i, m) in ALL.iter().enumerate() {
+            assert_eq!(*m as usize, i);
+            assert_eq!(Method::from_u16(i as u16), Some(*m));
+        }
+        assert_eq!(Method::from_u16(26), None);
+    }
+}

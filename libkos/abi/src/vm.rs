@@ -1,0 +1,40 @@
+//! The user address space layout and the `Vm` endpoint (memory of the
+//! calling process, invoked on its own Task handle).
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+pub const PAGE_SIZE: u64 = 4096;
+/// Lowest user address the kernel maps: the first 64 KiB stay unmapped so
+/// that null pointers plus small offsets fault.
+pub const USER_MIN: u64 = 0x1_0000;
+/// One past the highest user address (48-bit lower half).
+pub const USER_END: u64 = 1 << 47;
+/// Thread stacks are carved downwards from here, each with an unmapped
+/// guard page below it.
+pub const STACK_AREA_TOP: u64 = 0x7F_0000_0000;
+/// Memory handed out by `Vm.Allocate` grows upwards from here.
+pub const HEAP_AREA_BASE: u64 = 0x10_0000_0000;
+/// Where the environment data is mapped (read-only) at start.
+pub const ENV_BASE: u64 = 0x0F_0000_0000;
+/// Default thread stack size.
+pub const DEFAULT_STACK_SIZE: u64 = 64 * 1024;
+/// Largest thread stack.
+pub const MAX_STACK_SIZE: u64 = 8 * 1024 * 1024;
+
+/// `Vm` methods.
+pub const ALLOCATE: u16 = 0;
+pub const FREE: u16 = 1;
+
+/// `Allocate`: zeroed read-write memory, `size` rounded up to pages.
+/// Reply: [`VmRange`] with the address chosen.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct VmRange {
+    pub addr: u64,
+    pub size: u64,
+}
+
+const _: () = {
+    assert!(ALLOCATE == 0 && FREE == 1);
+    assert!(core::mem::size_of::<VmRange>() == 16);
+};
