@@ -13,5 +13,6 @@ pub mod esr;
 pub mod frame;
 pub mod memmap;
 pub mod paging;
+pub mod sched;
 
 pub use addr::{PAGE_SHIFT, PAGE_SIZE, PhysAddr, VirtAddr};
