@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod addr;
+pub mod elf;
 pub mod esr;
 pub mod frame;
 pub mod memmap;
