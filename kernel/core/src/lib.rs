@@ -8,12 +8,17 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 pub mod addr;
 pub mod elf;
 pub mod esr;
 pub mod frame;
+pub mod handles;
 pub mod memmap;
 pub mod paging;
 pub mod sched;
+pub mod slab;
+pub mod ufault;
 
 pub use addr::{PAGE_SHIFT, PAGE_SIZE, PhysAddr, VirtAddr};

@@ -1,0 +1,158 @@
+//! A process's handle table: handle value -> (object, rights), O(1).
+//!
+//! A handle value ([`kos_abi::Handle`]) is a slot index and the slot's
+//! 16-bit generation, so a closed handle is detected even after its slot is
+//! reused. The rights mask is kept here, in the kernel, never in the value.
+//! (The inheritance tree and revocation arrive with the IPC issue.)
+
+use alloc::vec::Vec;
+
+use kos_abi::{Handle, Rc, Rights};
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Entry<O> {
+    pub object: O,
+    pub rights: Rights,
+}
+
+struct Slot<O> {
+    generation: u16,
+    entry: Option<Entry<O>>,
+}
+
+pub struct HandleTable<O> {
+    slots: Vec<Slot<O>>,
+    free: Vec<u16>,
+    limit: usize,
+}
+
+impl<O: Copy> HandleTable<O> {
+    /// An empty table of at most `limit` handles (at most 65535).
+    pub const fn new(limit: usize) -> Self {
+        HandleTable {
+            slots: Vec::new(),
+            free: Vec::new(),
+            limit,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A new handle to `object` with `rights`. Freed slots are reused
+    /// lowest-first-in, last-out; the first two handles of a fresh table are
+    /// indices 0 and 1 with generation 1 (the ABI's well-known handles).
+    pub fn insert(&mut self, object: O, rights: Rights) -> Result<Handle, Rc> {
+        let entry = Some(Entry { object, rights });
+        if let Some(index) = self.free.pop() {
+            let slot = &mut self.slots[index as usize];
+            slot.entry = entry;
+            return Ok(Handle::new(index, slot.generation));
+        }
+        if self.slots.len() >= self.limit.min(u16::MAX as usize) {
+            return Err(Rc::QuotaExceeded);
+        }
+        self.slots.try_reserve(1).map_err(|_| Rc::OutOfMemory)?;
+        // Room to free every slot later without allocating.
+        self.free
+            .try_reserve(self.slots.len() + 1 - self.free.len())
+            .map_err(|_| Rc::OutOfMemory)?;
+        let index = self.slots.len() as u16;
+        self.slots.push(Slot {
+            generation: 1,
+            entry,
+        });
+        Ok(Handle::new(index, 1))
+    }
+
+    /// The entry `handle` names: `rcInvalidHandle` if it names none.
+    pub fn get(&self, handle: Handle) -> Result<Entry<O>, Rc> {
+        match self.slots.get(handle.index() as usize) {
+            Some(Slot {
+                generation,
+                entry: Some(e),
+            }) if *generation == handle.generation() => Ok(*e),
+            _ => Err(Rc::InvalidHandle),
+        }
+    }
+
+    /// The entry, if its rights include `needed` (`rcNoCapability` if not).
+    pub fn get_with(&self, handle: Handle, needed: Rights) -> Result<Entry<O>, Rc> {
+        let e = self.get(handle)?;
+        if e.rights.contains(needed) {
+            Ok(e)
+        } else {
+            Err(Rc::NoCapability)
+        }
+    }
+
+    /// Close `handle`; returns what it named.
+    pub fn remove(&mut self, handle: Handle) -> Result<Entry<O>, Rc> {
+        self.get(handle)?;
+        let slot = &mut self.slots[handle.index() as usize];
+        let entry = slot.entry.take().ok_or(Rc::InvalidHandle)?;
+        // Generation 0 is never issued, so a zeroed value is never valid.
+        slot.generation = slot.generation.wrapping_add(1).max(1);
+        self.free.push(handle.index());
+        Ok(entry)
+    }
+
+    /// Close every handle, yielding what they named.
+    pub fn drain(&mut self) -> impl Iterator<Item = Entry<O>> + '_ {
+        self.free.clear();
+        self.slots.drain(..).filter_map(|s| s.entry)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Handle, Entry<O>)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.entry.map(|e| (Handle::new(i as u16, s.generation), e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_first_handles() {
+        let mut t = HandleTable::new(8);
+        assert_eq!(t.insert('a', Rights::all()), Ok(Handle::SELF_TASK));
+        assert_eq!(t.insert('b', Rights::empty()), Ok(Handle::KERNEL));
+    }
+
+    #[test]
+    fn stale_handles_detected() {
+        let mut t = HandleTable::new(8);
+        let h = t.insert(1, Rights::COPY).unwrap();
+        assert_eq!(t.get(h).unwrap().object, 1);
+        t.remove(h).unwrap();
+        assert_eq!(t.get(h), Err(Rc::InvalidHandle));
+        assert_eq!(t.remove(h), Err(Rc::InvalidHandle));
+        let h2 = t.insert(2, Rights::COPY).unwrap();
+        assert_eq!(h2.index(), h.index());
+        assert_eq!(t.get(h), Err(Rc::InvalidHandle));
+        assert_eq!(t.get(h2).unwrap().object, 2);
+        assert_eq!(t.get(Handle(0x7777_0042)), Err(Rc::InvalidHandle));
+        assert_eq!(t.get(Handle::INVALID), Err(Rc::InvalidHandle));
+    }
+
+    #[test]
+    fn rights_checked_and_limit() {
+        let mut t = HandleTable::new(2);
+        let h = t.insert(1, Rights::COPY).unwrap();
+        assert!(t.get_with(h, Rights::COPY).is_ok());
+        assert_eq!(t.get_with(h, Rights::TRANSFER), Err(Rc::NoCapability));
+        t.insert(2, Rights::empty()).unwrap();
+        assert_eq!(t.insert(3, Rights::empty()), Err(Rc::QuotaExceeded));
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.drain().count(), 2);
+        assert!(t.is_empty());
+    }
+}

@@ -1,0 +1,170 @@
+//! A slab of kernel objects addressed by [`Id`]: an index plus the slot's
+//! generation, so an id kept after its object died never reaches the
+//! object that reuses the slot. Lookup is O(1); insertion reuses freed
+//! slots first and never panics on allocation failure.
+
+use alloc::vec::Vec;
+
+/// Index and generation of a slot.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id {
+    pub index: u32,
+    pub generation: u32,
+}
+
+struct Slot<T> {
+    generation: u32,
+    value: Option<T>,
+}
+
+pub struct Slab<T> {
+    slots: Vec<Slot<T>>,
+    free: Vec<u32>,
+    len: usize,
+    limit: usize,
+}
+
+/// Why an insertion failed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SlabError {
+    /// `limit` live objects already.
+    Full,
+    /// The kernel heap could not grow the slab.
+    OutOfMemory,
+}
+
+impl<T> Slab<T> {
+    /// An empty slab holding at most `limit` live objects.
+    pub const fn new(limit: usize) -> Self {
+        Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+            limit,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn insert(&mut self, value: T) -> Result<Id, SlabError> {
+        if self.len >= self.limit {
+            return Err(SlabError::Full);
+        }
+        if let Some(index) = self.free.pop() {
+            let slot = &mut self.slots[index as usize];
+            slot.value = Some(value);
+            self.len += 1;
+            return Ok(Id {
+                index,
+                generation: slot.generation,
+            });
+        }
+        // Reserve room to free this slot later, so `remove` never allocates.
+        self.slots
+            .try_reserve(1)
+            .map_err(|_| SlabError::OutOfMemory)?;
+        self.free
+            .try_reserve(self.slots.len() + 1 - self.free.len())
+            .map_err(|_| SlabError::OutOfMemory)?;
+        let index = self.slots.len() as u32;
+        self.slots.push(Slot {
+            generation: 1,
+            value: Some(value),
+        });
+        self.len += 1;
+        Ok(Id {
+            index,
+            generation: 1,
+        })
+    }
+
+    /// The id of the live object in slot `index`, if any.
+    pub fn id_at(&self, index: u32) -> Option<Id> {
+        let slot = self.slots.get(index as usize)?;
+        slot.value.as_ref().map(|_| Id {
+            index,
+            generation: slot.generation,
+        })
+    }
+
+    pub fn get(&self, id: Id) -> Option<&T> {
+        let slot = self.slots.get(id.index as usize)?;
+        (slot.generation == id.generation)
+            .then_some(slot.value.as_ref())
+            .flatten()
+    }
+
+    pub fn get_mut(&mut self, id: Id) -> Option<&mut T> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.value.as_mut()
+    }
+
+    /// Remove the object; its id (and every copy of it) goes stale.
+    pub fn remove(&mut self, id: Id) -> Option<T> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        let value = slot.value.take()?;
+        slot.generation = slot.generation.wrapping_add(1).max(1);
+        // Capacity was reserved at insertion: this push does not allocate.
+        self.free.push(id.index);
+        self.len -= 1;
+        Some(value)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Id, &T)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            s.value.as_ref().map(|v| {
+                (
+                    Id {
+                        index: i as u32,
+                        generation: s.generation,
+                    },
+                    v,
+                )
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_ids_miss() {
+        let mut s = Slab::new(4);
+        let a = s.insert(1).unwrap();
+        assert_eq!(s.get(a), Some(&1));
+        assert_eq!(s.remove(a), Some(1));
+        assert_eq!(s.get(a), None);
+        let b = s.insert(2).unwrap();
+        assert_eq!(b.index, a.index);
+        assert_ne!(b.generation, a.generation);
+        assert_eq!(s.get(a), None);
+        assert_eq!(s.remove(a), None);
+        assert_eq!(s.get(b), Some(&2));
+    }
+
+    #[test]
+    fn limit_enforced() {
+        let mut s = Slab::new(2);
+        s.insert(1).unwrap();
+        let b = s.insert(2).unwrap();
+        assert_eq!(s.insert(3), Err(SlabError::Full));
+        s.remove(b);
+        assert!(s.insert(3).is_ok());
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.iter().count(), 2);
+    }
+}
