@@ -1,0 +1,6 @@
+#![no_std]
+#![no_main]
+libkos::main!(main);
+fn main() -> i32 {
+    0
+}

@@ -1,0 +1,154 @@
+//! The syscalls: the only place with `svc #0`.
+//!
+//! Register convention (see [`kos_abi::syscall`]): number in `x8`, arguments
+//! in `x0..x5`, the [`Rc`] back in `x0` and results in `x1..`; the kernel
+//! preserves every other register, FP/SIMD included.
+
+use core::arch::asm;
+use core::time::Duration;
+
+use kos_abi::syscall as nr;
+use kos_abi::{Handle, Rc};
+
+/// Enters the kernel with syscall `number` and arguments `args` (x0..x5);
+/// returns the raw `x0` and `x1`.
+///
+/// # Safety
+///
+/// The kernel may read and write user memory as the syscall's arguments
+/// say: for [`nr::CALL`], the request range must be memory the caller may
+/// let the kernel read, and the reply range memory it owns exclusively and
+/// lets the kernel overwrite. Other numbers touch no user memory.
+#[inline(always)]
+pub unsafe fn raw(number: u64, args: [u64; 6]) -> (u64, u64) {
+    let r0: u64;
+    let r1: u64;
+    // SAFETY: `svc #0` enters the kernel, which returns to the next
+    // instruction with only x0/x1 changed (x2..x5 are declared clobbered as
+    // well, to depend on less) and does not touch our stack; what it does
+    // to memory is the caller's contract above (no `nomem`/`readonly`, so
+    // the compiler assumes any memory may change).
+    unsafe {
+        asm!(
+            "svc #0",
+            in("x8") number,
+            inlateout("x0") args[0] => r0,
+            inlateout("x1") args[1] => r1,
+            inlateout("x2") args[2] => _,
+            inlateout("x3") args[3] => _,
+            inlateout("x4") args[4] => _,
+            inlateout("x5") args[5] => _,
+            options(nostack),
+        );
+    }
+    (r0, r1)
+}
+
+/// A syscall that touches no user memory: only its number and register
+/// arguments matter.
+fn no_memory(number: u64, args: [u64; 6]) -> (u64, u64) {
+    // SAFETY: NOP, YIELD and SLEEP (and unknown numbers, which the kernel
+    // refuses) read and write no user memory.
+    unsafe { raw(number, args) }
+}
+
+/// Does nothing and returns [`Rc::Ok`].
+pub fn nop() -> Rc {
+    Rc::from_raw(no_memory(nr::NOP, [0; 6]).0)
+}
+
+/// Gives the rest of the time slice to threads of the same priority.
+pub fn yield_now() {
+    no_memory(nr::YIELD, [0; 6]);
+}
+
+/// Blocks the calling thread for at least `ns` nanoseconds.
+pub fn sleep_ns(ns: u64) -> Rc {
+    Rc::from_raw(no_memory(nr::SLEEP, [ns, 0, 0, 0, 0, 0]).0)
+}
+
+/// Blocks the calling thread for at least `d`.
+pub fn sleep(d: Duration) -> Rc {
+    sleep_ns(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Syscall `number` with register arguments only (for tests of the trap
+/// layer, e.g. an unknown number): returns the decoded `x0`.
+///
+/// Only numbers that touch no user memory are accepted here: [`nr::CALL`]
+/// (which does) gives [`Rc::InvalidArgument`] without entering the kernel,
+/// and [`nr::THREAD_EXIT`] has [`thread_exit`].
+pub fn register_only(number: u64, args: [u64; 6]) -> Rc {
+    if number == nr::CALL || number == nr::THREAD_EXIT {
+        return Rc::InvalidArgument;
+    }
+    Rc::from_raw(no_memory(number, args).0)
+}
+
+/// Ends the calling thread with `code`; the last thread of a process to end
+/// ends the process with that code.
+pub fn thread_exit(code: i64) -> ! {
+    // SAFETY: THREAD_EXIT touches no user memory and never returns to this
+    // thread (`noreturn`).
+    unsafe {
+        asm!(
+            "svc #0",
+            in("x8") nr::THREAD_EXIT,
+            in("x0") code,
+            options(nostack, noreturn),
+        );
+    }
+}
+
+/// `Call` with raw pointers: sends `req_len` bytes at `req` to the object
+/// behind `handle`; the reply (at most `reply_cap` bytes) lands at `reply`.
+/// Returns the [`Rc`] and the reply's length.
+///
+/// # Safety
+///
+/// `req..req+req_len` must be readable by the kernel on our behalf and
+/// `reply..reply+reply_cap` memory the caller owns exclusively for the call
+/// and lets the kernel overwrite. Addresses that are not user memory (null,
+/// kernel, read-only) are for testing the kernel's checks: it must refuse
+/// them with [`Rc::BadAddress`] without touching them.
+pub unsafe fn call_raw(
+    handle: Handle,
+    req: *const u8,
+    req_len: usize,
+    reply: *mut u8,
+    reply_cap: usize,
+) -> (Rc, usize) {
+    // SAFETY: the caller upholds CALL's memory contract (see above).
+    let (rc, len) = unsafe {
+        raw(
+            nr::CALL,
+            [
+                u64::from(handle.0),
+                req as u64,
+                req_len as u64,
+                reply as u64,
+                reply_cap as u64,
+                0,
+            ],
+        )
+    };
+    (Rc::from_raw(rc), len as usize)
+}
+
+/// `Call` with byte buffers: the request is `req`, the reply is written to
+/// the start of `reply`. Returns the [`Rc`] and the reply's length.
+pub fn call_bytes(handle: Handle, req: &[u8], reply: &mut [u8]) -> (Rc, usize) {
+    // SAFETY: `req` is a live slice the kernel only reads; `reply` is
+    // exclusively borrowed for the call and the kernel writes at most
+    // `reply.len()` bytes into it.
+    let (rc, len) = unsafe {
+        call_raw(
+            handle,
+            req.as_ptr(),
+            req.len(),
+            reply.as_mut_ptr(),
+            reply.len(),
+        )
+    };
+    (rc, len.min(reply.len()))
+}
