@@ -35,6 +35,7 @@ pub mod vm;
 pub use kos_abi as abi;
 pub use kos_abi::{Handle, Rc};
 pub use rt::env;
+pub use zerocopy;
 
 /// The exit code of a process that panicked.
 pub const PANIC_EXIT_CODE: i64 = 101;

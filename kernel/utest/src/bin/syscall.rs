@@ -1,6 +1,250 @@
+//! Error paths of the trap layer and the message checks: every malformed
+//! syscall or message must come back as a return code (and the program go
+//! on), never as a fault or a kernel crash.
+
 #![no_std]
 #![no_main]
+
+extern crate alloc;
+
+use alloc::vec;
+
+use libkos::abi::msg::{Endpoint, HEADER_SIZE, Header, MAX_ARENA, MAX_FIXED, sysinfo, thread};
+use libkos::abi::{Handle, Rc};
+use libkos::syscall::{self, call_bytes, call_raw};
+use libkos::test::TestResult;
+use libkos::{check, check_eq, check_ok, console, ipc};
+use utest::expect_rc;
+use libkos::zerocopy::IntoBytes;
+
 libkos::main!(main);
+
 fn main() -> i32 {
-    0
+    libkos::test::run(
+        "utest_syscall",
+        libkos::tests![
+            nop_is_ok,
+            unknown_syscall_number,
+            call_request_null,
+            call_request_in_kernel_memory,
+            call_reply_in_rodata,
+            call_request_shorter_than_header,
+            call_header_length_mismatch,
+            call_fixed_part_too_large,
+            call_arena_too_large,
+            unknown_endpoint,
+            unknown_method,
+            never_issued_handle,
+            closed_handle,
+            join_on_kernel_handle_is_wrong_type,
+            console_write_empty,
+        ],
+    )
+}
+
+/// A kernel address: the linear map of RAM on virt.
+const KERNEL_ADDR: u64 = 0xFFFF_0000_4000_0000;
+
+/// A well-formed `SysInfo.MemStats` request (no side effects).
+fn mem_stats_request() -> Header {
+    Header {
+        endpoint: Endpoint::SysInfo as u16,
+        method: sysinfo::MEM_STATS,
+        ..Header::default()
+    }
+}
+
+/// Big enough for any reply used here.
+fn reply_buf() -> [u64; 16] {
+    [0; 16]
+}
+
+fn nop_is_ok() -> TestResult {
+    check_eq!(syscall::nop(), Rc::Ok, "nop");
+    Ok(())
+}
+
+fn unknown_syscall_number() -> TestResult {
+    check_eq!(
+        syscall::register_only(999, [1, 2, 3, 4, 5, 6]),
+        Rc::InvalidSyscall,
+        "syscall 999"
+    );
+    check_eq!(
+        syscall::register_only(u64::MAX, [0; 6]),
+        Rc::InvalidSyscall,
+        "syscall u64::MAX"
+    );
+    Ok(())
+}
+
+fn call_request_null() -> TestResult {
+    let mut reply = reply_buf();
+    let reply = reply.as_mut_bytes();
+    // SAFETY: the request pointer is null on purpose: the kernel must refuse
+    // it; the reply buffer is ours.
+    let (rc, _) = unsafe { call_raw(Handle::KERNEL, core::ptr::null(), 16, reply.as_mut_ptr(), reply.len()) };
+    check_eq!(rc, Rc::BadAddress, "request at address 0");
+    Ok(())
+}
+
+fn call_request_in_kernel_memory() -> TestResult {
+    let mut reply = reply_buf();
+    let reply = reply.as_mut_bytes();
+    // SAFETY: a kernel address as the request on purpose: the kernel must
+    // refuse it without reading it; the reply buffer is ours.
+    let (rc, _) = unsafe {
+        call_raw(
+            Handle::KERNEL,
+            KERNEL_ADDR as *const u8,
+            16,
+            reply.as_mut_ptr(),
+            reply.len(),
+        )
+    };
+    check_eq!(rc, Rc::BadAddress, "request at {KERNEL_ADDR:#x}");
+    Ok(())
+}
+
+/// Lives in .rodata (immutable, no interior mutability): mapped read-only.
+static READ_ONLY: [u8; 128] = [0x5a; 128];
+
+fn call_reply_in_rodata() -> TestResult {
+    let req = mem_stats_request();
+    let target = READ_ONLY.as_ptr();
+    // SAFETY: the reply buffer is our read-only .rodata on purpose: the
+    // kernel must refuse to write there (BadAddress). Were it to write
+    // anyway, the check below sees it.
+    let (rc, _) = unsafe {
+        call_raw(
+            Handle::KERNEL,
+            req.as_bytes().as_ptr(),
+            HEADER_SIZE,
+            target.cast_mut(),
+            READ_ONLY.len(),
+        )
+    };
+    check_eq!(rc, Rc::BadAddress, "reply into .rodata at {target:p}");
+    let intact = READ_ONLY
+        .iter()
+        .all(|&b| core::hint::black_box(b) == 0x5a);
+    check!(intact, "the kernel wrote into read-only memory");
+    Ok(())
+}
+
+fn call_request_shorter_than_header() -> TestResult {
+    let req = mem_stats_request();
+    let mut reply = reply_buf();
+    let (rc, _) = call_bytes(Handle::KERNEL, &req.as_bytes()[..8], reply.as_mut_bytes());
+    check_eq!(rc, Rc::InvalidArgument, "8-byte request");
+    let (rc, _) = call_bytes(Handle::KERNEL, &[], reply.as_mut_bytes());
+    check_eq!(rc, Rc::InvalidArgument, "empty request");
+    Ok(())
+}
+
+fn call_header_length_mismatch() -> TestResult {
+    // The header announces 16 bytes, the call says 24.
+    let mut req = [0u64; 3];
+    req.as_mut_bytes()[..HEADER_SIZE].copy_from_slice(mem_stats_request().as_bytes());
+    let mut reply = reply_buf();
+    let (rc, _) = call_bytes(Handle::KERNEL, req.as_bytes(), reply.as_mut_bytes());
+    check_eq!(rc, Rc::InvalidArgument, "header 16 bytes, request 24");
+    // The header announces 8 bytes of arena, the call has none.
+    let hdr = Header {
+        arena_len: 8,
+        ..mem_stats_request()
+    };
+    let (rc, _) = call_bytes(Handle::KERNEL, hdr.as_bytes(), reply.as_mut_bytes());
+    check_eq!(rc, Rc::InvalidArgument, "header 24 bytes, request 16");
+    Ok(())
+}
+
+fn call_fixed_part_too_large() -> TestResult {
+    let fixed = MAX_FIXED + 8;
+    let mut req = vec![0u64; (HEADER_SIZE + fixed) / 8];
+    let hdr = Header {
+        fixed_len: fixed as u16,
+        ..mem_stats_request()
+    };
+    req.as_mut_slice().as_mut_bytes()[..HEADER_SIZE].copy_from_slice(hdr.as_bytes());
+    let mut reply = reply_buf();
+    let (rc, _) = call_bytes(Handle::KERNEL, req.as_slice().as_bytes(), reply.as_mut_bytes());
+    check_eq!(rc, Rc::MessageTooLarge, "fixed part of {fixed} bytes");
+    Ok(())
+}
+
+fn call_arena_too_large() -> TestResult {
+    let arena = MAX_ARENA + 8;
+    let mut req = vec![0u64; (HEADER_SIZE + arena) / 8];
+    let hdr = Header {
+        endpoint: Endpoint::Console as u16,
+        method: 0,
+        arena_len: arena as u32,
+        ..Header::default()
+    };
+    req.as_mut_slice().as_mut_bytes()[..HEADER_SIZE].copy_from_slice(hdr.as_bytes());
+    let mut reply = reply_buf();
+    let (rc, _) = call_bytes(Handle::KERNEL, req.as_slice().as_bytes(), reply.as_mut_bytes());
+    check_eq!(rc, Rc::MessageTooLarge, "arena of {arena} bytes");
+    Ok(())
+}
+
+fn unknown_endpoint() -> TestResult {
+    let r = ipc::call(Handle::KERNEL, 99, 0, &(), &[], &mut (), &mut []);
+    expect_rc("endpoint 99 on the kernel handle", r, Rc::ResourceNotFound)
+}
+
+fn unknown_method() -> TestResult {
+    let r = ipc::call(
+        Handle::KERNEL,
+        Endpoint::SysInfo as u16,
+        77,
+        &(),
+        &[],
+        &mut (),
+        &mut [],
+    );
+    expect_rc("SysInfo method 77", r, Rc::ResourceNotFound)
+}
+
+fn never_issued_handle() -> TestResult {
+    let r = libkos::thread::info(Handle(0x7777_0042));
+    expect_rc("Thread.Info on handle 0x7777_0042", r, Rc::InvalidHandle)
+}
+
+fn closed_handle() -> TestResult {
+    let t = check_ok!(
+        libkos::thread::spawn(libkos::thread::normal(16), 0, || 7),
+        "spawn"
+    );
+    let code = check_ok!(t.join(u64::MAX), "join");
+    check_eq!(code, 7, "thread exit code");
+    let h = t.handle();
+    check_ok!(t.close(), "close");
+    let r = libkos::thread::info(h);
+    expect_rc("Thread.Info on a closed handle", r, Rc::InvalidHandle)?;
+    expect_rc(
+        "closing it again",
+        libkos::task::close_handle(h),
+        Rc::InvalidHandle,
+    )
+}
+
+fn join_on_kernel_handle_is_wrong_type() -> TestResult {
+    let mut reply = thread::JoinReply::default();
+    let r = ipc::call(
+        Handle::KERNEL,
+        Endpoint::Thread as u16,
+        thread::JOIN,
+        &thread::JoinReq { timeout_ns: 0 },
+        &[],
+        &mut reply,
+        &mut [],
+    );
+    expect_rc("Thread.Join on the kernel handle", r, Rc::WrongType)
+}
+
+fn console_write_empty() -> TestResult {
+    check_ok!(console::write(&[]), "Console.Write of 0 bytes");
+    Ok(())
 }
