@@ -133,7 +133,11 @@ fn finish(t: Task, what: &str) -> TestResult {
 fn create_name_taken() -> TestResult {
     let first = check_ok!(create("dup-name", SELF), "first create");
     let second = create("dup-name", SELF);
-    let verdict = expect_rc("second create with the same name", second, Rc::AlreadyExists);
+    let verdict = expect_rc(
+        "second create with the same name",
+        second,
+        Rc::AlreadyExists,
+    );
     finish(first, "first")?;
     verdict
 }
@@ -141,12 +145,7 @@ fn create_name_taken() -> TestResult {
 fn create_priority_too_high() -> TestResult {
     expect_rc(
         "create with priority MAX_PRIORITY + 1",
-        Task::create(
-            "prio",
-            SELF,
-            MAX_PRIORITY + 1,
-            CreateFlags::FROM_ROMFS,
-        ),
+        Task::create("prio", SELF, MAX_PRIORITY + 1, CreateFlags::FROM_ROMFS),
         Rc::InvalidArgument,
     )
 }

@@ -13,9 +13,9 @@ use libkos::abi::msg::{Endpoint, HEADER_SIZE, Header, MAX_ARENA, MAX_FIXED, sysi
 use libkos::abi::{Handle, Rc};
 use libkos::syscall::{self, call_bytes, call_raw};
 use libkos::test::TestResult;
+use libkos::zerocopy::IntoBytes;
 use libkos::{check, check_eq, check_ok, console, ipc};
 use utest::expect_rc;
-use libkos::zerocopy::IntoBytes;
 
 libkos::main!(main);
 
@@ -83,7 +83,15 @@ fn call_request_null() -> TestResult {
     let reply = reply.as_mut_bytes();
     // SAFETY: the request pointer is null on purpose: the kernel must refuse
     // it; the reply buffer is ours.
-    let (rc, _) = unsafe { call_raw(Handle::KERNEL, core::ptr::null(), 16, reply.as_mut_ptr(), reply.len()) };
+    let (rc, _) = unsafe {
+        call_raw(
+            Handle::KERNEL,
+            core::ptr::null(),
+            16,
+            reply.as_mut_ptr(),
+            reply.len(),
+        )
+    };
     check_eq!(rc, Rc::BadAddress, "request at address 0");
     Ok(())
 }
@@ -125,9 +133,7 @@ fn call_reply_in_rodata() -> TestResult {
         )
     };
     check_eq!(rc, Rc::BadAddress, "reply into .rodata at {target:p}");
-    let intact = READ_ONLY
-        .iter()
-        .all(|&b| core::hint::black_box(b) == 0x5a);
+    let intact = READ_ONLY.iter().all(|&b| core::hint::black_box(b) == 0x5a);
     check!(intact, "the kernel wrote into read-only memory");
     Ok(())
 }
@@ -168,7 +174,11 @@ fn call_fixed_part_too_large() -> TestResult {
     };
     req.as_mut_slice().as_mut_bytes()[..HEADER_SIZE].copy_from_slice(hdr.as_bytes());
     let mut reply = reply_buf();
-    let (rc, _) = call_bytes(Handle::KERNEL, req.as_slice().as_bytes(), reply.as_mut_bytes());
+    let (rc, _) = call_bytes(
+        Handle::KERNEL,
+        req.as_slice().as_bytes(),
+        reply.as_mut_bytes(),
+    );
     check_eq!(rc, Rc::MessageTooLarge, "fixed part of {fixed} bytes");
     Ok(())
 }
@@ -184,7 +194,11 @@ fn call_arena_too_large() -> TestResult {
     };
     req.as_mut_slice().as_mut_bytes()[..HEADER_SIZE].copy_from_slice(hdr.as_bytes());
     let mut reply = reply_buf();
-    let (rc, _) = call_bytes(Handle::KERNEL, req.as_slice().as_bytes(), reply.as_mut_bytes());
+    let (rc, _) = call_bytes(
+        Handle::KERNEL,
+        req.as_slice().as_bytes(),
+        reply.as_mut_bytes(),
+    );
     check_eq!(rc, Rc::MessageTooLarge, "arena of {arena} bytes");
     Ok(())
 }
