@@ -82,3 +82,15 @@ macro_rules! println {
     () => ($crate::print!("\n"));
     ($($arg:tt)*) => ($crate::console::_print(format_args!("{}\n", format_args!($($arg)*))));
 }
+
+/// Write raw bytes (user output): valid UTF-8 as is, anything else as U+FFFD.
+pub fn write_bytes(bytes: &[u8]) {
+    with(|c| {
+        for chunk in bytes.utf8_chunks() {
+            let _ = c.write_str(chunk.valid());
+            if !chunk.invalid().is_empty() {
+                let _ = c.write_str("\u{FFFD}");
+            }
+        }
+    });
+}

@@ -29,6 +29,7 @@ mod arch;
 mod console;
 mod heap;
 mod irq;
+mod kcall;
 #[cfg(feature = "kbench")]
 mod kbench;
 #[cfg(feature = "ktest")]
@@ -37,7 +38,10 @@ mod memory;
 mod panic;
 mod power;
 mod romfs;
+mod security;
 mod sync;
+mod syscall;
+mod task;
 mod tick;
 
 use bsp_rpi4::board;
@@ -80,14 +84,26 @@ pub extern "C" fn kernel_entry(dtb_pa: u64, entry_el: u64) -> ! {
     kbench::run();
 
     #[cfg(not(any(feature = "ktest", feature = "kbench")))]
-    idle()
+    start_user_space()
 }
 
-/// Nothing to run yet: sleep until the next interrupt, forever.
+/// Threads from here on: this CPU's idle thread, then einit from the ROMFS.
 #[cfg(not(any(feature = "ktest", feature = "kbench")))]
-fn idle() -> ! {
-    println!("idle: no user space yet; waiting for interrupts (QEMU: Ctrl-A X quits)");
-    loop {
-        arch::cpu::wait_for_interrupt();
-    }
+fn start_user_space() -> ! {
+    /// The idle thread's stack: it only ever runs `wfi` in a loop.
+    #[repr(C, align(16))]
+    struct IdleStack([u8; 1024]);
+    static mut IDLE_STACK: IdleStack = IdleStack([0; 1024]);
+
+    // Masked until the first thread is entered (its SPSR unmasks them).
+    let _ = arch::cpu::irq_save();
+    let kstack_top = memory::layout::phys_to_virt(kernel_core::addr::PhysAddr(
+        memory::layout::stack(arch::cpu::core_id()).end,
+    ))
+    .0;
+    let empty = arch::mmu::empty_table();
+    arch::user::init_cpu(kstack_top, empty);
+    let idle_top = (&raw mut IDLE_STACK) as u64 + core::mem::size_of::<IdleStack>() as u64;
+    task::init(empty, idle_top);
+    task::entry::start()
 }

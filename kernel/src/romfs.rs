@@ -39,3 +39,10 @@ pub fn init() {
         Err(e) => println!("romfs: embedded image unusable: {e}"),
     }
 }
+
+/// The contents of the regular file at `path` (symlinks followed).
+pub fn file(path: &str) -> Result<&'static [u8], Error> {
+    let img = image()?;
+    let entry = img.lookup(path)?;
+    img.read(&entry)
+}

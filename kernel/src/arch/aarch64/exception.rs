@@ -80,11 +80,23 @@ impl Kind {
             _ => "SError",
         }
     }
-    fn is_irq(self) -> bool {
+    pub fn is_irq(self) -> bool {
         self.0 % 4 == 1
     }
+    pub fn is_sync(self) -> bool {
+        self.0 % 4 == 0
+    }
+    /// From EL0 (a user thread).
+    pub fn from_user(self) -> bool {
+        self.0 >= 8
+    }
+    /// From a thread's context (a user thread, or an idle thread at EL1t),
+    /// saved into that thread's frame; otherwise from the kernel itself.
+    fn from_thread(self) -> bool {
+        self.0 < 4 || self.0 >= 8
+    }
     fn is_sync_from_el1(self) -> bool {
-        self.0 == 0 || self.0 == 4
+        self.0 == 4
     }
 }
 
@@ -98,13 +110,21 @@ pub fn init() {
     super::cpu::isb();
 }
 
-/// Called by `vectors.s` with the saved context of the interrupted code.
+/// Called by `vectors.s` with the saved context of the interrupted code;
+/// returns the context to resume.
 #[unsafe(no_mangle)]
-extern "C" fn exception_dispatch(frame: &mut TrapFrame, kind: u64) {
+extern "C" fn exception_dispatch(frame: *mut TrapFrame, kind: u64) -> *mut TrapFrame {
     let kind = Kind(kind);
+    if kind.from_thread() {
+        return crate::task::entry::from_thread(kind, frame);
+    }
+    // SAFETY: for exceptions taken in the kernel, vectors.s passes the frame
+    // it just saved on this CPU's stack; nothing else refers to it.
+    let frame = unsafe { &mut *frame };
     if kind.is_irq() {
+        // The kernel itself is never preempted: it resumes where it was.
         crate::irq::handle();
-        return;
+        return frame;
     }
     let esr = Esr(ESR_EL1.get());
     let far = FAR_EL1.get();
@@ -116,9 +136,28 @@ extern "C" fn exception_dispatch(frame: &mut TrapFrame, kind: u64) {
         probe.caught.store(true, Ordering::Release);
         // Resume after the faulting instruction (all A64 instructions are 4 bytes).
         frame.elr += 4;
-        return;
+        return frame;
     }
     fatal(kind, esr, far, frame)
+}
+
+/// An exception from a thread context that only a kernel or hardware bug
+/// explains (a fault in an idle thread, FIQ, SError): report and stop.
+pub fn fatal_current(kind: Kind) -> ! {
+    let mut out = crate::console::emergency();
+    let _ = fmt::write(
+        &mut out,
+        format_args!(
+            "\n*** unexpected exception: {} from {}\n    ESR  {:#018x}  {}\n    FAR  {:#018x}\n    ELR  {:#018x}\n*** system stopped\n",
+            kind.class(),
+            kind.origin(),
+            ESR_EL1.get(),
+            Esr(ESR_EL1.get()),
+            FAR_EL1.get(),
+            ELR_EL1.get()
+        ),
+    );
+    crate::power::shutdown(crate::power::EXIT_UNEXPECTED_EXCEPTION)
 }
 
 /// Report an exception nobody expected and stop the system.

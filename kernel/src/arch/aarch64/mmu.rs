@@ -38,6 +38,14 @@ pub unsafe fn switch_kernel_tables(root: PhysAddr) {
     flush_tlb_all();
 }
 
+/// Physical address of a table with no valid entry (walks through it fault).
+pub fn empty_table() -> PhysAddr {
+    unsafe extern "C" {
+        static __empty_table: u8;
+    }
+    PhysAddr(layout::image_virt_to_phys((&raw const __empty_table) as u64))
+}
+
 /// Install `root` as the lower-half table and enable walks through it
 /// (`None` disables lower-half walks again).
 pub fn set_user_table(root: Option<PhysAddr>) {

@@ -11,3 +11,4 @@ pub mod pmu;
 #[cfg(feature = "qemu-exit")]
 pub mod semihosting;
 pub mod timer;
+pub mod user;

@@ -4,13 +4,22 @@
 // (see exception.rs for the layout) and calls exception_dispatch(frame, kind).
 // FP/SIMD registers are saved too: the compiled kernel uses them, and the
 // AAPCS64 lets a callee clobber the upper halves of v8-v15.
+//
+// Two kinds of context are interrupted:
+// - a thread (EL0, or a CPU's idle thread at EL1 on SP_EL0): SP_EL1 was set
+//   to the end of that thread's TrapFrame when it was entered, so its context
+//   is saved straight into its thread object; the handler then runs on this
+//   CPU's kernel stack (its top is kept in TPIDR_EL1), which is empty;
+// - the kernel itself (EL1 on SP_EL1): the frame goes on the kernel stack.
+// exception_dispatch returns the frame to resume: the same one, or another
+// thread's after a switch. Restoring it leaves SP_EL1 at its end again.
 
-.macro VECTOR kind
+.macro VECTOR_THREAD kind
     .balign 0x80
     sub     sp, sp, #{FRAME_SIZE}
     stp     x0, x1, [sp, #0]
     mov     x1, #\kind
-    b       __exception_common
+    b       __thread_exception
 .endm
 
 // For exceptions taken on the kernel stack: before storing anything, check
@@ -34,22 +43,22 @@
 .balign 0x800
 .global __exception_vectors
 __exception_vectors:
-    VECTOR 0    // current EL, SP_EL0: synchronous
-    VECTOR 1    //                     IRQ
-    VECTOR 2    //                     FIQ
-    VECTOR 3    //                     SError
+    VECTOR_THREAD 0    // current EL, SP_EL0 (idle thread): synchronous
+    VECTOR_THREAD 1    //                     IRQ
+    VECTOR_THREAD 2    //                     FIQ
+    VECTOR_THREAD 3    //                     SError
     VECTOR_KSTACK 4    // current EL, SP_ELx: synchronous
     VECTOR_KSTACK 5
     VECTOR_KSTACK 6
     VECTOR_KSTACK 7
-    VECTOR 8    // lower EL, AArch64: synchronous
-    VECTOR 9
-    VECTOR 10
-    VECTOR 11
-    VECTOR 12   // lower EL, AArch32: synchronous
-    VECTOR 13
-    VECTOR 14
-    VECTOR 15
+    VECTOR_THREAD 8    // lower EL, AArch64: synchronous
+    VECTOR_THREAD 9
+    VECTOR_THREAD 10
+    VECTOR_THREAD 11
+    VECTOR_THREAD 12   // lower EL, AArch32: synchronous
+    VECTOR_THREAD 13
+    VECTOR_THREAD 14
+    VECTOR_THREAD 15
 
 // SP ran into the guard below a kernel stack. x0 holds that SP; the
 // interrupted x0 is lost. Report from a stack of its own; never returns.
@@ -60,7 +69,7 @@ __stack_overflow:
     bl      kernel_stack_overflow
     b       .
 
-__exception_common:
+.macro SAVE_REST
     stp     x2, x3, [sp, #16 * 1]
     stp     x4, x5, [sp, #16 * 2]
     stp     x6, x7, [sp, #16 * 3]
@@ -100,10 +109,26 @@ __exception_common:
     stp     q26, q27, [x2, #32 * 13]
     stp     q28, q29, [x2, #32 * 14]
     stp     q30, q31, [x2, #32 * 15]
+.endm
 
+__thread_exception:
+    SAVE_REST
+    mov     x0, sp
+    mrs     x2, tpidr_el1
+    mov     sp, x2
+    bl      exception_dispatch
+    b       __restore_frame
+
+__exception_common:
+    SAVE_REST
     mov     x0, sp
     bl      exception_dispatch
+    // fall through: x0 = the frame to resume
 
+// Resume the context saved in the TrapFrame at x0. Never returns.
+.global __restore_frame
+__restore_frame:
+    mov     sp, x0
     add     x2, sp, #288
     ldp     q0, q1, [x2, #32 * 0]
     ldp     q2, q3, [x2, #32 * 1]

@@ -1,0 +1,261 @@
+//! Kernel endpoints: `Call` on a handle to a kernel object. The request is
+//! read from the caller's memory and validated in full (sizes, addresses,
+//! handle, endpoint), passes the security monitor, and only then reaches
+//! the endpoint's method; the reply is written back to the caller.
+
+mod core_ep;
+mod task_ep;
+mod thread_ep;
+mod vm_ep;
+
+use heapless::Vec as HVec;
+use kos_abi::msg::{ArenaRef, Endpoint, HEADER_SIZE, Header, MAX_ARENA, MAX_FIXED, MAX_MESSAGE};
+use kos_abi::{Handle, Rc, Rights};
+use zerocopy::{FromBytes, Immutable, IntoBytes};
+
+use crate::task::Kernel;
+use crate::task::object::Object;
+use crate::task::thread::Pid;
+
+/// How a call ended for its caller.
+pub enum Outcome {
+    /// Reply written (or not, on error): the syscall returns `(rc, len)`.
+    Done(Rc, u64),
+    /// The caller blocked (its reply comes when it is woken) or ended.
+    Pending,
+}
+
+/// A decoded, validated request.
+pub struct Request {
+    pub caller: Pid,
+    pub header: Header,
+    fixed: [u8; MAX_FIXED],
+    /// User address of the arena (validated readable for `header.arena_len`).
+    arena: u64,
+    pub reply: u64,
+    pub cap: u64,
+    pub rights: Rights,
+}
+
+impl Request {
+    /// The fixed part as `T` (missing bytes read as zero, so an older,
+    /// shorter request still decodes; extra bytes are ignored).
+    pub fn args<T: FromBytes>(&self) -> T {
+        let n = core::mem::size_of::<T>().min(MAX_FIXED);
+        let mut buf = [0u8; MAX_FIXED];
+        let have = (self.header.fixed_len as usize).min(n);
+        buf[..have].copy_from_slice(&self.fixed[..have]);
+        T::read_from_prefix(&buf[..]).map(|(t, _)| t).unwrap_or_else(|_| T::new_zeroed())
+    }
+
+    /// Copy the arena bytes `r` names into `buf`; returns them.
+    pub fn arena_bytes<'b>(
+        &self,
+        k: &Kernel,
+        r: ArenaRef,
+        buf: &'b mut [u8],
+    ) -> Result<&'b [u8], Rc> {
+        let end = (r.offset as u64)
+            .checked_add(r.len as u64)
+            .ok_or(Rc::InvalidArgument)?;
+        if end > self.header.arena_len as u64 || r.len as usize > buf.len() {
+            return Err(Rc::InvalidArgument);
+        }
+        let space = space_of(k, self.caller)?;
+        let out = &mut buf[..r.len as usize];
+        space.copy_in(self.arena + r.offset as u64, out)?;
+        Ok(out)
+    }
+
+    /// The arena bytes `r` names, as UTF-8 text.
+    pub fn arena_str<'b>(&self, k: &Kernel, r: ArenaRef, buf: &'b mut [u8]) -> Result<&'b str, Rc> {
+        let b = self.arena_bytes(k, r, buf)?;
+        core::str::from_utf8(b).map_err(|_| Rc::InvalidArgument)
+    }
+
+    /// The whole arena as one reference.
+    pub fn whole_arena(&self) -> ArenaRef {
+        ArenaRef {
+            offset: 0,
+            len: self.header.arena_len,
+        }
+    }
+}
+
+/// What a method returns to its caller.
+pub enum Reply<'a> {
+    /// A fixed part (up to 64 bytes) and an arena.
+    Data(HVec<u8, 64>, &'a [u8]),
+    /// Nothing to write now: the caller blocked or ended.
+    Pending,
+}
+
+impl Reply<'_> {
+    pub fn fixed<T: IntoBytes + Immutable>(v: &T) -> Reply<'static> {
+        Reply::Data(HVec::from_slice(v.as_bytes()).unwrap_or_default(), &[])
+    }
+    pub fn empty() -> Reply<'static> {
+        Reply::Data(HVec::new(), &[])
+    }
+}
+
+pub fn space_of(k: &Kernel, pid: Pid) -> Result<&crate::task::space::AddressSpace, Rc> {
+    k.procs
+        .get(pid)
+        .and_then(|p| p.space.as_ref())
+        .ok_or(Rc::InvalidArgument)
+}
+
+/// Handle `Call(handle, req, req_len, reply, cap)` from the current thread.
+pub fn call(k: &mut Kernel, handle: Handle, req: u64, req_len: u64, reply: u64, cap: u64) -> Outcome {
+    let Some(caller) = k.current_pid() else {
+        return Outcome::Done(Rc::InvalidArgument, 0);
+    };
+    let (request, object) = match decode(k, caller, handle, req, req_len, reply, cap) {
+        Ok(r) => r,
+        Err(rc) => return Outcome::Done(rc, 0),
+    };
+    let result = dispatch(k, &request, object);
+    match result {
+        Ok(Reply::Data(fixed, arena)) => {
+            let (rc, len) = write_reply(k, caller, reply, cap, Rc::Ok, &fixed[..], arena);
+            Outcome::Done(rc, len)
+        }
+        Ok(Reply::Pending) => Outcome::Pending,
+        Err(rc) => {
+            let (_, len) = write_reply(k, caller, reply, cap, rc, &[0u8; 0][..], &[]);
+            Outcome::Done(rc, len)
+        }
+    }
+}
+
+fn decode(
+    k: &Kernel,
+    caller: Pid,
+    handle: Handle,
+    req: u64,
+    req_len: u64,
+    reply: u64,
+    cap: u64,
+) -> Result<(Request, Object), Rc> {
+    let p = k.procs.get(caller).ok_or(Rc::InvalidArgument)?;
+    let space = p.space.as_ref().ok_or(Rc::InvalidArgument)?;
+    if req_len < HEADER_SIZE as u64 {
+        return Err(Rc::InvalidArgument);
+    }
+    if req_len > MAX_MESSAGE as u64 {
+        return Err(Rc::MessageTooLarge);
+    }
+    let mut hbuf = [0u8; HEADER_SIZE];
+    space.copy_in(req, &mut hbuf)?;
+    let header = Header::read_from_bytes(&hbuf).map_err(|_| Rc::InvalidArgument)?;
+    if header.fixed_len as usize > MAX_FIXED || header.arena_len as usize > MAX_ARENA {
+        return Err(Rc::MessageTooLarge);
+    }
+    if header.total_len() as u64 != req_len || header.fixed_len % 8 != 0 || header.handles != 0 {
+        return Err(Rc::InvalidArgument);
+    }
+    let mut fixed = [0u8; MAX_FIXED];
+    space.copy_in(req + HEADER_SIZE as u64, &mut fixed[..header.fixed_len as usize])?;
+    let arena = req + HEADER_SIZE as u64 + header.fixed_len as u64;
+    space.check_range(arena, header.arena_len as usize, false)?;
+    // The reply buffer must be writable before anything happens.
+    if cap > MAX_MESSAGE as u64 {
+        return Err(Rc::MessageTooLarge);
+    }
+    space.check_range(reply, cap as usize, true)?;
+
+    let entry = p.handles.get(handle)?;
+    Endpoint::from_u16(header.endpoint).ok_or(Rc::ResourceNotFound)?;
+    crate::security::check(&crate::security::Message {
+        source_pid: p.pid,
+        source_class: &p.eiid,
+        target: entry.object,
+        endpoint: header.endpoint,
+        method: header.method,
+        fixed: &fixed[..header.fixed_len as usize],
+        arena_len: header.arena_len,
+    })?;
+    Ok((
+        Request {
+            caller,
+            header,
+            fixed,
+            arena,
+            reply,
+            cap,
+            rights: entry.rights,
+        },
+        entry.object,
+    ))
+}
+
+fn dispatch<'a>(k: &mut Kernel, req: &Request, object: Object) -> Result<Reply<'a>, Rc> {
+    let endpoint = Endpoint::from_u16(req.header.endpoint).ok_or(Rc::ResourceNotFound)?;
+    match (object, endpoint) {
+        (Object::Task(pid), Endpoint::Task) => task_ep::call(k, req, pid),
+        (Object::Task(pid), Endpoint::Thread) => thread_ep::create(k, req, pid),
+        (Object::Task(pid), Endpoint::Vm) => vm_ep::call(k, req, pid),
+        (Object::Thread(tid), Endpoint::Thread) => thread_ep::call(k, req, tid),
+        (
+            Object::Kernel,
+            Endpoint::Console | Endpoint::SysInfo | Endpoint::HandleOps | Endpoint::Romfs,
+        ) => core_ep::call(k, req, endpoint),
+        _ => Err(Rc::WrongType),
+    }
+}
+
+/// Write a reply (header with `rc`, `fixed`, `arena`) to `pid`'s buffer at
+/// `reply` (capacity `cap`); returns what the syscall should return.
+pub fn write_reply<F: IntoBytes + Immutable + ?Sized>(
+    k: &Kernel,
+    pid: Pid,
+    reply: u64,
+    cap: u64,
+    rc: Rc,
+    fixed: &F,
+    arena: &[u8],
+) -> (Rc, u64) {
+    let fixed = fixed.as_bytes();
+    let Ok(space) = space_of(k, pid) else {
+        return (rc, 0);
+    };
+    let header = Header {
+        endpoint: 0,
+        method: 0,
+        fixed_len: fixed.len() as u16,
+        handles: 0,
+        arena_len: arena.len() as u32,
+        status: rc as u32,
+    };
+    let total = header.total_len() as u64;
+    if total > cap {
+        // An error still fits as a bare header if there is room for one.
+        if rc != Rc::Ok {
+            let bare = Header {
+                fixed_len: 0,
+                arena_len: 0,
+                ..header
+            };
+            if cap >= HEADER_SIZE as u64 && space.copy_out(reply, bare.as_bytes()).is_ok() {
+                return (rc, HEADER_SIZE as u64);
+            }
+            return (rc, 0);
+        }
+        return (Rc::MessageTooLarge, 0);
+    }
+    let parts = [header.as_bytes(), fixed, arena];
+    let mut at = reply;
+    for part in parts {
+        if space.copy_out(at, part).is_err() {
+            return (Rc::BadAddress, 0);
+        }
+        at += part.len() as u64;
+    }
+    (rc, total)
+}
+
+/// Deadline tick for a timeout in ns (`u64::MAX` = none).
+pub fn deadline(timeout_ns: u64) -> Option<u64> {
+    (timeout_ns != u64::MAX).then(|| crate::tick::ticks() + crate::task::ns_to_ticks(timeout_ns))
+}

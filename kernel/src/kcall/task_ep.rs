@@ -1,0 +1,178 @@
+//! `kl.core.Task` methods (the first part: creating from ROMFS, starting,
+//! environment, ending, exit information, waiting). The rest arrive with the
+//! complete Task endpoint and answer `rcNotSupported` until then.
+
+use kos_abi::task::{
+    self, CreateFlags, CreateReply, CreateReq, ExitReq, ExitStatus, MAX_ENV, MAX_NAME, MAX_PATH,
+    Method, PidReply, WaitReq,
+};
+use kos_abi::vm::{ENV_BASE, PAGE_SIZE};
+use kos_abi::{Rc, Rights};
+
+use super::{Reply, Request, deadline};
+use crate::task::Kernel;
+use crate::task::object::Object;
+use crate::task::process::Lifecycle;
+use crate::task::space::RegionKind;
+use crate::task::thread::Pid;
+
+pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
+    if req.header.method == task::WAIT {
+        if !req.rights.contains(Rights::WAIT) {
+            return Err(Rc::NoCapability);
+        }
+        return wait(k, req, target);
+    }
+    let method = Method::from_u16(req.header.method).ok_or(Rc::ResourceNotFound)?;
+    if !req.rights.contains(Rights::task(method)) {
+        return Err(Rc::NoCapability);
+    }
+    let own = target == req.caller;
+    match method {
+        Method::Create => {
+            if !own {
+                return Err(Rc::InvalidArgument);
+            }
+            create(k, req)
+        }
+        Method::Resume => k.resume(target).map(|_| Reply::empty()),
+        Method::Exit => {
+            if !own {
+                return Err(Rc::InvalidArgument);
+            }
+            let a: ExitReq = req.args();
+            k.end_process(target, ExitStatus::Normal, a.code, None);
+            Ok(Reply::Pending)
+        }
+        Method::Terminate => {
+            let p = k.procs.get(target).ok_or(Rc::InvalidArgument)?;
+            if p.lifecycle == Lifecycle::Ended {
+                return Err(Rc::Busy);
+            }
+            k.end_process(target, ExitStatus::Terminated, 0, None);
+            Ok(if own { Reply::Pending } else { Reply::empty() })
+        }
+        Method::GetExitInfo => {
+            let p = k.procs.get(target).ok_or(Rc::InvalidArgument)?;
+            Ok(Reply::fixed(&p.exit_info()))
+        }
+        Method::GetPid => {
+            let p = k.procs.get(target).ok_or(Rc::InvalidArgument)?;
+            Ok(Reply::fixed(&PidReply { pid: p.pid as u64 }))
+        }
+        Method::SetEnv => set_env(k, req, target),
+        Method::FreeSelfEnv => {
+            if !own {
+                return Err(Rc::InvalidArgument);
+            }
+            let p = k.procs.get_mut(target).ok_or(Rc::InvalidArgument)?;
+            let (addr, _) = p.env.take().ok_or(Rc::ResourceNotFound)?;
+            if let Some(space) = p.space.as_mut() {
+                space.release(addr);
+            }
+            Ok(Reply::empty())
+        }
+        _ => Err(Rc::NotSupported),
+    }
+}
+
+fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
+    let a: CreateReq = req.args();
+    let flags = CreateFlags::from_bits(a.flags).ok_or(Rc::InvalidArgument)?;
+    if !flags.contains(CreateFlags::FROM_ROMFS) {
+        // Empty processes built segment by segment come with LoadSeg & co.
+        return Err(Rc::NotSupported);
+    }
+    if flags.contains(CreateFlags::CRITICAL) && k.init != Some(req.caller) {
+        // Stopping the system on a fault is for the first process to grant.
+        return Err(Rc::NoCapability);
+    }
+    let mut name_buf = [0u8; MAX_NAME];
+    let mut eiid_buf = [0u8; MAX_NAME];
+    let mut path_buf = [0u8; MAX_PATH];
+    let name = req.arena_str(k, a.name, &mut name_buf)?;
+    let eiid = if a.eiid.len == 0 {
+        name
+    } else {
+        req.arena_str(k, a.eiid, &mut eiid_buf)?
+    };
+    let path = req.arena_str(k, a.path, &mut path_buf)?;
+    let image = crate::romfs::file(path).map_err(|e| {
+        use romfs_builder::Error as E;
+        match e {
+            E::NotFound | E::NotADirectory | E::NotAFile => Rc::ResourceNotFound,
+            _ => Rc::BadExecutable,
+        }
+    })?;
+    let child = k.create_process(
+        Some(req.caller),
+        name,
+        eiid,
+        path,
+        image,
+        a.stack_size,
+        a.priority,
+        flags,
+    )?;
+    match k.add_handle(req.caller, Object::Task(child), Rights::all()) {
+        Ok(h) => {
+            let pid = k.procs.get(child).map_or(0, |p| p.pid);
+            Ok(Reply::fixed(&CreateReply { child: h.0, pid }))
+        }
+        Err(e) => {
+            k.end_process(child, ExitStatus::Terminated, 0, None);
+            Err(e)
+        }
+    }
+}
+
+fn set_env<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
+    let len = req.header.arena_len as usize;
+    if len > MAX_ENV {
+        return Err(Rc::InvalidArgument);
+    }
+    let mut buf = [0u8; MAX_ENV];
+    let data = req.arena_bytes(k, req.whole_arena(), &mut buf)?;
+    let p = k.procs.get_mut(target).ok_or(Rc::InvalidArgument)?;
+    if p.lifecycle != Lifecycle::Created {
+        return Err(Rc::Busy);
+    }
+    let space = p.space.as_mut().ok_or(Rc::Busy)?;
+    if let Some((old, _)) = p.env.take() {
+        space.release(old);
+    }
+    if len > 0 {
+        let end = ENV_BASE + (len as u64).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        space.map_new(
+            ENV_BASE,
+            end,
+            RegionKind::Env,
+            kernel_core::paging::Attrs::USER_RODATA,
+            |va, page| {
+                let off = (va - ENV_BASE) as usize;
+                if off < data.len() {
+                    let n = (data.len() - off).min(page.len());
+                    page[..n].copy_from_slice(&data[off..off + n]);
+                }
+            },
+        )?;
+        p.env = Some((ENV_BASE, len as u64));
+    }
+    Ok(Reply::empty())
+}
+
+fn wait<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
+    if target == req.caller {
+        return Err(Rc::InvalidArgument);
+    }
+    let p = k.procs.get(target).ok_or(Rc::InvalidArgument)?;
+    if p.lifecycle == Lifecycle::Ended {
+        return Ok(Reply::fixed(&p.exit_info()));
+    }
+    let a: WaitReq = req.args();
+    if a.timeout_ns == 0 {
+        return Err(Rc::Timeout);
+    }
+    k.wait_for_task(target, req.reply, req.cap, deadline(a.timeout_ns));
+    Ok(Reply::Pending)
+}

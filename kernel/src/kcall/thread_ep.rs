@@ -1,0 +1,84 @@
+//! Thread methods: create (on the caller's own Task handle), join and
+//! information (on a Thread handle).
+
+use kos_abi::msg::thread::{CREATE, CreateReply, CreateReq, INFO, JOIN, JoinReply, JoinReq, ThreadInfo};
+use kos_abi::sched::SchedClass;
+use kos_abi::{Rc, Rights};
+
+use super::{Reply, Request, deadline};
+use crate::task::Kernel;
+use crate::task::object::Object;
+use crate::task::thread::{Pid, State, Tid};
+
+pub fn create<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
+    if req.header.method != CREATE {
+        return Err(Rc::ResourceNotFound);
+    }
+    if target != req.caller {
+        return Err(Rc::InvalidArgument);
+    }
+    let a: CreateReq = req.args();
+    let class = SchedClass::from_u32(a.policy.class).ok_or(Rc::InvalidArgument)?;
+    let tid = k.spawn_thread(
+        target,
+        a.entry,
+        a.arg,
+        a.stack_size,
+        class,
+        a.policy.priority,
+        a.policy.quantum_ticks,
+    )?;
+    match k.add_handle(req.caller, Object::Thread(tid), Rights::all()) {
+        Ok(h) => {
+            let user_tid = k.threads.get(tid).map_or(0, |t| t.tid);
+            Ok(Reply::fixed(&CreateReply {
+                handle: h.0,
+                tid: user_tid,
+            }))
+        }
+        Err(e) => {
+            // No handle, no thread: it has not run yet (the caller still runs).
+            k.thread_exit(tid, 0);
+            Err(e)
+        }
+    }
+}
+
+pub fn call<'a>(k: &mut Kernel, req: &Request, target: Tid) -> Result<Reply<'a>, Rc> {
+    match req.header.method {
+        JOIN => {
+            if !req.rights.contains(Rights::WAIT) {
+                return Err(Rc::NoCapability);
+            }
+            if target == k.current {
+                return Err(Rc::InvalidArgument);
+            }
+            let t = k.threads.get(target).ok_or(Rc::InvalidArgument)?;
+            if t.state == State::Dead {
+                return Ok(Reply::fixed(&JoinReply {
+                    exit_code: t.exit_code,
+                }));
+            }
+            let a: JoinReq = req.args();
+            if a.timeout_ns == 0 {
+                return Err(Rc::Timeout);
+            }
+            k.join_thread(target, req.reply, req.cap, deadline(a.timeout_ns));
+            Ok(Reply::Pending)
+        }
+        INFO => {
+            let t = k.threads.get(target).ok_or(Rc::InvalidArgument)?;
+            let (tid, state, switches) = (t.tid, t.state.abi(), t.switches);
+            let ticks = k.cpu_time(target);
+            let freq = crate::arch::timer::frequency().max(1);
+            let cpu_ns = (ticks as u128 * 1_000_000_000 / freq as u128) as u64;
+            Ok(Reply::fixed(&ThreadInfo {
+                tid,
+                state,
+                cpu_ns,
+                switches,
+            }))
+        }
+        _ => Err(Rc::ResourceNotFound),
+    }
+}

@@ -1,0 +1,771 @@
+//! Processes, threads and the scheduler: the kernel's object store and the
+//! operations on it.
+//!
+//! One [`Kernel`] value holds every process and thread, behind one lock
+//! taken by the exception path with interrupts masked (a single big lock
+//! for now; per-CPU run queues slot in beside `runq` with SMP). Threads
+//! save their context into their own [`Thread::frame`]; the exception path
+//! asks [`Kernel::schedule`] which frame to resume (see vectors.s).
+
+pub mod entry;
+pub mod fault;
+pub mod loader;
+pub mod object;
+pub mod process;
+pub mod space;
+pub mod thread;
+
+use alloc::vec::Vec;
+
+use kernel_core::handles::HandleTable;
+use kernel_core::sched::{RunQueue, ThreadId, should_preempt};
+use kernel_core::slab::{Slab, SlabError};
+use kos_abi::sched::{SchedClass, TICK_HZ};
+use kos_abi::task::{CreateFlags, ExitInfo, ExitStatus};
+use kos_abi::{Handle, Rc, Rights};
+
+use crate::arch::exception::TrapFrame;
+use crate::arch::{timer, user};
+use crate::sync::IrqLock;
+use object::Object;
+use process::{DEFAULT_QUOTA_FRAMES, Lifecycle, MAX_HANDLES, MAX_THREADS_PER_PROCESS, Process};
+use space::AddressSpace;
+use thread::{Pid, State, Thread, Tid, Wait};
+
+/// Live processes at most (8-bit ASIDs bound it below 256 anyway).
+pub const MAX_PROCESSES: usize = 128;
+/// Live threads at most, idle threads included.
+pub const MAX_THREADS: usize = 512;
+
+pub struct Kernel {
+    pub procs: Slab<Process>,
+    pub threads: Slab<Thread>,
+    runq: RunQueue<MAX_THREADS>,
+    /// The thread this CPU runs (its idle thread if nothing else).
+    pub current: Tid,
+    idle: Tid,
+    /// The ASID whose table is in TTBR0 (0 = the empty table).
+    loaded_asid: u16,
+    empty_root: kernel_core::addr::PhysAddr,
+    /// Blocked threads with a deadline, soonest first.
+    sleepers: Vec<(u64, Tid)>,
+    next_pid: u32,
+    next_tid: u32,
+    /// The first process: when it ends, the system stops.
+    pub init: Option<Pid>,
+    /// The tick last accounted by [`Kernel::on_tick`].
+    last_tick: u64,
+}
+
+static KERNEL: IrqLock<Option<alloc::boxed::Box<Kernel>>> = IrqLock::new(None);
+
+/// Run `f` on the kernel state (with interrupts masked). `None` before [`init`].
+pub fn with<R>(f: impl FnOnce(&mut Kernel) -> R) -> Option<R> {
+    KERNEL.lock().as_mut().map(|k| f(k))
+}
+
+fn slab_err(e: SlabError) -> Rc {
+    match e {
+        SlabError::Full => Rc::QuotaExceeded,
+        SlabError::OutOfMemory => Rc::OutOfMemory,
+    }
+}
+
+fn qid(t: Tid) -> ThreadId {
+    ThreadId(t.index)
+}
+
+/// Ticks of the scheduler clock for `ns` nanoseconds, at least one.
+pub fn ns_to_ticks(ns: u64) -> u64 {
+    (ns / (1_000_000_000 / TICK_HZ)).max(1)
+}
+
+/// Set up the object store and this CPU's idle thread.
+pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
+    let mut k = alloc::boxed::Box::new(Kernel {
+        procs: Slab::new(MAX_PROCESSES),
+        threads: Slab::new(MAX_THREADS),
+        runq: RunQueue::new(),
+        current: Tid {
+            index: 0,
+            generation: 0,
+        },
+        idle: Tid {
+            index: 0,
+            generation: 0,
+        },
+        loaded_asid: 0,
+        empty_root,
+        sleepers: Vec::new(),
+        next_pid: 1,
+        next_tid: 1,
+        init: None,
+        last_tick: 0,
+    });
+    let no_process = Pid {
+        index: u32::MAX,
+        generation: 0,
+    };
+    let mut idle = Thread::new(no_process, 0, SchedClass::Normal, 0, 0);
+    idle.idle = true;
+    idle.state = State::Running;
+    idle.frame.elr = idle_loop as *const () as u64;
+    idle.frame.spsr = user::SPSR_EL1T;
+    idle.frame.sp_el0 = idle_stack_top;
+    let id = k
+        .threads
+        .insert(idle)
+        .expect("the first thread always fits");
+    k.idle = id;
+    k.current = id;
+    *KERNEL.lock() = Some(k);
+}
+
+/// What a CPU runs when no thread is ready: at EL1 on SP_EL0, interrupts on.
+extern "C" fn idle_loop() -> ! {
+    loop {
+        crate::arch::cpu::wait_for_interrupt();
+    }
+}
+
+impl Kernel {
+    // ---- processes ------------------------------------------------------
+
+    /// Create a process from the ELF `image` (not started: see [`Kernel::resume`]).
+    #[allow(clippy::too_many_arguments, reason = "the fields of Task.Create")]
+    pub fn create_process(
+        &mut self,
+        parent: Option<Pid>,
+        name: &str,
+        eiid: &str,
+        path: &str,
+        image: &[u8],
+        stack_size: u64,
+        priority: u32,
+        flags: CreateFlags,
+    ) -> Result<Pid, Rc> {
+        use kos_abi::sched::MAX_PRIORITY;
+        use kos_abi::vm::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE};
+        if name.is_empty() || priority > MAX_PRIORITY || stack_size > MAX_STACK_SIZE {
+            return Err(Rc::InvalidArgument);
+        }
+        if flags.contains(CreateFlags::DUMPABLE) {
+            // Frozen processes come with the complete Task endpoint.
+            return Err(Rc::NotSupported);
+        }
+        let name_s = heapless::String::try_from(name).map_err(|_| Rc::InvalidArgument)?;
+        let eiid_s = heapless::String::try_from(eiid).map_err(|_| Rc::InvalidArgument)?;
+        let path_s = heapless::String::try_from(path).map_err(|_| Rc::InvalidArgument)?;
+        if self
+            .procs
+            .iter()
+            .any(|(_, p)| p.is_running_or_created() && p.name == name_s)
+        {
+            return Err(Rc::AlreadyExists);
+        }
+        if self.threads.len() >= MAX_THREADS {
+            return Err(Rc::QuotaExceeded);
+        }
+        let stack_size = if stack_size == 0 {
+            DEFAULT_STACK_SIZE
+        } else {
+            stack_size
+        };
+
+        let mut space = AddressSpace::new(DEFAULT_QUOTA_FRAMES)?;
+        let loaded = loader::load(&mut space, image).and_then(|entry| {
+            let top = space.new_stack(stack_size)?;
+            Ok((entry, top))
+        });
+        let (entry, stack_top) = match loaded {
+            Ok(v) => v,
+            Err(e) => {
+                space.destroy();
+                return Err(e);
+            }
+        };
+        let stack_base = space
+            .region_of(stack_top - 1)
+            .map(|r| r.start)
+            .unwrap_or(0);
+
+        let proc = Process {
+            pid: self.next_pid,
+            name: name_s,
+            eiid: eiid_s,
+            path: path_s,
+            flags,
+            parent,
+            lifecycle: Lifecycle::Created,
+            space: Some(space),
+            handles: HandleTable::new(MAX_HANDLES),
+            threads: Vec::new(),
+            stack_size,
+            exit: ExitInfo::default(),
+            handle_refs: 0,
+            waiters: Vec::new(),
+            env: None,
+        };
+        let pid = match self.procs.insert(proc) {
+            Ok(pid) => pid,
+            Err(e) => return Err(slab_err(e)),
+        };
+        // The well-known handles: itself (index 0) and the kernel (index 1).
+        let setup = self
+            .add_handle(pid, Object::Task(pid), Rights::all())
+            .and_then(|h| {
+                debug_assert_eq!(h, Handle::SELF_TASK);
+                self.add_handle(pid, Object::Kernel, Rights::all())
+            })
+            .and_then(|_| {
+                let mut t = Thread::new(pid, 0, SchedClass::Normal, priority, 0);
+                t.frame.elr = entry;
+                t.frame.spsr = user::SPSR_EL0;
+                t.frame.sp_el0 = stack_top;
+                t.frame.x[2] = stack_size;
+                t.stack_base = stack_base;
+                self.add_thread(pid, t)
+            });
+        if let Err(e) = setup {
+            self.end_process(pid, ExitStatus::Terminated, 0, None);
+            self.reap(pid);
+            return Err(e);
+        }
+        self.next_pid += 1;
+        Ok(pid)
+    }
+
+    fn add_thread(&mut self, pid: Pid, mut t: Thread) -> Result<Tid, Rc> {
+        let p = self.procs.get_mut(pid).ok_or(Rc::InvalidArgument)?;
+        if p.threads.len() >= MAX_THREADS_PER_PROCESS {
+            return Err(Rc::QuotaExceeded);
+        }
+        p.threads.try_reserve(1).map_err(|_| Rc::OutOfMemory)?;
+        t.tid = self.next_tid;
+        let tid = self.threads.insert(t).map_err(slab_err)?;
+        self.next_tid += 1;
+        if let Some(p) = self.procs.get_mut(pid) {
+            p.threads.push(tid);
+        }
+        Ok(tid)
+    }
+
+    /// A new handle in `owner`'s table; counts the reference.
+    pub fn add_handle(&mut self, owner: Pid, obj: Object, rights: Rights) -> Result<Handle, Rc> {
+        let p = self.procs.get_mut(owner).ok_or(Rc::InvalidArgument)?;
+        let h = p.handles.insert(obj, rights)?;
+        match obj {
+            Object::Task(pid) => {
+                if let Some(p) = self.procs.get_mut(pid) {
+                    p.handle_refs += 1;
+                }
+            }
+            Object::Thread(tid) => {
+                if let Some(t) = self.threads.get_mut(tid) {
+                    t.handle_refs += 1;
+                }
+            }
+            Object::Kernel => {}
+        }
+        Ok(h)
+    }
+
+    /// Close `h` in `owner`'s table.
+    pub fn close_handle(&mut self, owner: Pid, h: Handle) -> Result<(), Rc> {
+        let p = self.procs.get_mut(owner).ok_or(Rc::InvalidArgument)?;
+        let e = p.handles.remove(h)?;
+        self.release(e.object);
+        Ok(())
+    }
+
+    /// One handle naming `obj` went away: free the object if it was the last
+    /// and the object has ended.
+    fn release(&mut self, obj: Object) {
+        match obj {
+            Object::Task(pid) => {
+                if let Some(p) = self.procs.get_mut(pid) {
+                    p.handle_refs = p.handle_refs.saturating_sub(1);
+                }
+                self.reap(pid);
+            }
+            Object::Thread(tid) => {
+                if let Some(t) = self.threads.get_mut(tid) {
+                    t.handle_refs = t.handle_refs.saturating_sub(1);
+                }
+                self.reap_thread(tid);
+            }
+            Object::Kernel => {}
+        }
+    }
+
+    /// Free an ended process nobody names any more.
+    fn reap(&mut self, pid: Pid) {
+        if let Some(p) = self.procs.get(pid)
+            && p.lifecycle == Lifecycle::Ended
+            && p.handle_refs == 0
+        {
+            self.procs.remove(pid);
+        }
+    }
+
+    /// Free a dead thread nobody names any more (never the running one:
+    /// its frame is still in use until the switch).
+    fn reap_thread(&mut self, tid: Tid) {
+        if let Some(t) = self.threads.get(tid)
+            && t.state == State::Dead
+            && t.handle_refs == 0
+            && tid != self.current
+        {
+            self.threads.remove(tid);
+        }
+    }
+
+    /// Start a created process's initial thread.
+    pub fn resume(&mut self, pid: Pid) -> Result<(), Rc> {
+        let p = self.procs.get_mut(pid).ok_or(Rc::InvalidArgument)?;
+        if p.lifecycle != Lifecycle::Created {
+            return Err(Rc::Busy);
+        }
+        p.lifecycle = Lifecycle::Running;
+        let env = p.env;
+        let main = *p.threads.first().ok_or(Rc::InvalidArgument)?;
+        if let Some(t) = self.threads.get_mut(main) {
+            if let Some((addr, len)) = env {
+                t.frame.x[0] = addr;
+                t.frame.x[1] = len;
+            }
+        }
+        self.make_ready(main);
+        Ok(())
+    }
+
+    /// End a process: every thread dies, memory and handles are released,
+    /// waiters learn how it ended. The exit information stays until the
+    /// last handle to it is closed.
+    pub fn end_process(&mut self, pid: Pid, status: ExitStatus, code: i64, fault: Option<ExitInfo>) {
+        let Some(p) = self.procs.get_mut(pid) else {
+            return;
+        };
+        if p.lifecycle == Lifecycle::Ended {
+            return;
+        }
+        p.lifecycle = Lifecycle::Ended;
+        p.exit = fault.unwrap_or_default();
+        p.exit.status = status as u32;
+        p.exit.code = code;
+        let threads = core::mem::take(&mut p.threads);
+        let waiters = core::mem::take(&mut p.waiters);
+        let handles: Vec<_> = p.handles.drain().collect();
+        let space = p.space.take();
+        let info = p.exit;
+        let is_init = self.init == Some(pid);
+
+        for tid in threads {
+            self.kill_thread(tid, code);
+        }
+        for e in handles {
+            self.release(e.object);
+        }
+        if let Some(space) = space {
+            if self.loaded_asid == space.asid() {
+                user::switch_space(self.empty_root, 0);
+                self.loaded_asid = 0;
+            }
+            space.destroy();
+        }
+        for w in waiters {
+            self.complete_task_wait(w, &info);
+        }
+        if is_init {
+            init_ended(&info);
+        }
+        self.reap(pid);
+    }
+
+    /// Mark a thread dead and wake its joiners (its process goes on).
+    fn kill_thread(&mut self, tid: Tid, code: i64) {
+        let Some(t) = self.threads.get_mut(tid) else {
+            return;
+        };
+        if t.state == State::Dead {
+            return;
+        }
+        t.state = State::Dead;
+        t.exit_code = code;
+        t.wait = None;
+        let joiners = core::mem::take(&mut t.joiners);
+        self.runq.remove(qid(tid));
+        self.sleepers.retain(|&(_, s)| s != tid);
+        // A thread blocked in a wait is still listed by what it waits on.
+        for (_, p) in self.procs_iter_mut() {
+            p.waiters.retain(|&w| w != tid);
+        }
+        for j in joiners {
+            self.complete_join(j, code);
+        }
+        self.reap_thread(tid);
+    }
+
+    fn procs_iter_mut(&mut self) -> impl Iterator<Item = (Pid, &mut Process)> {
+        let ids: Vec<Pid> = self.procs.iter().map(|(id, _)| id).collect();
+        let procs = &mut self.procs as *mut Slab<Process>;
+        ids.into_iter().filter_map(move |id| {
+            // SAFETY: each id is visited once, so no two returned references
+            // alias; the slab is not resized while the iterator lives
+            // (it borrows `self` mutably).
+            unsafe { (*procs).get_mut(id) }.map(|p| (id, p))
+        })
+    }
+
+    /// The calling thread ends; the last thread to end ends its process.
+    pub fn thread_exit(&mut self, tid: Tid, code: i64) {
+        let Some(t) = self.threads.get(tid) else {
+            return;
+        };
+        let (pid, stack) = (t.process, t.stack_base);
+        self.kill_thread(tid, code);
+        let Some(p) = self.procs.get_mut(pid) else {
+            return;
+        };
+        p.threads.retain(|&x| x != tid);
+        if let Some(space) = p.space.as_mut()
+            && stack != 0
+        {
+            space.release(stack);
+        }
+        if p.threads.is_empty() {
+            self.end_process(pid, ExitStatus::Normal, code, None);
+        }
+    }
+
+    // ---- threads ----------------------------------------------------------
+
+    /// A new thread in `pid`, started at once.
+    pub fn spawn_thread(
+        &mut self,
+        pid: Pid,
+        entry: u64,
+        arg: u64,
+        stack_size: u64,
+        class: SchedClass,
+        priority: u32,
+        quantum: u32,
+    ) -> Result<Tid, Rc> {
+        use kos_abi::vm::{MAX_STACK_SIZE, USER_END, USER_MIN};
+        if !(USER_MIN..USER_END).contains(&entry) || entry % 4 != 0 || stack_size > MAX_STACK_SIZE {
+            return Err(Rc::InvalidArgument);
+        }
+        kernel_core::sched::level(class, priority).ok_or(Rc::InvalidArgument)?;
+        let p = self.procs.get_mut(pid).ok_or(Rc::InvalidArgument)?;
+        if p.lifecycle != Lifecycle::Running {
+            return Err(Rc::Busy);
+        }
+        if p.threads.len() >= MAX_THREADS_PER_PROCESS {
+            return Err(Rc::QuotaExceeded);
+        }
+        let size = if stack_size == 0 {
+            p.stack_size
+        } else {
+            stack_size
+        };
+        let space = p.space.as_mut().ok_or(Rc::Busy)?;
+        let top = space.new_stack(size)?;
+        let base = space.region_of(top - 1).map(|r| r.start).unwrap_or(0);
+        let mut t = Thread::new(pid, 0, class, priority, quantum);
+        t.frame.elr = entry;
+        t.frame.spsr = user::SPSR_EL0;
+        t.frame.sp_el0 = top;
+        t.frame.x[0] = arg;
+        t.stack_base = base;
+        match self.add_thread(pid, t) {
+            Ok(tid) => {
+                self.make_ready(tid);
+                Ok(tid)
+            }
+            Err(e) => {
+                if let Some(space) = self.procs.get_mut(pid).and_then(|p| p.space.as_mut()) {
+                    space.release(base);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    // ---- blocking and waking ----------------------------------------------
+
+    fn make_ready(&mut self, tid: Tid) {
+        if let Some(t) = self.threads.get_mut(tid) {
+            if t.idle || t.state == State::Dead {
+                return;
+            }
+            t.state = State::Ready;
+            let level = t.level();
+            let _ = self.runq.push_back(qid(tid), level);
+        }
+    }
+
+    /// Block the current thread until woken (or `deadline_tick`).
+    pub fn block_current(&mut self, wait: Wait, deadline_tick: Option<u64>) {
+        let tid = self.current;
+        if let Some(t) = self.threads.get_mut(tid) {
+            t.state = State::Blocked;
+            t.wait = Some(wait);
+            t.deadline = deadline_tick;
+        }
+        if let Some(d) = deadline_tick {
+            let at = self.sleepers.partition_point(|&(x, _)| x <= d);
+            self.sleepers.insert(at, (d, tid));
+        }
+    }
+
+    /// Wake a blocked thread with the syscall results it will see.
+    fn wake(&mut self, tid: Tid, rc: Rc, value: u64) {
+        let Some(t) = self.threads.get_mut(tid) else {
+            return;
+        };
+        if t.state != State::Blocked {
+            return;
+        }
+        t.wait = None;
+        t.deadline = None;
+        t.set_return(rc, value);
+        self.sleepers.retain(|&(_, s)| s != tid);
+        self.make_ready(tid);
+    }
+
+    /// A joiner learns the exit code of the thread it waited for.
+    fn complete_join(&mut self, joiner: Tid, code: i64) {
+        let Some(t) = self.threads.get(joiner) else {
+            return;
+        };
+        let Some(Wait::Join { reply, cap, .. }) = t.wait else {
+            return;
+        };
+        let pid = t.process;
+        let reply_fixed = kos_abi::msg::thread::JoinReply { exit_code: code };
+        let (rc, len) = crate::kcall::write_reply(self, pid, reply, cap, Rc::Ok, &reply_fixed, &[]);
+        self.wake(joiner, rc, len);
+    }
+
+    /// A `Task.WAIT` caller learns how the task ended.
+    fn complete_task_wait(&mut self, waiter: Tid, info: &ExitInfo) {
+        let Some(t) = self.threads.get(waiter) else {
+            return;
+        };
+        let Some(Wait::TaskEnd { reply, cap, .. }) = t.wait else {
+            return;
+        };
+        let pid = t.process;
+        let (rc, len) = crate::kcall::write_reply(self, pid, reply, cap, Rc::Ok, info, &[]);
+        self.wake(waiter, rc, len);
+    }
+
+    /// Register the current thread as waiting for `target`'s end.
+    pub fn wait_for_task(&mut self, target: Pid, reply: u64, cap: u64, deadline: Option<u64>) {
+        let me = self.current;
+        if let Some(p) = self.procs.get_mut(target) {
+            if p.waiters.try_reserve(1).is_ok() {
+                p.waiters.push(me);
+            }
+        }
+        self.block_current(
+            Wait::TaskEnd {
+                target,
+                reply,
+                cap,
+            },
+            deadline,
+        );
+    }
+
+    /// Register the current thread as joining `target`.
+    pub fn join_thread(&mut self, target: Tid, reply: u64, cap: u64, deadline: Option<u64>) {
+        let me = self.current;
+        if let Some(t) = self.threads.get_mut(target) {
+            if t.joiners.try_reserve(1).is_ok() {
+                t.joiners.push(me);
+            }
+        }
+        self.block_current(
+            Wait::Join {
+                target,
+                reply,
+                cap,
+            },
+            deadline,
+        );
+    }
+
+    /// Timer tick: wake expired sleepers, charge the running thread's slice.
+    pub fn on_tick(&mut self, now: u64) {
+        let elapsed = now.saturating_sub(self.last_tick);
+        if elapsed == 0 {
+            return;
+        }
+        self.last_tick = now;
+        while let Some(&(d, tid)) = self.sleepers.first() {
+            if d > now {
+                break;
+            }
+            self.sleepers.remove(0);
+            let wait = self.threads.get(tid).and_then(|t| t.wait);
+            match wait {
+                Some(Wait::Sleep) => self.wake(tid, Rc::Ok, 0),
+                Some(Wait::Join { target, .. }) => {
+                    if let Some(t) = self.threads.get_mut(target) {
+                        t.joiners.retain(|&j| j != tid);
+                    }
+                    self.wake(tid, Rc::Timeout, 0)
+                }
+                Some(Wait::TaskEnd { target, .. }) => {
+                    if let Some(p) = self.procs.get_mut(target) {
+                        p.waiters.retain(|&j| j != tid);
+                    }
+                    self.wake(tid, Rc::Timeout, 0)
+                }
+                None => {}
+            }
+        }
+        if let Some(t) = self.threads.get_mut(self.current)
+            && !t.idle
+        {
+            for _ in 0..elapsed {
+                t.slice.on_tick();
+            }
+        }
+    }
+
+    /// The current thread gives up the rest of its slice to its equals.
+    pub fn yield_current(&mut self) {
+        let cur = self.current;
+        if let Some(t) = self.threads.get_mut(cur)
+            && !t.idle
+            && t.state == State::Running
+        {
+            t.slice.reset();
+            t.state = State::Ready;
+            let level = t.level();
+            let _ = self.runq.push_back(qid(cur), level);
+        }
+    }
+
+    // ---- scheduling -------------------------------------------------------
+
+    /// Choose what runs next on this CPU and make it current; returns the
+    /// frame to resume.
+    pub fn schedule(&mut self) -> *mut TrapFrame {
+        let cur = self.current;
+        let (running, level, expired, idle) = match self.threads.get(cur) {
+            Some(t) => (
+                t.state == State::Running,
+                t.level(),
+                t.slice.expired(),
+                t.idle,
+            ),
+            None => (false, 0, false, false),
+        };
+        let next = if running && !idle {
+            if should_preempt(level, expired, self.runq.highest_level()) {
+                let t = self.threads.get_mut(cur).expect("current thread exists");
+                t.state = State::Ready;
+                if expired {
+                    // Round robin: to the back of its level with a new slice.
+                    t.slice.reset();
+                    let _ = self.runq.push_back(qid(cur), level);
+                } else {
+                    // Preempted by a higher level: first in line again.
+                    let _ = self.runq.push_front(qid(cur), level);
+                }
+                self.pick()
+            } else {
+                if expired && let Some(t) = self.threads.get_mut(cur) {
+                    t.slice.reset();
+                }
+                cur
+            }
+        } else {
+            self.pick()
+        };
+        self.switch_to(next)
+    }
+
+    /// The highest ready thread, or the idle thread.
+    fn pick(&mut self) -> Tid {
+        while let Some((id, _)) = self.runq.pop_highest() {
+            // Queue entries are slab indices; the slot's live id is O(1).
+            if let Some(tid) = self.threads.id_at(id.0)
+                && self.threads.get(tid).is_some_and(|t| t.state == State::Ready)
+            {
+                return tid;
+            }
+        }
+        self.idle
+    }
+
+    fn switch_to(&mut self, next: Tid) -> *mut TrapFrame {
+        let now = timer::counter();
+        let prev = self.current;
+        if prev != next {
+            if let Some(t) = self.threads.get_mut(prev) {
+                t.cpu_time += now.saturating_sub(t.switched_in_at);
+                if t.state == State::Running {
+                    t.state = State::Ready;
+                }
+            }
+            self.current = next;
+            self.reap_thread(prev);
+        }
+        let (pid, frame) = {
+            let t = self.threads.get_mut(next).expect("picked thread exists");
+            if prev != next {
+                t.switched_in_at = now;
+                t.switches += 1;
+            }
+            t.state = State::Running;
+            (t.process, t.frame_ptr())
+        };
+        if let Some(space) = self.procs.get(pid).and_then(|p| p.space.as_ref())
+            && space.asid() != self.loaded_asid
+        {
+            user::switch_space(space.root(), space.asid());
+            self.loaded_asid = space.asid();
+        }
+        frame
+    }
+
+    /// CPU time of a thread so far, in counter ticks (its running slice included).
+    pub fn cpu_time(&self, tid: Tid) -> u64 {
+        self.threads.get(tid).map_or(0, |t| {
+            let running = if tid == self.current {
+                timer::counter().saturating_sub(t.switched_in_at)
+            } else {
+                0
+            };
+            t.cpu_time + running
+        })
+    }
+
+    /// The process of the running thread.
+    pub fn current_pid(&self) -> Option<Pid> {
+        self.threads
+            .get(self.current)
+            .filter(|t| !t.idle)
+            .map(|t| t.process)
+    }
+}
+
+/// The first process ended: report it and stop (QEMU builds exit with its
+/// status: 0 if it exited with 0, 1 otherwise).
+fn init_ended(info: &ExitInfo) -> ! {
+    crate::println!(
+        "einit ended: status {}, code {}; system stopping",
+        info.status,
+        info.code
+    );
+    let ok = info.status == ExitStatus::Normal as u32 && info.code == 0;
+    crate::power::shutdown(if ok {
+        crate::power::EXIT_SUCCESS
+    } else {
+        crate::power::EXIT_TEST_FAILURE
+    })
+}

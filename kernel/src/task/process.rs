@@ -1,0 +1,66 @@
+//! Processes: an address space, a handle table, threads, and how it ended.
+
+use alloc::vec::Vec;
+
+use heapless::String;
+use kernel_core::handles::HandleTable;
+use kos_abi::task::{CreateFlags, ExitInfo, ExitStatus, MAX_NAME, MAX_PATH};
+
+use super::object::Object;
+use super::space::AddressSpace;
+use super::thread::{Pid, Tid};
+
+/// Handles one process may hold.
+pub const MAX_HANDLES: usize = 256;
+/// Threads one process may have alive.
+pub const MAX_THREADS_PER_PROCESS: usize = 64;
+/// Default memory quota: 8192 frames (32 MiB) of pages and tables.
+pub const DEFAULT_QUOTA_FRAMES: usize = 8192;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Created, not resumed: its creator may still prepare it.
+    Created,
+    Running,
+    /// Ended: memory and threads are gone, the exit information stays until
+    /// the last handle to it is closed.
+    Ended,
+}
+
+pub struct Process {
+    pub pid: u32,
+    pub name: String<MAX_NAME>,
+    pub eiid: String<MAX_NAME>,
+    pub path: String<MAX_PATH>,
+    pub flags: CreateFlags,
+    pub parent: Option<Pid>,
+    pub lifecycle: Lifecycle,
+    /// `None` once ended.
+    pub space: Option<AddressSpace>,
+    pub handles: HandleTable<Object>,
+    /// Live threads (the initial one first).
+    pub threads: Vec<Tid>,
+    /// Default stack size of its threads.
+    pub stack_size: u64,
+    pub exit: ExitInfo,
+    /// Handles naming this process, in any process (itself included).
+    pub handle_refs: u32,
+    /// Threads blocked in `Task.WAIT` on this process.
+    pub waiters: Vec<Tid>,
+    /// Address and length of its environment data, once set.
+    pub env: Option<(u64, u64)>,
+}
+
+impl Process {
+    pub fn is_running_or_created(&self) -> bool {
+        self.lifecycle != Lifecycle::Ended
+    }
+
+    pub fn exit_info(&self) -> ExitInfo {
+        let mut info = self.exit;
+        if self.lifecycle != Lifecycle::Ended {
+            info.status = ExitStatus::Running as u32;
+        }
+        info
+    }
+}

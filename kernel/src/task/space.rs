@@ -1,0 +1,440 @@
+//! A process's address space: its lower-half page table (TTBR0) tagged with
+//! an ASID, the regions mapped in it, and checked access to user memory.
+//!
+//! The kernel never dereferences a user address. Every access goes through
+//! [`AddressSpace::copy_in`] / [`AddressSpace::copy_out`], which translate
+//! each page through this space's table, check the user permissions, and
+//! copy through the kernel's linear map; a bad pointer is an `rcBadAddress`,
+//! never a kernel fault.
+
+use alloc::vec::Vec;
+
+use kernel_core::addr::{PAGE_SIZE, PhysAddr, VirtAddr};
+use kernel_core::paging::{Access, Attrs, PageSize, PageTable, PagingError, TableAlloc};
+use kos_abi::Rc;
+use kos_abi::vm::{HEAP_AREA_BASE, STACK_AREA_TOP, USER_END, USER_MIN};
+
+use crate::arch::user;
+use crate::memory::frames::{self, FrameTables};
+use crate::memory::layout::phys_to_virt;
+use crate::sync::IrqLock;
+
+/// Unmapped pages below every thread stack: an overflow faults here.
+pub const GUARD_PAGES: u64 = 16;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RegionKind {
+    /// A segment of the executable.
+    Image,
+    /// A thread stack.
+    Stack,
+    /// The unmapped guard below a stack (reserved, never mapped).
+    Guard,
+    /// Memory from `Vm.Allocate`.
+    Heap,
+    /// The environment data (read-only).
+    Env,
+}
+
+#[derive(Copy, Clone, Debug)]
+pub struct Region {
+    pub start: u64,
+    pub end: u64,
+    pub kind: RegionKind,
+    pub attrs: Attrs,
+}
+
+pub struct AddressSpace {
+    table: PageTable,
+    asid: u16,
+    /// Sorted by start, never overlapping.
+    regions: Vec<Region>,
+    /// Frames held: mapped user pages plus page-table pages.
+    frames: usize,
+    /// At most this many frames (the process's memory quota).
+    quota: usize,
+    heap_next: u64,
+    stack_next: u64,
+}
+
+/// A table allocator that charges table pages to the space.
+struct Charged<'a> {
+    frames: &'a mut usize,
+    tables: FrameTables,
+}
+
+impl TableAlloc for Charged<'_> {
+    fn alloc_table(&mut self) -> Option<PhysAddr> {
+        let pa = self.tables.alloc_table()?;
+        *self.frames += 1;
+        Some(pa)
+    }
+    fn free_table(&mut self, pa: PhysAddr) {
+        *self.frames -= 1;
+        self.tables.free_table(pa)
+    }
+    fn table(&mut self, pa: PhysAddr) -> &mut [u64; 512] {
+        self.tables.table(pa)
+    }
+}
+
+fn err(e: PagingError) -> Rc {
+    match e {
+        PagingError::OutOfMemory => Rc::OutOfMemory,
+        PagingError::AlreadyMapped => Rc::AlreadyExists,
+        _ => Rc::InvalidArgument,
+    }
+}
+
+impl AddressSpace {
+    pub fn new(quota_frames: usize) -> Result<AddressSpace, Rc> {
+        let asid = asid_alloc().ok_or(Rc::QuotaExceeded)?;
+        let mut frames = 0;
+        let table = match PageTable::new(&mut Charged {
+            frames: &mut frames,
+            tables: FrameTables,
+        }) {
+            Ok(t) => t,
+            Err(e) => {
+                asid_free(asid);
+                return Err(err(e));
+            }
+        };
+        Ok(AddressSpace {
+            table,
+            asid,
+            regions: Vec::new(),
+            frames,
+            quota: quota_frames,
+            heap_next: HEAP_AREA_BASE,
+            stack_next: STACK_AREA_TOP,
+        })
+    }
+
+    pub fn asid(&self) -> u16 {
+        self.asid
+    }
+
+    pub fn root(&self) -> PhysAddr {
+        self.table.root()
+    }
+
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+
+    pub fn regions(&self) -> &[Region] {
+        &self.regions
+    }
+
+    /// The region holding `va`, if any.
+    pub fn region_of(&self, va: u64) -> Option<&Region> {
+        self.regions.iter().find(|r| r.start <= va && va < r.end)
+    }
+
+    fn check_free(&self, start: u64, end: u64) -> Result<(), Rc> {
+        if start % PAGE_SIZE != 0 || end % PAGE_SIZE != 0 || start >= end {
+            return Err(Rc::InvalidArgument);
+        }
+        if start < USER_MIN || end > USER_END {
+            return Err(Rc::BadAddress);
+        }
+        if self.regions.iter().any(|r| r.start < end && start < r.end) {
+            return Err(Rc::AlreadyExists);
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, r: Region) -> Result<(), Rc> {
+        self.regions.try_reserve(1).map_err(|_| Rc::OutOfMemory)?;
+        let at = self.regions.partition_point(|x| x.start < r.start);
+        self.regions.insert(at, r);
+        Ok(())
+    }
+
+    /// Map fresh frames over `[start, end)` with `attrs`; `fill` writes each
+    /// page's initial contents (given the page's address and its zeroed
+    /// bytes). On failure nothing stays mapped.
+    pub fn map_new(
+        &mut self,
+        start: u64,
+        end: u64,
+        kind: RegionKind,
+        attrs: Attrs,
+        mut fill: impl FnMut(u64, &mut [u8]),
+    ) -> Result<(), Rc> {
+        self.check_free(start, end)?;
+        attrs.validate().map_err(|_| Rc::InvalidArgument)?;
+        let pages = ((end - start) / PAGE_SIZE) as usize;
+        // Up to 4 table pages may come with the first page; the rest is exact.
+        if self.frames + pages > self.quota {
+            return Err(Rc::QuotaExceeded);
+        }
+        let mut va = start;
+        while va < end {
+            if let Err(e) = self.map_page(va, attrs, &mut fill) {
+                self.unmap_pages(start, va);
+                return Err(e);
+            }
+            va += PAGE_SIZE;
+        }
+        if let Err(e) = self.insert(Region {
+            start,
+            end,
+            kind,
+            attrs,
+        }) {
+            self.unmap_pages(start, end);
+            return Err(e);
+        }
+        if matches!(attrs.exec, kernel_core::paging::Exec::User) {
+            self.sync_code(start, end);
+        }
+        Ok(())
+    }
+
+    fn map_page(
+        &mut self,
+        va: u64,
+        attrs: Attrs,
+        fill: &mut impl FnMut(u64, &mut [u8]),
+    ) -> Result<(), Rc> {
+        if self.frames >= self.quota {
+            return Err(Rc::QuotaExceeded);
+        }
+        let pa = frames::alloc().ok_or(Rc::OutOfMemory)?;
+        // SAFETY: the frame was just allocated, so nothing else refers to
+        // it; it is RAM reached through the linear map.
+        let page = unsafe {
+            core::slice::from_raw_parts_mut(phys_to_virt(pa).0 as *mut u8, PAGE_SIZE as usize)
+        };
+        page.fill(0);
+        fill(va, page);
+        let mut alloc = Charged {
+            frames: &mut self.frames,
+            tables: FrameTables,
+        };
+        match self
+            .table
+            .map(&mut alloc, VirtAddr(va), pa, PageSize::Size4K, attrs)
+        {
+            Ok(()) => {
+                self.frames += 1;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = frames::free(pa);
+                Err(err(e))
+            }
+        }
+    }
+
+    /// Unmap and free every mapped page in `[start, end)`.
+    fn unmap_pages(&mut self, start: u64, end: u64) {
+        let mut va = start;
+        while va < end {
+            let mut alloc = Charged {
+                frames: &mut self.frames,
+                tables: FrameTables,
+            };
+            if let Ok(pa) = self.table.unmap(&mut alloc, VirtAddr(va), PageSize::Size4K) {
+                user::flush_user_page(self.asid, va);
+                let _ = frames::free(pa);
+                self.frames -= 1;
+            }
+            va += PAGE_SIZE;
+        }
+    }
+
+    fn sync_code(&mut self, start: u64, end: u64) {
+        let mut va = start;
+        while va < end {
+            if let Some((pa, _)) = self.table.translate(&mut FrameTables, VirtAddr(va)) {
+                user::sync_code(phys_to_virt(pa).0, PAGE_SIZE);
+            }
+            va += PAGE_SIZE;
+        }
+    }
+
+    /// Zeroed read-write memory at an address of the kernel's choosing.
+    pub fn allocate(&mut self, size: u64) -> Result<u64, Rc> {
+        let size = round_up(size).ok_or(Rc::InvalidArgument)?;
+        if size == 0 {
+            return Err(Rc::InvalidArgument);
+        }
+        let start = self.heap_next;
+        let end = start.checked_add(size).ok_or(Rc::OutOfMemory)?;
+        if end > self.stack_next.saturating_sub(1 << 32) {
+            return Err(Rc::OutOfMemory);
+        }
+        self.map_new(start, end, RegionKind::Heap, Attrs::USER_DATA, |_, _| {})?;
+        // Leave an unmapped page between allocations: overruns fault.
+        self.heap_next = end + PAGE_SIZE;
+        Ok(start)
+    }
+
+    /// Free a whole region that [`AddressSpace::allocate`] returned.
+    pub fn free(&mut self, start: u64, size: u64) -> Result<(), Rc> {
+        let at = self
+            .regions
+            .iter()
+            .position(|r| r.start == start && r.kind == RegionKind::Heap)
+            .ok_or(Rc::InvalidArgument)?;
+        let r = self.regions[at];
+        if round_up(size) != Some(r.end - r.start) {
+            return Err(Rc::InvalidArgument);
+        }
+        self.unmap_pages(r.start, r.end);
+        self.regions.remove(at);
+        Ok(())
+    }
+
+    /// A stack of `size` bytes with [`GUARD_PAGES`] unmapped below it;
+    /// returns its top (16-byte aligned, as the AAPCS64 requires).
+    pub fn new_stack(&mut self, size: u64) -> Result<u64, Rc> {
+        let size = round_up(size).ok_or(Rc::InvalidArgument)?;
+        let top = self.stack_next;
+        let bottom = top.checked_sub(size).ok_or(Rc::OutOfMemory)?;
+        let guard = bottom
+            .checked_sub(GUARD_PAGES * PAGE_SIZE)
+            .ok_or(Rc::OutOfMemory)?;
+        if guard < self.heap_next {
+            return Err(Rc::OutOfMemory);
+        }
+        self.map_new(bottom, top, RegionKind::Stack, Attrs::USER_DATA, |_, _| {})?;
+        let r = Region {
+            start: guard,
+            end: bottom,
+            kind: RegionKind::Guard,
+            attrs: Attrs::USER_DATA,
+        };
+        if let Err(e) = self.insert(r) {
+            self.release(bottom);
+            return Err(e);
+        }
+        self.stack_next = guard;
+        Ok(top)
+    }
+
+    /// Unmap the region starting at `start` (and the guard below a stack).
+    pub fn release(&mut self, start: u64) {
+        if let Some(at) = self.regions.iter().position(|r| r.start == start) {
+            let r = self.regions.remove(at);
+            if r.kind != RegionKind::Guard {
+                self.unmap_pages(r.start, r.end);
+            }
+            if r.kind == RegionKind::Stack
+                && let Some(g) = self
+                    .regions
+                    .iter()
+                    .position(|g| g.kind == RegionKind::Guard && g.end == r.start)
+            {
+                self.regions.remove(g);
+            }
+        }
+    }
+
+    /// Copy `buf.len()` bytes from user address `va`, which must be user-readable.
+    pub fn copy_in(&self, va: u64, buf: &mut [u8]) -> Result<(), Rc> {
+        let mut done = 0;
+        while done < buf.len() {
+            let at = va.checked_add(done as u64).ok_or(Rc::BadAddress)?;
+            let (src, n) = self.user_page(at, buf.len() - done, false)?;
+            // SAFETY: `src` points to `n` bytes of a frame mapped in this
+            // space (checked by user_page), reached through the linear map;
+            // it cannot overlap `buf`, which is kernel memory.
+            unsafe { core::ptr::copy_nonoverlapping(src, buf[done..].as_mut_ptr(), n) };
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Copy `buf` to user address `va`, which must be user-writable.
+    pub fn copy_out(&self, va: u64, buf: &[u8]) -> Result<(), Rc> {
+        // Check the whole range first so a failure writes nothing.
+        self.check_range(va, buf.len(), true)?;
+        let mut done = 0;
+        while done < buf.len() {
+            let at = va + done as u64;
+            let (dst, n) = self.user_page(at, buf.len() - done, true)?;
+            // SAFETY: as in copy_in, with a user-writable destination.
+            unsafe { core::ptr::copy_nonoverlapping(buf[done..].as_ptr(), dst, n) };
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Whether `[va, va+len)` is mapped for user access (writable if asked).
+    pub fn check_range(&self, va: u64, len: usize, write: bool) -> Result<(), Rc> {
+        let end = va.checked_add(len as u64).ok_or(Rc::BadAddress)?;
+        let mut at = va;
+        while at < end {
+            let (_, n) = self.user_page(at, (end - at) as usize, write)?;
+            at += n as u64;
+        }
+        Ok(())
+    }
+
+    /// The kernel address of user address `va` and how many bytes (up to
+    /// `want`) are left in its page, if `va` is user-accessible.
+    fn user_page(&self, va: u64, want: usize, write: bool) -> Result<(*mut u8, usize), Rc> {
+        if !(USER_MIN..USER_END).contains(&va) {
+            return Err(Rc::BadAddress);
+        }
+        let (pa, attrs) = self
+            .table
+            .translate(&mut FrameTables, VirtAddr(va))
+            .ok_or(Rc::BadAddress)?;
+        let ok = match attrs.access {
+            Access::UserRw => true,
+            Access::UserRo => !write,
+            _ => false,
+        };
+        if !ok {
+            return Err(Rc::BadAddress);
+        }
+        let left = (PAGE_SIZE - (va % PAGE_SIZE)) as usize;
+        Ok((phys_to_virt(pa).0 as *mut u8, left.min(want)))
+    }
+
+    /// Free everything: pages, tables, the ASID.
+    pub fn destroy(mut self) {
+        let regions = core::mem::take(&mut self.regions);
+        for r in regions.iter().filter(|r| r.kind != RegionKind::Guard) {
+            self.unmap_pages(r.start, r.end);
+        }
+        let mut alloc = Charged {
+            frames: &mut self.frames,
+            tables: FrameTables,
+        };
+        self.table.destroy(&mut alloc);
+        user::flush_asid(self.asid);
+        asid_free(self.asid);
+    }
+}
+
+fn round_up(size: u64) -> Option<u64> {
+    Some(size.checked_add(PAGE_SIZE - 1)? & !(PAGE_SIZE - 1))
+}
+
+/// 8-bit ASIDs (every AArch64 CPU has them); 0 is the kernel's empty space.
+/// A freed ASID's TLB entries are flushed before it is handed out again.
+static ASIDS: IrqLock<[u64; 4]> = IrqLock::new([1, 0, 0, 0]);
+
+fn asid_alloc() -> Option<u16> {
+    let mut map = ASIDS.lock();
+    for (w, word) in map.iter_mut().enumerate() {
+        if *word != u64::MAX {
+            let bit = (!*word).trailing_zeros();
+            *word |= 1 << bit;
+            return Some((w * 64) as u16 + bit as u16);
+        }
+    }
+    None
+}
+
+fn asid_free(asid: u16) {
+    if asid != 0 {
+        ASIDS.lock()[asid as usize / 64] &= !(1 << (asid % 64));
+    }
+}

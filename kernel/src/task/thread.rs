@@ -1,0 +1,116 @@
+//! Threads: a saved context (the whole [`TrapFrame`], so general, FP/SIMD
+//! and control registers all survive preemption), a scheduling policy, and
+//! what the thread waits for while blocked.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use kernel_core::slab::Id;
+use kernel_core::sched::{self as policy, Slice};
+use kos_abi::sched::SchedClass;
+
+use crate::arch::exception::TrapFrame;
+
+pub type Tid = Id;
+pub type Pid = Id;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Created, not yet started (its process was not resumed).
+    New,
+    Ready,
+    Running,
+    Blocked,
+    Dead,
+}
+
+impl State {
+    /// The number `Thread.INFO` reports.
+    pub fn abi(self) -> u32 {
+        match self {
+            State::New | State::Ready => 0,
+            State::Running => 1,
+            State::Blocked => 2,
+            State::Dead => 3,
+        }
+    }
+}
+
+/// What a blocked thread waits for, and where its reply goes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Wait {
+    Sleep,
+    /// `Thread.JOIN`: the reply buffer of the caller's CALL.
+    Join { target: Tid, reply: u64, cap: u64 },
+    /// `Task.WAIT`.
+    TaskEnd { target: Pid, reply: u64, cap: u64 },
+}
+
+pub struct Thread {
+    /// Saved registers; boxed so its address stays fixed while the thread
+    /// runs (SP_EL1 points at its end, see vectors.s).
+    pub frame: Box<TrapFrame>,
+    pub process: Pid,
+    /// The number users see (`ThreadInfo.tid`).
+    pub tid: u32,
+    pub state: State,
+    pub class: SchedClass,
+    pub priority: u32,
+    pub slice: Slice,
+    /// CPU time in counter ticks, and when it was last switched in.
+    pub cpu_time: u64,
+    pub switched_in_at: u64,
+    pub switches: u64,
+    /// Start of its stack region (released when it dies); 0 for none.
+    pub stack_base: u64,
+    pub exit_code: i64,
+    /// Handles naming this thread (it is freed when dead and unnamed).
+    pub handle_refs: u32,
+    /// Threads blocked in `Thread.JOIN` on this one.
+    pub joiners: Vec<Tid>,
+    pub wait: Option<Wait>,
+    /// Tick at which a blocked wait times out.
+    pub deadline: Option<u64>,
+    /// A CPU's idle thread: never queued, never blocked.
+    pub idle: bool,
+}
+
+impl Thread {
+    pub fn new(process: Pid, tid: u32, class: SchedClass, priority: u32, quantum: u32) -> Thread {
+        Thread {
+            frame: Box::new(TrapFrame::zeroed()),
+            process,
+            tid,
+            state: State::New,
+            class,
+            priority,
+            slice: Slice::new(class, quantum),
+            cpu_time: 0,
+            switched_in_at: 0,
+            switches: 0,
+            stack_base: 0,
+            exit_code: 0,
+            handle_refs: 0,
+            joiners: Vec::new(),
+            wait: None,
+            deadline: None,
+            idle: false,
+        }
+    }
+
+    /// Its run-queue level (the policy was validated when it was set).
+    pub fn level(&self) -> u8 {
+        policy::level(self.class, self.priority).unwrap_or(0)
+    }
+
+    /// Where the vectors should save this thread's context: the end of its frame.
+    pub fn frame_ptr(&mut self) -> *mut TrapFrame {
+        &mut *self.frame
+    }
+
+    /// Set the syscall results the thread sees when it resumes.
+    pub fn set_return(&mut self, rc: kos_abi::Rc, value: u64) {
+        self.frame.x[0] = rc as u64;
+        self.frame.x[1] = value;
+    }
+}
