@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::{Board, cargo, image, run_checked, workspace_root};
+use crate::{Board, cargo, image, run_checked, user_build, workspace_root};
 
 pub const TARGET: &str = "aarch64-unknown-none";
 
@@ -18,14 +18,25 @@ pub enum Suite {
     Ktest,
     /// The benchmarks (`kbench` feature).
     Kbench,
+    /// The system kernel with the user test programs in its ROMFS: einit
+    /// runs them (`/etc/init.tests`) and the kernel stops with its status.
+    Utest,
 }
 
 impl Suite {
     fn feature(self) -> Option<&'static str> {
         match self {
-            Suite::None => None,
+            Suite::None | Suite::Utest => None,
             Suite::Ktest => Some("ktest"),
             Suite::Kbench => Some("kbench"),
+        }
+    }
+
+    /// Suffix of the image directory (`target/images/<board>-<tag>`).
+    fn dir_tag(self) -> Option<&'static str> {
+        match self {
+            Suite::Utest => Some("utest"),
+            s => s.feature(),
         }
     }
 }
@@ -50,10 +61,10 @@ impl KernelFlavor {
         f.join(",")
     }
 
-    /// `target/images/<board>[-ktest][-hw]/<file>`.
+    /// `target/images/<board>[-ktest|-kbench|-utest][-hw]/<file>`.
     pub fn image_path(&self) -> PathBuf {
         let mut dir = self.board.name().to_string();
-        if let Some(suite) = self.suite.feature() {
+        if let Some(suite) = self.suite.dir_tag() {
             dir.push('-');
             dir.push_str(suite);
         }
@@ -78,10 +89,18 @@ pub const ROMFS_VOLUME: &str = "kos-system";
 /// Written beside the kernel image; the kernel embeds it (KERNEL_ROMFS).
 pub const ROMFS_FILE: &str = "romfs.img";
 
-/// Builds the system ROMFS image from its manifest into `out`; returns `out`.
-pub fn build_romfs(out: &std::path::Path) -> Result<PathBuf> {
+/// Builds the user programs and the ROMFS image for `suite` into `out`:
+/// the manifest's files and the system programs, plus the user test
+/// programs for [`Suite::Utest`]. Returns `out`.
+pub fn build_romfs(suite: Suite, out: &std::path::Path) -> Result<PathBuf> {
+    let progs = user_build::build()?;
     let manifest = romfs_manifest();
-    let image = romfs_builder::build_from_manifest(&manifest, ROMFS_VOLUME)
+    let mut tree = user_build::system_tree(&manifest, &progs)?;
+    if suite == Suite::Utest {
+        user_build::add_utest(&mut tree, &progs)?;
+    }
+    let image = tree
+        .to_image(ROMFS_VOLUME)
         .with_context(|| format!("cannot build the ROMFS image from {}", manifest.display()))?;
     fs::write(out, &image).with_context(|| format!("cannot write {}", out.display()))?;
     eprintln!("xtask: romfs {} ({} bytes)", out.display(), image.len());
@@ -112,7 +131,7 @@ pub fn build_image(flavor: KernelFlavor) -> Result<PathBuf> {
     let out = flavor.image_path();
     let out_dir = out.parent().expect("image path has a directory");
     fs::create_dir_all(out_dir)?;
-    let romfs = build_romfs(&out_dir.join(ROMFS_FILE))?;
+    let romfs = build_romfs(flavor.suite, &out_dir.join(ROMFS_FILE))?;
 
     let features = flavor.features();
     eprintln!("xtask: building kernel ({features})");
@@ -178,5 +197,16 @@ mod tests {
             qemu_exit: true,
         };
         assert!(virt.image_path().ends_with("target/images/virt/kernel.bin"));
+        let utest = KernelFlavor {
+            board: Board::Virt,
+            suite: Suite::Utest,
+            qemu_exit: true,
+        };
+        assert_eq!(utest.features(), "board-virt,qemu-exit");
+        assert!(
+            utest
+                .image_path()
+                .ends_with("target/images/virt-utest/kernel.bin")
+        );
     }
 }

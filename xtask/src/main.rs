@@ -10,6 +10,7 @@ mod qemu;
 mod report;
 mod setup;
 mod testrun;
+mod user_build;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -33,8 +34,11 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = Board::Virt)]
         board: Board,
         /// Build the test kernel (runs the in-kernel test suites after boot).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "utest")]
         ktest: bool,
+        /// Build the user-space test image (einit runs the user test programs).
+        #[arg(long)]
+        utest: bool,
         /// Build for real hardware (SD card): leaves out the QEMU-only semihosting exit.
         #[arg(long)]
         hw: bool,
@@ -59,8 +63,11 @@ enum Cmd {
         #[arg(long, value_name = "N")]
         smp: Option<u32>,
         /// Boot the test kernel.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "utest")]
         ktest: bool,
+        /// Boot the user-space test image (einit runs the user test programs).
+        #[arg(long)]
+        utest: bool,
         /// Kernel command line (QEMU -append; the kernel reads it through semihosting).
         #[arg(long, value_name = "CMDLINE")]
         append: Option<String>,
@@ -178,6 +185,15 @@ pub fn describe(cmd: &Command) -> String {
     s
 }
 
+/// The suite a `--ktest` / `--utest` flag pair asks for (clap keeps them exclusive).
+fn suite(ktest: bool, utest: bool) -> Suite {
+    match (ktest, utest) {
+        (true, _) => Suite::Ktest,
+        (false, true) => Suite::Utest,
+        (false, false) => Suite::None,
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -191,12 +207,17 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Cmd::Build { board, ktest, hw } => {
+        Cmd::Build {
+            board,
+            ktest,
+            utest,
+            hw,
+        } => {
             setup::ensure_target()?;
             setup::ensure_tools(setup::Need::Optional)?;
             let flavor = KernelFlavor {
                 board,
-                suite: if ktest { Suite::Ktest } else { Suite::None },
+                suite: suite(ktest, utest),
                 qemu_exit: !hw,
             };
             let img = kernel_build::build_image(flavor)?;
@@ -211,6 +232,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             mem,
             smp,
             ktest,
+            utest,
             append,
         } => {
             let opts = qemu::InteractiveOpts {
@@ -228,7 +250,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             setup::ensure_tools(setup::Need::Required)?;
             let img = kernel_build::build_image(KernelFlavor {
                 board,
-                suite: if ktest { Suite::Ktest } else { Suite::None },
+                suite: suite(ktest, utest),
                 qemu_exit: true,
             })?;
             let code = qemu::run_interactive(&opts, &img)?;
@@ -288,6 +310,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "warnings",
                 ]))?;
             }
+            // User space: libkos and the programs (aarch64 only).
+            let mut cmd = cargo();
+            cmd.args(["clippy", "--target", kernel_build::TARGET, "-p", "libkos"]);
+            for p in user_build::PACKAGES {
+                cmd.args(["-p", p]);
+            }
+            run_checked(cmd.args(["--", "-D", "warnings"]))?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Fmt { check } => {

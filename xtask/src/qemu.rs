@@ -26,6 +26,8 @@ pub struct TestConfig {
     pub smp: Option<u32>,
     /// `-dtb` file, relative to the workspace root (QEMU fixes up its memory node).
     pub dtb: Option<&'static str>,
+    /// Also boot the user-space test image (`Suite::Utest`) here.
+    pub utest: bool,
 }
 
 /// Every configuration `cargo xtask test` boots the test kernel in, per board.
@@ -38,6 +40,7 @@ pub const TEST_CONFIGS: &[TestConfig] = &[
         mem: "1G",
         smp: None,
         dtb: None,
+        utest: true,
     },
     TestConfig {
         label: "virt gicv3 el2 3G",
@@ -47,6 +50,7 @@ pub const TEST_CONFIGS: &[TestConfig] = &[
         mem: "3G",
         smp: None,
         dtb: None,
+        utest: true,
     },
     // RAM above 4 GiB, GICv2 with an EL2 entry, secondary cores present.
     TestConfig {
@@ -57,6 +61,7 @@ pub const TEST_CONFIGS: &[TestConfig] = &[
         mem: "5G",
         smp: Some(4),
         dtb: None,
+        utest: false,
     },
     TestConfig {
         label: "virt a53 128M",
@@ -66,6 +71,7 @@ pub const TEST_CONFIGS: &[TestConfig] = &[
         mem: "128M",
         smp: None,
         dtb: None,
+        utest: false,
     },
     TestConfig {
         label: "rpi4 raspi4b 2G",
@@ -75,6 +81,7 @@ pub const TEST_CONFIGS: &[TestConfig] = &[
         mem: "2G",
         smp: None,
         dtb: None,
+        utest: true,
     },
     // The Pi 4 with a device tree, as the firmware passes one: memory, GIC and
     // UART come from the DTB (through /soc's bus-address ranges).
@@ -86,11 +93,17 @@ pub const TEST_CONFIGS: &[TestConfig] = &[
         mem: "2G",
         smp: None,
         dtb: Some("bsp-rpi4/tests/data/rpi4.dtb"),
+        utest: true,
     },
 ];
 
 pub fn test_configs(board: Board) -> impl Iterator<Item = &'static TestConfig> {
     TEST_CONFIGS.iter().filter(move |c| c.board == board)
+}
+
+/// The configurations the user-space test image boots in, per board.
+pub fn utest_configs(board: Board) -> impl Iterator<Item = &'static TestConfig> {
+    test_configs(board).filter(|c| c.utest)
 }
 
 /// How QEMU's console is attached.

@@ -105,7 +105,7 @@ pub fn run_all(opts: &TestOpts) -> bool {
         };
         for cfg in qemu::test_configs(board) {
             section(&format!("{}: booting the test kernel", cfg.label));
-            ktest_run(cfg, &image, opts.timeout, &mut report);
+            ktest_run(cfg, cfg.label, &image, opts.timeout, &mut report);
         }
         if let Some(cfg) = qemu::test_configs(board).next() {
             for expected in EXPECTED_FAILURES {
@@ -119,8 +119,38 @@ pub fn run_all(opts: &TestOpts) -> bool {
         }
         section(&format!("{}: benchmark kernel, twice", board.name()));
         bench_run(board, opts.timeout, &mut report);
+        utest_runs(board, opts.timeout, &mut report);
     }
     report.finish()
+}
+
+/// The user-space test image: the system kernel with the user test programs
+/// in its ROMFS; einit runs each and reports it (`test einit::<program>`),
+/// each program reports its own tests, and the run ends with einit's status.
+fn utest_runs(board: Board, timeout: Duration, report: &mut Report) {
+    let flavor = KernelFlavor {
+        board,
+        suite: Suite::Utest,
+        qemu_exit: true,
+    };
+    section(&format!(
+        "{}: building the user test image ({} + user programs)",
+        board.name(),
+        flavor.features()
+    ));
+    let image = match kernel_build::build_image(flavor) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("[{} utest] test boot::build ... FAILED {e:#}", board.name());
+            report.fail(format!("[{} utest] boot::build: {e:#}", board.name()));
+            return;
+        }
+    };
+    for cfg in qemu::utest_configs(board) {
+        let label = format!("{} utest", cfg.label);
+        section(&format!("{label}: booting the user test image"));
+        ktest_run(cfg, &label, &image, timeout, report);
+    }
 }
 
 /// The benchmark kernel runs, reports every benchmark, and counts the same
@@ -539,9 +569,15 @@ fn print_tail(label: &str, lines: &[String]) {
     println!("[{label}] ---- end of console ----");
 }
 
-/// One boot of the test kernel: every test line becomes a result.
-fn ktest_run(cfg: &TestConfig, image: &std::path::Path, timeout: Duration, report: &mut Report) {
-    let label = cfg.label;
+/// One boot of a test image (test kernel or user test image): every test
+/// line becomes a result; results are shown as `[label] ...`.
+fn ktest_run(
+    cfg: &TestConfig,
+    label: &str,
+    image: &std::path::Path,
+    timeout: Duration,
+    report: &mut Report,
+) {
     let cmd = cfg.qemu_args(image, None).command();
     println!("[{label}] {}", describe(&cmd));
     let mut parser = ConsoleParser::default();

@@ -1,0 +1,393 @@
+//! User programs: built with cargo for `aarch64-unknown-none`, checked
+//! against the kernel's process start contract, and laid into the ROMFS
+//! images the kernel carries.
+//!
+//! - system image (every kernel flavor): `kernel/romfs/manifest` +
+//!   `/bin/einit` + `/bin/hello` + `/etc/init` (starts `/bin/hello`);
+//! - test image (`Suite::Utest`): the system image + `/tests/<program>` for
+//!   each user test program + `/etc/init.tests` (which makes einit run them)
+//!   + `/tests/data/truncated.elf` (the first 200 bytes of einit).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use romfs_builder::Tree;
+use xmas_elf::ElfFile;
+use xmas_elf::header::{Class, Machine, Type as ElfType};
+use xmas_elf::program::Type;
+
+use crate::kernel_build::{TARGET, target_dir};
+use crate::{cargo, run_checked};
+
+/// The cargo packages holding user programs.
+pub const PACKAGES: &[&str] = &["einit", "utest"];
+
+/// Programs of the system image: (cargo bin name, ROMFS path).
+pub const SYSTEM_PROGRAMS: &[(&str, &str)] = &[("einit", "/bin/einit"), ("hello", "/bin/hello")];
+
+/// What einit starts in the system image.
+pub const INIT_PROGRAMS: &[&str] = &["/bin/hello"];
+
+/// The user test programs, in the order einit runs them (each at
+/// `/tests/<name>`).
+pub const TEST_PROGRAMS: &[&str] = &[
+    "utest-syscall",
+    "utest-isolation",
+    "utest-faults",
+    "utest-spawn",
+    "utest-sched",
+];
+
+/// Bytes of einit kept in `/tests/data/truncated.elf`.
+pub const TRUNCATED_LEN: usize = 200;
+
+/// Lowest user address the kernel maps (kos-abi `vm::USER_MIN`).
+const USER_MIN: u64 = 0x1_0000;
+/// One past the highest user address (kos-abi `vm::USER_END`).
+const USER_END: u64 = 1 << 47;
+const PAGE: u64 = 4096;
+
+/// Built user programs by cargo bin name.
+#[derive(Debug, Default, Clone)]
+pub struct UserPrograms {
+    pub elves: BTreeMap<String, Vec<u8>>,
+}
+
+impl UserPrograms {
+    pub fn get(&self, name: &str) -> Result<&[u8]> {
+        self.elves
+            .get(name)
+            .map(Vec::as_slice)
+            .with_context(|| format!("user program {name} was not built"))
+    }
+}
+
+/// Builds every user program (release, same target directory as the
+/// kernel) and reads and checks the ELF files.
+pub fn build() -> Result<UserPrograms> {
+    eprintln!("xtask: building user programs ({})", PACKAGES.join(", "));
+    let mut cmd = cargo();
+    cmd.args(["build", "--release", "--target", TARGET, "--target-dir"])
+        .arg(target_dir());
+    for p in PACKAGES {
+        cmd.args(["-p", p]);
+    }
+    run_checked(&mut cmd)?;
+    let dir = target_dir().join(TARGET).join("release");
+    let mut progs = UserPrograms::default();
+    let names = SYSTEM_PROGRAMS
+        .iter()
+        .map(|(bin, _)| *bin)
+        .chain(TEST_PROGRAMS.iter().copied());
+    for name in names {
+        let path = dir.join(name);
+        let elf = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        check_user_elf(&elf)
+            .with_context(|| format!("{} breaks the start contract", path.display()))?;
+        progs.elves.insert(name.to_string(), elf);
+    }
+    Ok(progs)
+}
+
+/// Checks an ELF file against the kernel's process start contract: ELF64
+/// AArch64, static executable (`ET_EXEC`), every PT_LOAD page aligned in
+/// user space and never writable and executable at once, the entry in an
+/// executable segment.
+pub fn check_user_elf(data: &[u8]) -> Result<()> {
+    let elf = ElfFile::new(data).map_err(|e| anyhow::anyhow!("not an ELF file: {e}"))?;
+    if elf.header.pt1.class() != Class::SixtyFour {
+        bail!("not a 64-bit ELF file");
+    }
+    let machine = elf.header.pt2.machine().as_machine();
+    if machine != Machine::AArch64 {
+        bail!("ELF machine is {machine:?}, expected AArch64");
+    }
+    if elf.header.pt2.type_().as_type() != ElfType::Executable {
+        bail!(
+            "ELF type is {:?}, expected a static executable (ET_EXEC)",
+            elf.header.pt2.type_().as_type()
+        );
+    }
+    let ph_off = elf.header.pt2.ph_offset();
+    let ph_size = u64::from(elf.header.pt2.ph_entry_size());
+    let ph_count = u64::from(elf.header.pt2.ph_count());
+    if ph_size < 56 || ph_off.saturating_add(ph_size.saturating_mul(ph_count)) > data.len() as u64 {
+        bail!("ELF program header table is truncated or malformed");
+    }
+    let entry = elf.header.pt2.entry_point();
+    let mut entry_ok = false;
+    let mut loads = 0;
+    for ph in elf.program_iter() {
+        match ph.get_type() {
+            Ok(Type::Load) => {}
+            Ok(Type::Interp) | Ok(Type::Dynamic) => {
+                bail!("dynamic executable (PT_INTERP/PT_DYNAMIC)")
+            }
+            Ok(Type::Tls) => bail!("thread-local storage (PT_TLS) is not supported"),
+            _ => continue,
+        }
+        loads += 1;
+        let (vaddr, memsz, filesz, off) = (
+            ph.virtual_addr(),
+            ph.mem_size(),
+            ph.file_size(),
+            ph.offset(),
+        );
+        let flags = ph.flags();
+        let what = format!("PT_LOAD at {vaddr:#x}");
+        if vaddr % PAGE != 0 {
+            bail!("{what} is not page aligned");
+        }
+        if off % PAGE != vaddr % PAGE {
+            bail!("{what}: file offset {off:#x} not congruent with the address");
+        }
+        if filesz > memsz
+            || off
+                .checked_add(filesz)
+                .is_none_or(|e| e > data.len() as u64)
+        {
+            bail!("{what}: sizes inconsistent or beyond the file");
+        }
+        if vaddr < USER_MIN || vaddr.checked_add(memsz).is_none_or(|e| e > USER_END) {
+            bail!("{what} (size {memsz:#x}) lies outside user space");
+        }
+        if flags.is_write() && flags.is_execute() {
+            bail!("{what} is writable and executable");
+        }
+        if flags.is_execute() && (vaddr..vaddr + memsz).contains(&entry) {
+            entry_ok = true;
+        }
+    }
+    if loads == 0 {
+        bail!("no PT_LOAD segment");
+    }
+    if !entry_ok {
+        bail!("entry {entry:#x} is not in an executable segment");
+    }
+    Ok(())
+}
+
+/// An init list as einit reads it: a comment line, then one path per line.
+pub fn init_list(comment: &str, paths: &[&str]) -> String {
+    let mut s = format!("# {comment}\n");
+    for p in paths {
+        s.push_str(p);
+        s.push('\n');
+    }
+    s
+}
+
+/// The system ROMFS tree: the manifest's files plus the system programs
+/// and `/etc/init`.
+pub fn system_tree(manifest: &Path, progs: &UserPrograms) -> Result<Tree> {
+    let mut tree = romfs_builder::manifest::tree_from_manifest(manifest)
+        .with_context(|| format!("cannot read the ROMFS manifest {}", manifest.display()))?;
+    add_system(&mut tree, progs)?;
+    Ok(tree)
+}
+
+/// Adds the system programs and `/etc/init` to `tree`.
+pub fn add_system(tree: &mut Tree, progs: &UserPrograms) -> Result<()> {
+    for (bin, path) in SYSTEM_PROGRAMS {
+        tree.add_file(path, progs.get(bin)?.to_vec(), true)
+            .with_context(|| format!("ROMFS: adding {path}"))?;
+    }
+    let init = init_list("programs einit starts (written by xtask)", INIT_PROGRAMS);
+    tree.add_file("/etc/init", init.into_bytes(), false)
+        .context("ROMFS: adding /etc/init")?;
+    Ok(())
+}
+
+/// Adds the user test programs, `/etc/init.tests` and the truncated ELF.
+pub fn add_utest(tree: &mut Tree, progs: &UserPrograms) -> Result<()> {
+    let mut paths = Vec::new();
+    for name in TEST_PROGRAMS {
+        let path = format!("/tests/{name}");
+        tree.add_file(&path, progs.get(name)?.to_vec(), true)
+            .with_context(|| format!("ROMFS: adding {path}"))?;
+        paths.push(path);
+    }
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let list = init_list(
+        "test programs einit runs, one after another (written by xtask)",
+        &refs,
+    );
+    tree.add_file("/etc/init.tests", list.into_bytes(), false)
+        .context("ROMFS: adding /etc/init.tests")?;
+    let einit = progs.get("einit")?;
+    let truncated = einit[..TRUNCATED_LEN.min(einit.len())].to_vec();
+    tree.add_file("/tests/data/truncated.elf", truncated, false)
+        .context("ROMFS: adding /tests/data/truncated.elf")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use romfs_builder::Image;
+
+    /// Link base of user programs (libkos/user.ld).
+    const USER_BASE: u64 = 0x20_0000;
+    const PT_LOAD: u32 = 1;
+    const PF_X: u32 = 1;
+    const PF_W: u32 = 2;
+    const PF_R: u32 = 4;
+
+    /// (vaddr, flags, file bytes, memsz)
+    type Seg = (u64, u32, usize, u64);
+
+    /// A minimal ELF64 AArch64 executable; segment i's bytes start at file
+    /// offset (i + 1) * 4096 + vaddr % 4096.
+    fn make_elf(elf_type: u16, entry: u64, segs: &[Seg]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(b"\x7fELF");
+        out.extend_from_slice(&[2, 1, 1, 0]);
+        out.extend_from_slice(&[0; 8]);
+        out.extend_from_slice(&elf_type.to_le_bytes());
+        out.extend_from_slice(&0xb7u16.to_le_bytes()); // EM_AARCH64
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&entry.to_le_bytes());
+        out.extend_from_slice(&64u64.to_le_bytes()); // phoff
+        out.extend_from_slice(&0u64.to_le_bytes()); // shoff
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&64u16.to_le_bytes());
+        out.extend_from_slice(&56u16.to_le_bytes());
+        out.extend_from_slice(&(segs.len() as u16).to_le_bytes());
+        out.extend_from_slice(&64u16.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        for (i, &(vaddr, flags, filesz, memsz)) in segs.iter().enumerate() {
+            let off = (i as u64 + 1) * PAGE + vaddr % PAGE;
+            out.extend_from_slice(&PT_LOAD.to_le_bytes());
+            out.extend_from_slice(&flags.to_le_bytes());
+            out.extend_from_slice(&off.to_le_bytes());
+            out.extend_from_slice(&vaddr.to_le_bytes());
+            out.extend_from_slice(&vaddr.to_le_bytes());
+            out.extend_from_slice(&(filesz as u64).to_le_bytes());
+            out.extend_from_slice(&memsz.to_le_bytes());
+            out.extend_from_slice(&PAGE.to_le_bytes());
+        }
+        out.resize((segs.len() + 2) * PAGE as usize, 0);
+        out
+    }
+
+    fn good_segments() -> Vec<Seg> {
+        vec![
+            (USER_BASE, PF_R | PF_X, 0x800, 0x800),
+            (USER_BASE + 0x1000, PF_R, 0x100, 0x100),
+            (USER_BASE + 0x2000, PF_R | PF_W, 0x80, 0x200),
+        ]
+    }
+
+    #[test]
+    fn accepts_the_contract() {
+        check_user_elf(&make_elf(2, USER_BASE, &good_segments())).unwrap();
+    }
+
+    #[test]
+    fn rejects_contract_breaks() {
+        let err = |elf: Vec<u8>| check_user_elf(&elf).unwrap_err().to_string();
+        // Position-independent (ET_DYN).
+        assert!(err(make_elf(3, USER_BASE, &good_segments())).contains("ET_EXEC"));
+        // Entry in the rodata segment.
+        assert!(err(make_elf(2, USER_BASE + 0x1000, &good_segments())).contains("entry"));
+        // W+X.
+        let mut segs = good_segments();
+        segs[2].1 = PF_R | PF_W | PF_X;
+        assert!(err(make_elf(2, USER_BASE, &segs)).contains("writable and executable"));
+        // Not page aligned.
+        let mut segs = good_segments();
+        segs[1].0 += 0x10;
+        assert!(err(make_elf(2, USER_BASE, &segs)).contains("page aligned"));
+        // Below USER_MIN (the null guard) and in the kernel half.
+        let mut segs = good_segments();
+        segs[0].0 = 0;
+        assert!(err(make_elf(2, 0, &segs)).contains("outside user space"));
+        let mut segs = good_segments();
+        segs[1].0 = 0xffff_0000_0000_0000;
+        assert!(err(make_elf(2, USER_BASE, &segs)).contains("outside user space"));
+        // Garbage and truncation.
+        assert!(check_user_elf(b"not an elf").is_err());
+        let elf = make_elf(2, USER_BASE, &good_segments());
+        assert!(check_user_elf(&elf[..TRUNCATED_LEN]).is_err());
+    }
+
+    fn programs() -> UserPrograms {
+        let mut p = UserPrograms::default();
+        for (bin, _) in SYSTEM_PROGRAMS {
+            p.elves.insert(
+                bin.to_string(),
+                format!("ELF of {bin}").repeat(40).into_bytes(),
+            );
+        }
+        for name in TEST_PROGRAMS {
+            p.elves
+                .insert(name.to_string(), format!("ELF of {name}").into_bytes());
+        }
+        p
+    }
+
+    fn read(img: &Image<'_>, path: &str) -> Vec<u8> {
+        let e = img.lookup(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        img.read(&e).unwrap().to_vec()
+    }
+
+    #[test]
+    fn system_and_test_images() {
+        let dir = std::env::temp_dir().join(format!("xtask-romfs-{}", std::process::id()));
+        fs::create_dir_all(dir.join("etc")).unwrap();
+        fs::write(dir.join("etc/motd"), "hi\n").unwrap();
+        fs::write(dir.join("manifest"), "/etc/motd etc/motd\n").unwrap();
+        let progs = programs();
+
+        let sys = system_tree(&dir.join("manifest"), &progs).unwrap();
+        let mut test = sys.clone();
+        add_utest(&mut test, &progs).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+
+        let bytes = sys.to_image("t").unwrap();
+        let img = Image::new(&bytes).unwrap();
+        assert_eq!(read(&img, "/etc/motd"), b"hi\n");
+        assert_eq!(read(&img, "/bin/einit"), progs.get("einit").unwrap());
+        assert_eq!(read(&img, "/bin/hello"), progs.get("hello").unwrap());
+        assert_eq!(
+            read(&img, "/etc/init"),
+            init_list("programs einit starts (written by xtask)", &["/bin/hello"]).as_bytes()
+        );
+        assert!(img.lookup("/etc/init.tests").is_err());
+        assert!(img.lookup("/tests").is_err());
+
+        let bytes = test.to_image("t").unwrap();
+        let img = Image::new(&bytes).unwrap();
+        assert_eq!(read(&img, "/bin/einit"), progs.get("einit").unwrap());
+        let list = String::from_utf8(read(&img, "/etc/init.tests")).unwrap();
+        let listed: Vec<&str> = list.lines().filter(|l| !l.starts_with('#')).collect();
+        let expected: Vec<String> = TEST_PROGRAMS
+            .iter()
+            .map(|n| format!("/tests/{n}"))
+            .collect();
+        assert_eq!(listed, expected);
+        for (path, name) in expected.iter().zip(TEST_PROGRAMS) {
+            assert_eq!(read(&img, path), progs.get(name).unwrap());
+        }
+        assert_eq!(
+            read(&img, "/tests/data/truncated.elf"),
+            &progs.get("einit").unwrap()[..TRUNCATED_LEN]
+        );
+    }
+
+    #[test]
+    fn missing_program_is_an_error() {
+        let mut progs = programs();
+        progs.elves.remove("utest-sched");
+        let mut tree = Tree::new();
+        assert!(
+            add_utest(&mut tree, &progs)
+                .unwrap_err()
+                .to_string()
+                .contains("utest-sched")
+        );
+    }
+}
