@@ -35,8 +35,7 @@ pub fn handle(k: &mut Kernel) {
             if a[0] == 0 {
                 k.yield_current();
             } else {
-                let deadline = crate::tick::ticks() + crate::task::ns_to_ticks(a[0]);
-                k.block_current(Wait::Sleep, Some(deadline));
+                k.block_current(Wait::Sleep, Some(crate::task::deadline_after(a[0])));
             }
         }
         nr::THREAD_EXIT => k.thread_exit(cur, a[0] as i64),

@@ -35,6 +35,15 @@ pub fn classify(esr: Esr, far: u64, in_guard: bool) -> FaultKind {
     }
 }
 
+/// Whether FAR_EL1 holds a fault address for this syndrome (aborts, PC
+/// alignment, watchpoints); for other classes it is UNKNOWN.
+pub fn has_address(esr: Esr) -> bool {
+    matches!(
+        esr.ec(),
+        ec::INSN_ABORT_LOWER | ec::DATA_ABORT_LOWER | ec::PC_ALIGN | ec::WATCHPOINT_LOWER
+    )
+}
+
 fn abort_kind(status: u8, far: u64, in_guard: bool) -> FaultKind {
     const ALIGNMENT: u8 = 0x21;
     match status {
@@ -85,5 +94,7 @@ mod tests {
         assert_eq!(classify(esr(0x18, 0), 0, false), FaultKind::UndefinedInstruction);
         assert_eq!(classify(esr(0x3C, 0), 0, false), FaultKind::Breakpoint);
         assert_eq!(classify(esr(0x2F, 0), 0, false), FaultKind::Other);
+        assert!(has_address(esr(0x24, 0)) && has_address(esr(0x22, 0)));
+        assert!(!has_address(esr(0x00, 0)) && !has_address(esr(0x26, 0)));
     }
 }

@@ -257,5 +257,5 @@ pub fn write_reply<F: IntoBytes + Immutable + ?Sized>(
 
 /// Deadline tick for a timeout in ns (`u64::MAX` = none).
 pub fn deadline(timeout_ns: u64) -> Option<u64> {
-    (timeout_ns != u64::MAX).then(|| crate::tick::ticks() + crate::task::ns_to_ticks(timeout_ns))
+    (timeout_ns != u64::MAX).then(|| crate::task::deadline_after(timeout_ns))
 }

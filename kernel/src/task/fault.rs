@@ -23,6 +23,8 @@ pub fn user_fault(k: &mut Kernel, esr: Esr, far: u64, elr: u64) {
         .and_then(|s| s.region_of(far))
         .is_some_and(|r| r.kind == RegionKind::Guard);
     let kind = ufault::classify(esr, far, in_guard);
+    // FAR is only meaningful for aborts and alignment faults.
+    let far = if ufault::has_address(esr) { far } else { 0 };
     let tid = k.threads.get(k.current).map_or(0, |t| t.tid);
     crate::println!(
         "*** task {} (pid {}) thread {}: {} at address {:#x}, pc {:#x}\n    ESR {:#010x} {}\n*** task {} ended",

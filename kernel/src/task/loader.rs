@@ -11,9 +11,9 @@ use super::space::{AddressSpace, RegionKind};
 
 /// Load `image` into `space`; returns the entry point. On error the caller
 /// destroys the space (segments already mapped go with it).
-pub fn load(space: &mut AddressSpace, image: &[u8]) -> Result<u64, Rc> {
+pub fn load(space: &mut AddressSpace, path: &str, image: &[u8]) -> Result<u64, Rc> {
     let plan = elf::plan(image, USER_MIN, USER_END).map_err(|e| {
-        crate::println!("task: bad executable: {e}");
+        crate::println!("task: {path}: bad executable: {e}");
         Rc::BadExecutable
     })?;
     for seg in &plan.segments {

@@ -75,9 +75,11 @@ fn qid(t: Tid) -> ThreadId {
     ThreadId(t.index)
 }
 
-/// Ticks of the scheduler clock for `ns` nanoseconds, at least one.
-pub fn ns_to_ticks(ns: u64) -> u64 {
-    (ns / (1_000_000_000 / TICK_HZ)).max(1)
+/// The tick at which a wait of at least `ns` nanoseconds started now is
+/// over: the current tick is partly gone, so it does not count.
+pub fn deadline_after(ns: u64) -> u64 {
+    let ticks = ns.div_ceil(1_000_000_000 / TICK_HZ).max(1);
+    crate::tick::ticks().saturating_add(ticks).saturating_add(1)
 }
 
 /// Set up the object store and this CPU's idle thread.
@@ -173,7 +175,7 @@ impl Kernel {
         };
 
         let mut space = AddressSpace::new(DEFAULT_QUOTA_FRAMES)?;
-        let loaded = loader::load(&mut space, image).and_then(|entry| {
+        let loaded = loader::load(&mut space, path, image).and_then(|entry| {
             let top = space.new_stack(stack_size)?;
             Ok((entry, top))
         });

@@ -23,6 +23,9 @@ pub struct TrapFrame {
     pub spsr: u64,
     pub fpcr: u64,
     pub fpsr: u64,
+    /// The user thread pointer (TLS base), per thread.
+    pub tpidr_el0: u64,
+    _pad: u64,
     /// q0..q31.
     pub q: [u128; 32],
 }
@@ -36,6 +39,8 @@ impl TrapFrame {
             spsr: 0,
             fpcr: 0,
             fpsr: 0,
+            tpidr_el0: 0,
+            _pad: 0,
             q: [0; 32],
         }
     }
@@ -43,16 +48,19 @@ impl TrapFrame {
 
 const FRAME_SIZE: usize = core::mem::size_of::<TrapFrame>();
 const _: () = {
-    assert!(FRAME_SIZE == 800);
+    assert!(FRAME_SIZE == 816);
     assert!(core::mem::offset_of!(TrapFrame, sp_el0) == 248);
     assert!(core::mem::offset_of!(TrapFrame, elr) == 256);
     assert!(core::mem::offset_of!(TrapFrame, fpcr) == 272);
-    assert!(core::mem::offset_of!(TrapFrame, q) == 288);
+    assert!(core::mem::offset_of!(TrapFrame, tpidr_el0) == 288);
+    assert!(core::mem::offset_of!(TrapFrame, q) == Q_OFFSET);
 };
+const Q_OFFSET: usize = 304;
 
 global_asm!(
     include_str!("vectors.s"),
     FRAME_SIZE = const FRAME_SIZE,
+    Q_OFFSET = const Q_OFFSET,
     STACK_SHIFT = const super::boot::STACK_SHIFT,
 );
 

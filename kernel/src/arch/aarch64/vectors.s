@@ -92,7 +92,9 @@ __stack_overflow:
     mrs     x2, fpcr
     mrs     x3, fpsr
     stp     x2, x3, [sp, #272]
-    add     x2, sp, #288
+    mrs     x2, tpidr_el0
+    str     x2, [sp, #288]
+    add     x2, sp, #{Q_OFFSET}
     stp     q0, q1, [x2, #32 * 0]
     stp     q2, q3, [x2, #32 * 1]
     stp     q4, q5, [x2, #32 * 2]
@@ -129,7 +131,9 @@ __exception_common:
 .global __restore_frame
 __restore_frame:
     mov     sp, x0
-    add     x2, sp, #288
+    ldr     x2, [sp, #288]
+    msr     tpidr_el0, x2
+    add     x2, sp, #{Q_OFFSET}
     ldp     q0, q1, [x2, #32 * 0]
     ldp     q2, q3, [x2, #32 * 1]
     ldp     q4, q5, [x2, #32 * 2]
