@@ -83,12 +83,12 @@ pub extern "C" fn kernel_entry(dtb_pa: u64, entry_el: u64) -> ! {
     #[cfg(feature = "kbench")]
     kbench::run();
 
-    #[cfg(not(any(feature = "ktest", feature = "kbench")))]
+    #[cfg(not(feature = "ktest"))]
     start_user_space()
 }
 
 /// Threads from here on: this CPU's idle thread, then einit from the ROMFS.
-#[cfg(not(any(feature = "ktest", feature = "kbench")))]
+#[cfg(not(feature = "ktest"))]
 fn start_user_space() -> ! {
     /// The idle thread's stack: it only ever runs `wfi` in a loop.
     #[repr(C, align(16))]

@@ -39,3 +39,11 @@ pub fn instructions() -> u64 {
     unsafe { asm!("isb", "mrs {}, pmevcntr0_el0", out(reg) n, options(nostack)) };
     n
 }
+
+/// Let EL0 read the counters (PMUSERENR_EL0.EN and .ER), for the user
+/// benchmarks. Only the benchmark kernel does this: counters readable by
+/// user code are a timing side channel.
+pub fn allow_user() {
+    // SAFETY: PMU access control; no memory is touched.
+    unsafe { asm!("msr pmuserenr_el0, {}", "isb", in(reg) 0b1001u64, options(nostack)) };
+}
