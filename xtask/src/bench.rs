@@ -13,6 +13,9 @@ use crate::qemu::{self, TestConfig};
 use crate::testrun::{Exit, clean_line, run_captured};
 use crate::{Board, describe};
 
+/// Benchmarks the user-space program (`ubench`) must report.
+pub const USER_BENCHMARKS: &[&str] = &["null_syscall", "thread_switch"];
+
 /// One benchmark's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BenchResult {
@@ -72,6 +75,11 @@ pub fn run_once(board: Board, image: &Path, timeout: Duration) -> Result<Vec<Ben
     }
     if results.is_empty() {
         bail!("the benchmark kernel reported no benchmark");
+    }
+    for name in USER_BENCHMARKS {
+        if !results.iter().any(|r| r.name == *name) {
+            bail!("the user benchmark {name} did not report (did einit run /bench/ubench?)");
+        }
     }
     Ok(results)
 }

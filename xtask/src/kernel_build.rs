@@ -91,13 +91,16 @@ pub const ROMFS_FILE: &str = "romfs.img";
 
 /// Builds the user programs and the ROMFS image for `suite` into `out`:
 /// the manifest's files and the system programs, plus the user test
-/// programs for [`Suite::Utest`]. Returns `out`.
+/// programs for [`Suite::Utest`] and the user benchmarks for
+/// [`Suite::Kbench`]. Returns `out`.
 pub fn build_romfs(suite: Suite, out: &std::path::Path) -> Result<PathBuf> {
     let progs = user_build::build()?;
     let manifest = romfs_manifest();
     let mut tree = user_build::system_tree(&manifest, &progs)?;
-    if suite == Suite::Utest {
-        user_build::add_utest(&mut tree, &progs)?;
+    match suite {
+        Suite::Utest => user_build::add_utest(&mut tree, &progs)?,
+        Suite::Kbench => user_build::add_ubench(&mut tree, &progs)?,
+        Suite::None | Suite::Ktest => {}
     }
     let image = tree
         .to_image(ROMFS_VOLUME)

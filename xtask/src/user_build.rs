@@ -40,6 +40,10 @@ pub const TEST_PROGRAMS: &[&str] = &[
     "utest-sched",
 ];
 
+/// The user benchmark programs of the benchmark image (each at
+/// `/bench/<name>`, run by einit through `/etc/init.tests`).
+pub const BENCH_PROGRAMS: &[&str] = &["ubench"];
+
 /// Bytes of einit kept in `/tests/data/truncated.elf`.
 pub const TRUNCATED_LEN: usize = 200;
 
@@ -80,7 +84,8 @@ pub fn build() -> Result<UserPrograms> {
     let names = SYSTEM_PROGRAMS
         .iter()
         .map(|(bin, _)| *bin)
-        .chain(TEST_PROGRAMS.iter().copied());
+        .chain(TEST_PROGRAMS.iter().copied())
+        .chain(BENCH_PROGRAMS.iter().copied());
     for name in names {
         let path = dir.join(name);
         let elf = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -223,6 +228,22 @@ pub fn add_utest(tree: &mut Tree, progs: &UserPrograms) -> Result<()> {
     Ok(())
 }
 
+/// Adds the user benchmark programs and an `/etc/init.tests` that runs them.
+pub fn add_ubench(tree: &mut Tree, progs: &UserPrograms) -> Result<()> {
+    let mut paths = Vec::new();
+    for name in BENCH_PROGRAMS {
+        let path = format!("/bench/{name}");
+        tree.add_file(&path, progs.get(name)?.to_vec(), true)
+            .with_context(|| format!("ROMFS: adding {path}"))?;
+        paths.push(path);
+    }
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let list = init_list("benchmark programs einit runs (written by xtask)", &refs);
+    tree.add_file("/etc/init.tests", list.into_bytes(), false)
+        .context("ROMFS: adding /etc/init.tests")?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,11 +343,29 @@ mod tests {
                 format!("ELF of {bin}").repeat(40).into_bytes(),
             );
         }
-        for name in TEST_PROGRAMS {
+        for name in TEST_PROGRAMS.iter().chain(BENCH_PROGRAMS) {
             p.elves
                 .insert(name.to_string(), format!("ELF of {name}").into_bytes());
         }
         p
+    }
+
+    #[test]
+    fn bench_image_runs_ubench() {
+        let progs = programs();
+        let mut tree = Tree::new();
+        add_system(&mut tree, &progs).unwrap();
+        add_ubench(&mut tree, &progs).unwrap();
+        let bytes = tree.to_image("t").unwrap();
+        let img = Image::new(&bytes).unwrap();
+        assert_eq!(read(&img, "/bench/ubench"), b"ELF of ubench");
+        let list = String::from_utf8(read(&img, "/etc/init.tests")).unwrap();
+        assert_eq!(
+            list.lines()
+                .filter(|l| !l.starts_with('#'))
+                .collect::<Vec<_>>(),
+            ["/bench/ubench"]
+        );
     }
 
     fn read(img: &Image<'_>, path: &str) -> Vec<u8> {

@@ -30,7 +30,9 @@ pub fn classify(esr: Esr, far: u64, in_guard: bool) -> FaultKind {
         ec::BRK | ec::BREAKPOINT_LOWER | ec::SOFTWARE_STEP_LOWER | ec::WATCHPOINT_LOWER => {
             FaultKind::Breakpoint
         }
-        ec::INSN_ABORT_LOWER | ec::DATA_ABORT_LOWER => abort_kind(esr.fault_status(), far, in_guard),
+        ec::INSN_ABORT_LOWER | ec::DATA_ABORT_LOWER => {
+            abort_kind(esr.fault_status(), far, in_guard)
+        }
         _ => FaultKind::Other,
     }
 }
@@ -71,9 +73,18 @@ mod tests {
     fn kinds() {
         // Data abort, level-3 translation fault.
         assert_eq!(classify(esr(0x24, 0x07), 0, false), FaultKind::NullPointer);
-        assert_eq!(classify(esr(0x24, 0x07), 0x8, false), FaultKind::NullPointer);
-        assert_eq!(classify(esr(0x24, 0x07), 0x7F00_0000, true), FaultKind::StackOverflow);
-        assert_eq!(classify(esr(0x24, 0x07), 0x5000_0000, false), FaultKind::Unmapped);
+        assert_eq!(
+            classify(esr(0x24, 0x07), 0x8, false),
+            FaultKind::NullPointer
+        );
+        assert_eq!(
+            classify(esr(0x24, 0x07), 0x7F00_0000, true),
+            FaultKind::StackOverflow
+        );
+        assert_eq!(
+            classify(esr(0x24, 0x07), 0x5000_0000, false),
+            FaultKind::Unmapped
+        );
         // Kernel address: permission fault (level 1), and even a translation fault.
         assert_eq!(
             classify(esr(0x24, 0x0D), 0xFFFF_0000_4000_0000, false),
@@ -84,14 +95,29 @@ mod tests {
             FaultKind::Permission
         );
         // Write to text: level-3 permission fault.
-        assert_eq!(classify(esr(0x24, 0x4F), 0x20_1000, false), FaultKind::Permission);
+        assert_eq!(
+            classify(esr(0x24, 0x4F), 0x20_1000, false),
+            FaultKind::Permission
+        );
         // Instruction fetch from a non-executable page.
-        assert_eq!(classify(esr(0x20, 0x0F), 0x7F00_0000, false), FaultKind::Permission);
-        assert_eq!(classify(esr(0x24, 0x21), 0x1001, false), FaultKind::Alignment);
+        assert_eq!(
+            classify(esr(0x20, 0x0F), 0x7F00_0000, false),
+            FaultKind::Permission
+        );
+        assert_eq!(
+            classify(esr(0x24, 0x21), 0x1001, false),
+            FaultKind::Alignment
+        );
         assert_eq!(classify(esr(0x22, 0), 0x1001, false), FaultKind::Alignment);
         assert_eq!(classify(esr(0x26, 0), 0, false), FaultKind::Alignment);
-        assert_eq!(classify(esr(0x00, 0), 0, false), FaultKind::UndefinedInstruction);
-        assert_eq!(classify(esr(0x18, 0), 0, false), FaultKind::UndefinedInstruction);
+        assert_eq!(
+            classify(esr(0x00, 0), 0, false),
+            FaultKind::UndefinedInstruction
+        );
+        assert_eq!(
+            classify(esr(0x18, 0), 0, false),
+            FaultKind::UndefinedInstruction
+        );
         assert_eq!(classify(esr(0x3C, 0), 0, false), FaultKind::Breakpoint);
         assert_eq!(classify(esr(0x2F, 0), 0, false), FaultKind::Other);
         assert!(has_address(esr(0x24, 0)) && has_address(esr(0x22, 0)));
