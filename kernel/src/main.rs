@@ -29,9 +29,9 @@ mod arch;
 mod console;
 mod heap;
 mod irq;
-mod kcall;
 #[cfg(feature = "kbench")]
 mod kbench;
+mod kcall;
 #[cfg(feature = "ktest")]
 mod ktest;
 mod memory;
@@ -105,5 +105,5 @@ fn start_user_space() -> ! {
     arch::user::init_cpu(kstack_top, empty);
     let idle_top = (&raw mut IDLE_STACK) as u64 + core::mem::size_of::<IdleStack>() as u64;
     task::init(empty, idle_top);
-    task::entry::start()
+    task::start::start()
 }

@@ -92,7 +92,7 @@ pub fn run() {
         println!("bench {}: {} instructions", b.name, per_op);
     }
     println!("kbench: kernel benchmarks done");
-    if crate::romfs::file(crate::task::entry::INIT_PATH).is_ok() {
+    if crate::romfs::file(crate::task::start::INIT_PATH).is_ok() {
         pmu::allow_user();
         return;
     }

@@ -38,7 +38,10 @@ fn write<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     let mut off = 0u32;
     while off < total {
         let n = (total - off).min(buf.len() as u32);
-        let r = kos_abi::msg::ArenaRef { offset: off, len: n };
+        let r = kos_abi::msg::ArenaRef {
+            offset: off,
+            len: n,
+        };
         let bytes = req.arena_bytes(k, r, &mut buf)?;
         crate::console::write_bytes(bytes);
         off += n;

@@ -45,7 +45,9 @@ impl Request {
         let mut buf = [0u8; MAX_FIXED];
         let have = (self.header.fixed_len as usize).min(n);
         buf[..have].copy_from_slice(&self.fixed[..have]);
-        T::read_from_prefix(&buf[..]).map(|(t, _)| t).unwrap_or_else(|_| T::new_zeroed())
+        T::read_from_prefix(&buf[..])
+            .map(|(t, _)| t)
+            .unwrap_or_else(|_| T::new_zeroed())
     }
 
     /// Copy the arena bytes `r` names into `buf`; returns them.
@@ -86,6 +88,8 @@ impl Request {
 pub enum Reply<'a> {
     /// A fixed part (up to 64 bytes) and an arena.
     Data(HVec<u8, 64>, &'a [u8]),
+    /// Text copied out of a kernel object (a name or path) as the arena.
+    Text(heapless::String<{ kos_abi::task::MAX_PATH }>),
     /// Nothing to write now: the caller blocked or ended.
     Pending,
 }
@@ -97,6 +101,16 @@ impl Reply<'_> {
     pub fn empty() -> Reply<'static> {
         Reply::Data(HVec::new(), &[])
     }
+    /// `s` as the reply's arena (cut at the ABI's path limit).
+    pub fn text(s: &str) -> Reply<'static> {
+        let mut t = heapless::String::new();
+        for c in s.chars() {
+            if t.push(c).is_err() {
+                break;
+            }
+        }
+        Reply::Text(t)
+    }
 }
 
 pub fn space_of(k: &Kernel, pid: Pid) -> Result<&crate::task::space::AddressSpace, Rc> {
@@ -107,7 +121,14 @@ pub fn space_of(k: &Kernel, pid: Pid) -> Result<&crate::task::space::AddressSpac
 }
 
 /// Handle `Call(handle, req, req_len, reply, cap)` from the current thread.
-pub fn call(k: &mut Kernel, handle: Handle, req: u64, req_len: u64, reply: u64, cap: u64) -> Outcome {
+pub fn call(
+    k: &mut Kernel,
+    handle: Handle,
+    req: u64,
+    req_len: u64,
+    reply: u64,
+    cap: u64,
+) -> Outcome {
     let Some(caller) = k.current_pid() else {
         return Outcome::Done(Rc::InvalidArgument, 0);
     };
@@ -119,6 +140,18 @@ pub fn call(k: &mut Kernel, handle: Handle, req: u64, req_len: u64, reply: u64, 
     match result {
         Ok(Reply::Data(fixed, arena)) => {
             let (rc, len) = write_reply(k, caller, reply, cap, Rc::Ok, &fixed[..], arena);
+            Outcome::Done(rc, len)
+        }
+        Ok(Reply::Text(text)) => {
+            let (rc, len) = write_reply(
+                k,
+                caller,
+                reply,
+                cap,
+                Rc::Ok,
+                &[0u8; 0][..],
+                text.as_bytes(),
+            );
             Outcome::Done(rc, len)
         }
         Ok(Reply::Pending) => Outcome::Pending,
@@ -156,7 +189,10 @@ fn decode(
         return Err(Rc::InvalidArgument);
     }
     let mut fixed = [0u8; MAX_FIXED];
-    space.copy_in(req + HEADER_SIZE as u64, &mut fixed[..header.fixed_len as usize])?;
+    space.copy_in(
+        req + HEADER_SIZE as u64,
+        &mut fixed[..header.fixed_len as usize],
+    )?;
     let arena = req + HEADER_SIZE as u64 + header.fixed_len as u64;
     space.check_range(arena, header.arena_len as usize, false)?;
     // The reply buffer must be writable before anything happens.

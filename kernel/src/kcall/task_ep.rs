@@ -60,6 +60,15 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
             let p = k.procs.get(target).ok_or(Rc::InvalidArgument)?;
             Ok(Reply::fixed(&PidReply { pid: p.pid as u64 }))
         }
+        Method::GetName | Method::GetPath => {
+            let p = k.procs.get(target).ok_or(Rc::InvalidArgument)?;
+            let text = if method == Method::GetName {
+                p.name.as_str()
+            } else {
+                p.path.as_str()
+            };
+            Ok(Reply::text(text))
+        }
         Method::SetEnv => set_env(k, req, target),
         Method::FreeSelfEnv => {
             if !own {
@@ -104,16 +113,7 @@ fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
             _ => Rc::BadExecutable,
         }
     })?;
-    let child = k.create_process(
-        Some(req.caller),
-        name,
-        eiid,
-        path,
-        image,
-        a.stack_size,
-        a.priority,
-        flags,
-    )?;
+    let child = k.create_process(name, eiid, path, image, a.stack_size, a.priority, flags)?;
     match k.add_handle(req.caller, Object::Task(child), Rights::all()) {
         Ok(h) => {
             let pid = k.procs.get(child).map_or(0, |p| p.pid);

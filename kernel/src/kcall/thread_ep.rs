@@ -1,8 +1,9 @@
 //! Thread methods: create (on the caller's own Task handle), join and
 //! information (on a Thread handle).
 
-use kos_abi::msg::thread::{CREATE, CreateReply, CreateReq, INFO, JOIN, JoinReply, JoinReq, ThreadInfo};
-use kos_abi::sched::SchedClass;
+use kos_abi::msg::thread::{
+    CREATE, CreateReply, CreateReq, INFO, JOIN, JoinReply, JoinReq, ThreadInfo,
+};
 use kos_abi::{Rc, Rights};
 
 use super::{Reply, Request, deadline};
@@ -18,16 +19,7 @@ pub fn create<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a
         return Err(Rc::InvalidArgument);
     }
     let a: CreateReq = req.args();
-    let class = SchedClass::from_u32(a.policy.class).ok_or(Rc::InvalidArgument)?;
-    let tid = k.spawn_thread(
-        target,
-        a.entry,
-        a.arg,
-        a.stack_size,
-        class,
-        a.policy.priority,
-        a.policy.quantum_ticks,
-    )?;
+    let tid = k.spawn_thread(target, a.entry, a.arg, a.stack_size, &a.policy)?;
     match k.add_handle(req.caller, Object::Thread(tid), Rights::all()) {
         Ok(h) => {
             let user_tid = k.threads.get(tid).map_or(0, |t| t.tid);

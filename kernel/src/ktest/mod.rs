@@ -15,6 +15,7 @@ mod frames;
 mod heap;
 mod paging;
 mod romfs;
+mod space;
 mod timer;
 
 use alloc::string::String;
@@ -70,6 +71,10 @@ static TESTS: &[Test] = tests![
     romfs::lookup_and_read,
     romfs::missing_paths_are_errors,
     romfs::corrupted_images_rejected,
+    space::copy_roundtrip,
+    space::bad_addresses_refused,
+    space::refusals_change_nothing,
+    space::stacks_heap_and_destroy,
     timer::tick_arrives,
     timer::counter_monotonic,
 ];

@@ -4,11 +4,9 @@
 
 use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable};
 use kernel_core::esr::Esr;
-use kos_abi::task::CreateFlags;
 
 use super::Kernel;
 use crate::arch::exception::{Kind, TrapFrame};
-use crate::println;
 
 /// ESR_EL1.EC of `svc` from AArch64.
 const EC_SVC64: u8 = 0x15;
@@ -25,7 +23,7 @@ pub fn from_thread(kind: Kind, _frame: *mut TrapFrame) -> *mut TrapFrame {
         let ticks = crate::tick::ticks();
         if kind.is_irq() {
             k.on_tick(ticks);
-        } else if kind.is_sync() && kind.from_user() {
+        } else if kind.is_sync() && kind.is_from_user() {
             sync_from_user(k);
         } else {
             // FIQ/SError from a thread, or a synchronous exception in an idle
@@ -47,38 +45,4 @@ fn sync_from_user(k: &mut Kernel) {
             super::fault::user_fault(k, esr, FAR_EL1.get(), elr);
         }
     }
-}
-
-/// Path of the first process in the ROMFS.
-pub const INIT_PATH: &str = "/bin/einit";
-
-/// Start user space: the first process from the ROMFS, then whatever the
-/// scheduler picks. Never returns. Without a usable einit the CPU idles.
-pub fn start() -> ! {
-    let frame = super::with(|k| {
-        match crate::romfs::file(INIT_PATH) {
-            Ok(image) => match k.create_process(
-                None,
-                "einit",
-                "einit",
-                INIT_PATH,
-                image,
-                0,
-                kos_abi::sched::DEFAULT_PRIORITY,
-                CreateFlags::FROM_ROMFS,
-            ) {
-                Ok(pid) => {
-                    k.init = Some(pid);
-                    let _ = k.resume(pid);
-                    println!("task: started einit (pid 1) from {INIT_PATH}");
-                }
-                Err(rc) => println!("task: cannot start {INIT_PATH}: {rc}; idling"),
-            },
-            Err(e) => println!("task: no {INIT_PATH} in the ROMFS ({e}); idling"),
-        }
-        k.schedule()
-    })
-    .expect("task::init ran");
-    // SAFETY: the frame belongs to the thread the scheduler just made current.
-    unsafe { crate::arch::user::enter(frame) }
 }

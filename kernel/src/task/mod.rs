@@ -13,6 +13,8 @@ pub mod loader;
 pub mod object;
 pub mod process;
 pub mod space;
+#[cfg(not(feature = "ktest"))]
+pub mod start;
 pub mod thread;
 
 use alloc::vec::Vec;
@@ -20,7 +22,7 @@ use alloc::vec::Vec;
 use kernel_core::handles::HandleTable;
 use kernel_core::sched::{RunQueue, ThreadId, should_preempt};
 use kernel_core::slab::{Slab, SlabError};
-use kos_abi::sched::{SchedClass, TICK_HZ};
+use kos_abi::sched::{SchedClass, SchedPolicy, TICK_HZ};
 use kos_abi::task::{CreateFlags, ExitInfo, ExitStatus};
 use kos_abi::{Handle, Rc, Rights};
 
@@ -33,6 +35,7 @@ use space::AddressSpace;
 use thread::{Pid, State, Thread, Tid, Wait};
 
 /// Live processes at most (8-bit ASIDs bound it below 256 anyway).
+#[cfg(not(feature = "ktest"))]
 pub const MAX_PROCESSES: usize = 128;
 /// Live threads at most, idle threads included.
 pub const MAX_THREADS: usize = 512;
@@ -83,6 +86,7 @@ pub fn deadline_after(ns: u64) -> u64 {
 }
 
 /// Set up the object store and this CPU's idle thread.
+#[cfg(not(feature = "ktest"))]
 pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
     let mut k = alloc::boxed::Box::new(Kernel {
         procs: Slab::new(MAX_PROCESSES),
@@ -108,7 +112,8 @@ pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
         index: u32::MAX,
         generation: 0,
     };
-    let mut idle = Thread::new(no_process, 0, SchedClass::Normal, 0, 0);
+    let mut idle = Thread::try_new(no_process, 0, SchedClass::Normal, 0, 0)
+        .expect("the heap has room for the first thread at boot");
     idle.idle = true;
     idle.state = State::Running;
     idle.frame.elr = idle_loop as *const () as u64;
@@ -124,6 +129,7 @@ pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
 }
 
 /// What a CPU runs when no thread is ready: at EL1 on SP_EL0, interrupts on.
+#[cfg(not(feature = "ktest"))]
 extern "C" fn idle_loop() -> ! {
     loop {
         crate::arch::cpu::wait_for_interrupt();
@@ -137,7 +143,6 @@ impl Kernel {
     #[allow(clippy::too_many_arguments, reason = "the fields of Task.Create")]
     pub fn create_process(
         &mut self,
-        parent: Option<Pid>,
         name: &str,
         eiid: &str,
         path: &str,
@@ -186,10 +191,7 @@ impl Kernel {
                 return Err(e);
             }
         };
-        let stack_base = space
-            .region_of(stack_top - 1)
-            .map(|r| r.start)
-            .unwrap_or(0);
+        let stack_base = space.region_of(stack_top - 1).map(|r| r.start).unwrap_or(0);
 
         let proc = Process {
             pid: self.next_pid,
@@ -197,7 +199,6 @@ impl Kernel {
             eiid: eiid_s,
             path: path_s,
             flags,
-            parent,
             lifecycle: Lifecycle::Created,
             space: Some(space),
             handles: HandleTable::new(MAX_HANDLES),
@@ -220,7 +221,8 @@ impl Kernel {
                 self.add_handle(pid, Object::Kernel, Rights::all())
             })
             .and_then(|_| {
-                let mut t = Thread::new(pid, 0, SchedClass::Normal, priority, 0);
+                let mut t = Thread::try_new(pid, 0, SchedClass::Normal, priority, 0)
+                    .ok_or(Rc::OutOfMemory)?;
                 t.frame.elr = entry;
                 t.frame.spsr = user::SPSR_EL0;
                 t.frame.sp_el0 = stack_top;
@@ -331,11 +333,11 @@ impl Kernel {
         p.lifecycle = Lifecycle::Running;
         let env = p.env;
         let main = *p.threads.first().ok_or(Rc::InvalidArgument)?;
-        if let Some(t) = self.threads.get_mut(main) {
-            if let Some((addr, len)) = env {
-                t.frame.x[0] = addr;
-                t.frame.x[1] = len;
-            }
+        if let Some(t) = self.threads.get_mut(main)
+            && let Some((addr, len)) = env
+        {
+            t.frame.x[0] = addr;
+            t.frame.x[1] = len;
         }
         self.make_ready(main);
         Ok(())
@@ -344,7 +346,13 @@ impl Kernel {
     /// End a process: every thread dies, memory and handles are released,
     /// waiters learn how it ended. The exit information stays until the
     /// last handle to it is closed.
-    pub fn end_process(&mut self, pid: Pid, status: ExitStatus, code: i64, fault: Option<ExitInfo>) {
+    pub fn end_process(
+        &mut self,
+        pid: Pid,
+        status: ExitStatus,
+        code: i64,
+        fault: Option<ExitInfo>,
+    ) {
         let Some(p) = self.procs.get_mut(pid) else {
             return;
         };
@@ -357,7 +365,7 @@ impl Kernel {
         p.exit.code = code;
         let threads = core::mem::take(&mut p.threads);
         let waiters = core::mem::take(&mut p.waiters);
-        let handles: Vec<_> = p.handles.drain().collect();
+        let mut handles = core::mem::replace(&mut p.handles, HandleTable::new(0));
         let space = p.space.take();
         let info = p.exit;
         let is_init = self.init == Some(pid);
@@ -365,7 +373,7 @@ impl Kernel {
         for tid in threads {
             self.kill_thread(tid, code);
         }
-        for e in handles {
+        for e in handles.drain() {
             self.release(e.object);
         }
         if let Some(space) = space {
@@ -394,29 +402,33 @@ impl Kernel {
         }
         t.state = State::Dead;
         t.exit_code = code;
-        t.wait = None;
+        let wait = t.wait.take();
         let joiners = core::mem::take(&mut t.joiners);
         self.runq.remove(qid(tid));
         self.sleepers.retain(|&(_, s)| s != tid);
         // A thread blocked in a wait is still listed by what it waits on.
-        for (_, p) in self.procs_iter_mut() {
-            p.waiters.retain(|&w| w != tid);
-        }
+        self.forget_waiter(tid, wait);
         for j in joiners {
             self.complete_join(j, code);
         }
         self.reap_thread(tid);
     }
 
-    fn procs_iter_mut(&mut self) -> impl Iterator<Item = (Pid, &mut Process)> {
-        let ids: Vec<Pid> = self.procs.iter().map(|(id, _)| id).collect();
-        let procs = &mut self.procs as *mut Slab<Process>;
-        ids.into_iter().filter_map(move |id| {
-            // SAFETY: each id is visited once, so no two returned references
-            // alias; the slab is not resized while the iterator lives
-            // (it borrows `self` mutably).
-            unsafe { (*procs).get_mut(id) }.map(|p| (id, p))
-        })
+    /// Remove `tid` from the waiter list of whatever it was waiting on.
+    fn forget_waiter(&mut self, tid: Tid, wait: Option<Wait>) {
+        match wait {
+            Some(Wait::Join { target, .. }) => {
+                if let Some(t) = self.threads.get_mut(target) {
+                    t.joiners.retain(|&j| j != tid);
+                }
+            }
+            Some(Wait::TaskEnd { target, .. }) => {
+                if let Some(p) = self.procs.get_mut(target) {
+                    p.waiters.retain(|&w| w != tid);
+                }
+            }
+            Some(Wait::Sleep) | None => {}
+        }
     }
 
     /// The calling thread ends; the last thread to end ends its process.
@@ -449,14 +461,17 @@ impl Kernel {
         entry: u64,
         arg: u64,
         stack_size: u64,
-        class: SchedClass,
-        priority: u32,
-        quantum: u32,
+        policy: &SchedPolicy,
     ) -> Result<Tid, Rc> {
         use kos_abi::vm::{MAX_STACK_SIZE, USER_END, USER_MIN};
-        if !(USER_MIN..USER_END).contains(&entry) || entry % 4 != 0 || stack_size > MAX_STACK_SIZE {
+        if !(USER_MIN..USER_END).contains(&entry)
+            || !entry.is_multiple_of(4)
+            || stack_size > MAX_STACK_SIZE
+        {
             return Err(Rc::InvalidArgument);
         }
+        let class = SchedClass::from_u32(policy.class).ok_or(Rc::InvalidArgument)?;
+        let (priority, quantum) = (policy.priority, policy.quantum_ticks);
         kernel_core::sched::level(class, priority).ok_or(Rc::InvalidArgument)?;
         let p = self.procs.get_mut(pid).ok_or(Rc::InvalidArgument)?;
         if p.lifecycle != Lifecycle::Running {
@@ -473,7 +488,12 @@ impl Kernel {
         let space = p.space.as_mut().ok_or(Rc::Busy)?;
         let top = space.new_stack(size)?;
         let base = space.region_of(top - 1).map(|r| r.start).unwrap_or(0);
-        let mut t = Thread::new(pid, 0, class, priority, quantum);
+        let Some(mut t) = Thread::try_new(pid, 0, class, priority, quantum) else {
+            if let Some(space) = self.procs.get_mut(pid).and_then(|p| p.space.as_mut()) {
+                space.release(base);
+            }
+            return Err(Rc::OutOfMemory);
+        };
         t.frame.elr = entry;
         t.frame.spsr = user::SPSR_EL0;
         t.frame.sp_el0 = top;
@@ -565,37 +585,23 @@ impl Kernel {
     /// Register the current thread as waiting for `target`'s end.
     pub fn wait_for_task(&mut self, target: Pid, reply: u64, cap: u64, deadline: Option<u64>) {
         let me = self.current;
-        if let Some(p) = self.procs.get_mut(target) {
-            if p.waiters.try_reserve(1).is_ok() {
-                p.waiters.push(me);
-            }
+        if let Some(p) = self.procs.get_mut(target)
+            && p.waiters.try_reserve(1).is_ok()
+        {
+            p.waiters.push(me);
         }
-        self.block_current(
-            Wait::TaskEnd {
-                target,
-                reply,
-                cap,
-            },
-            deadline,
-        );
+        self.block_current(Wait::TaskEnd { target, reply, cap }, deadline);
     }
 
     /// Register the current thread as joining `target`.
     pub fn join_thread(&mut self, target: Tid, reply: u64, cap: u64, deadline: Option<u64>) {
         let me = self.current;
-        if let Some(t) = self.threads.get_mut(target) {
-            if t.joiners.try_reserve(1).is_ok() {
-                t.joiners.push(me);
-            }
+        if let Some(t) = self.threads.get_mut(target)
+            && t.joiners.try_reserve(1).is_ok()
+        {
+            t.joiners.push(me);
         }
-        self.block_current(
-            Wait::Join {
-                target,
-                reply,
-                cap,
-            },
-            deadline,
-        );
+        self.block_current(Wait::Join { target, reply, cap }, deadline);
     }
 
     /// Timer tick: wake expired sleepers, charge the running thread's slice.
@@ -613,16 +619,8 @@ impl Kernel {
             let wait = self.threads.get(tid).and_then(|t| t.wait);
             match wait {
                 Some(Wait::Sleep) => self.wake(tid, Rc::Ok, 0),
-                Some(Wait::Join { target, .. }) => {
-                    if let Some(t) = self.threads.get_mut(target) {
-                        t.joiners.retain(|&j| j != tid);
-                    }
-                    self.wake(tid, Rc::Timeout, 0)
-                }
-                Some(Wait::TaskEnd { target, .. }) => {
-                    if let Some(p) = self.procs.get_mut(target) {
-                        p.waiters.retain(|&j| j != tid);
-                    }
+                Some(_) => {
+                    self.forget_waiter(tid, wait);
                     self.wake(tid, Rc::Timeout, 0)
                 }
                 None => {}
@@ -667,8 +665,9 @@ impl Kernel {
             None => (false, 0, false, false),
         };
         let next = if running && !idle {
-            if should_preempt(level, expired, self.runq.highest_level()) {
-                let t = self.threads.get_mut(cur).expect("current thread exists");
+            if should_preempt(level, expired, self.runq.highest_level())
+                && let Some(t) = self.threads.get_mut(cur)
+            {
                 t.state = State::Ready;
                 if expired {
                     // Round robin: to the back of its level with a new slice.
@@ -696,7 +695,10 @@ impl Kernel {
         while let Some((id, _)) = self.runq.pop_highest() {
             // Queue entries are slab indices; the slot's live id is O(1).
             if let Some(tid) = self.threads.id_at(id.0)
-                && self.threads.get(tid).is_some_and(|t| t.state == State::Ready)
+                && self
+                    .threads
+                    .get(tid)
+                    .is_some_and(|t| t.state == State::Ready)
             {
                 return tid;
             }

@@ -12,13 +12,3 @@ pub enum Object {
     /// operations, ROMFS.
     Kernel,
 }
-
-impl Object {
-    pub fn type_name(self) -> &'static str {
-        match self {
-            Object::Task(_) => "task",
-            Object::Thread(_) => "thread",
-            Object::Kernel => "kernel",
-        }
-    }
-}

@@ -8,7 +8,7 @@ use kos_abi::task::{CreateFlags, ExitInfo, ExitStatus, MAX_NAME, MAX_PATH};
 
 use super::object::Object;
 use super::space::AddressSpace;
-use super::thread::{Pid, Tid};
+use super::thread::Tid;
 
 /// Handles one process may hold.
 pub const MAX_HANDLES: usize = 256;
@@ -33,7 +33,6 @@ pub struct Process {
     pub eiid: String<MAX_NAME>,
     pub path: String<MAX_PATH>,
     pub flags: CreateFlags,
-    pub parent: Option<Pid>,
     pub lifecycle: Lifecycle,
     /// `None` once ended.
     pub space: Option<AddressSpace>,

@@ -21,6 +21,8 @@ use crate::sync::IrqLock;
 
 /// Unmapped pages below every thread stack: an overflow faults here.
 pub const GUARD_PAGES: u64 = 16;
+/// Regions one address space may have: bounds the kernel heap it uses.
+pub const MAX_REGIONS: usize = 1024;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum RegionKind {
@@ -41,7 +43,6 @@ pub struct Region {
     pub start: u64,
     pub end: u64,
     pub kind: RegionKind,
-    pub attrs: Attrs,
 }
 
 pub struct AddressSpace {
@@ -119,21 +120,13 @@ impl AddressSpace {
         self.table.root()
     }
 
-    pub fn frames(&self) -> usize {
-        self.frames
-    }
-
-    pub fn regions(&self) -> &[Region] {
-        &self.regions
-    }
-
     /// The region holding `va`, if any.
     pub fn region_of(&self, va: u64) -> Option<&Region> {
         self.regions.iter().find(|r| r.start <= va && va < r.end)
     }
 
     fn check_free(&self, start: u64, end: u64) -> Result<(), Rc> {
-        if start % PAGE_SIZE != 0 || end % PAGE_SIZE != 0 || start >= end {
+        if !start.is_multiple_of(PAGE_SIZE) || !end.is_multiple_of(PAGE_SIZE) || start >= end {
             return Err(Rc::InvalidArgument);
         }
         if start < USER_MIN || end > USER_END {
@@ -146,6 +139,9 @@ impl AddressSpace {
     }
 
     fn insert(&mut self, r: Region) -> Result<(), Rc> {
+        if self.regions.len() >= MAX_REGIONS {
+            return Err(Rc::QuotaExceeded);
+        }
         self.regions.try_reserve(1).map_err(|_| Rc::OutOfMemory)?;
         let at = self.regions.partition_point(|x| x.start < r.start);
         self.regions.insert(at, r);
@@ -178,12 +174,7 @@ impl AddressSpace {
             }
             va += PAGE_SIZE;
         }
-        if let Err(e) = self.insert(Region {
-            start,
-            end,
-            kind,
-            attrs,
-        }) {
+        if let Err(e) = self.insert(Region { start, end, kind }) {
             self.unmap_pages(start, end);
             return Err(e);
         }
@@ -306,7 +297,6 @@ impl AddressSpace {
             start: guard,
             end: bottom,
             kind: RegionKind::Guard,
-            attrs: Attrs::USER_DATA,
         };
         if let Err(e) = self.insert(r) {
             self.release(bottom);

@@ -5,8 +5,8 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-use kernel_core::slab::Id;
 use kernel_core::sched::{self as policy, Slice};
+use kernel_core::slab::Id;
 use kos_abi::sched::SchedClass;
 
 use crate::arch::exception::TrapFrame;
@@ -41,9 +41,17 @@ impl State {
 pub enum Wait {
     Sleep,
     /// `Thread.JOIN`: the reply buffer of the caller's CALL.
-    Join { target: Tid, reply: u64, cap: u64 },
+    Join {
+        target: Tid,
+        reply: u64,
+        cap: u64,
+    },
     /// `Task.WAIT`.
-    TaskEnd { target: Pid, reply: u64, cap: u64 },
+    TaskEnd {
+        target: Pid,
+        reply: u64,
+        cap: u64,
+    },
 }
 
 pub struct Thread {
@@ -76,9 +84,17 @@ pub struct Thread {
 }
 
 impl Thread {
-    pub fn new(process: Pid, tid: u32, class: SchedClass, priority: u32, quantum: u32) -> Thread {
-        Thread {
-            frame: Box::new(TrapFrame::zeroed()),
+    /// A thread in state `New`, or `None` if the kernel heap is exhausted
+    /// (user space must never make the kernel panic).
+    pub fn try_new(
+        process: Pid,
+        tid: u32,
+        class: SchedClass,
+        priority: u32,
+        quantum: u32,
+    ) -> Option<Thread> {
+        Some(Thread {
+            frame: try_zeroed_frame()?,
             process,
             tid,
             state: State::New,
@@ -95,7 +111,7 @@ impl Thread {
             wait: None,
             deadline: None,
             idle: false,
-        }
+        })
     }
 
     /// Its run-queue level (the policy was validated when it was set).
@@ -113,4 +129,18 @@ impl Thread {
         self.frame.x[0] = rc as u64;
         self.frame.x[1] = value;
     }
+}
+
+/// A zeroed frame on the kernel heap, without panicking when it is full.
+fn try_zeroed_frame() -> Option<Box<TrapFrame>> {
+    let layout = core::alloc::Layout::new::<TrapFrame>();
+    // SAFETY: the layout has a non-zero size.
+    let ptr = unsafe { alloc::alloc::alloc_zeroed(layout) }.cast::<TrapFrame>();
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: `ptr` is a fresh allocation with TrapFrame's layout, and all
+    // zeroes is a valid TrapFrame (it holds only integers); Box takes it over
+    // and frees it with the same layout.
+    Some(unsafe { Box::from_raw(ptr) })
 }

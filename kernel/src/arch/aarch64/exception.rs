@@ -92,15 +92,15 @@ impl Kind {
         self.0 % 4 == 1
     }
     pub fn is_sync(self) -> bool {
-        self.0 % 4 == 0
+        self.0.is_multiple_of(4)
     }
     /// From EL0 (a user thread).
-    pub fn from_user(self) -> bool {
+    pub fn is_from_user(self) -> bool {
         self.0 >= 8
     }
     /// From a thread's context (a user thread, or an idle thread at EL1t),
     /// saved into that thread's frame; otherwise from the kernel itself.
-    fn from_thread(self) -> bool {
+    fn is_from_thread(self) -> bool {
         self.0 < 4 || self.0 >= 8
     }
     fn is_sync_from_el1(self) -> bool {
@@ -123,7 +123,7 @@ pub fn init() {
 #[unsafe(no_mangle)]
 extern "C" fn exception_dispatch(frame: *mut TrapFrame, kind: u64) -> *mut TrapFrame {
     let kind = Kind(kind);
-    if kind.from_thread() {
+    if kind.is_from_thread() {
         return crate::task::entry::from_thread(kind, frame);
     }
     // SAFETY: for exceptions taken in the kernel, vectors.s passes the frame

@@ -2,6 +2,11 @@
 //! kernel stack pointer the vectors switch to, user address-space switching
 //! with ASIDs, cache maintenance for loaded code, and entering a thread.
 
+#![cfg_attr(
+    feature = "ktest",
+    allow(dead_code, reason = "the kernel test build never starts user space")
+)]
+
 use aarch64_cpu::registers::{CNTKCTL_EL1, ReadWriteable, Readable, SCTLR_EL1, Writeable};
 use core::arch::asm;
 use kernel_core::addr::PhysAddr;
@@ -68,7 +73,9 @@ pub fn flush_asid(asid: u16) {
 pub fn flush_user_page(asid: u16, va: u64) {
     let arg = ((asid as u64) << 48) | ((va >> 12) & ((1 << 44) - 1));
     // SAFETY: as above.
-    unsafe { asm!("dsb ishst", "tlbi vae1is, {}", "dsb ish", "isb", in(reg) arg, options(nostack)) };
+    unsafe {
+        asm!("dsb ishst", "tlbi vae1is, {}", "dsb ish", "isb", in(reg) arg, options(nostack))
+    };
 }
 
 /// Make code written through the kernel's linear map at `[va, va+len)`
