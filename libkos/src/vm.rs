@@ -1,7 +1,7 @@
 //! The calling process's memory (`Vm` endpoint on its own Task handle).
 
 use kos_abi::msg::Endpoint;
-use kos_abi::vm::{ALLOCATE, FREE, VmRange};
+use kos_abi::vm::{ALLOCATE, FREE, PROTECT, ProtectReq, VmPerms, VmRange};
 use kos_abi::{Handle, Rc};
 
 use crate::ipc;
@@ -35,6 +35,32 @@ pub unsafe fn free(range: VmRange) -> Result<(), Rc> {
         Endpoint::Vm as u16,
         FREE,
         &range,
+        &[],
+        &mut (),
+        &mut [],
+    )
+    .map(|_| ())
+}
+
+/// Changes the permissions of a whole range [`allocate`] returned (never
+/// writable and executable at once).
+///
+/// # Safety
+///
+/// Nothing may rely on the old permissions: no reference into the range
+/// may be used for an access the new permissions forbid.
+pub unsafe fn protect(range: VmRange, perms: VmPerms) -> Result<(), Rc> {
+    let req = ProtectReq {
+        addr: range.addr,
+        size: range.size,
+        perms: perms.bits(),
+        _reserved: 0,
+    };
+    ipc::call(
+        Handle::SELF_TASK,
+        Endpoint::Vm as u16,
+        PROTECT,
+        &req,
         &[],
         &mut (),
         &mut [],

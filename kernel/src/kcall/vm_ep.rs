@@ -1,7 +1,8 @@
 //! `Vm`: memory of the calling process (on its own Task handle).
 
+use kernel_core::paging::{Access, Attrs, Exec, MemType};
 use kos_abi::Rc;
-use kos_abi::vm::{ALLOCATE, FREE, VmRange};
+use kos_abi::vm::{ALLOCATE, FREE, PROTECT, ProtectReq, VmPerms, VmRange};
 
 use super::{Reply, Request};
 use crate::task::Kernel;
@@ -24,6 +25,29 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
             Ok(Reply::fixed(&VmRange { addr, size }))
         }
         FREE => space.free(a.addr, a.size).map(|_| Reply::empty()),
+        PROTECT => {
+            let p: ProtectReq = req.args();
+            let perms = VmPerms::from_bits(p.perms).ok_or(Rc::InvalidArgument)?;
+            space
+                .protect(p.addr, p.size, attrs_for(perms)?)
+                .map(|_| Reply::empty())
+        }
         _ => Err(Rc::ResourceNotFound),
     }
+}
+
+/// Page attributes for user permissions; write and execute together is refused.
+fn attrs_for(perms: VmPerms) -> Result<Attrs, Rc> {
+    let (w, x) = (
+        perms.contains(VmPerms::WRITE),
+        perms.contains(VmPerms::EXEC),
+    );
+    Ok(match (w, x) {
+        (true, true) => return Err(Rc::InvalidArgument),
+        (true, false) => Attrs::USER_DATA,
+        (false, true) => Attrs::USER_TEXT,
+        (false, false) if perms.contains(VmPerms::READ) => Attrs::USER_RODATA,
+        // No access: mapped, but only the kernel could reach it (and never does).
+        (false, false) => Attrs::new(MemType::Normal, Access::KernelRo, Exec::Never, false),
+    })
 }

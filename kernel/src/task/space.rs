@@ -280,6 +280,35 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Change the permissions of the whole `Vm.Allocate` region at
+    /// `[start, start + size)`. No permission at all keeps the pages mapped
+    /// but out of user reach.
+    pub fn protect(&mut self, start: u64, size: u64, attrs: Attrs) -> Result<(), Rc> {
+        attrs.validate().map_err(|_| Rc::InvalidArgument)?;
+        let r = *self
+            .regions
+            .iter()
+            .find(|r| r.start == start && r.kind == RegionKind::Heap)
+            .ok_or(Rc::InvalidArgument)?;
+        if round_up(size) != Some(r.end - r.start) {
+            return Err(Rc::InvalidArgument);
+        }
+        let mut va = r.start;
+        while va < r.end {
+            self.table
+                .protect(&mut FrameTables, VirtAddr(va), PageSize::Size4K, attrs)
+                .map_err(err)?;
+            // The old permissions may be cached: break them before use.
+            user::flush_user_page(self.asid, va);
+            va += PAGE_SIZE;
+        }
+        if matches!(attrs.exec, kernel_core::paging::Exec::User) {
+            // The process wrote this code through its data cache.
+            self.sync_code(r.start, r.end);
+        }
+        Ok(())
+    }
+
     /// A stack of `size` bytes with [`GUARD_PAGES`] unmapped below it;
     /// returns its top (16-byte aligned, as the AAPCS64 requires).
     pub fn new_stack(&mut self, size: u64) -> Result<u64, Rc> {

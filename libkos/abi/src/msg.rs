@@ -17,7 +17,9 @@ pub const MAX_ARENA: usize = 64 * 1024;
 pub const MAX_MESSAGE: usize = HEADER_SIZE + MAX_FIXED + MAX_ARENA;
 pub const HEADER_SIZE: usize = core::mem::size_of::<Header>();
 
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct Header {
     /// Which endpoint of the object (see [`Endpoint`]).
@@ -42,7 +44,9 @@ impl Header {
 }
 
 /// A byte range of the arena: `offset` from the arena's start.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct ArenaRef {
     pub offset: u32,
@@ -106,7 +110,9 @@ pub mod sysinfo {
     /// Reply: [`MemStats`].
     pub const MEM_STATS: u16 = 0;
 
-    #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     #[repr(C)]
     pub struct MemStats {
         /// Free physical frames (4 KiB).
@@ -129,7 +135,9 @@ pub mod handle_ops {
     /// Request: [`CloseReq`]. Closes one handle of the caller.
     pub const CLOSE: u16 = 0;
 
-    #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     #[repr(C)]
     pub struct CloseReq {
         pub handle: u32,
@@ -148,14 +156,18 @@ pub mod romfs {
     /// caller's reply buffer, at most `MAX_ARENA`).
     pub const READ: u16 = 0;
 
-    #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     #[repr(C)]
     pub struct ReadReq {
         pub path: ArenaRef,
         pub offset: u64,
     }
 
-    #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     #[repr(C)]
     pub struct ReadReply {
         /// The whole file's size.
@@ -179,7 +191,9 @@ pub mod thread {
     /// On a Thread handle: reply [`ThreadInfo`].
     pub const INFO: u16 = 2;
 
-    #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     #[repr(C)]
     pub struct CreateReq {
         pub entry: u64,
@@ -189,27 +203,35 @@ pub mod thread {
         pub policy: SchedPolicy,
     }
 
-    #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     #[repr(C)]
     pub struct CreateReply {
         pub handle: u32,
         pub tid: u32,
     }
 
-    #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     #[repr(C)]
     pub struct JoinReq {
         /// Nanoseconds; `u64::MAX` = forever.
         pub timeout_ns: u64,
     }
 
-    #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     #[repr(C)]
     pub struct JoinReply {
         pub exit_code: i64,
     }
 
-    #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
     #[repr(C)]
     pub struct ThreadInfo {
         pub tid: u32,

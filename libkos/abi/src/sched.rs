@@ -41,7 +41,9 @@ pub const DEFAULT_QUANTUM_TICKS: u32 = 2;
 pub const TICK_HZ: u64 = 100;
 
 /// A scheduling policy: class, priority, class parameters.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct SchedPolicy {
     /// A [`SchedClass`] value.

@@ -108,7 +108,9 @@ pub const MAX_PATH: usize = 256;
 pub const MAX_ENV: usize = 4096;
 
 /// `Create`, invoked on the caller's own Task handle. Strings in the arena.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct CreateReq {
     pub name: ArenaRef,
@@ -121,7 +123,9 @@ pub struct CreateReq {
     pub flags: u32,
 }
 
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct CreateReply {
     /// The child's Task handle (every right).
@@ -130,14 +134,18 @@ pub struct CreateReply {
 }
 
 /// `Exit`, on the caller's own Task handle. Never returns.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct ExitReq {
     pub code: i64,
 }
 
 /// `Wait`.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct WaitReq {
     /// Nanoseconds; `u64::MAX` = forever.
@@ -151,7 +159,9 @@ pub struct WaitReq {
 /// `Resume`, `Terminate`, `GetExitInfo`, `FreeSelfEnv`: no fixed part.
 ///
 /// `GetPid` reply.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct PidReply {
     pub pid: u64,
@@ -236,7 +246,9 @@ impl FaultKind {
 }
 
 /// `GetExitInfo` / `Wait` reply.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct ExitInfo {
     /// An [`ExitStatus`] value.

@@ -1,6 +1,7 @@
 //! The user address space layout and the `Vm` endpoint (memory of the
 //! calling process, invoked on its own Task handle).
 
+use bitflags::bitflags;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 pub const PAGE_SIZE: u64 = 4096;
@@ -24,10 +25,37 @@ pub const MAX_STACK_SIZE: u64 = 8 * 1024 * 1024;
 /// `Vm` methods.
 pub const ALLOCATE: u16 = 0;
 pub const FREE: u16 = 1;
+/// `Protect`: change the permissions of a whole region `Allocate` returned
+/// (request [`ProtectReq`]). Writable and executable at once is refused.
+pub const PROTECT: u16 = 2;
+
+bitflags! {
+    /// Page permissions for `Protect`.
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+    pub struct VmPerms: u32 {
+        const READ = 1 << 0;
+        const WRITE = 1 << 1;
+        const EXEC = 1 << 2;
+    }
+}
+
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct ProtectReq {
+    pub addr: u64,
+    pub size: u64,
+    /// [`VmPerms`] bits.
+    pub perms: u32,
+    pub _reserved: u32,
+}
 
 /// `Allocate`: zeroed read-write memory, `size` rounded up to pages.
 /// Reply: [`VmRange`] with the address chosen.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct VmRange {
     pub addr: u64,
@@ -35,6 +63,8 @@ pub struct VmRange {
 }
 
 const _: () = {
-    assert!(ALLOCATE == 0 && FREE == 1);
+    assert!(ALLOCATE == 0 && FREE == 1 && PROTECT == 2);
+    assert!(VmPerms::READ.bits() == 1 && VmPerms::WRITE.bits() == 2 && VmPerms::EXEC.bits() == 4);
+    assert!(core::mem::size_of::<ProtectReq>() == 24);
     assert!(core::mem::size_of::<VmRange>() == 16);
 };

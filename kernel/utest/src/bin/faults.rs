@@ -12,6 +12,7 @@ use core::hint::black_box;
 use core::sync::atomic::{AtomicU32, AtomicU64};
 
 use libkos::abi::task::{ExitInfo, FaultKind};
+use libkos::abi::vm::VmPerms;
 use libkos::test::TestResult;
 use libkos::{check, check_eq, check_ok, println};
 use utest::{expect_exit, expect_fault, role, run_role};
@@ -63,6 +64,8 @@ fn main() -> i32 {
                 write_to_own_text,
                 execute_data,
                 execute_stack,
+                protect_rw_to_rx_runs_code,
+                write_after_protect_faults,
                 parent_unaffected,
             ],
         ),
@@ -113,6 +116,11 @@ fn child(role: &str) -> i32 {
                 asm!("blr {a}", a = in(reg) code.as_ptr() as usize, clobber_abi("C"));
             }
             black_box(code);
+        }
+        "write-after-protect" => {
+            let page = protected_page(VmPerms::READ);
+            // SAFETY: deliberate fault: the page was made read-only.
+            unsafe { asm!("str {v}, [{a}]", a = in(reg) page, v = in(reg) 1u64, options(nostack)) };
         }
         other => {
             println!("utest-faults: unknown role {other}");
@@ -218,6 +226,70 @@ fn execute_stack() -> TestResult {
     expect_fault(&info, FaultKind::Permission)?;
     // The child's stack address is its own; it must at least be the PC.
     check_eq!(info.far, info.elr, "fault address = faulting PC");
+    Ok(())
+}
+
+/// `mov w0, #42`.
+const MOV_W0_42: u32 = 0x5280_0540;
+
+/// A fresh page holding `mov w0, #42; ret`, then given `perms`; returns its address.
+fn protected_page(perms: VmPerms) -> u64 {
+    let Ok(range) = libkos::vm::allocate(4096) else {
+        println!("utest-faults: allocate failed");
+        libkos::task::exit(65)
+    };
+    let code = [MOV_W0_42, RET];
+    // SAFETY: the page was just mapped read-write for this process and
+    // nothing else refers to it.
+    unsafe { core::ptr::copy_nonoverlapping(code.as_ptr(), range.addr as *mut u32, 2) };
+    // SAFETY: nothing keeps a reference into the page.
+    if let Err(rc) = unsafe { libkos::vm::protect(range, perms) } {
+        println!("utest-faults: protect failed: {rc}");
+        libkos::task::exit(66)
+    }
+    range.addr
+}
+
+/// Code written into a read-write page runs once the page is made
+/// read+execute (stale permissions or a stale I-cache would fault or run
+/// garbage); writable and executable at once is refused.
+fn protect_rw_to_rx_runs_code() -> TestResult {
+    let addr = protected_page(VmPerms::READ | VmPerms::EXEC);
+    // SAFETY: the page holds a complete function `extern "C" fn() -> u32`.
+    let f: extern "C" fn() -> u32 = unsafe { core::mem::transmute(addr as usize) };
+    check_eq!(f(), 42, "result of the code in the protected page");
+    let range = libkos::abi::vm::VmRange { addr, size: 4096 };
+    // SAFETY: the request is refused, so nothing changes.
+    let rc = unsafe { libkos::vm::protect(range, VmPerms::WRITE | VmPerms::EXEC) };
+    check_eq!(rc, Err(libkos::Rc::InvalidArgument), "W+X protect");
+    // SAFETY: as above: a partial range is refused.
+    let rc = unsafe {
+        libkos::vm::protect(
+            libkos::abi::vm::VmRange {
+                addr,
+                size: 1 << 20,
+            },
+            VmPerms::READ,
+        )
+    };
+    check_eq!(
+        rc,
+        Err(libkos::Rc::InvalidArgument),
+        "protect of a wrong size"
+    );
+    check_eq!(f(), 42, "code still runs after refused protects");
+    Ok(())
+}
+
+/// A write to a page made read-only ends the writer with a permission fault.
+fn write_after_protect_faults() -> TestResult {
+    let info = fault_child("fault-wprot", "write-after-protect")?;
+    expect_fault(&info, FaultKind::Permission)?;
+    check!(
+        info.far >= libkos::abi::vm::HEAP_AREA_BASE && info.far % 4096 == 0,
+        "fault address {:#x} is not the protected page",
+        info.far
+    );
     Ok(())
 }
 
