@@ -228,6 +228,13 @@ fn blocked_thread_uses_no_cpu() -> TestResult {
 // ------------------------------------------------------------- FP/SIMD
 
 static SIMD_OK: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+/// The TPIDR_EL0 (thread pointer) each SIMD worker read back after its spin.
+static TP_BACK: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+/// The thread pointer worker `i` sets.
+fn tp_value(i: usize) -> u64 {
+    0x7470_0000_0000 + i as u64
+}
 
 /// The bytes thread `i` loads into v0..v31.
 fn simd_pattern(i: usize) -> [u8; 512] {
@@ -238,9 +245,10 @@ fn simd_pattern(i: usize) -> [u8; 512] {
     p
 }
 
-/// Loads a distinct pattern into all 32 vector registers, spins 100 ms
-/// (counting, inside the same asm block so no compiled code touches them),
-/// then checks every register still holds its pattern.
+/// Loads a distinct pattern into all 32 vector registers and a distinct
+/// thread pointer into TPIDR_EL0, spins 100 ms (counting, inside the same
+/// asm block so no compiled code touches them), then checks every register
+/// still holds its value.
 fn simd_worker(i: usize) -> i64 {
     ORDER[i].store(START_ORDER.fetch_add(1, SeqCst), SeqCst);
     let pattern = simd_pattern(i);
@@ -254,8 +262,10 @@ fn simd_worker(i: usize) -> i64 {
     // aligned u64 store, single-copy atomic, as other threads read it with
     // atomic loads); every vector register it touches is declared
     // clobbered.
+    let tp_back: u64;
     unsafe {
         asm!(
+            "msr tpidr_el0, {tp}",
             "ld1 {{v0.16b, v1.16b, v2.16b, v3.16b}}, [{p}], #64",
             "ld1 {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{p}], #64",
             "ld1 {{v8.16b, v9.16b, v10.16b, v11.16b}}, [{p}], #64",
@@ -279,6 +289,9 @@ fn simd_worker(i: usize) -> i64 {
             "st1 {{v20.16b, v21.16b, v22.16b, v23.16b}}, [{o}], #64",
             "st1 {{v24.16b, v25.16b, v26.16b, v27.16b}}, [{o}], #64",
             "st1 {{v28.16b, v29.16b, v30.16b, v31.16b}}, [{o}], #64",
+            "mrs {tpo}, tpidr_el0",
+            tp = in(reg) tp_value(i),
+            tpo = out(reg) tp_back,
             p = inout(reg) pattern.as_ptr() => _,
             o = inout(reg) out.as_mut_ptr() => _,
             cnt = in(reg) COUNT[i].as_ptr(),
@@ -298,11 +311,12 @@ fn simd_worker(i: usize) -> i64 {
     END_NS[i].store(now(), SeqCst);
     SAW_OTHER[i].store(other.load(SeqCst) != other_at_start, SeqCst);
     SIMD_OK[i].store(out == pattern, SeqCst);
+    TP_BACK[i].store(tp_back, SeqCst);
     0
 }
 
 /// Two round-robin threads (quantum 1 tick) each hold their own pattern in
-/// v0..v31 across ~10 preemptions: both must find it intact.
+/// v0..v31 and their own TPIDR_EL0 across ~10 preemptions: both must find it intact.
 fn simd_registers_survive_preemption() -> TestResult {
     SIMD_OK[0].store(false, SeqCst);
     SIMD_OK[1].store(false, SeqCst);
@@ -317,6 +331,12 @@ fn simd_registers_survive_preemption() -> TestResult {
         check!(
             SIMD_OK[i].load(SeqCst),
             "thread {i}: v0..v31 changed across preemption"
+        );
+        let tp = TP_BACK[i].load(SeqCst);
+        check!(
+            tp == tp_value(i),
+            "thread {i}: TPIDR_EL0 {tp:#x} after preemption, set {:#x}",
+            tp_value(i)
         );
     }
     Ok(())
