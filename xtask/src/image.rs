@@ -28,7 +28,10 @@ struct Segment {
     filesz: u64,
 }
 
-pub fn elf_to_flat(data: &[u8]) -> Result<FlatImage> {
+/// Parses `data` as a 64-bit AArch64 ELF file whose program header table
+/// lies inside the file (xmas-elf indexes that table without bounds checks,
+/// so it is checked here before anyone iterates it).
+pub fn open_aarch64_elf(data: &[u8]) -> Result<ElfFile<'_>> {
     let elf = ElfFile::new(data).map_err(|e| anyhow::anyhow!("not an ELF file: {e}"))?;
     if elf.header.pt1.class() != Class::SixtyFour {
         bail!("not a 64-bit ELF file");
@@ -37,15 +40,19 @@ pub fn elf_to_flat(data: &[u8]) -> Result<FlatImage> {
     if machine != Machine::AArch64 {
         bail!("ELF machine is {machine:?}, expected AArch64");
     }
-    // xmas-elf indexes the header table without bounds checks: check it first.
     let ph_off = elf.header.pt2.ph_offset();
     let ph_size = u64::from(elf.header.pt2.ph_entry_size());
     let ph_count = u64::from(elf.header.pt2.ph_count());
-    if ph_count == 0 {
-        bail!("ELF file has no program headers");
-    }
     if ph_size < 56 || ph_off.saturating_add(ph_size.saturating_mul(ph_count)) > data.len() as u64 {
         bail!("ELF program header table is truncated or malformed");
+    }
+    Ok(elf)
+}
+
+pub fn elf_to_flat(data: &[u8]) -> Result<FlatImage> {
+    let elf = open_aarch64_elf(data)?;
+    if elf.header.pt2.ph_count() == 0 {
+        bail!("ELF file has no program headers");
     }
 
     let mut segs = Vec::new();

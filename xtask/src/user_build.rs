@@ -14,8 +14,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use romfs_builder::Tree;
-use xmas_elf::ElfFile;
-use xmas_elf::header::{Class, Machine, Type as ElfType};
+use xmas_elf::header::Type as ElfType;
 use xmas_elf::program::Type;
 
 use crate::kernel_build::{TARGET, target_dir};
@@ -101,25 +100,12 @@ pub fn build() -> Result<UserPrograms> {
 /// user space and never writable and executable at once, the entry in an
 /// executable segment.
 pub fn check_user_elf(data: &[u8]) -> Result<()> {
-    let elf = ElfFile::new(data).map_err(|e| anyhow::anyhow!("not an ELF file: {e}"))?;
-    if elf.header.pt1.class() != Class::SixtyFour {
-        bail!("not a 64-bit ELF file");
-    }
-    let machine = elf.header.pt2.machine().as_machine();
-    if machine != Machine::AArch64 {
-        bail!("ELF machine is {machine:?}, expected AArch64");
-    }
+    let elf = crate::image::open_aarch64_elf(data)?;
     if elf.header.pt2.type_().as_type() != ElfType::Executable {
         bail!(
             "ELF type is {:?}, expected a static executable (ET_EXEC)",
             elf.header.pt2.type_().as_type()
         );
-    }
-    let ph_off = elf.header.pt2.ph_offset();
-    let ph_size = u64::from(elf.header.pt2.ph_entry_size());
-    let ph_count = u64::from(elf.header.pt2.ph_count());
-    if ph_size < 56 || ph_off.saturating_add(ph_size.saturating_mul(ph_count)) > data.len() as u64 {
-        bail!("ELF program header table is truncated or malformed");
     }
     let entry = elf.header.pt2.entry_point();
     let mut entry_ok = false;
@@ -207,20 +193,13 @@ pub fn add_system(tree: &mut Tree, progs: &UserPrograms) -> Result<()> {
 
 /// Adds the user test programs, `/etc/init.tests` and the truncated ELF.
 pub fn add_utest(tree: &mut Tree, progs: &UserPrograms) -> Result<()> {
-    let mut paths = Vec::new();
-    for name in TEST_PROGRAMS {
-        let path = format!("/tests/{name}");
-        tree.add_file(&path, progs.get(name)?.to_vec(), true)
-            .with_context(|| format!("ROMFS: adding {path}"))?;
-        paths.push(path);
-    }
-    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-    let list = init_list(
+    add_run_list(
+        tree,
+        progs,
+        "/tests",
+        TEST_PROGRAMS,
         "test programs einit runs, one after another (written by xtask)",
-        &refs,
-    );
-    tree.add_file("/etc/init.tests", list.into_bytes(), false)
-        .context("ROMFS: adding /etc/init.tests")?;
+    )?;
     let einit = progs.get("einit")?;
     let truncated = einit[..TRUNCATED_LEN.min(einit.len())].to_vec();
     tree.add_file("/tests/data/truncated.elf", truncated, false)
@@ -230,17 +209,38 @@ pub fn add_utest(tree: &mut Tree, progs: &UserPrograms) -> Result<()> {
 
 /// Adds the user benchmark programs and an `/etc/init.tests` that runs them.
 pub fn add_ubench(tree: &mut Tree, progs: &UserPrograms) -> Result<()> {
+    add_run_list(
+        tree,
+        progs,
+        "/bench",
+        BENCH_PROGRAMS,
+        "benchmark programs einit runs (written by xtask)",
+    )
+}
+
+/// Adds each program of `names` at `<dir>/<name>` and an `/etc/init.tests`
+/// that makes einit run them in that order.
+fn add_run_list(
+    tree: &mut Tree,
+    progs: &UserPrograms,
+    dir: &str,
+    names: &[&str],
+    comment: &str,
+) -> Result<()> {
     let mut paths = Vec::new();
-    for name in BENCH_PROGRAMS {
-        let path = format!("/bench/{name}");
+    for name in names {
+        let path = format!("{dir}/{name}");
         tree.add_file(&path, progs.get(name)?.to_vec(), true)
             .with_context(|| format!("ROMFS: adding {path}"))?;
         paths.push(path);
     }
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-    let list = init_list("benchmark programs einit runs (written by xtask)", &refs);
-    tree.add_file("/etc/init.tests", list.into_bytes(), false)
-        .context("ROMFS: adding /etc/init.tests")?;
+    tree.add_file(
+        "/etc/init.tests",
+        init_list(comment, &refs).into_bytes(),
+        false,
+    )
+    .context("ROMFS: adding /etc/init.tests")?;
     Ok(())
 }
 

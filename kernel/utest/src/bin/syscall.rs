@@ -167,31 +167,31 @@ fn call_header_length_mismatch() -> TestResult {
 
 fn call_fixed_part_too_large() -> TestResult {
     let fixed = MAX_FIXED + 8;
-    let mut req = vec![0u64; (HEADER_SIZE + fixed) / 8];
     let hdr = Header {
         fixed_len: fixed as u16,
         ..mem_stats_request()
     };
-    req.as_mut_slice().as_mut_bytes()[..HEADER_SIZE].copy_from_slice(hdr.as_bytes());
-    let mut reply = reply_buf();
-    let (rc, _) = call_bytes(
-        Handle::KERNEL,
-        req.as_slice().as_bytes(),
-        reply.as_mut_bytes(),
-    );
+    let rc = call_with_body(hdr, fixed);
     check_eq!(rc, Rc::MessageTooLarge, "fixed part of {fixed} bytes");
     Ok(())
 }
 
 fn call_arena_too_large() -> TestResult {
     let arena = MAX_ARENA + 8;
-    let mut req = vec![0u64; (HEADER_SIZE + arena) / 8];
     let hdr = Header {
         endpoint: Endpoint::Console as u16,
         method: 0,
         arena_len: arena as u32,
         ..Header::default()
     };
+    let rc = call_with_body(hdr, arena);
+    check_eq!(rc, Rc::MessageTooLarge, "arena of {arena} bytes");
+    Ok(())
+}
+
+/// Sends `hdr` followed by `body` zero bytes to the kernel handle; returns the rc.
+fn call_with_body(hdr: Header, body: usize) -> Rc {
+    let mut req = vec![0u64; (HEADER_SIZE + body) / 8];
     req.as_mut_slice().as_mut_bytes()[..HEADER_SIZE].copy_from_slice(hdr.as_bytes());
     let mut reply = reply_buf();
     let (rc, _) = call_bytes(
@@ -199,8 +199,7 @@ fn call_arena_too_large() -> TestResult {
         req.as_slice().as_bytes(),
         reply.as_mut_bytes(),
     );
-    check_eq!(rc, Rc::MessageTooLarge, "arena of {arena} bytes");
-    Ok(())
+    rc
 }
 
 fn unknown_endpoint() -> TestResult {
