@@ -19,6 +19,7 @@ pub mod memmap;
 pub mod paging;
 pub mod sched;
 pub mod slab;
+pub mod syscall;
 pub mod ufault;
 
 pub use addr::{PAGE_SHIFT, PAGE_SIZE, PhysAddr, VirtAddr};

@@ -9,6 +9,7 @@ mod thread_ep;
 mod vm_ep;
 
 use heapless::Vec as HVec;
+use kernel_core::syscall::UserSlice;
 use kos_abi::msg::{ArenaRef, Endpoint, HEADER_SIZE, Header, MAX_ARENA, MAX_FIXED, MAX_MESSAGE};
 use kos_abi::{Handle, Rc, Rights};
 use zerocopy::{FromBytes, Immutable, IntoBytes};
@@ -120,15 +121,9 @@ pub fn space_of(k: &Kernel, pid: Pid) -> Result<&crate::task::space::AddressSpac
         .ok_or(Rc::InvalidArgument)
 }
 
-/// Handle `Call(handle, req, req_len, reply, cap)` from the current thread.
-pub fn call(
-    k: &mut Kernel,
-    handle: Handle,
-    req: u64,
-    req_len: u64,
-    reply: u64,
-    cap: u64,
-) -> Outcome {
+/// Handle `Call(handle, request, reply)` from the current thread.
+pub fn call(k: &mut Kernel, handle: Handle, request: UserSlice, reply: UserSlice) -> Outcome {
+    let (req, req_len, reply, cap) = (request.addr, request.len, reply.addr, reply.len);
     let Some(caller) = k.current_pid() else {
         return Outcome::Done(Rc::InvalidArgument, 0);
     };

@@ -1,0 +1,102 @@
+//! Syscall decoding: the raw registers of an `svc` (number in x8, arguments
+//! in x0..x5) become one typed [`Syscall`], or a return code. User addresses
+//! stay [`UserSlice`] "allegations" here: only the address space that owns
+//! them can check and follow them.
+
+use kos_abi::syscall as nr;
+use kos_abi::{Handle, Rc};
+
+/// A range of user memory named by a syscall, not yet checked.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct UserSlice {
+    pub addr: u64,
+    pub len: u64,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Syscall {
+    Nop,
+    /// Send `request` to the object behind `handle`; the reply goes to `reply`.
+    Call {
+        handle: Handle,
+        request: UserSlice,
+        reply: UserSlice,
+    },
+    Yield,
+    /// Block for at least this many nanoseconds (0 = yield).
+    Sleep {
+        ns: u64,
+    },
+    /// End the calling thread with this exit code.
+    ThreadExit {
+        code: i64,
+    },
+}
+
+/// Decode syscall `number` with arguments `a` (x0..x5).
+pub fn decode(number: u64, a: [u64; 6]) -> Result<Syscall, Rc> {
+    Ok(match number {
+        nr::NOP => Syscall::Nop,
+        nr::CALL => Syscall::Call {
+            // Handle values are 32 bits; anything above names no handle.
+            handle: u32::try_from(a[0])
+                .map(Handle)
+                .map_err(|_| Rc::InvalidHandle)?,
+            request: UserSlice {
+                addr: a[1],
+                len: a[2],
+            },
+            reply: UserSlice {
+                addr: a[3],
+                len: a[4],
+            },
+        },
+        nr::YIELD => Syscall::Yield,
+        nr::SLEEP => Syscall::Sleep { ns: a[0] },
+        nr::THREAD_EXIT => Syscall::ThreadExit { code: a[0] as i64 },
+        _ => return Err(Rc::InvalidSyscall),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_each_syscall() {
+        assert_eq!(decode(nr::NOP, [9; 6]), Ok(Syscall::Nop));
+        assert_eq!(decode(nr::YIELD, [0; 6]), Ok(Syscall::Yield));
+        assert_eq!(
+            decode(nr::SLEEP, [5, 0, 0, 0, 0, 0]),
+            Ok(Syscall::Sleep { ns: 5 })
+        );
+        assert_eq!(
+            decode(nr::THREAD_EXIT, [u64::MAX, 0, 0, 0, 0, 0]),
+            Ok(Syscall::ThreadExit { code: -1 })
+        );
+        assert_eq!(
+            decode(nr::CALL, [0x0001_0001, 0x1000, 16, 0x2000, 64, 0]),
+            Ok(Syscall::Call {
+                handle: Handle::KERNEL,
+                request: UserSlice {
+                    addr: 0x1000,
+                    len: 16
+                },
+                reply: UserSlice {
+                    addr: 0x2000,
+                    len: 64
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn bad_numbers_and_handles() {
+        assert_eq!(decode(999, [0; 6]), Err(Rc::InvalidSyscall));
+        assert_eq!(decode(u64::MAX, [0; 6]), Err(Rc::InvalidSyscall));
+        assert_eq!(
+            decode(nr::CALL, [1 << 32, 0, 0, 0, 0, 0]),
+            Err(Rc::InvalidHandle)
+        );
+    }
+}
