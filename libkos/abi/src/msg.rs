@@ -1,6 +1,7 @@
 //! The IPC message layout. A message is a [`Header`], then `fixed_len` bytes
-//! of fixed-size arguments, then `arena_len` bytes of arena (strings and
-//! sequences, referenced from the fixed part by [`ArenaRef`]). Requests and
+//! of fixed-size arguments, then `handles` [`HandleDesc`]s, then `arena_len`
+//! bytes of arena (strings and sequences, referenced from the fixed part by
+//! [`ArenaRef`]). Requests and
 //! replies have the same layout; a reply's header carries the method's
 //! return code in `status`.
 //!
@@ -13,9 +14,40 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 pub const MAX_FIXED: usize = 256;
 /// Upper bound of the arena, in bytes.
 pub const MAX_ARENA: usize = 64 * 1024;
+/// Upper bound of handle descriptors in one message.
+pub const MAX_HANDLES: usize = 8;
 /// Upper bound of a whole message.
-pub const MAX_MESSAGE: usize = HEADER_SIZE + MAX_FIXED + MAX_ARENA;
+pub const MAX_MESSAGE: usize = HEADER_SIZE + MAX_FIXED + MAX_HANDLES * DESC_SIZE + MAX_ARENA;
 pub const HEADER_SIZE: usize = core::mem::size_of::<Header>();
+pub const DESC_SIZE: usize = core::mem::size_of::<HandleDesc>();
+
+/// A handle passed in a message. The sender names one of its handles and
+/// the rights and badge the receiver's copy gets; the kernel rewrites the
+/// descriptor the receiver sees with the receiver's new handle and the
+/// value of the badge of the transfer subtree it lies in.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct HandleDesc {
+    /// Sender: its handle. Receiver: the new handle in its table.
+    pub handle: u32,
+    /// Rights of the receiver's handle: a subset of the sender's, else the
+    /// call fails with `rcNoCapability`.
+    pub rights: u32,
+    /// [`DESC_COPY`] (needs the COPY right) or [`DESC_MOVE`] (needs TRANSFER;
+    /// the sender's handle is closed once the message is delivered).
+    pub mode: u32,
+    /// Sender: a Badge handle to attach ([`NO_BADGE`]: none). Receiver: 0.
+    pub badge: u32,
+    /// Receiver: the badge value the new handle carries (0: none).
+    pub badge_value: u64,
+}
+
+pub const DESC_COPY: u32 = 0;
+pub const DESC_MOVE: u32 = 1;
+/// No badge handle.
+pub const NO_BADGE: u32 = u32::MAX;
 
 #[derive(
     Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -28,7 +60,8 @@ pub struct Header {
     pub method: u16,
     /// Bytes of fixed part after the header (multiple of 8).
     pub fixed_len: u16,
-    /// Handle descriptors carried (reserved: must be 0 until handle transfer).
+    /// Handle descriptors after the fixed part (at most [`MAX_HANDLES`];
+    /// kernel methods take none).
     pub handles: u16,
     /// Bytes of arena after the fixed part.
     pub arena_len: u32,
@@ -39,7 +72,10 @@ pub struct Header {
 impl Header {
     /// Total message length the header announces.
     pub const fn total_len(&self) -> usize {
-        HEADER_SIZE + self.fixed_len as usize + self.arena_len as usize
+        HEADER_SIZE
+            + self.fixed_len as usize
+            + self.handles as usize * DESC_SIZE
+            + self.arena_len as usize
     }
 }
 
@@ -75,11 +111,20 @@ pub enum Endpoint {
     Console = 4,
     /// System information, on [`Handle::KERNEL`](crate::Handle::KERNEL).
     SysInfo = 5,
-    /// Handle operations (close), on [`Handle::KERNEL`](crate::Handle::KERNEL).
+    /// Handle operations (close, copy, revoke) and creating channels,
+    /// badges and user objects, on [`Handle::KERNEL`](crate::Handle::KERNEL).
     HandleOps = 6,
     /// The ROMFS the kernel embeds, read-only, on
     /// [`Handle::KERNEL`](crate::Handle::KERNEL).
     Romfs = 7,
+    /// Finding static channels by name, on
+    /// [`Handle::KERNEL`](crate::Handle::KERNEL).
+    Locator = 8,
+    /// Notification receivers: create on the kernel handle, the rest on a
+    /// Notice handle.
+    Notice = 9,
+    /// MDL buffers: create on the kernel handle, map/unmap on an MDL handle.
+    Mdl = 10,
 }
 
 impl Endpoint {
@@ -92,6 +137,9 @@ impl Endpoint {
             5 => Some(Endpoint::SysInfo),
             6 => Some(Endpoint::HandleOps),
             7 => Some(Endpoint::Romfs),
+            8 => Some(Endpoint::Locator),
+            9 => Some(Endpoint::Notice),
+            10 => Some(Endpoint::Mdl),
             _ => None,
         }
     }
@@ -134,6 +182,105 @@ pub mod handle_ops {
 
     /// Request: [`CloseReq`]. Closes one handle of the caller.
     pub const CLOSE: u16 = 0;
+    /// Request [`CopyReq`], reply [`HandleReply`]: a descendant of `handle`
+    /// in the caller's own table, with `rights` (a subset: asking for more is
+    /// `rcNoCapability`; needs COPY) and optionally a badge attached.
+    pub const COPY: u16 = 1;
+    /// Request [`CloseReq`] (the handle): close every descendant of the
+    /// handle in every process (needs REVOKE); their later use gets
+    /// `rcHandleRevoked`. The handle itself stays.
+    pub const REVOKE: u16 = 2;
+    /// Reply [`ChannelReply`]: a new channel, its server end (SERVER,
+    /// LISTENER) and one client end (CLIENT).
+    pub const CHANNEL_CREATE: u16 = 3;
+    /// Request [`BadgeReq`], reply [`HandleReply`]: a resource transfer
+    /// context with a value; the notice (if any) is told when the badge is
+    /// closed.
+    pub const BADGE_CREATE: u16 = 4;
+    /// Request [`UserObjectReq`], reply [`HandleReply`]: a handle to a
+    /// resource of the caller's own (like KnHandleCreateUserObject).
+    pub const USER_OBJECT_CREATE: u16 = 5;
+    /// Request [`CloseReq`] (the handle), reply [`Identity`].
+    pub const IDENTIFY: u16 = 6;
+
+    /// Object kinds [`Identity::kind`] reports.
+    pub const KIND_TASK: u32 = 1;
+    pub const KIND_THREAD: u32 = 2;
+    pub const KIND_KERNEL: u32 = 3;
+    pub const KIND_CHANNEL: u32 = 4;
+    pub const KIND_BADGE: u32 = 5;
+    pub const KIND_USER_OBJECT: u32 = 6;
+    pub const KIND_NOTICE: u32 = 7;
+    pub const KIND_MDL: u32 = 8;
+
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct CopyReq {
+        pub handle: u32,
+        pub rights: u32,
+        /// A Badge handle to attach, or [`NO_BADGE`](super::NO_BADGE).
+        pub badge: u32,
+        pub _reserved: u32,
+    }
+
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct HandleReply {
+        pub handle: u32,
+        pub _reserved: u32,
+    }
+
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct ChannelReply {
+        pub server: u32,
+        pub client: u32,
+    }
+
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct BadgeReq {
+        pub value: u64,
+        /// A Notice handle to tell when the badge is closed, or `NO_BADGE`.
+        pub notice: u32,
+        pub _reserved: u32,
+        /// The cookie that notice reports.
+        pub cookie: u64,
+    }
+
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct UserObjectReq {
+        /// The server's own value for the resource (seen again through IDENTIFY).
+        pub context: u64,
+        /// Rights of the handle (object-specific bits mean what the server says).
+        pub rights: u32,
+        pub _reserved: u32,
+    }
+
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct Identity {
+        /// One of the `KIND_*` values.
+        pub kind: u32,
+        pub rights: u32,
+        /// The badge value of the handle's transfer subtree (0: none).
+        pub badge_value: u64,
+        /// For a user object the caller created: its context; else 0.
+        pub context: u64,
+    }
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -141,6 +288,149 @@ pub mod handle_ops {
     #[repr(C)]
     pub struct CloseReq {
         pub handle: u32,
+        pub _reserved: u32,
+    }
+}
+
+/// Static channels by name (`ServiceLocatorRegister` / `Connect`).
+pub mod locator {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    use super::ArenaRef;
+
+    /// Request [`NameReq`], reply [`HandleReply`](super::handle_ops::HandleReply):
+    /// the server end of the caller's static channel `name`.
+    pub const REGISTER: u16 = 0;
+    /// Request [`NameReq`], reply `HandleReply`: the client end of the
+    /// caller's static channel `name`.
+    pub const CONNECT: u16 = 1;
+    /// Request [`ConnectTasksReq`]: make (or join) the static channel
+    /// `name` from `client` to `server`, both not-yet-started processes the
+    /// caller holds Task handles to.
+    pub const CONNECT_TASKS: u16 = 2;
+
+    /// Longest channel name.
+    pub const MAX_NAME: usize = 64;
+
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct NameReq {
+        pub name: ArenaRef,
+    }
+
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct ConnectTasksReq {
+        pub client: u32,
+        pub server: u32,
+        pub name: ArenaRef,
+    }
+}
+
+/// Notification receivers.
+pub mod notice {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// On the kernel handle: reply `HandleReply`.
+    pub const CREATE: u16 = 0;
+    /// On a notice: request [`SubscribeReq`]: report `mask` events of the
+    /// object behind `object` (a handle of the caller's) with `cookie`.
+    pub const SUBSCRIBE: u16 = 1;
+    /// On a notice: request [`WaitReq`]; reply [`WaitReply`] and the events
+    /// as [`Event`]s in the arena (as many as the reply buffer holds; the rest
+    /// stay queued). `rcTimeout` if none came in time.
+    pub const WAIT: u16 = 2;
+    /// On a notice: request [`Event`] (event bits must be [`USER`]): queue
+    /// an event on it, waking a waiter.
+    pub const SIGNAL: u16 = 3;
+
+    /// The object was destroyed (its last handle closed) or, for a task,
+    /// it ended.
+    pub const OBJECT_DESTROYED: u32 = 1 << 0;
+    /// A badge was closed (every handle to it).
+    pub const BADGE_CLOSED: u32 = 1 << 1;
+    /// The other end of a channel is gone.
+    pub const PEER_DIED: u32 = 1 << 2;
+    /// Sent by [`SIGNAL`].
+    pub const USER: u32 = 1 << 3;
+    /// Events a notice queues at most before it drops the oldest.
+    pub const MAX_QUEUED: usize = 64;
+
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct SubscribeReq {
+        pub object: u32,
+        pub mask: u32,
+        pub cookie: u64,
+    }
+
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct WaitReq {
+        /// Nanoseconds; `u64::MAX` = forever; 0 = do not block.
+        pub timeout_ns: u64,
+    }
+
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct WaitReply {
+        /// Events in the arena.
+        pub count: u32,
+        /// Events still queued.
+        pub left: u32,
+    }
+
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct Event {
+        pub cookie: u64,
+        pub event: u32,
+        pub _reserved: u32,
+    }
+}
+
+/// MDL buffers: physical memory shared by handle.
+pub mod mdl {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// On the kernel handle: request [`CreateReq`], reply `HandleReply`.
+    /// Zeroed memory, `size` rounded up to pages.
+    pub const CREATE: u16 = 0;
+    /// On an MDL handle: request [`MapReq`], reply [`VmRange`](crate::vm::VmRange):
+    /// map the buffer into the caller (MAP_READ; MAP_WRITE if writable).
+    pub const MAP: u16 = 1;
+    /// On an MDL handle: request `VmRange` (as MAP returned): unmap it.
+    pub const UNMAP: u16 = 2;
+    /// Largest MDL buffer.
+    pub const MAX_SIZE: u64 = 16 << 20;
+
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct CreateReq {
+        pub size: u64,
+    }
+
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct MapReq {
+        /// Nonzero: map writable.
+        pub writable: u32,
         pub _reserved: u32,
     }
 }
@@ -246,6 +536,11 @@ pub mod thread {
 
 const _: () = {
     assert!(HEADER_SIZE == 16);
+    assert!(DESC_SIZE == 24);
+    assert!(Endpoint::Locator as u16 == 8 && Endpoint::Mdl as u16 == 10);
+    assert!(handle_ops::COPY == 1 && handle_ops::REVOKE == 2 && handle_ops::IDENTIFY == 6);
+    assert!(core::mem::size_of::<handle_ops::BadgeReq>() == 24);
+    assert!(core::mem::size_of::<notice::Event>() == 16);
     assert!(core::mem::size_of::<ArenaRef>() == 8);
     assert!(Endpoint::Task as u16 == 1 && Endpoint::HandleOps as u16 == 6);
     assert!(core::mem::size_of::<thread::CreateReq>() == 40);

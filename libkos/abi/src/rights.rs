@@ -18,8 +18,24 @@ bitflags! {
         /// The handle may be copied (to this or another process).
         const COPY = 1 << 1;
         /// The holder may wait for the object's events (a Task's or a
-        /// Thread's end).
+        /// Thread's end) and subscribe a notice to them.
         const WAIT = 1 << 2;
+        /// The holder may revoke the handle's descendants.
+        const REVOKE = 1 << 3;
+        /// Channel: may `Call` through it (a client end).
+        const CLIENT = 1 << GENERIC_BITS;
+        /// Channel: may `Recv` and `Reply` on it (the server end).
+        const SERVER = 1 << (GENERIC_BITS + 1);
+        /// Channel: may hand out new client ends (`ServiceLocatorRegister`'s
+        /// listener; connecting derives a client handle from it).
+        const LISTENER = 1 << (GENERIC_BITS + 2);
+        /// Badge: may be attached to a copy or transfer.
+        const ATTACH = 1 << GENERIC_BITS;
+        /// Notice: may wait for and read its events.
+        const READ_EVENTS = 1 << GENERIC_BITS;
+        /// MDL: may be mapped readable / writable.
+        const MAP_READ = 1 << GENERIC_BITS;
+        const MAP_WRITE = 1 << (GENERIC_BITS + 1);
         /// Every object-specific bit.
         const SPECIFIC = !((1 << GENERIC_BITS) - 1);
         /// Every generic bit.
@@ -41,6 +57,9 @@ const _: () = {
     assert!(Rights::TRANSFER.bits() == 1);
     assert!(Rights::COPY.bits() == 2);
     assert!(Rights::WAIT.bits() == 4);
+    assert!(Rights::REVOKE.bits() == 8);
+    assert!(Rights::CLIENT.bits() == 1 << 6 && Rights::SERVER.bits() == 1 << 7);
+    assert!(Rights::LISTENER.bits() == 1 << 8);
     // 26 Task methods fill the 26 object-specific bits exactly.
     assert!(Rights::task(Method::Create).bits() == 1 << 6);
     assert!(Rights::task(Method::GetPid).bits() == 1 << 31);
