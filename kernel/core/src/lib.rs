@@ -11,6 +11,7 @@
 extern crate alloc;
 
 pub mod addr;
+pub mod cdt;
 pub mod elf;
 pub mod esr;
 pub mod frame;
