@@ -27,11 +27,27 @@ pub fn handle(k: &mut Kernel) {
             handle,
             request,
             reply,
-        } => match crate::kcall::call(k, handle, request, reply) {
+            timeout_ns,
+        } => match crate::kcall::call(k, handle, request, reply, timeout_ns) {
             Outcome::Done(rc, len) => set(k, rc, len),
             // Blocked (the reply comes when it is woken) or gone.
             Outcome::Pending => {}
         },
+        Syscall::Recv {
+            handle,
+            buf,
+            timeout_ns,
+        } => {
+            let Some(pid) = k.current_pid() else { return };
+            if let Err(rc) = k.ipc_recv(pid, handle, buf, timeout_ns) {
+                set(k, rc, 0);
+            }
+        }
+        Syscall::Reply { token, msg } => {
+            let Some(pid) = k.current_pid() else { return };
+            let rc = k.ipc_reply(pid, token, msg);
+            set(k, rc, 0);
+        }
         Syscall::Yield => {
             set(k, Rc::Ok, 0);
             k.yield_current();

@@ -3,7 +3,8 @@
 //! A handle value ([`kos_abi::Handle`]) is a slot index and the slot's
 //! 16-bit generation, so a closed handle is detected even after its slot is
 //! reused. The rights mask is kept here, in the kernel, never in the value.
-//! (The inheritance tree and revocation arrive with the IPC issue.)
+//! A revoked handle keeps its slot as a tombstone, so its holder gets
+//! `rcHandleRevoked` (not `rcInvalidHandle`) until it closes it.
 
 use alloc::vec::Vec;
 
@@ -18,6 +19,7 @@ pub struct Entry<O> {
 struct Slot<O> {
     generation: u16,
     entry: Option<Entry<O>>,
+    revoked: bool,
 }
 
 pub struct HandleTable<O> {
@@ -52,6 +54,7 @@ impl<O: Copy> HandleTable<O> {
         if let Some(index) = self.free.pop() {
             let slot = &mut self.slots[index as usize];
             slot.entry = entry;
+            slot.revoked = false;
             return Ok(Handle::new(index, slot.generation));
         }
         if self.slots.len() >= self.limit.min(u16::MAX as usize) {
@@ -66,17 +69,20 @@ impl<O: Copy> HandleTable<O> {
         self.slots.push(Slot {
             generation: 1,
             entry,
+            revoked: false,
         });
         Ok(Handle::new(index, 1))
     }
 
-    /// The entry `handle` names: `rcInvalidHandle` if it names none.
+    /// The entry `handle` names: `rcInvalidHandle` if it names none,
+    /// `rcHandleRevoked` if it was revoked.
     pub fn get(&self, handle: Handle) -> Result<Entry<O>, Rc> {
         match self.slots.get(handle.index() as usize) {
-            Some(Slot {
-                generation,
-                entry: Some(e),
-            }) if *generation == handle.generation() => Ok(*e),
+            Some(s) if s.generation == handle.generation() => match (s.entry, s.revoked) {
+                (Some(e), _) => Ok(e),
+                (None, true) => Err(Rc::HandleRevoked),
+                (None, false) => Err(Rc::InvalidHandle),
+            },
             _ => Err(Rc::InvalidHandle),
         }
     }
@@ -91,15 +97,36 @@ impl<O: Copy> HandleTable<O> {
         }
     }
 
-    /// Close `handle`; returns what it named.
-    pub fn remove(&mut self, handle: Handle) -> Result<Entry<O>, Rc> {
-        self.get(handle)?;
+    /// Close `handle`; returns what it named (`None` for a revoked handle,
+    /// whose tombstone is freed).
+    pub fn remove(&mut self, handle: Handle) -> Result<Option<Entry<O>>, Rc> {
+        match self.get(handle) {
+            Ok(_) | Err(Rc::HandleRevoked) => {}
+            Err(e) => return Err(e),
+        }
         let slot = &mut self.slots[handle.index() as usize];
-        let entry = slot.entry.take().ok_or(Rc::InvalidHandle)?;
+        let entry = slot.entry.take();
+        slot.revoked = false;
         // Generation 0 is never issued, so a zeroed value is never valid.
         slot.generation = slot.generation.wrapping_add(1).max(1);
         self.free.push(handle.index());
         Ok(entry)
+    }
+
+    /// Revoke `handle`: its entry goes (returned), its slot stays as a
+    /// tombstone until the holder closes it.
+    pub fn revoke(&mut self, handle: Handle) -> Result<Entry<O>, Rc> {
+        self.get(handle)?;
+        let slot = &mut self.slots[handle.index() as usize];
+        slot.revoked = true;
+        slot.entry.take().ok_or(Rc::InvalidHandle)
+    }
+
+    /// Change what a live handle names or its rights.
+    pub fn update(&mut self, handle: Handle, entry: Entry<O>) -> Result<(), Rc> {
+        self.get(handle)?;
+        self.slots[handle.index() as usize].entry = Some(entry);
+        Ok(())
     }
 
     /// Close every handle, yielding what they named.
@@ -132,7 +159,7 @@ mod tests {
         let mut t = HandleTable::new(8);
         let h = t.insert(1, Rights::COPY).unwrap();
         assert_eq!(t.get(h).unwrap().object, 1);
-        t.remove(h).unwrap();
+        assert_eq!(t.remove(h).unwrap().map(|e| e.object), Some(1));
         assert_eq!(t.get(h), Err(Rc::InvalidHandle));
         assert_eq!(t.remove(h), Err(Rc::InvalidHandle));
         let h2 = t.insert(2, Rights::COPY).unwrap();
@@ -141,6 +168,22 @@ mod tests {
         assert_eq!(t.get(h2).unwrap().object, 2);
         assert_eq!(t.get(Handle(0x7777_0042)), Err(Rc::InvalidHandle));
         assert_eq!(t.get(Handle::INVALID), Err(Rc::InvalidHandle));
+    }
+
+    #[test]
+    fn revoked_handles_are_tombstones() {
+        let mut t = HandleTable::new(8);
+        let h = t.insert(1, Rights::COPY).unwrap();
+        assert_eq!(t.revoke(h).unwrap().object, 1);
+        assert_eq!(t.get(h), Err(Rc::HandleRevoked));
+        assert_eq!(t.revoke(h), Err(Rc::HandleRevoked));
+        // The slot is not reused until closed.
+        let h2 = t.insert(2, Rights::COPY).unwrap();
+        assert_ne!(h2.index(), h.index());
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.remove(h), Ok(None));
+        assert_eq!(t.get(h), Err(Rc::InvalidHandle));
+        assert_eq!(t.len(), 1);
     }
 
     #[test]

@@ -21,6 +21,18 @@ pub enum Syscall {
         handle: Handle,
         request: UserSlice,
         reply: UserSlice,
+        timeout_ns: u64,
+    },
+    /// Wait for a request on a channel's server end.
+    Recv {
+        handle: Handle,
+        buf: UserSlice,
+        timeout_ns: u64,
+    },
+    /// Answer the request `token` names.
+    Reply {
+        token: u64,
+        msg: UserSlice,
     },
     Yield,
     /// Block for at least this many nanoseconds (0 = yield).
@@ -38,10 +50,7 @@ pub fn decode(number: u64, a: [u64; 6]) -> Result<Syscall, Rc> {
     Ok(match number {
         nr::NOP => Syscall::Nop,
         nr::CALL => Syscall::Call {
-            // Handle values are 32 bits; anything above names no handle.
-            handle: u32::try_from(a[0])
-                .map(Handle)
-                .map_err(|_| Rc::InvalidHandle)?,
+            handle: handle(a[0])?,
             request: UserSlice {
                 addr: a[1],
                 len: a[2],
@@ -50,12 +59,33 @@ pub fn decode(number: u64, a: [u64; 6]) -> Result<Syscall, Rc> {
                 addr: a[3],
                 len: a[4],
             },
+            timeout_ns: a[5],
+        },
+        nr::RECV => Syscall::Recv {
+            handle: handle(a[0])?,
+            buf: UserSlice {
+                addr: a[1],
+                len: a[2],
+            },
+            timeout_ns: a[3],
+        },
+        nr::REPLY => Syscall::Reply {
+            token: a[0],
+            msg: UserSlice {
+                addr: a[1],
+                len: a[2],
+            },
         },
         nr::YIELD => Syscall::Yield,
         nr::SLEEP => Syscall::Sleep { ns: a[0] },
         nr::THREAD_EXIT => Syscall::ThreadExit { code: a[0] as i64 },
         _ => return Err(Rc::InvalidSyscall),
     })
+}
+
+/// Handle values are 32 bits; anything above names no handle.
+fn handle(v: u64) -> Result<Handle, Rc> {
+    u32::try_from(v).map(Handle).map_err(|_| Rc::InvalidHandle)
 }
 
 #[cfg(test)]
@@ -75,7 +105,7 @@ mod tests {
             Ok(Syscall::ThreadExit { code: -1 })
         );
         assert_eq!(
-            decode(nr::CALL, [0x0001_0001, 0x1000, 16, 0x2000, 64, 0]),
+            decode(nr::CALL, [0x0001_0001, 0x1000, 16, 0x2000, 64, 7]),
             Ok(Syscall::Call {
                 handle: Handle::KERNEL,
                 request: UserSlice {
@@ -85,6 +115,28 @@ mod tests {
                 reply: UserSlice {
                     addr: 0x2000,
                     len: 64
+                },
+                timeout_ns: 7,
+            })
+        );
+        assert_eq!(
+            decode(nr::RECV, [0x0001_0002, 0x3000, 128, 9, 0, 0]),
+            Ok(Syscall::Recv {
+                handle: Handle::new(2, 1),
+                buf: UserSlice {
+                    addr: 0x3000,
+                    len: 128
+                },
+                timeout_ns: 9,
+            })
+        );
+        assert_eq!(
+            decode(nr::REPLY, [42, 0x4000, 16, 0, 0, 0]),
+            Ok(Syscall::Reply {
+                token: 42,
+                msg: UserSlice {
+                    addr: 0x4000,
+                    len: 16
                 },
             })
         );
@@ -96,6 +148,10 @@ mod tests {
         assert_eq!(decode(u64::MAX, [0; 6]), Err(Rc::InvalidSyscall));
         assert_eq!(
             decode(nr::CALL, [1 << 32, 0, 0, 0, 0, 0]),
+            Err(Rc::InvalidHandle)
+        );
+        assert_eq!(
+            decode(nr::RECV, [1 << 40, 0, 0, 0, 0, 0]),
             Err(Rc::InvalidHandle)
         );
     }

@@ -1,8 +1,8 @@
 //! The kernel's core endpoints on `Handle::KERNEL`: console, system
 //! information, handle operations and the ROMFS.
 
-use kos_abi::msg::{Endpoint, console, handle_ops, romfs, sysinfo};
-use kos_abi::{Handle, Rc};
+use kos_abi::msg::{Endpoint, console, romfs, sysinfo};
+use kos_abi::Rc;
 
 use super::{Reply, Request, space_of};
 use crate::task::Kernel;
@@ -20,11 +20,6 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, endpoint: Endpoint) -> Result<Rep
                 processes: k.procs.len() as u64,
                 threads: k.threads.len() as u64,
             }))
-        }
-        (Endpoint::HandleOps, handle_ops::CLOSE) => {
-            let a: handle_ops::CloseReq = req.args();
-            k.close_handle(req.caller, Handle(a.handle))
-                .map(|_| Reply::empty())
         }
         (Endpoint::Romfs, romfs::READ) => read(k, req),
         _ => Err(Rc::ResourceNotFound),

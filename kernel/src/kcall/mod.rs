@@ -4,13 +4,14 @@
 //! the endpoint's method; the reply is written back to the caller.
 
 mod core_ep;
+mod objects_ep;
 mod task_ep;
 mod thread_ep;
 mod vm_ep;
 
 use heapless::Vec as HVec;
 use kernel_core::syscall::UserSlice;
-use kos_abi::msg::{ArenaRef, Endpoint, HEADER_SIZE, Header, MAX_ARENA, MAX_FIXED, MAX_MESSAGE};
+use kos_abi::msg::{ArenaRef, Endpoint, HEADER_SIZE, Header, MAX_FIXED, MAX_MESSAGE};
 use kos_abi::{Handle, Rc, Rights};
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
@@ -91,6 +92,8 @@ pub enum Reply<'a> {
     Data(HVec<u8, 64>, &'a [u8]),
     /// Text copied out of a kernel object (a name or path) as the arena.
     Text(heapless::String<{ kos_abi::task::MAX_PATH }>),
+    /// Already written to the caller's reply buffer: the syscall's results.
+    Written(Rc, u64),
     /// Nothing to write now: the caller blocked or ended.
     Pending,
 }
@@ -121,27 +124,50 @@ pub fn space_of(k: &Kernel, pid: Pid) -> Result<&crate::task::space::AddressSpac
         .ok_or(Rc::InvalidArgument)
 }
 
-/// Handle `Call(handle, request, reply)` from the current thread.
-pub fn call(k: &mut Kernel, handle: Handle, request: UserSlice, reply: UserSlice) -> Outcome {
-    let (req, req_len, reply, cap) = (request.addr, request.len, reply.addr, reply.len);
+/// Handle `Call(handle, request, reply)` from the current thread: a
+/// channel passes the message to its server; a kernel object serves it here.
+pub fn call(
+    k: &mut Kernel,
+    handle: Handle,
+    request: UserSlice,
+    reply: UserSlice,
+    timeout_ns: u64,
+) -> Outcome {
     let Some(caller) = k.current_pid() else {
         return Outcome::Done(Rc::InvalidArgument, 0);
     };
-    let (request, object) = match decode(k, caller, handle, req, req_len, reply, cap) {
+    let (req, req_len, reply_addr, cap) = (request.addr, request.len, reply.addr, reply.len);
+    let (request_d, object) = match decode(k, caller, handle, req, req_len, reply_addr, cap) {
         Ok(r) => r,
         Err(rc) => return Outcome::Done(rc, 0),
     };
-    let result = dispatch(k, &request, object);
+    if let Object::Channel(channel) = object {
+        if !request_d.rights.contains(Rights::CLIENT) {
+            return Outcome::Done(Rc::NoCapability, 0);
+        }
+        let badge = k
+            .entry(caller, handle)
+            .map_or(0, |e| k.badge_value(e.object.node));
+        return match k.ipc_call(caller, channel, badge, request, reply, timeout_ns) {
+            Some((rc, len)) => Outcome::Done(rc, len),
+            None => Outcome::Pending,
+        };
+    }
+    if request_d.header.handles != 0 {
+        // Kernel methods take no handle descriptors.
+        return Outcome::Done(Rc::InvalidArgument, 0);
+    }
+    let result = dispatch(k, &request_d, object);
     match result {
         Ok(Reply::Data(fixed, arena)) => {
-            let (rc, len) = write_reply(k, caller, reply, cap, Rc::Ok, &fixed[..], arena);
+            let (rc, len) = write_reply(k, caller, reply_addr, cap, Rc::Ok, &fixed[..], arena);
             Outcome::Done(rc, len)
         }
         Ok(Reply::Text(text)) => {
             let (rc, len) = write_reply(
                 k,
                 caller,
-                reply,
+                reply_addr,
                 cap,
                 Rc::Ok,
                 &[0u8; 0][..],
@@ -149,9 +175,10 @@ pub fn call(k: &mut Kernel, handle: Handle, request: UserSlice, reply: UserSlice
             );
             Outcome::Done(rc, len)
         }
+        Ok(Reply::Written(rc, len)) => Outcome::Done(rc, len),
         Ok(Reply::Pending) => Outcome::Pending,
         Err(rc) => {
-            let (_, len) = write_reply(k, caller, reply, cap, rc, &[0u8; 0][..], &[]);
+            let (_, len) = write_reply(k, caller, reply_addr, cap, rc, &[0u8; 0][..], &[]);
             Outcome::Done(rc, len)
         }
     }
@@ -177,18 +204,13 @@ fn decode(
     let mut hbuf = [0u8; HEADER_SIZE];
     space.copy_in(req, &mut hbuf)?;
     let header = Header::read_from_bytes(&hbuf).map_err(|_| Rc::InvalidArgument)?;
-    if header.fixed_len as usize > MAX_FIXED || header.arena_len as usize > MAX_ARENA {
-        return Err(Rc::MessageTooLarge);
-    }
-    if header.total_len() as u64 != req_len || header.fixed_len % 8 != 0 || header.handles != 0 {
-        return Err(Rc::InvalidArgument);
-    }
+    crate::task::ipc::check_header(&header, req_len)?;
     let mut fixed = [0u8; MAX_FIXED];
     space.copy_in(
         req + HEADER_SIZE as u64,
         &mut fixed[..header.fixed_len as usize],
     )?;
-    let arena = req + HEADER_SIZE as u64 + header.fixed_len as u64;
+    let arena = req + (header.total_len() - header.arena_len as usize) as u64;
     space.check_range(arena, header.arena_len as usize, false)?;
     // The reply buffer must be writable before anything happens.
     if cap > MAX_MESSAGE as u64 {
@@ -197,11 +219,14 @@ fn decode(
     space.check_range(reply, cap as usize, true)?;
 
     let entry = p.handles.get(handle)?;
-    Endpoint::from_u16(header.endpoint).ok_or(Rc::ResourceNotFound)?;
+    let object = entry.object.object;
+    if !matches!(object, Object::Channel(_)) {
+        Endpoint::from_u16(header.endpoint).ok_or(Rc::ResourceNotFound)?;
+    }
     crate::security::check(&crate::security::Message {
         source_pid: p.pid,
         source_class: &p.eiid,
-        target: entry.object,
+        target: object,
         endpoint: header.endpoint,
         method: header.method,
         fixed: &fixed[..header.fixed_len as usize],
@@ -217,7 +242,7 @@ fn decode(
             cap,
             rights: entry.rights,
         },
-        entry.object,
+        object,
     ))
 }
 
@@ -228,10 +253,15 @@ fn dispatch<'a>(k: &mut Kernel, req: &Request, object: Object) -> Result<Reply<'
         (Object::Task(pid), Endpoint::Thread) => thread_ep::create(k, req, pid),
         (Object::Task(pid), Endpoint::Vm) => vm_ep::call(k, req, pid),
         (Object::Thread(tid), Endpoint::Thread) => thread_ep::call(k, req, tid),
-        (
-            Object::Kernel,
-            Endpoint::Console | Endpoint::SysInfo | Endpoint::HandleOps | Endpoint::Romfs,
-        ) => core_ep::call(k, req, endpoint),
+        (Object::Kernel, Endpoint::Console | Endpoint::SysInfo | Endpoint::Romfs) => {
+            core_ep::call(k, req, endpoint)
+        }
+        (Object::Kernel, Endpoint::HandleOps) => objects_ep::handle_ops(k, req),
+        (Object::Kernel, Endpoint::Locator) => objects_ep::locator(k, req),
+        (Object::Kernel, Endpoint::Notice) => objects_ep::notice_create(k, req),
+        (Object::Kernel, Endpoint::Mdl) => objects_ep::mdl_create(k, req),
+        (Object::Notice(id), Endpoint::Notice) => objects_ep::notice_call(k, req, id),
+        (Object::Mdl(id), Endpoint::Mdl) => objects_ep::mdl_call(k, req, id),
         _ => Err(Rc::WrongType),
     }
 }

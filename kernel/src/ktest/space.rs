@@ -45,7 +45,7 @@ pub fn copy_roundtrip() -> TestResult {
     s.copy_in(at, &mut back)
         .map_err(|e| alloc::format!("copy_in: {e}"))?;
     check!(back == data, "copied bytes differ");
-    s.destroy();
+    s.destroy(|_| {});
     Ok(())
 }
 
@@ -105,7 +105,7 @@ pub fn bad_addresses_refused() -> TestResult {
     s.copy_in(BASE, &mut b)
         .map_err(|e| alloc::format!("read-only read: {e}"))?;
     check!(b == [0xAB; 8], "read-only page contents {b:?}");
-    s.destroy();
+    s.destroy(|_| {});
     Ok(())
 }
 
@@ -152,7 +152,7 @@ pub fn refusals_change_nothing() -> TestResult {
         |_, _| {},
     );
     check!(r == Err(Rc::InvalidArgument), "W+X: {r:?}");
-    s.destroy();
+    s.destroy(|_| {});
     check!(frames::counts().0 == free0, "frames not all returned");
     Ok(())
 }
@@ -200,7 +200,7 @@ pub fn stacks_heap_and_destroy() -> TestResult {
         s.copy_in(a, &mut b) == Err(Rc::BadAddress),
         "freed memory still mapped"
     );
-    s.destroy();
+    s.destroy(|_| {});
     check!(
         frames::counts().0 == free0,
         "frames not all returned after destroy"

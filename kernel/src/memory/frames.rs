@@ -52,6 +52,13 @@ pub fn alloc_contiguous(count: usize, align_frames: usize) -> Option<PhysAddr> {
     with(|fa| fa.alloc_contiguous(count, align_frames)).flatten()
 }
 
+/// Zero a frame the caller owns.
+pub fn zero(pa: PhysAddr) {
+    // SAFETY: the caller owns the frame (just allocated it); it is RAM in
+    // the linear map.
+    unsafe { core::ptr::write_bytes(phys_to_virt(pa).0 as *mut u8, 0, PAGE_SIZE as usize) };
+}
+
 pub fn free(pa: PhysAddr) -> Result<(), FrameError> {
     with(|fa| fa.free(pa)).unwrap_or(Err(FrameError::OutOfRange))
 }

@@ -7,9 +7,12 @@
 //! save their context into their own [`Thread::frame`]; the exception path
 //! asks [`Kernel::schedule`] which frame to resume (see vectors.s).
 
+pub mod caps;
 pub mod entry;
 pub mod fault;
+pub mod ipc;
 pub mod loader;
+pub mod notice;
 pub mod object;
 pub mod process;
 pub mod space;
@@ -19,6 +22,7 @@ pub mod thread;
 
 use alloc::vec::Vec;
 
+use kernel_core::cdt::Cdt;
 use kernel_core::handles::HandleTable;
 use kernel_core::sched::{RunQueue, ThreadId, should_preempt};
 use kernel_core::slab::{Slab, SlabError};
@@ -29,7 +33,7 @@ use kos_abi::{Handle, Rc, Rights};
 use crate::arch::exception::TrapFrame;
 use crate::arch::{timer, user};
 use crate::sync::IrqLock;
-use object::Object;
+use object::{Badge, Channel, Mdl, Notice, Object, Subscription, UserObject};
 use process::{DEFAULT_QUOTA_FRAMES, Lifecycle, MAX_HANDLES, MAX_THREADS_PER_PROCESS, Process};
 use space::AddressSpace;
 use thread::{Pid, State, Thread, Tid, Wait};
@@ -39,6 +43,12 @@ use thread::{Pid, State, Thread, Tid, Wait};
 pub const MAX_PROCESSES: usize = 128;
 /// Live threads at most, idle threads included.
 pub const MAX_THREADS: usize = 512;
+/// Live handles at most, in all processes (nodes of the inheritance tree).
+#[cfg(not(feature = "ktest"))]
+pub const MAX_HANDLES_TOTAL: usize = 8192;
+/// Live objects of each IPC kind at most (channels, badges, ...).
+#[cfg(not(feature = "ktest"))]
+pub const MAX_OBJECTS: usize = 1024;
 
 pub struct Kernel {
     pub procs: Slab<Process>,
@@ -58,6 +68,16 @@ pub struct Kernel {
     pub init: Option<Pid>,
     /// The tick last accounted by [`Kernel::on_tick`].
     last_tick: u64,
+    /// Every handle's place in the inheritance tree: key (owner, handle),
+    /// badge = a Badge object.
+    pub cdt: Cdt<(Pid, Handle), kernel_core::slab::Id>,
+    pub channels: Slab<Channel>,
+    pub badges: Slab<Badge>,
+    pub uobjs: Slab<UserObject>,
+    pub notices: Slab<Notice>,
+    pub mdls: Slab<Mdl>,
+    /// Who wants to hear about which object's events.
+    pub subs: Vec<Subscription>,
 }
 
 static KERNEL: IrqLock<Option<alloc::boxed::Box<Kernel>>> = IrqLock::new(None);
@@ -107,6 +127,13 @@ pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
         next_tid: 1,
         init: None,
         last_tick: 0,
+        cdt: Cdt::new(MAX_HANDLES_TOTAL),
+        channels: Slab::new(MAX_OBJECTS),
+        badges: Slab::new(MAX_OBJECTS),
+        uobjs: Slab::new(MAX_OBJECTS),
+        notices: Slab::new(MAX_OBJECTS),
+        mdls: Slab::new(MAX_OBJECTS),
+        subs: Vec::new(),
     });
     let no_process = Pid {
         index: u32::MAX,
@@ -187,7 +214,7 @@ impl Kernel {
         let (entry, stack_top) = match loaded {
             Ok(v) => v,
             Err(e) => {
-                space.destroy();
+                space.destroy(|_| {});
                 return Err(e);
             }
         };
@@ -208,6 +235,7 @@ impl Kernel {
             handle_refs: 0,
             waiters: Vec::new(),
             env: None,
+            statics: Vec::new(),
         };
         let pid = match self.procs.insert(proc) {
             Ok(pid) => pid,
@@ -254,56 +282,8 @@ impl Kernel {
         Ok(tid)
     }
 
-    /// A new handle in `owner`'s table; counts the reference.
-    pub fn add_handle(&mut self, owner: Pid, obj: Object, rights: Rights) -> Result<Handle, Rc> {
-        let p = self.procs.get_mut(owner).ok_or(Rc::InvalidArgument)?;
-        let h = p.handles.insert(obj, rights)?;
-        match obj {
-            Object::Task(pid) => {
-                if let Some(p) = self.procs.get_mut(pid) {
-                    p.handle_refs += 1;
-                }
-            }
-            Object::Thread(tid) => {
-                if let Some(t) = self.threads.get_mut(tid) {
-                    t.handle_refs += 1;
-                }
-            }
-            Object::Kernel => {}
-        }
-        Ok(h)
-    }
-
-    /// Close `h` in `owner`'s table.
-    pub fn close_handle(&mut self, owner: Pid, h: Handle) -> Result<(), Rc> {
-        let p = self.procs.get_mut(owner).ok_or(Rc::InvalidArgument)?;
-        let e = p.handles.remove(h)?;
-        self.release(e.object);
-        Ok(())
-    }
-
-    /// One handle naming `obj` went away: free the object if it was the last
-    /// and the object has ended.
-    fn release(&mut self, obj: Object) {
-        match obj {
-            Object::Task(pid) => {
-                if let Some(p) = self.procs.get_mut(pid) {
-                    p.handle_refs = p.handle_refs.saturating_sub(1);
-                }
-                self.reap(pid);
-            }
-            Object::Thread(tid) => {
-                if let Some(t) = self.threads.get_mut(tid) {
-                    t.handle_refs = t.handle_refs.saturating_sub(1);
-                }
-                self.reap_thread(tid);
-            }
-            Object::Kernel => {}
-        }
-    }
-
     /// Free an ended process nobody names any more.
-    fn reap(&mut self, pid: Pid) {
+    pub(super) fn reap(&mut self, pid: Pid) {
         if let Some(p) = self.procs.get(pid)
             && p.lifecycle == Lifecycle::Ended
             && p.handle_refs == 0
@@ -314,7 +294,7 @@ impl Kernel {
 
     /// Free a dead thread nobody names any more (never the running one:
     /// its frame is still in use until the switch).
-    fn reap_thread(&mut self, tid: Tid) {
+    pub(super) fn reap_thread(&mut self, tid: Tid) {
         if let Some(t) = self.threads.get(tid)
             && t.state == State::Dead
             && t.handle_refs == 0
@@ -366,6 +346,7 @@ impl Kernel {
         let threads = core::mem::take(&mut p.threads);
         let waiters = core::mem::take(&mut p.waiters);
         let mut handles = core::mem::replace(&mut p.handles, HandleTable::new(0));
+        let statics = core::mem::take(&mut p.statics);
         let space = p.space.take();
         let info = p.exit;
         let is_init = self.init == Some(pid);
@@ -374,15 +355,24 @@ impl Kernel {
             self.kill_thread(tid, code);
         }
         for e in handles.drain() {
-            self.release(e.object);
+            self.drop_cap(e.object, e.rights);
+        }
+        for s in statics {
+            self.release(Object::Channel(s.channel), s.rights());
         }
         if let Some(space) = space {
             if self.loaded_asid == space.asid() {
                 user::switch_space(self.empty_root, 0);
                 self.loaded_asid = 0;
             }
-            space.destroy();
+            let mut mdls = Vec::new();
+            space.destroy(|m| mdls.push(m));
+            for m in mdls {
+                self.release(Object::Mdl(m), Rights::empty());
+            }
         }
+        self.notify(Object::Task(pid), kos_abi::msg::notice::OBJECT_DESTROYED);
+        self.subs.retain(|s| s.object != Object::Task(pid));
         for w in waiters {
             self.complete_task_wait(w, &info);
         }
@@ -408,6 +398,7 @@ impl Kernel {
         self.sleepers.retain(|&(_, s)| s != tid);
         // A thread blocked in a wait is still listed by what it waits on.
         self.forget_waiter(tid, wait);
+        self.abandon_clients(tid);
         for j in joiners {
             self.complete_join(j, code);
         }
@@ -426,6 +417,9 @@ impl Kernel {
                 if let Some(p) = self.procs.get_mut(target) {
                     p.waiters.retain(|&w| w != tid);
                 }
+            }
+            Some(w @ (Wait::Call { .. } | Wait::Recv { .. } | Wait::Notice { .. })) => {
+                self.forget_ipc(tid, w)
             }
             Some(Wait::Sleep) | None => {}
         }
@@ -541,7 +535,7 @@ impl Kernel {
     }
 
     /// Wake a blocked thread with the syscall results it will see.
-    fn wake(&mut self, tid: Tid, rc: Rc, value: u64) {
+    pub(super) fn wake(&mut self, tid: Tid, rc: Rc, value: u64) {
         let Some(t) = self.threads.get_mut(tid) else {
             return;
         };

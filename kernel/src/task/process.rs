@@ -6,7 +6,7 @@ use heapless::String;
 use kernel_core::handles::HandleTable;
 use kos_abi::task::{CreateFlags, ExitInfo, ExitStatus, MAX_NAME, MAX_PATH};
 
-use super::object::Object;
+use super::object::Cap;
 use super::space::AddressSpace;
 use super::thread::Tid;
 
@@ -36,7 +36,7 @@ pub struct Process {
     pub lifecycle: Lifecycle,
     /// `None` once ended.
     pub space: Option<AddressSpace>,
-    pub handles: HandleTable<Object>,
+    pub handles: HandleTable<Cap>,
     /// Live threads (the initial one first).
     pub threads: Vec<Tid>,
     /// Default stack size of its threads.
@@ -48,6 +48,28 @@ pub struct Process {
     pub waiters: Vec<Tid>,
     /// Address and length of its environment data, once set.
     pub env: Option<(u64, u64)>,
+    /// Its static channels, by name (made by its parent before it started).
+    pub statics: Vec<StaticEnd>,
+}
+
+/// One end of a static channel a process finds by name.
+pub struct StaticEnd {
+    pub name: String<{ kos_abi::msg::locator::MAX_NAME }>,
+    pub channel: kernel_core::slab::Id,
+    /// The server end (else a client end).
+    pub server: bool,
+}
+
+impl StaticEnd {
+    /// The rights a handle to this end gets (and the reference it holds).
+    pub fn rights(&self) -> kos_abi::Rights {
+        use kos_abi::Rights as R;
+        if self.server {
+            R::SERVER | R::LISTENER | R::COPY | R::TRANSFER | R::REVOKE | R::WAIT
+        } else {
+            R::CLIENT | R::COPY | R::TRANSFER | R::REVOKE | R::WAIT
+        }
+    }
 }
 
 impl Process {

@@ -36,6 +36,9 @@ pub enum RegionKind {
     Heap,
     /// The environment data (read-only).
     Env,
+    /// An MDL buffer's frames: shared, owned by the MDL object (never freed
+    /// by the address space).
+    Shared(kernel_core::slab::Id),
 }
 
 #[derive(Copy, Clone, Debug)]
@@ -337,7 +340,11 @@ impl AddressSpace {
 
     /// Unmap the region starting at `start` (and the guard below a stack).
     pub fn release(&mut self, start: u64) {
-        if let Some(at) = self.regions.iter().position(|r| r.start == start) {
+        if let Some(at) = self
+            .regions
+            .iter()
+            .position(|r| r.start == start && !matches!(r.kind, RegionKind::Shared(_)))
+        {
             let r = self.regions.remove(at);
             if r.kind != RegionKind::Guard {
                 self.unmap_pages(r.start, r.end);
@@ -351,6 +358,119 @@ impl AddressSpace {
                 self.regions.remove(g);
             }
         }
+    }
+
+    /// Map `frames` (owned by MDL `mdl`) at an address of the kernel's
+    /// choosing; returns it. The frames are not charged to this space's
+    /// quota: the MDL holds them.
+    pub fn map_shared(
+        &mut self,
+        frames: &[PhysAddr],
+        writable: bool,
+        mdl: kernel_core::slab::Id,
+    ) -> Result<u64, Rc> {
+        let size = frames.len() as u64 * PAGE_SIZE;
+        if size == 0 {
+            return Err(Rc::InvalidArgument);
+        }
+        let start = self.heap_next;
+        let end = start.checked_add(size).ok_or(Rc::OutOfMemory)?;
+        if end > self.stack_next.saturating_sub(1 << 32) {
+            return Err(Rc::OutOfMemory);
+        }
+        self.check_free(start, end)?;
+        let attrs = if writable {
+            Attrs::USER_DATA
+        } else {
+            Attrs::USER_RODATA
+        };
+        for (i, &pa) in frames.iter().enumerate() {
+            let va = start + i as u64 * PAGE_SIZE;
+            let mut alloc = Charged {
+                frames: &mut self.frames,
+                tables: FrameTables,
+            };
+            if let Err(e) = self
+                .table
+                .map(&mut alloc, VirtAddr(va), pa, PageSize::Size4K, attrs)
+            {
+                self.unmap_shared_pages(start, va);
+                return Err(err(e));
+            }
+        }
+        if let Err(e) = self.insert(Region {
+            start,
+            end,
+            kind: RegionKind::Shared(mdl),
+        }) {
+            self.unmap_shared_pages(start, end);
+            return Err(e);
+        }
+        self.heap_next = end + PAGE_SIZE;
+        Ok(start)
+    }
+
+    /// Unmap the MDL mapping at `start` of `size` bytes; returns its MDL.
+    pub fn unmap_shared(&mut self, start: u64, size: u64) -> Result<kernel_core::slab::Id, Rc> {
+        let at = self
+            .regions
+            .iter()
+            .position(|r| r.start == start && matches!(r.kind, RegionKind::Shared(_)))
+            .ok_or(Rc::InvalidArgument)?;
+        let r = self.regions[at];
+        if round_up(size) != Some(r.end - r.start) {
+            return Err(Rc::InvalidArgument);
+        }
+        self.unmap_shared_pages(r.start, r.end);
+        self.regions.remove(at);
+        match r.kind {
+            RegionKind::Shared(m) => Ok(m),
+            _ => Err(Rc::InvalidArgument),
+        }
+    }
+
+    /// Unmap pages without freeing their frames (someone else owns them).
+    fn unmap_shared_pages(&mut self, start: u64, end: u64) {
+        let mut va = start;
+        while va < end {
+            let mut alloc = Charged {
+                frames: &mut self.frames,
+                tables: FrameTables,
+            };
+            if self
+                .table
+                .unmap(&mut alloc, VirtAddr(va), PageSize::Size4K)
+                .is_ok()
+            {
+                user::flush_user_page(self.asid, va);
+            }
+            va += PAGE_SIZE;
+        }
+    }
+
+    /// Copy `len` bytes from `src_va` here to `dst_va` in `dst` (which may
+    /// be this space), page by page through both tables.
+    pub fn copy_to(
+        &self,
+        src_va: u64,
+        dst: &AddressSpace,
+        dst_va: u64,
+        len: u64,
+    ) -> Result<(), Rc> {
+        let mut done = 0u64;
+        while done < len {
+            let want = (len - done) as usize;
+            let (s, n1) =
+                self.user_page(src_va.checked_add(done).ok_or(Rc::BadAddress)?, want, false)?;
+            let (d, n2) =
+                dst.user_page(dst_va.checked_add(done).ok_or(Rc::BadAddress)?, n1, true)?;
+            // SAFETY: both ranges were checked to be mapped user pages of
+            // their spaces, reached through the linear map; `n2` bytes fit in
+            // both pages. `copy` allows the overlap a same-space copy may have.
+            unsafe { core::ptr::copy(s, d, n2) };
+            done += n2 as u64;
+        }
+        Ok(())
     }
 
     /// Copy `buf.len()` bytes from user address `va`, which must be user-readable.
@@ -416,11 +536,19 @@ impl AddressSpace {
         Ok((phys_to_virt(pa).0 as *mut u8, left.min(want)))
     }
 
-    /// Free everything: pages, tables, the ASID.
-    pub fn destroy(mut self) {
+    /// Free everything: pages, tables, the ASID. Calls `released` for each
+    /// MDL whose mapping went (the MDL owns those frames).
+    pub fn destroy(mut self, mut released: impl FnMut(kernel_core::slab::Id)) {
         let regions = core::mem::take(&mut self.regions);
-        for r in regions.iter().filter(|r| r.kind != RegionKind::Guard) {
-            self.unmap_pages(r.start, r.end);
+        for r in regions.iter() {
+            match r.kind {
+                RegionKind::Guard => {}
+                RegionKind::Shared(m) => {
+                    self.unmap_shared_pages(r.start, r.end);
+                    released(m);
+                }
+                _ => self.unmap_pages(r.start, r.end),
+            }
         }
         let mut alloc = Charged {
             frames: &mut self.frames,

@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use kernel_core::sched::{self as policy, Slice};
 use kernel_core::slab::Id;
+use kernel_core::syscall::UserSlice;
 use kos_abi::sched::SchedClass;
 
 use crate::arch::exception::TrapFrame;
@@ -40,6 +41,26 @@ impl State {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Wait {
     Sleep,
+    /// `Call` on a channel: queued (`served_by` None) or received by a
+    /// server thread. `badge` is the value the server sees.
+    Call {
+        channel: kernel_core::slab::Id,
+        request: UserSlice,
+        reply: UserSlice,
+        badge: u64,
+        served_by: Option<Tid>,
+    },
+    /// `Recv` on a channel, into `buf`.
+    Recv {
+        channel: kernel_core::slab::Id,
+        buf: UserSlice,
+    },
+    /// `Notice.WAIT`: where the events go.
+    Notice {
+        notice: kernel_core::slab::Id,
+        reply: u64,
+        cap: u64,
+    },
     /// `Thread.JOIN`: the reply buffer of the caller's CALL.
     Join {
         target: Tid,
@@ -76,6 +97,8 @@ pub struct Thread {
     pub handle_refs: u32,
     /// Threads blocked in `Thread.JOIN` on this one.
     pub joiners: Vec<Tid>,
+    /// Clients whose requests this thread received and has not answered.
+    pub serving: Vec<Tid>,
     pub wait: Option<Wait>,
     /// Tick at which a blocked wait times out.
     pub deadline: Option<u64>,
@@ -108,6 +131,7 @@ impl Thread {
             exit_code: 0,
             handle_refs: 0,
             joiners: Vec::new(),
+            serving: Vec::new(),
             wait: None,
             deadline: None,
             idle: false,

@@ -1,0 +1,340 @@
+//! Handles as capabilities: creating, deriving (copy and transfer), closing
+//! and revoking them, and the reference counts that destroy an object when
+//! its last handle goes.
+//!
+//! Every handle is a node of the inheritance tree (`kernel_core::cdt`): a
+//! derived handle is a child whose rights are a subset of its parent's and
+//! which carries the badge attached on the way (or inherits its parent's).
+//! Revoking a handle closes all its descendants in every process; their
+//! slots stay as tombstones answering `rcHandleRevoked`.
+
+use alloc::vec::Vec;
+
+use kernel_core::cdt::NodeId;
+use kernel_core::handles::Entry;
+use kernel_core::slab::Id;
+use kos_abi::msg::notice::{BADGE_CLOSED, Event, MAX_QUEUED, OBJECT_DESTROYED, PEER_DIED};
+use kos_abi::{Handle, Rc, Rights};
+
+use super::Kernel;
+use super::object::{Cap, Object};
+use super::thread::Pid;
+
+/// A node id that names nothing (a placeholder until the real one exists).
+const NO_NODE: NodeId = NodeId {
+    index: u32::MAX,
+    generation: 0,
+};
+
+impl Kernel {
+    /// A new handle to `obj` in `owner`'s table: the root of a new tree.
+    pub fn add_handle(&mut self, owner: Pid, obj: Object, rights: Rights) -> Result<Handle, Rc> {
+        self.insert_handle(owner, obj, rights, None, None)
+    }
+
+    /// A handle to the object `src` (in `from`'s table) names, for `to`,
+    /// as a descendant of `src`: `rights` must be a subset of `src`'s
+    /// (`rcNoCapability` otherwise) and `badge` (a Badge object) is attached.
+    pub fn derive_handle(
+        &mut self,
+        from: Pid,
+        src: Handle,
+        to: Pid,
+        rights: Rights,
+        badge: Option<Id>,
+    ) -> Result<Handle, Rc> {
+        let e = self.entry(from, src)?;
+        if !e.rights.contains(rights) {
+            return Err(Rc::NoCapability);
+        }
+        self.insert_handle(to, e.object.object, rights, Some(e.object.node), badge)
+    }
+
+    fn insert_handle(
+        &mut self,
+        owner: Pid,
+        obj: Object,
+        rights: Rights,
+        parent: Option<NodeId>,
+        badge: Option<Id>,
+    ) -> Result<Handle, Rc> {
+        let p = self.procs.get_mut(owner).ok_or(Rc::InvalidArgument)?;
+        let placeholder = Cap {
+            object: obj,
+            node: NO_NODE,
+            badge: None,
+        };
+        let h = p.handles.insert(placeholder, rights)?;
+        let node = match parent {
+            None => self.cdt.insert_root((owner, h), rights, badge),
+            Some(parent) => self.cdt.derive(parent, (owner, h), rights, badge),
+        };
+        let node = match node {
+            Ok(n) => n,
+            Err(e) => {
+                if let Some(p) = self.procs.get_mut(owner) {
+                    let _ = p.handles.remove(h);
+                }
+                return Err(e);
+            }
+        };
+        let badge = self.cdt.badge(node);
+        if let Some(p) = self.procs.get_mut(owner) {
+            let _ = p.handles.update(
+                h,
+                Entry {
+                    object: Cap {
+                        object: obj,
+                        node,
+                        badge,
+                    },
+                    rights,
+                },
+            );
+        }
+        self.retain(obj, rights);
+        if let Some(b) = badge {
+            self.retain(Object::Badge(b), Rights::empty());
+        }
+        Ok(h)
+    }
+
+    /// The live entry `h` names in `owner`'s table.
+    pub fn entry(&self, owner: Pid, h: Handle) -> Result<Entry<Cap>, Rc> {
+        self.procs
+            .get(owner)
+            .ok_or(Rc::InvalidArgument)?
+            .handles
+            .get(h)
+    }
+
+    /// Close `h` in `owner`'s table. Its descendants stay (they move up
+    /// the tree); a revoked handle's tombstone is freed.
+    pub fn close_handle(&mut self, owner: Pid, h: Handle) -> Result<(), Rc> {
+        let p = self.procs.get_mut(owner).ok_or(Rc::InvalidArgument)?;
+        if let Some(e) = p.handles.remove(h)? {
+            self.drop_cap(e.object, e.rights);
+        }
+        Ok(())
+    }
+
+    /// Close every descendant of `h` (not `h` itself), in every process.
+    pub fn revoke_handle(&mut self, owner: Pid, h: Handle) -> Result<usize, Rc> {
+        let e = self.entry(owner, h)?;
+        if !e.rights.contains(Rights::REVOKE) {
+            return Err(Rc::NoCapability);
+        }
+        let mut victims: Vec<(Pid, Handle)> = Vec::new();
+        let n = self.cdt.revoke(e.object.node, |key| victims.push(key));
+        for (pid, vh) in victims {
+            let Some(p) = self.procs.get_mut(pid) else {
+                continue;
+            };
+            if let Ok(entry) = p.handles.revoke(vh) {
+                self.release(entry.object.object, entry.rights);
+                if let Some(b) = entry.object.badge {
+                    self.release(Object::Badge(b), Rights::empty());
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// A handle went away (closed, or its process ended): its tree node,
+    /// its object reference and its badge reference go with it.
+    pub(super) fn drop_cap(&mut self, cap: Cap, rights: Rights) {
+        self.cdt.remove(cap.node);
+        self.release(cap.object, rights);
+        if let Some(b) = cap.badge {
+            self.release(Object::Badge(b), Rights::empty());
+        }
+    }
+
+    /// One more handle (with `rights`) names `obj`.
+    pub(crate) fn retain(&mut self, obj: Object, rights: Rights) {
+        match obj {
+            Object::Task(pid) => {
+                if let Some(p) = self.procs.get_mut(pid) {
+                    p.handle_refs += 1;
+                }
+            }
+            Object::Thread(tid) => {
+                if let Some(t) = self.threads.get_mut(tid) {
+                    t.handle_refs += 1;
+                }
+            }
+            Object::Kernel => {}
+            Object::Channel(id) => {
+                if let Some(c) = self.channels.get_mut(id) {
+                    c.refs += 1;
+                    if rights.contains(Rights::SERVER) {
+                        c.servers += 1;
+                    }
+                }
+            }
+            Object::Badge(id) => {
+                if let Some(b) = self.badges.get_mut(id) {
+                    b.refs += 1;
+                }
+            }
+            Object::UserObject(id) => {
+                if let Some(u) = self.uobjs.get_mut(id) {
+                    u.refs += 1;
+                }
+            }
+            Object::Notice(id) => {
+                if let Some(n) = self.notices.get_mut(id) {
+                    n.refs += 1;
+                }
+            }
+            Object::Mdl(id) => {
+                if let Some(m) = self.mdls.get_mut(id) {
+                    m.refs += 1;
+                }
+            }
+        }
+    }
+
+    /// One handle (with `rights`) naming `obj` went away: destroy the
+    /// object when it was the last, and tell whoever subscribed.
+    pub(crate) fn release(&mut self, obj: Object, rights: Rights) {
+        match obj {
+            Object::Task(pid) => {
+                if let Some(p) = self.procs.get_mut(pid) {
+                    p.handle_refs = p.handle_refs.saturating_sub(1);
+                }
+                self.reap(pid);
+            }
+            Object::Thread(tid) => {
+                if let Some(t) = self.threads.get_mut(tid) {
+                    t.handle_refs = t.handle_refs.saturating_sub(1);
+                }
+                self.reap_thread(tid);
+            }
+            Object::Kernel => {}
+            Object::Channel(id) => {
+                let Some(c) = self.channels.get_mut(id) else {
+                    return;
+                };
+                c.refs = c.refs.saturating_sub(1);
+                if rights.contains(Rights::SERVER) {
+                    c.servers = c.servers.saturating_sub(1);
+                    if c.servers == 0 {
+                        self.server_gone(id);
+                    }
+                }
+                if self.channels.get(id).is_some_and(|c| c.refs == 0) {
+                    self.channels.remove(id);
+                    self.object_destroyed(obj);
+                }
+            }
+            Object::Badge(id) => {
+                let Some(b) = self.badges.get_mut(id) else {
+                    return;
+                };
+                b.refs = b.refs.saturating_sub(1);
+                if b.refs == 0 {
+                    self.badges.remove(id);
+                    self.notify(obj, BADGE_CLOSED);
+                    self.object_destroyed(obj);
+                }
+            }
+            Object::UserObject(id) => {
+                let Some(u) = self.uobjs.get_mut(id) else {
+                    return;
+                };
+                u.refs = u.refs.saturating_sub(1);
+                if u.refs == 0 {
+                    self.uobjs.remove(id);
+                    self.object_destroyed(obj);
+                }
+            }
+            Object::Notice(id) => {
+                let Some(n) = self.notices.get_mut(id) else {
+                    return;
+                };
+                n.refs = n.refs.saturating_sub(1);
+                if n.refs == 0 {
+                    if let Some(w) = n.waiter.take() {
+                        self.wake(w, Rc::PeerDied, 0);
+                    }
+                    self.notices.remove(id);
+                    self.subs.retain(|s| s.notice != id);
+                    self.object_destroyed(obj);
+                }
+            }
+            Object::Mdl(id) => {
+                let Some(m) = self.mdls.get_mut(id) else {
+                    return;
+                };
+                m.refs = m.refs.saturating_sub(1);
+                if m.refs == 0
+                    && let Some(m) = self.mdls.remove(id)
+                {
+                    for pa in m.frames {
+                        let _ = crate::memory::frames::free(pa);
+                    }
+                    self.object_destroyed(obj);
+                }
+            }
+        }
+    }
+
+    /// An object is gone: its subscribers hear it once, then forget it.
+    fn object_destroyed(&mut self, obj: Object) {
+        self.notify(obj, OBJECT_DESTROYED);
+        self.subs.retain(|s| s.object != obj);
+    }
+
+    /// The last server end of a channel went: its waiting clients learn it.
+    fn server_gone(&mut self, id: Id) {
+        let senders = match self.channels.get_mut(id) {
+            Some(c) => core::mem::take(&mut c.senders),
+            None => return,
+        };
+        for t in senders {
+            if let Some(th) = self.threads.get_mut(t) {
+                th.wait = None;
+            }
+            self.wake(t, Rc::PeerDied, 0);
+        }
+        self.notify(Object::Channel(id), PEER_DIED);
+    }
+
+    /// Queue `event` on every notice subscribed to it for `obj`, waking
+    /// their waiters.
+    pub fn notify(&mut self, obj: Object, event: u32) {
+        let mut i = 0;
+        while i < self.subs.len() {
+            let s = self.subs[i];
+            i += 1;
+            if s.object != obj || s.mask & event == 0 {
+                continue;
+            }
+            let Some(n) = self.notices.get_mut(s.notice) else {
+                continue;
+            };
+            if n.events.len() >= MAX_QUEUED {
+                n.events.pop_front();
+            }
+            if n.events.try_reserve(1).is_ok() {
+                n.events.push_back(Event {
+                    cookie: s.cookie,
+                    event,
+                    _reserved: 0,
+                });
+            }
+            if let Some(w) = n.waiter.take() {
+                self.complete_notice_wait(w, s.notice);
+            }
+        }
+    }
+
+    /// The badge value carried by the handle at `node` (0: none).
+    pub fn badge_value(&self, node: NodeId) -> u64 {
+        self.cdt
+            .badge(node)
+            .and_then(|b| self.badges.get(b))
+            .map_or(0, |b| b.value)
+    }
+}

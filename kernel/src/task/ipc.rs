@@ -1,0 +1,474 @@
+//! Synchronous IPC over channels: `Call` (client), `Recv` and `Reply`
+//! (server), as in KasperskyOS.
+//!
+//! A message is copied once, from the sender's memory straight into the
+//! receiver's (page by page through both address spaces' tables), when a
+//! server receives it; handle descriptors are checked and derived into the
+//! receiver's table on the way. A client blocks from its `Call` until the
+//! reply is written into its buffer; a server that dies wakes its clients
+//! with `rcPeerDied`, and a client that dies leaves its server `rcPeerDied`
+//! on `Reply`.
+
+use kernel_core::slab::Id;
+use kernel_core::syscall::UserSlice;
+use kos_abi::msg::{
+    DESC_COPY, DESC_MOVE, DESC_SIZE, HEADER_SIZE, HandleDesc, Header, MAX_ARENA, MAX_FIXED,
+    MAX_HANDLES, MAX_MESSAGE, NO_BADGE,
+};
+use kos_abi::{Handle, Rc, Rights};
+use zerocopy::{FromBytes, IntoBytes};
+
+use super::Kernel;
+use super::object::Object;
+use super::thread::{Pid, State, Tid, Wait};
+
+/// Check a header against the limits and the message length it came with.
+pub fn check_header(h: &Header, len: u64) -> Result<(), Rc> {
+    if h.fixed_len as usize > MAX_FIXED
+        || h.arena_len as usize > MAX_ARENA
+        || h.handles as usize > MAX_HANDLES
+    {
+        return Err(Rc::MessageTooLarge);
+    }
+    if h.total_len() as u64 != len || !h.fixed_len.is_multiple_of(8) {
+        return Err(Rc::InvalidArgument);
+    }
+    Ok(())
+}
+
+/// The reply token naming a client thread.
+fn token(t: Tid) -> u64 {
+    ((t.generation as u64) << 32) | t.index as u64
+}
+
+fn from_token(v: u64) -> Tid {
+    Tid {
+        index: v as u32,
+        generation: (v >> 32) as u32,
+    }
+}
+
+/// A validated message in its sender's memory.
+struct Outgoing {
+    from: Pid,
+    msg: UserSlice,
+    header: Header,
+    descs: [HandleDesc; MAX_HANDLES],
+}
+
+impl Kernel {
+    /// Read and check the header of the message at `msg` in `pid`'s memory.
+    fn read_header(&self, pid: Pid, msg: UserSlice) -> Result<Header, Rc> {
+        if msg.len < HEADER_SIZE as u64 {
+            return Err(Rc::InvalidArgument);
+        }
+        if msg.len > MAX_MESSAGE as u64 {
+            return Err(Rc::MessageTooLarge);
+        }
+        let space = self.space(pid)?;
+        let mut hbuf = [0u8; HEADER_SIZE];
+        space.copy_in(msg.addr, &mut hbuf)?;
+        let header = Header::read_from_bytes(&hbuf).map_err(|_| Rc::InvalidArgument)?;
+        check_header(&header, msg.len)?;
+        space.check_range(msg.addr, msg.len as usize, false)?;
+        Ok(header)
+    }
+
+    /// Read the handle descriptors of a message and check each against the
+    /// sender's table: the handle exists, the mode's right is there, the
+    /// rights asked are a subset, the badge is a Badge it may attach.
+    fn read_descs(&self, pid: Pid, msg: UserSlice, header: &Header) -> Result<Outgoing, Rc> {
+        let mut descs = [HandleDesc::default(); MAX_HANDLES];
+        let n = header.handles as usize;
+        if n > 0 {
+            let at = msg.addr + HEADER_SIZE as u64 + header.fixed_len as u64;
+            self.space(pid)?.copy_in(at, descs[..n].as_mut_bytes())?;
+        }
+        for (i, d) in descs[..n].iter().enumerate() {
+            let e = self.entry(pid, Handle(d.handle))?;
+            let needed = match d.mode {
+                DESC_COPY => Rights::COPY,
+                DESC_MOVE => Rights::TRANSFER,
+                _ => return Err(Rc::InvalidArgument),
+            };
+            let asked = Rights::from_bits_retain(d.rights);
+            if !e.rights.contains(needed) || !e.rights.contains(asked) {
+                return Err(Rc::NoCapability);
+            }
+            if d.mode == DESC_MOVE && descs[..i].iter().any(|p| p.handle == d.handle) {
+                // A handle moved is gone: it cannot also go again.
+                return Err(Rc::InvalidArgument);
+            }
+            if d.badge != NO_BADGE {
+                self.badge_of(pid, d.badge)?;
+            }
+        }
+        Ok(Outgoing {
+            from: pid,
+            msg,
+            header: *header,
+            descs,
+        })
+    }
+
+    /// The Badge object behind `handle`, if the caller may attach it.
+    pub fn badge_of(&self, pid: Pid, handle: u32) -> Result<Id, Rc> {
+        let e = self.entry(pid, Handle(handle))?;
+        match e.object.object {
+            Object::Badge(b) if e.rights.contains(Rights::ATTACH) => Ok(b),
+            Object::Badge(_) => Err(Rc::NoCapability),
+            _ => Err(Rc::WrongType),
+        }
+    }
+
+    /// Deliver `out` into `to`'s buffer `dst`: handles derived into `to`'s
+    /// table (moved ones closed in the sender's), descriptors rewritten,
+    /// bytes copied. Nothing changes on failure. Returns the length.
+    fn deliver(&mut self, out: &Outgoing, to: Pid, dst: UserSlice) -> Result<u64, Rc> {
+        if out.msg.len > dst.len {
+            return Err(Rc::MessageTooLarge);
+        }
+        let n = out.header.handles as usize;
+        let mut given = [HandleDesc::default(); MAX_HANDLES];
+        for i in 0..n {
+            let d = out.descs[i];
+            let badge = if d.badge == NO_BADGE {
+                None
+            } else {
+                Some(self.badge_of(out.from, d.badge)?)
+            };
+            let rights = Rights::from_bits_retain(d.rights);
+            match self.derive_handle(out.from, Handle(d.handle), to, rights, badge) {
+                Ok(h) => {
+                    let node = self.entry(to, h).map(|e| e.object.node);
+                    given[i] = HandleDesc {
+                        handle: h.0,
+                        rights: d.rights,
+                        mode: d.mode,
+                        badge: 0,
+                        badge_value: node.map_or(0, |nd| self.badge_value(nd)),
+                    };
+                }
+                Err(e) => {
+                    for g in &given[..i] {
+                        let _ = self.close_handle(to, Handle(g.handle));
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        if let Err(e) = self.copy_message(out, to, dst.addr, &given[..n]) {
+            for g in &given[..n] {
+                let _ = self.close_handle(to, Handle(g.handle));
+            }
+            return Err(e);
+        }
+        for d in &out.descs[..n] {
+            if d.mode == DESC_MOVE {
+                let _ = self.close_handle(out.from, Handle(d.handle));
+            }
+        }
+        Ok(out.msg.len)
+    }
+
+    /// Copy the message bytes, with `descs` in place of the sender's.
+    fn copy_message(
+        &self,
+        out: &Outgoing,
+        to: Pid,
+        dst: u64,
+        descs: &[HandleDesc],
+    ) -> Result<(), Rc> {
+        let src = self.space(out.from)?;
+        let dstsp = self.space(to)?;
+        let head = HEADER_SIZE as u64 + out.header.fixed_len as u64;
+        let desc_bytes = (descs.len() * DESC_SIZE) as u64;
+        src.copy_to(out.msg.addr, dstsp, dst, head)?;
+        dstsp.copy_out(dst + head, descs.as_bytes())?;
+        let rest = head + desc_bytes;
+        src.copy_to(out.msg.addr + rest, dstsp, dst + rest, out.msg.len - rest)
+    }
+
+    /// `Call` through a channel handle. Returns `None` when the caller
+    /// blocked (its results come when it is woken).
+    pub fn ipc_call(
+        &mut self,
+        caller: Pid,
+        channel: Id,
+        node_badge: u64,
+        request: UserSlice,
+        reply: UserSlice,
+        timeout_ns: u64,
+    ) -> Option<(Rc, u64)> {
+        let me = self.current;
+        let Some(ch) = self.channels.get(channel) else {
+            return Some((Rc::PeerDied, 0));
+        };
+        if ch.servers == 0 {
+            return Some((Rc::PeerDied, 0));
+        }
+        // A waiting server takes the message now.
+        while let Some(server) = self
+            .channels
+            .get_mut(channel)
+            .and_then(|c| c.receivers.pop_front())
+        {
+            let Some(Wait::Recv { buf, .. }) = self.threads.get(server).and_then(|t| t.wait) else {
+                continue;
+            };
+            let out = match self
+                .read_header(caller, request)
+                .and_then(|h| self.read_descs(caller, request, &h))
+            {
+                Ok(o) => o,
+                Err(e) => {
+                    self.requeue_receiver(channel, server);
+                    return Some((e, 0));
+                }
+            };
+            let spid = self.threads.get(server).map(|t| t.process);
+            let Some(spid) = spid else { continue };
+            match self.deliver(&out, spid, buf) {
+                Ok(len) => {
+                    self.block_current(
+                        Wait::Call {
+                            channel,
+                            request,
+                            reply,
+                            badge: node_badge,
+                            served_by: Some(server),
+                        },
+                        crate::kcall::deadline(timeout_ns),
+                    );
+                    self.start_serving(server, me, len, node_badge);
+                    return None;
+                }
+                Err(e) => {
+                    self.requeue_receiver(channel, server);
+                    return Some((e, 0));
+                }
+            }
+        }
+        if timeout_ns == 0 {
+            return Some((Rc::Timeout, 0));
+        }
+        if let Some(c) = self.channels.get_mut(channel) {
+            if c.senders.try_reserve(1).is_err() {
+                return Some((Rc::OutOfMemory, 0));
+            }
+            c.senders.push_back(me);
+        }
+        self.block_current(
+            Wait::Call {
+                channel,
+                request,
+                reply,
+                badge: node_badge,
+                served_by: None,
+            },
+            crate::kcall::deadline(timeout_ns),
+        );
+        None
+    }
+
+    fn requeue_receiver(&mut self, channel: Id, server: Tid) {
+        if let Some(c) = self.channels.get_mut(channel) {
+            c.receivers.push_front(server);
+        }
+    }
+
+    /// `server` received `client`'s message (`len` bytes): it returns from
+    /// `Recv` with the token and badge.
+    fn start_serving(&mut self, server: Tid, client: Tid, len: u64, badge: u64) {
+        if let Some(s) = self.threads.get_mut(server) {
+            if s.serving.try_reserve(1).is_ok() {
+                s.serving.push(client);
+            }
+            s.frame.x[2] = token(client);
+            s.frame.x[3] = badge;
+        }
+        if self
+            .threads
+            .get(server)
+            .is_some_and(|s| s.state == State::Blocked)
+        {
+            self.wake(server, Rc::Ok, len);
+        } else if let Some(s) = self.threads.get_mut(server) {
+            s.set_return(Rc::Ok, len);
+        }
+    }
+
+    /// `Recv` on a channel's server end. `Ok` when a message was received
+    /// (the results are in the thread's registers) or the thread blocked.
+    pub fn ipc_recv(
+        &mut self,
+        pid: Pid,
+        handle: Handle,
+        buf: UserSlice,
+        timeout_ns: u64,
+    ) -> Result<(), Rc> {
+        let me = self.current;
+        let e = self.entry(pid, handle)?;
+        let channel = match e.object.object {
+            Object::Channel(c) if e.rights.contains(Rights::SERVER) => c,
+            Object::Channel(_) => return Err(Rc::NoCapability),
+            _ => return Err(Rc::WrongType),
+        };
+        self.space(pid)?
+            .check_range(buf.addr, buf.len as usize, true)?;
+        // A queued client is taken now; one whose message cannot be
+        // delivered gets the error and the next one is tried.
+        while let Some(client) = self
+            .channels
+            .get_mut(channel)
+            .and_then(|c| c.senders.pop_front())
+        {
+            let Some(t) = self.threads.get(client) else {
+                continue;
+            };
+            let Some(Wait::Call { request, badge, .. }) = t.wait else {
+                continue;
+            };
+            let cpid = t.process;
+            let result = self
+                .read_header(cpid, request)
+                .and_then(|h| self.read_descs(cpid, request, &h))
+                .and_then(|out| self.deliver(&out, pid, buf));
+            match result {
+                Ok(len) => {
+                    if let Some(Wait::Call { served_by, .. }) =
+                        self.threads.get_mut(client).and_then(|t| t.wait.as_mut())
+                    {
+                        *served_by = Some(me);
+                    }
+                    self.start_serving(me, client, len, badge);
+                    return Ok(());
+                }
+                Err(e) => {
+                    if let Some(t) = self.threads.get_mut(client) {
+                        t.wait = None;
+                    }
+                    self.wake(client, e, 0);
+                }
+            }
+        }
+        if timeout_ns == 0 {
+            return Err(Rc::Timeout);
+        }
+        if let Some(c) = self.channels.get_mut(channel) {
+            c.receivers.try_reserve(1).map_err(|_| Rc::OutOfMemory)?;
+            c.receivers.push_back(me);
+        }
+        self.block_current(
+            Wait::Recv { channel, buf },
+            crate::kcall::deadline(timeout_ns),
+        );
+        Ok(())
+    }
+
+    /// `Reply` to the request `token` names.
+    pub fn ipc_reply(&mut self, pid: Pid, token_value: u64, msg: UserSlice) -> Rc {
+        let me = self.current;
+        let client = from_token(token_value);
+        let served = self
+            .threads
+            .get(me)
+            .is_some_and(|t| t.serving.contains(&client));
+        let waiting = self.threads.get(client).and_then(|t| match t.wait {
+            Some(Wait::Call {
+                reply,
+                served_by: Some(s),
+                ..
+            }) if s == me => Some((t.process, reply)),
+            _ => None,
+        });
+        if !served {
+            return Rc::InvalidArgument;
+        }
+        let Some((cpid, reply)) = waiting else {
+            // The client ended or timed out after we received its request.
+            if let Some(t) = self.threads.get_mut(me) {
+                t.serving.retain(|&c| c != client);
+            }
+            return Rc::PeerDied;
+        };
+        let out = match self
+            .read_header(pid, msg)
+            .and_then(|h| self.read_descs(pid, msg, &h))
+        {
+            Ok(o) => o,
+            Err(e) => return e,
+        };
+        let status = Rc::from_u32(out.header.status).unwrap_or(Rc::NotSupported);
+        let (rc_client, len, rc_server) = match self.deliver(&out, cpid, reply) {
+            Ok(len) => (status, len, Rc::Ok),
+            Err(e) => (e, 0, e),
+        };
+        if let Some(t) = self.threads.get_mut(me) {
+            t.serving.retain(|&c| c != client);
+        }
+        if let Some(t) = self.threads.get_mut(client) {
+            t.wait = None;
+        }
+        self.wake(client, rc_client, len);
+        rc_server
+    }
+
+    /// The address space of a live process.
+    pub fn space(&self, pid: Pid) -> Result<&super::space::AddressSpace, Rc> {
+        self.procs
+            .get(pid)
+            .and_then(|p| p.space.as_ref())
+            .ok_or(Rc::PeerDied)
+    }
+
+    /// A thread in an IPC wait is leaving it (death, timeout): unlink it.
+    pub(super) fn forget_ipc(&mut self, tid: Tid, wait: Wait) {
+        match wait {
+            Wait::Call {
+                channel,
+                served_by: None,
+                ..
+            } => {
+                if let Some(c) = self.channels.get_mut(channel) {
+                    c.senders.retain(|&t| t != tid);
+                }
+            }
+            // A received call stays on its server's list, so the server's
+            // Reply gets a clean rcPeerDied.
+            Wait::Call {
+                served_by: Some(_), ..
+            } => {}
+            Wait::Recv { channel, .. } => {
+                if let Some(c) = self.channels.get_mut(channel) {
+                    c.receivers.retain(|&t| t != tid);
+                }
+            }
+            Wait::Notice { notice, .. } => {
+                if let Some(n) = self.notices.get_mut(notice)
+                    && n.waiter == Some(tid)
+                {
+                    n.waiter = None;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A server thread died: the clients it was serving learn it.
+    pub(super) fn abandon_clients(&mut self, server: Tid) {
+        let clients = match self.threads.get_mut(server) {
+            Some(t) => core::mem::take(&mut t.serving),
+            None => return,
+        };
+        for c in clients {
+            let Some(t) = self.threads.get_mut(c) else {
+                continue;
+            };
+            if matches!(t.wait, Some(Wait::Call { served_by: Some(s), .. }) if s == server) {
+                t.wait = None;
+                self.wake(c, Rc::PeerDied, 0);
+            }
+        }
+    }
+}
