@@ -48,6 +48,25 @@ pub fn handle(k: &mut Kernel) {
             let rc = k.ipc_reply(pid, token, msg);
             set(k, rc, 0);
         }
+        Syscall::ReplyRecv {
+            token,
+            msg,
+            handle,
+            buf,
+        } => {
+            let Some(pid) = k.current_pid() else { return };
+            let reply_rc = if token == 0 {
+                Rc::Ok
+            } else {
+                k.ipc_reply(pid, token, msg)
+            };
+            if let Some(t) = k.threads.get_mut(cur) {
+                t.frame.x[4] = reply_rc as u64;
+            }
+            if let Err(rc) = k.ipc_recv(pid, handle, buf, kos_abi::syscall::FOREVER) {
+                set(k, rc, 0);
+            }
+        }
         Syscall::Yield => {
             set(k, Rc::Ok, 0);
             k.yield_current();

@@ -34,6 +34,13 @@ pub enum Syscall {
         token: u64,
         msg: UserSlice,
     },
+    /// Reply (unless `token` is 0), then receive, with no timeout.
+    ReplyRecv {
+        token: u64,
+        msg: UserSlice,
+        handle: Handle,
+        buf: UserSlice,
+    },
     Yield,
     /// Block for at least this many nanoseconds (0 = yield).
     Sleep {
@@ -74,6 +81,18 @@ pub fn decode(number: u64, a: [u64; 6]) -> Result<Syscall, Rc> {
             msg: UserSlice {
                 addr: a[1],
                 len: a[2],
+            },
+        },
+        nr::REPLY_RECV => Syscall::ReplyRecv {
+            token: a[0],
+            msg: UserSlice {
+                addr: a[1],
+                len: a[2],
+            },
+            handle: handle(a[3])?,
+            buf: UserSlice {
+                addr: a[4],
+                len: a[5],
             },
         },
         nr::YIELD => Syscall::Yield,
@@ -153,6 +172,21 @@ mod tests {
         assert_eq!(
             decode(nr::RECV, [1 << 40, 0, 0, 0, 0, 0]),
             Err(Rc::InvalidHandle)
+        );
+        assert_eq!(
+            decode(nr::REPLY_RECV, [5, 0x10, 16, 0x0001_0002, 0x20, 64]),
+            Ok(Syscall::ReplyRecv {
+                token: 5,
+                msg: UserSlice {
+                    addr: 0x10,
+                    len: 16
+                },
+                handle: Handle::new(2, 1),
+                buf: UserSlice {
+                    addr: 0x20,
+                    len: 64
+                },
+            })
         );
     }
 }

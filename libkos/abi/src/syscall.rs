@@ -33,6 +33,12 @@ pub const RECV: u64 = 5;
 /// named. `rcPeerDied` if the caller ended meanwhile.
 pub const REPLY: u64 = 6;
 
+/// `ReplyRecv(reply_token, msg, len, server_handle, buf, cap) -> (rc, len,
+/// reply_token, badge, reply_rc)`: [`REPLY`] then [`RECV`] (no timeout) in
+/// one trap, as a server loop does; the results are RECV's, with the
+/// reply's own rc in x4. A `reply_token` of 0 skips the reply.
+pub const REPLY_RECV: u64 = 7;
+
 /// No timeout.
 pub const FOREVER: u64 = u64::MAX;
 
@@ -47,5 +53,5 @@ pub const ENTRY_ENV_REG: usize = 0;
 
 const _: () = {
     assert!(NOP == 0 && CALL == 1 && YIELD == 2 && SLEEP == 3 && THREAD_EXIT == 4);
-    assert!(RECV == 5 && REPLY == 6);
+    assert!(RECV == 5 && REPLY == 6 && REPLY_RECV == 7);
 };
