@@ -19,6 +19,9 @@ pub struct Message<'a> {
     pub source_class: &'a str,
     /// The object the message goes to.
     pub target: Object,
+    /// The process that serves it (a task, or a channel's server process):
+    /// its PID and class; `None` for the kernel's own objects.
+    pub target_task: Option<(u32, &'a str)>,
     pub endpoint: u16,
     pub method: u16,
     /// The fixed part (arguments) and the size of the arena.

@@ -1,8 +1,8 @@
 //! The kernel's core endpoints on `Handle::KERNEL`: console, system
 //! information, handle operations and the ROMFS.
 
-use kos_abi::msg::{Endpoint, console, romfs, sysinfo};
 use kos_abi::Rc;
+use kos_abi::msg::{Endpoint, console, romfs, sysinfo};
 
 use super::{Reply, Request, space_of};
 use crate::task::Kernel;

@@ -223,10 +223,19 @@ fn decode(
     if !matches!(object, Object::Channel(_)) {
         Endpoint::from_u16(header.endpoint).ok_or(Rc::ResourceNotFound)?;
     }
+    let server = match object {
+        Object::Task(t) => Some(t),
+        Object::Channel(c) => k.channels.get(c).and_then(|c| c.server),
+        _ => None,
+    };
+    let target_task = server
+        .and_then(|t| k.procs.get(t))
+        .map(|t| (t.pid, t.eiid.as_str()));
     crate::security::check(&crate::security::Message {
         source_pid: p.pid,
         source_class: &p.eiid,
         target: object,
+        target_task,
         endpoint: header.endpoint,
         method: header.method,
         fixed: &fixed[..header.fixed_len as usize],

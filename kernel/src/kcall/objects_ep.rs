@@ -57,7 +57,11 @@ pub fn handle_ops<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
                 .map(|_| Reply::empty())
         }
         ho::CHANNEL_CREATE => {
-            let id = k.channels.insert(Channel::default()).map_err(full)?;
+            let channel = Channel {
+                server: Some(me),
+                ..Channel::default()
+            };
+            let id = k.channels.insert(channel).map_err(full)?;
             let server_rights = Rights::SERVER
                 | Rights::LISTENER
                 | Rights::COPY
@@ -272,7 +276,11 @@ fn connect_tasks(k: &mut Kernel, client: Pid, server: Pid, name: &str) -> Result
                 return Err(Rc::QuotaExceeded);
             }
             sp.statics.try_reserve(1).map_err(|_| Rc::OutOfMemory)?;
-            let id = k.channels.insert(Channel::default()).map_err(full)?;
+            let channel = Channel {
+                server: Some(server),
+                ..Channel::default()
+            };
+            let id = k.channels.insert(channel).map_err(full)?;
             let end = StaticEnd {
                 name: name_s.clone(),
                 channel: id,

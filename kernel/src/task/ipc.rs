@@ -316,6 +316,9 @@ impl Kernel {
         };
         self.space(pid)?
             .check_range(buf.addr, buf.len as usize, true)?;
+        if let Some(c) = self.channels.get_mut(channel) {
+            c.server = Some(pid);
+        }
         // A queued client is taken now; one whose message cannot be
         // delivered gets the error and the next one is tried.
         while let Some(client) = self

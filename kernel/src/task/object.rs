@@ -54,6 +54,9 @@ pub struct Channel {
     pub senders: VecDeque<Tid>,
     /// Server threads blocked in `Recv`, in order.
     pub receivers: VecDeque<Tid>,
+    /// The process serving it, as the security monitor names the target:
+    /// its creator or static server, then whoever last received on it.
+    pub server: Option<Pid>,
 }
 
 /// A resource transfer context: its value reaches the server with every
