@@ -4,8 +4,13 @@
 //!   libkos records the environment, then calls the function named by
 //!   [`main!`] and ends the process with its return value;
 //! - a heap (`alloc` works) that grows with `Vm.Allocate`;
-//! - [`syscall`]: the only module with `svc #0`; [`ipc::call`]: typed
-//!   messages to kernel objects;
+//! - [`syscall`]: the only module with `svc #0`; [`ipc`]: messages to
+//!   kernel objects and user servers (call, recv, reply, handles in
+//!   messages); [`interface!`]: typed client stubs and server dispatch from
+//!   one interface declaration;
+//! - [`handle`] (copy, revoke, close, identify), [`channel`], [`locator`]
+//!   (static channels by name), [`badge`], [`user_object`], [`notice`],
+//!   [`mdl`] (shared buffers);
 //! - [`print!`] / [`println!`] (no allocation), a panic handler that reports
 //!   and exits with [`PANIC_EXIT_CODE`];
 //! - [`task`] (child processes), [`thread`], [`time`], [`sys`], [`romfs`],
@@ -19,9 +24,16 @@
 
 extern crate alloc;
 
+pub mod badge;
+pub mod channel;
 pub mod console;
+pub mod handle;
 mod heap;
+pub mod interface;
 pub mod ipc;
+pub mod locator;
+pub mod mdl;
+pub mod notice;
 pub mod romfs;
 pub mod rt;
 pub mod sys;
@@ -30,10 +42,11 @@ pub mod task;
 pub mod test;
 pub mod thread;
 pub mod time;
+pub mod user_object;
 pub mod vm;
 
 pub use kos_abi as abi;
-pub use kos_abi::{Handle, Rc};
+pub use kos_abi::{Handle, Rc, Rights};
 pub use rt::env;
 pub use zerocopy;
 

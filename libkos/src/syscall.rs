@@ -8,6 +8,7 @@ use core::arch::asm;
 use core::time::Duration;
 
 use kos_abi::syscall as nr;
+pub use kos_abi::syscall::FOREVER;
 use kos_abi::{Handle, Rc};
 
 /// Enters the kernel with syscall `number` and arguments `args` (x0..x5);
@@ -18,7 +19,9 @@ use kos_abi::{Handle, Rc};
 /// The kernel may read and write user memory as the syscall's arguments
 /// say: for [`nr::CALL`], the request range must be memory the caller may
 /// let the kernel read, and the reply range memory it owns exclusively and
-/// lets the kernel overwrite. Other numbers touch no user memory.
+/// lets the kernel overwrite; for [`nr::REPLY`], the message must be
+/// readable. [`nr::RECV`] returns four registers: use [`recv_raw`]. Other
+/// numbers touch no user memory.
 #[inline(always)]
 pub unsafe fn raw(number: u64, args: [u64; 6]) -> (u64, u64) {
     let r0: u64;
@@ -75,11 +78,11 @@ pub fn sleep(d: Duration) -> Rc {
 /// Syscall `number` with register arguments only (for tests of the trap
 /// layer, e.g. an unknown number): returns the decoded `x0`.
 ///
-/// Only numbers that touch no user memory are accepted here: [`nr::CALL`]
-/// (which does) gives [`Rc::InvalidArgument`] without entering the kernel,
-/// and [`nr::THREAD_EXIT`] has [`thread_exit`].
+/// Only numbers that touch no user memory are accepted here: [`nr::CALL`],
+/// [`nr::RECV`] and [`nr::REPLY`] (which do) give [`Rc::InvalidArgument`]
+/// without entering the kernel, and [`nr::THREAD_EXIT`] has [`thread_exit`].
 pub fn register_only(number: u64, args: [u64; 6]) -> Rc {
-    if number == nr::CALL || number == nr::THREAD_EXIT {
+    if matches!(number, nr::CALL | nr::RECV | nr::REPLY | nr::THREAD_EXIT) {
         return Rc::InvalidArgument;
     }
     Rc::from_raw(no_memory(number, args).0)
@@ -100,9 +103,10 @@ pub fn thread_exit(code: i64) -> ! {
     }
 }
 
-/// `Call` with raw pointers: sends `req_len` bytes at `req` to the object
-/// behind `handle`; the reply (at most `reply_cap` bytes) lands at `reply`.
-/// Returns the [`Rc`] and the reply's length.
+/// `Call` with raw pointers and no timeout ([`FOREVER`]): sends `req_len`
+/// bytes at `req` to the object behind `handle`; the reply (at most
+/// `reply_cap` bytes) lands at `reply`. Returns the [`Rc`] and the reply's
+/// length.
 ///
 /// # Safety
 ///
@@ -118,6 +122,30 @@ pub unsafe fn call_raw(
     reply: *mut u8,
     reply_cap: usize,
 ) -> (Rc, usize) {
+    // SAFETY: the caller's contract is call_raw_timeout's.
+    unsafe { call_raw_timeout(handle, req, req_len, reply, reply_cap, FOREVER) }
+}
+
+/// [`call_raw`] with a timeout in nanoseconds: a channel call gives up with
+/// [`Rc::Timeout`] after `timeout_ns` ([`FOREVER`]: never; 0: unless a
+/// server is already waiting). Kernel objects answer at once and ignore it.
+///
+/// For a call to a user server, `x0` is the status the server put in its
+/// reply's header; a transport failure (`rcPeerDied`, `rcTimeout`,
+/// `rcMessageTooLarge`, a bad handle descriptor) comes back with a reply
+/// length of 0.
+///
+/// # Safety
+///
+/// As for [`call_raw`].
+pub unsafe fn call_raw_timeout(
+    handle: Handle,
+    req: *const u8,
+    req_len: usize,
+    reply: *mut u8,
+    reply_cap: usize,
+    timeout_ns: u64,
+) -> (Rc, usize) {
     // SAFETY: the caller upholds CALL's memory contract (see above).
     let (rc, len) = unsafe {
         raw(
@@ -128,7 +156,7 @@ pub unsafe fn call_raw(
                 req_len as u64,
                 reply as u64,
                 reply_cap as u64,
-                0,
+                timeout_ns,
             ],
         )
     };
@@ -138,17 +166,108 @@ pub unsafe fn call_raw(
 /// `Call` with byte buffers: the request is `req`, the reply is written to
 /// the start of `reply`. Returns the [`Rc`] and the reply's length.
 pub fn call_bytes(handle: Handle, req: &[u8], reply: &mut [u8]) -> (Rc, usize) {
+    call_bytes_timeout(handle, req, reply, FOREVER)
+}
+
+/// [`call_bytes`] with a timeout (see [`call_raw_timeout`]).
+pub fn call_bytes_timeout(
+    handle: Handle,
+    req: &[u8],
+    reply: &mut [u8],
+    timeout_ns: u64,
+) -> (Rc, usize) {
     // SAFETY: `req` is a live slice the kernel only reads; `reply` is
     // exclusively borrowed for the call and the kernel writes at most
     // `reply.len()` bytes into it.
     let (rc, len) = unsafe {
-        call_raw(
+        call_raw_timeout(
             handle,
             req.as_ptr(),
             req.len(),
             reply.as_mut_ptr(),
             reply.len(),
+            timeout_ns,
         )
     };
     (rc, len.min(reply.len()))
+}
+
+/// Names a received request for [`reply_raw`]: RECV's `x2`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ReplyToken(pub u64);
+
+/// What [`recv_raw`] returns: RECV's `x0..x3`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RecvRaw {
+    pub rc: Rc,
+    /// Bytes of the message written to the buffer.
+    pub len: usize,
+    /// Names the caller for [`reply_raw`].
+    pub token: ReplyToken,
+    /// The badge value of the caller's channel handle (0: none).
+    pub badge: u64,
+}
+
+/// `Recv(handle, buf, cap, timeout_ns)`: waits (at most `timeout_ns`,
+/// [`FOREVER`] for no bound, 0 = do not block) for a request on the server
+/// end `handle` (needs SERVER) and writes it to `buf`.
+///
+/// # Safety
+///
+/// `buf..buf+cap` must be memory the caller owns exclusively and lets the
+/// kernel overwrite.
+pub unsafe fn recv_raw(handle: Handle, buf: *mut u8, cap: usize, timeout_ns: u64) -> RecvRaw {
+    let r0: u64;
+    let r1: u64;
+    let r2: u64;
+    let r3: u64;
+    // SAFETY: `svc #0` returns to the next instruction with x0..x3 set (x4,
+    // x5 declared clobbered too); the kernel writes only `buf..buf+cap`,
+    // which the caller lets it (no `nomem`: memory may change).
+    unsafe {
+        asm!(
+            "svc #0",
+            in("x8") nr::RECV,
+            inlateout("x0") u64::from(handle.0) => r0,
+            inlateout("x1") buf as u64 => r1,
+            inlateout("x2") cap as u64 => r2,
+            inlateout("x3") timeout_ns => r3,
+            inlateout("x4") 0u64 => _,
+            inlateout("x5") 0u64 => _,
+            options(nostack),
+        );
+    }
+    RecvRaw {
+        rc: Rc::from_raw(r0),
+        len: r1 as usize,
+        token: ReplyToken(r2),
+        badge: r3,
+    }
+}
+
+/// [`recv_raw`] into a byte buffer (the length is bounded by `buf`'s).
+pub fn recv_bytes(handle: Handle, buf: &mut [u8], timeout_ns: u64) -> RecvRaw {
+    // SAFETY: `buf` is exclusively borrowed for the call and the kernel
+    // writes at most `buf.len()` bytes into it.
+    let mut r = unsafe { recv_raw(handle, buf.as_mut_ptr(), buf.len(), timeout_ns) };
+    r.len = r.len.min(buf.len());
+    r
+}
+
+/// `Reply(token, msg, len)`: answers the request `token` names with the
+/// message at `msg` (header, fixed part, handle descriptors, arena).
+///
+/// # Safety
+///
+/// `msg..msg+len` must be readable by the kernel on our behalf.
+pub unsafe fn reply_raw(token: ReplyToken, msg: *const u8, len: usize) -> Rc {
+    // SAFETY: the kernel only reads `msg..msg+len` (caller's contract).
+    let (rc, _) = unsafe { raw(nr::REPLY, [token.0, msg as u64, len as u64, 0, 0, 0]) };
+    Rc::from_raw(rc)
+}
+
+/// [`reply_raw`] with a byte slice.
+pub fn reply_bytes(token: ReplyToken, msg: &[u8]) -> Rc {
+    // SAFETY: `msg` is a live slice the kernel only reads.
+    unsafe { reply_raw(token, msg.as_ptr(), msg.len()) }
 }

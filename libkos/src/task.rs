@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use kos_abi::msg::{ArenaRef, Endpoint, handle_ops};
+use kos_abi::msg::{ArenaRef, Endpoint};
 use kos_abi::task::{
     CreateFlags, CreateReply, CreateReq, ExitInfo, ExitReq, ExitStatus, FaultKind, Method,
     PidReply, WAIT, WaitReq,
@@ -169,6 +169,11 @@ impl Task {
         Ok(reply.pid)
     }
 
+    /// Ends the child (`Task.Terminate`).
+    pub fn terminate(&self) -> Result<(), Rc> {
+        task_call(self.handle, Method::Terminate as u16, &[], &[], &mut ())
+    }
+
     /// Closes the handle, reporting the kernel's answer.
     pub fn close(self) -> Result<(), Rc> {
         close_handle(self.into_handle())
@@ -182,21 +187,9 @@ impl Drop for Task {
 }
 
 /// Closes one handle of this process (`HandleOps.Close` on the kernel
-/// handle).
+/// handle; the same as [`handle::close`](crate::handle::close)).
 pub fn close_handle(handle: Handle) -> Result<(), Rc> {
-    ipc::call(
-        Handle::KERNEL,
-        Endpoint::HandleOps as u16,
-        handle_ops::CLOSE,
-        &handle_ops::CloseReq {
-            handle: handle.0,
-            _reserved: 0,
-        },
-        &[],
-        &mut (),
-        &mut [],
-    )
-    .map(|_| ())
+    crate::handle::close(handle)
 }
 
 /// Decoded [`ExitInfo::status`] (`None` for a value this libkos does not

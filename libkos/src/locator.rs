@@ -1,0 +1,69 @@
+//! Static channels by name (`Locator` on [`Handle::KERNEL`]): a parent
+//! connects two not-yet-started children with [`connect_tasks`] (like
+//! KasperskyOS's `KosTaskConnect`); the server child then takes its end with
+//! [`register`] (`ServiceLocatorRegister`), the client child with
+//! [`connect`] (`ServiceLocatorConnect`).
+
+use kos_abi::msg::handle_ops::HandleReply;
+use kos_abi::msg::locator::{self, ConnectTasksReq, NameReq};
+use kos_abi::msg::{ArenaRef, Endpoint};
+use kos_abi::{Handle, Rc};
+
+use crate::ipc;
+
+fn name_ref(name: &str) -> Result<ArenaRef, Rc> {
+    Ok(ArenaRef {
+        offset: 0,
+        len: u32::try_from(name.len()).map_err(|_| Rc::InvalidArgument)?,
+    })
+}
+
+fn by_name(method: u16, name: &str) -> Result<Handle, Rc> {
+    let req = NameReq {
+        name: name_ref(name)?,
+    };
+    let mut reply = HandleReply::default();
+    ipc::call(
+        Handle::KERNEL,
+        Endpoint::Locator as u16,
+        method,
+        &req,
+        name.as_bytes(),
+        &mut reply,
+        &mut [],
+    )?;
+    Ok(Handle(reply.handle))
+}
+
+/// The server end of this process's static channel `name` (a new handle
+/// each time; [`Rc::ResourceNotFound`] if there is none).
+pub fn register(name: &str) -> Result<Handle, Rc> {
+    by_name(locator::REGISTER, name)
+}
+
+/// The client end of this process's static channel `name` (a new handle
+/// each time; [`Rc::ResourceNotFound`] if there is none).
+pub fn connect(name: &str) -> Result<Handle, Rc> {
+    by_name(locator::CONNECT, name)
+}
+
+/// Makes (or joins: same server, same name) the static channel `name` from
+/// the task `client` to the task `server` (Task handles of this process,
+/// both not started yet, else [`Rc::Busy`]).
+pub fn connect_tasks(client: Handle, server: Handle, name: &str) -> Result<(), Rc> {
+    let req = ConnectTasksReq {
+        client: client.0,
+        server: server.0,
+        name: name_ref(name)?,
+    };
+    ipc::call(
+        Handle::KERNEL,
+        Endpoint::Locator as u16,
+        locator::CONNECT_TASKS,
+        &req,
+        name.as_bytes(),
+        &mut (),
+        &mut [],
+    )
+    .map(|_| ())
+}
