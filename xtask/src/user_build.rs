@@ -37,6 +37,11 @@ pub const TEST_PROGRAMS: &[&str] = &[
     "utest-faults",
     "utest-spawn",
     "utest-sched",
+    "utest-handles",
+    "utest-ipc",
+    "utest-locator",
+    "utest-objects",
+    "utest-iface",
 ];
 
 /// The user benchmark programs of the benchmark image (each at
