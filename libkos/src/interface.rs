@@ -56,7 +56,8 @@
 //!   receiving fails.
 //!
 //! Types in a declaration are resolved in the module holding the
-//! `interface!` (the generated module imports all of it). Methods may not
+//! `interface!` (the generated module imports all of it), plus `Bytes`,
+//! `Str` and `Cap`, which need no import. Methods may not
 //! be named `new`, `with_timeout` or `channel` (the client's own).
 
 use alloc::string::String;
@@ -383,6 +384,7 @@ macro_rules! interface {
         #[allow(unused_imports, unused_labels, unused_mut, clippy::unused_unit)]
         $vis mod $name {
             use super::*;
+            use $crate::interface::{Bytes, Cap, Str};
 
             /// The endpoint number in the header of this interface's messages.
             pub const ENDPOINT: u16 = $endpoint;
@@ -393,6 +395,7 @@ macro_rules! interface {
                     #[allow(unused_imports, non_snake_case)]
                     pub mod $m {
                         use super::super::super::*;
+                        use $crate::interface::{Bytes, Cap, Str};
                         /// The method id.
                         pub const ID: u16 = $id;
                         /// Its messages' sizes.
