@@ -730,15 +730,53 @@ impl Server {
     }
 
     /// Serves requests with `handle` (see [`Server::serve_one`]) until
-    /// receiving fails; returns why.
+    /// receiving fails; returns why. Each reply and the next receive are
+    /// one `ReplyRecv` trap; failed replies (the caller gone) are ignored.
     pub fn run<F>(&mut self, mut handle: F) -> Rc
     where
         F: FnMut(&Received<'_>, &mut [u8]) -> Result<usize, Rc>,
     {
+        let mut token = ReplyToken(0);
+        let mut reply_len = 0;
         loop {
-            if let Err(rc) = self.serve_one(FOREVER, &mut handle) {
-                return rc;
+            let req_buf = &mut self.req.as_mut_bytes()[..self.req_cap];
+            let reply_buf = &mut self.reply.as_mut_bytes()[..self.reply_cap];
+            // SAFETY: the reply's `reply_len` bytes are initialised (our
+            // buffer) and only read; the request buffer is exclusively
+            // borrowed and the kernel writes at most `req_cap` bytes.
+            let (r, _reply_rc) = unsafe {
+                syscall::reply_recv_raw(
+                    token,
+                    reply_buf.as_ptr(),
+                    reply_len,
+                    self.handle,
+                    req_buf.as_mut_ptr(),
+                    req_buf.len(),
+                )
+            };
+            if r.rc != Rc::Ok {
+                return r.rc;
             }
+            let Ok(msg) = Message::parse(&req_buf[..r.len.min(self.req_cap)]) else {
+                return Rc::NotSupported;
+            };
+            let req = Received {
+                msg,
+                token: r.token,
+                badge: r.badge,
+            };
+            token = r.token;
+            reply_len = match handle(&req, reply_buf) {
+                Ok(len) => len.min(self.reply_cap),
+                Err(rc) => {
+                    let header = Header {
+                        status: rc as u32,
+                        ..Header::default()
+                    };
+                    reply_buf[..HEADER_SIZE].copy_from_slice(header.as_bytes());
+                    HEADER_SIZE
+                }
+            };
         }
     }
 }

@@ -79,10 +79,13 @@ pub fn sleep(d: Duration) -> Rc {
 /// layer, e.g. an unknown number): returns the decoded `x0`.
 ///
 /// Only numbers that touch no user memory are accepted here: [`nr::CALL`],
-/// [`nr::RECV`] and [`nr::REPLY`] (which do) give [`Rc::InvalidArgument`]
+/// [`nr::RECV`], [`nr::REPLY`] and [`nr::REPLY_RECV`] (which do) give [`Rc::InvalidArgument`]
 /// without entering the kernel, and [`nr::THREAD_EXIT`] has [`thread_exit`].
 pub fn register_only(number: u64, args: [u64; 6]) -> Rc {
-    if matches!(number, nr::CALL | nr::RECV | nr::REPLY | nr::THREAD_EXIT) {
+    if matches!(
+        number,
+        nr::CALL | nr::RECV | nr::REPLY | nr::REPLY_RECV | nr::THREAD_EXIT
+    ) {
         return Rc::InvalidArgument;
     }
     Rc::from_raw(no_memory(number, args).0)
@@ -192,7 +195,7 @@ pub fn call_bytes_timeout(
     (rc, len.min(reply.len()))
 }
 
-/// Names a received request for [`reply_raw`]: RECV's `x2`.
+/// Names a received request for [`reply_raw`]: RECV's `x2` (never 0).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ReplyToken(pub u64);
 
@@ -264,6 +267,56 @@ pub unsafe fn reply_raw(token: ReplyToken, msg: *const u8, len: usize) -> Rc {
     // SAFETY: the kernel only reads `msg..msg+len` (caller's contract).
     let (rc, _) = unsafe { raw(nr::REPLY, [token.0, msg as u64, len as u64, 0, 0, 0]) };
     Rc::from_raw(rc)
+}
+
+/// `ReplyRecv(token, msg, len, handle, buf, cap)`: [`reply_raw`] then
+/// [`recv_raw`] without timeout, in one trap (a server loop's step).
+/// Returns RECV's results and the reply's own [`Rc`]. A `token` of 0
+/// skips the reply.
+///
+/// # Safety
+///
+/// `msg..msg+len` must be readable by the kernel on our behalf and
+/// `buf..buf+cap` memory the caller owns exclusively and lets the kernel
+/// overwrite.
+pub unsafe fn reply_recv_raw(
+    token: ReplyToken,
+    msg: *const u8,
+    len: usize,
+    handle: Handle,
+    buf: *mut u8,
+    cap: usize,
+) -> (RecvRaw, Rc) {
+    let r0: u64;
+    let r1: u64;
+    let r2: u64;
+    let r3: u64;
+    let r4: u64;
+    // SAFETY: `svc #0` returns to the next instruction with x0..x4 set (x5
+    // declared clobbered too); the kernel reads only `msg..msg+len` and
+    // writes only `buf..buf+cap` (caller's contract; no `nomem`).
+    unsafe {
+        asm!(
+            "svc #0",
+            in("x8") nr::REPLY_RECV,
+            inlateout("x0") token.0 => r0,
+            inlateout("x1") msg as u64 => r1,
+            inlateout("x2") len as u64 => r2,
+            inlateout("x3") u64::from(handle.0) => r3,
+            inlateout("x4") buf as u64 => r4,
+            inlateout("x5") cap as u64 => _,
+            options(nostack),
+        );
+    }
+    (
+        RecvRaw {
+            rc: Rc::from_raw(r0),
+            len: r1 as usize,
+            token: ReplyToken(r2),
+            badge: r3,
+        },
+        Rc::from_raw(r4),
+    )
 }
 
 /// [`reply_raw`] with a byte slice.

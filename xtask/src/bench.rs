@@ -14,7 +14,15 @@ use crate::testrun::{Exit, clean_line, run_captured};
 use crate::{Board, describe};
 
 /// Benchmarks the user-space program (`ubench`) must report.
-pub const USER_BENCHMARKS: &[&str] = &["null_syscall", "thread_switch"];
+pub const USER_BENCHMARKS: &[&str] = &[
+    "null_syscall",
+    "thread_switch",
+    "handle_copy",
+    "notify",
+    "ipc_roundtrip_empty",
+    "ipc_roundtrip_64b",
+    "ipc_roundtrip_handle",
+];
 
 /// One benchmark's result.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,6 +7,19 @@
 //! - `thread_switch`: a thread yields and the kernel switches to another
 //!   thread of the same priority: one YIELD syscall plus one context switch
 //!   (two FIFO threads ping-pong; per yield).
+//! - `handle_copy`: one `HandleOps.Copy` of a channel client end (the
+//!   copies are closed outside the count, 200 at a time).
+//! - `notify`: `Notice.Signal` then `Notice.Wait` (timeout 0) taking the
+//!   event, same thread.
+//! - `ipc_roundtrip_empty`, `ipc_roundtrip_64b`, `ipc_roundtrip_handle`:
+//!   Call from a client process to a server process and its reply, counted
+//!   on the whole CPU (client, kernel, server): an empty message each way;
+//!   a 64-byte fixed part each way; an empty message carrying one handle,
+//!   moved to the server in the call and moved back in the reply. The
+//!   client calls with a prebuilt message (`syscall::call_bytes`); the
+//!   server is `ipc::Server::run` (one `ReplyRecv` trap per request). Both
+//!   are children of ubench (`role=bench-client` / `role=bench-server`)
+//!   joined by the static channel "bench".
 
 #![no_std]
 #![no_main]
@@ -15,9 +28,14 @@ use core::arch::asm;
 use core::hint::black_box;
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
 
-use libkos::println;
-use libkos::syscall;
+use libkos::abi::msg::{DESC_MOVE, DESC_SIZE, HEADER_SIZE, HandleDesc, Header, NO_BADGE};
+use libkos::abi::sched::DEFAULT_PRIORITY;
+use libkos::abi::task::CreateFlags;
+use libkos::ipc::Server;
+use libkos::task::Task;
 use libkos::thread::{self, fifo};
+use libkos::zerocopy::{FromBytes, IntoBytes};
+use libkos::{Handle, Rc, Rights, channel, handle, locator, notice, println, syscall};
 
 libkos::main!(main);
 
@@ -51,9 +69,45 @@ fn loop_of(op: fn()) -> u64 {
     instructions() - start
 }
 
+/// Instructions per run of `op`, loop overhead subtracted.
+fn per_op(mut op: impl FnMut()) -> u64 {
+    let empty = || black_box(());
+    let start = instructions();
+    for _ in 0..ITERATIONS {
+        empty();
+    }
+    let overhead = instructions() - start;
+    let start = instructions();
+    for _ in 0..ITERATIONS {
+        op();
+    }
+    (instructions() - start).saturating_sub(overhead) / ITERATIONS
+}
+
 static PING_PONG: AtomicU64 = AtomicU64::new(0);
 
+const SELF: &str = "/bench/ubench";
+const EMPTY: u16 = 0;
+const FIXED64: u16 = 1;
+const MOVE_BACK: u16 = 2;
+const ENDPOINT: u16 = 0x200;
+
 fn main() -> i32 {
+    match core::str::from_utf8(libkos::env())
+        .ok()
+        .and_then(|e| e.strip_prefix("role="))
+    {
+        Some("bench-server") => bench_server(),
+        Some("bench-client") => bench_client(),
+        Some(other) => {
+            println!("ubench: unknown role {other}");
+            64
+        }
+        None => bench_main(),
+    }
+}
+
+fn bench_main() -> i32 {
     let null = loop_of(nop_op).saturating_sub(loop_of(empty_op)) / ITERATIONS;
     println!("bench null_syscall: {null} instructions");
 
@@ -91,5 +145,214 @@ fn main() -> i32 {
     // Each of a's iterations is two yields (a's and b's), each a switch.
     let per_switch = PING_PONG.load(SeqCst) / (2 * ITERATIONS);
     println!("bench thread_switch: {per_switch} instructions");
+
+    if let Err(e) = handle_copy_and_notify() {
+        println!("ubench: {e}");
+        return 1;
+    }
+    match ipc_roundtrips() {
+        Ok(()) => 0,
+        Err(e) => {
+            println!("ubench: {e}");
+            1
+        }
+    }
+}
+
+fn handle_copy_and_notify() -> Result<(), &'static str> {
+    let ends = channel::create().map_err(|_| "channel create failed")?;
+    const BATCH: usize = 200;
+    let mut copies = [Handle::INVALID; BATCH];
+    let mut total = 0;
+    let mut overhead = 0;
+    for _ in 0..ITERATIONS as usize / BATCH {
+        let start = instructions();
+        for c in copies.iter_mut() {
+            *c = black_box(Handle::INVALID);
+        }
+        overhead += instructions() - start;
+        let start = instructions();
+        for c in copies.iter_mut() {
+            *c = handle::copy(ends.client, Rights::CLIENT).unwrap_or(Handle::INVALID);
+        }
+        total += instructions() - start;
+        for c in copies {
+            if handle::close(c).is_err() {
+                return Err("handle_copy: a copy failed");
+            }
+        }
+    }
+    let per_copy = total.saturating_sub(overhead) / ITERATIONS;
+    println!("bench handle_copy: {per_copy} instructions");
+
+    let n = notice::create().map_err(|_| "notice create failed")?;
+    let mut ev = [notice::Event::default(); 1];
+    let mut failed = false;
+    let per_notify = per_op(|| {
+        let signalled = notice::signal(n, 1).is_ok();
+        let got = notice::wait(n, 0, &mut ev);
+        failed |= !signalled || !matches!(got, Ok(w) if w.count == 1);
+    });
+    if failed {
+        return Err("notify: signal or wait failed");
+    }
+    println!("bench notify: {per_notify} instructions");
+    for h in [n, ends.client, ends.server] {
+        let _ = handle::close(h);
+    }
+    Ok(())
+}
+
+/// Starts the server and client children on channel "bench" and waits for
+/// the client (blocking: no polling in the count), then ends the server.
+fn ipc_roundtrips() -> Result<(), &'static str> {
+    let make = |name: &str, role: &[u8]| -> Result<Task, &'static str> {
+        let t = Task::create(name, SELF, DEFAULT_PRIORITY, CreateFlags::FROM_ROMFS)
+            .map_err(|_| "cannot create a bench child")?;
+        t.set_env(role).map_err(|_| "set_env failed")?;
+        Ok(t)
+    };
+    let server = make("ubench-server", b"role=bench-server")?;
+    let client = make("ubench-client", b"role=bench-client")?;
+    locator::connect_tasks(client.handle(), server.handle(), "bench")
+        .map_err(|_| "connect_tasks failed")?;
+    server.resume().map_err(|_| "resume failed")?;
+    client.resume().map_err(|_| "resume failed")?;
+    let info = client
+        .wait(JOIN_TIMEOUT)
+        .map_err(|_| "the bench client did not end")?;
+    let _ = server.terminate();
+    let _ = server.wait(JOIN_TIMEOUT);
+    if !libkos::task::exited_with(&info, 0) {
+        return Err("the bench client failed");
+    }
+    Ok(())
+}
+
+/// Answers EMPTY with an empty reply, FIXED64 with the request's fixed
+/// part, MOVE_BACK by moving the received handle back.
+fn bench_server() -> i32 {
+    let Ok(h) = locator::register("bench") else {
+        return 1;
+    };
+    let mut server = Server::new(h, 256, 256);
+    let rc = server.run(|req, reply| {
+        let m = &req.msg;
+        match m.header.method {
+            EMPTY => {
+                reply[..HEADER_SIZE].copy_from_slice(Header::default().as_bytes());
+                Ok(HEADER_SIZE)
+            }
+            FIXED64 => {
+                let header = Header {
+                    fixed_len: 64,
+                    ..Header::default()
+                };
+                reply[..HEADER_SIZE].copy_from_slice(header.as_bytes());
+                reply[HEADER_SIZE..HEADER_SIZE + 64].copy_from_slice(&m.fixed[..64]);
+                Ok(HEADER_SIZE + 64)
+            }
+            MOVE_BACK => {
+                let d = m.handle(0).ok_or(Rc::InvalidArgument)?;
+                let header = Header {
+                    handles: 1,
+                    ..Header::default()
+                };
+                let back = HandleDesc {
+                    handle: d.handle,
+                    rights: d.rights,
+                    mode: DESC_MOVE,
+                    badge: NO_BADGE,
+                    badge_value: 0,
+                };
+                reply[..HEADER_SIZE].copy_from_slice(header.as_bytes());
+                reply[HEADER_SIZE..HEADER_SIZE + DESC_SIZE].copy_from_slice(back.as_bytes());
+                Ok(HEADER_SIZE + DESC_SIZE)
+            }
+            _ => Err(Rc::ResourceNotFound),
+        }
+    });
+    println!("ubench server: receive failed: {rc}");
+    1
+}
+
+fn bench_client() -> i32 {
+    let Ok(h) = locator::connect("bench") else {
+        println!("ubench client: connect failed");
+        return 1;
+    };
+    let mut reply = [0u64; 32];
+    let mut failed = false;
+
+    let empty = Header {
+        endpoint: ENDPOINT,
+        method: EMPTY,
+        ..Header::default()
+    };
+    let mut call = |req: &[u8], want: usize| {
+        let (rc, len) = syscall::call_bytes(h, req, reply.as_mut_bytes());
+        failed |= rc != Rc::Ok || len != want;
+    };
+    call(empty.as_bytes(), HEADER_SIZE);
+    let n = per_op(|| call(empty.as_bytes(), HEADER_SIZE));
+    println!("bench ipc_roundtrip_empty: {n} instructions");
+
+    let mut req = [0u8; HEADER_SIZE + 64];
+    let header = Header {
+        endpoint: ENDPOINT,
+        method: FIXED64,
+        fixed_len: 64,
+        ..Header::default()
+    };
+    req[..HEADER_SIZE].copy_from_slice(header.as_bytes());
+    for (i, b) in req[HEADER_SIZE..].iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    call(&req, HEADER_SIZE + 64);
+    let n = per_op(|| call(&req, HEADER_SIZE + 64));
+    println!("bench ipc_roundtrip_64b: {n} instructions");
+    if failed {
+        println!("ubench client: a round trip failed");
+        return 1;
+    }
+
+    // The handle goes to the server and comes back (a new value each time).
+    let Ok(ends) = channel::create() else {
+        return 1;
+    };
+    let mut moving = ends.client;
+    let mut req = [0u8; HEADER_SIZE + DESC_SIZE];
+    let header = Header {
+        endpoint: ENDPOINT,
+        method: MOVE_BACK,
+        handles: 1,
+        ..Header::default()
+    };
+    req[..HEADER_SIZE].copy_from_slice(header.as_bytes());
+    let mut reply = [0u64; 8];
+    let mut round = || {
+        let d = HandleDesc {
+            handle: moving.0,
+            rights: (Rights::CLIENT | Rights::TRANSFER).bits(),
+            mode: DESC_MOVE,
+            badge: NO_BADGE,
+            badge_value: 0,
+        };
+        req[HEADER_SIZE..].copy_from_slice(d.as_bytes());
+        let (rc, len) = syscall::call_bytes(h, &req, reply.as_mut_bytes());
+        let back =
+            HandleDesc::read_from_bytes(&reply.as_bytes()[HEADER_SIZE..HEADER_SIZE + DESC_SIZE]);
+        match back {
+            Ok(d) if rc == Rc::Ok && len == HEADER_SIZE + DESC_SIZE => moving = Handle(d.handle),
+            _ => failed = true,
+        }
+    };
+    round();
+    let n = per_op(&mut round);
+    if failed {
+        println!("ubench client: a handle round trip failed");
+        return 1;
+    }
+    println!("bench ipc_roundtrip_handle: {n} instructions");
     0
 }
