@@ -70,7 +70,8 @@ fn main() -> i32 {
             "utest_iface",
             libkos::tests![
                 shapes_from_the_declaration,
-                stub_and_dispatch_across_processes
+                stub_and_dispatch_across_processes,
+                generated_serve_loop,
             ],
         ),
     }
@@ -80,6 +81,12 @@ fn run_role(role: &str) -> Result<(), String> {
     match role {
         "server" => run_server(),
         "client" => run_client(),
+        "serve-loop" => {
+            let h = locator::register("echo").map_err(|e| format!("register: {e}"))?;
+            let rc = echo::serve(h, &mut EchoImpl { stopped: false });
+            Err(format!("echo::serve returned {rc}"))
+        }
+        "loop-client" => run_loop_client(),
         other => Err(format!("unknown role {other}")),
     }
 }
@@ -141,6 +148,43 @@ fn stub_and_dispatch_across_processes() -> TestResult {
         ],
         &[(0, 1, "echo")],
     )
+}
+
+/// `echo::serve` (an `ipc::Server` replying and receiving in one
+/// `ReplyRecv` trap) against a client: many calls, errors, handles.
+fn generated_serve_loop() -> TestResult {
+    run_group(
+        SELF,
+        &[
+            child("iface-loop-client", "loop-client"),
+            utest::daemon("iface-loop-server", "serve-loop"),
+        ],
+        &[(0, 1, "echo")],
+    )
+}
+
+fn run_loop_client() -> Result<(), String> {
+    let h = locator::connect("echo").map_err(|e| format!("connect: {e}"))?;
+    let c = echo::Client::new(h).with_timeout(ms(5000));
+    for i in 0..200u32 {
+        match c.ping(i) {
+            Ok(y) if y == i + 1 => {}
+            r => return Err(format!("ping({i}): {r:?}")),
+        }
+        if i % 50 == 0 {
+            match c.fail(Rc::Busy as u32) {
+                Err(Rc::Busy) => {}
+                r => return Err(format!("fail(Busy) after {i} pings: {r:?}")),
+            }
+        }
+    }
+    let g = c.greet("loop").map_err(|e| format!("greet: {e}"))?;
+    if g != "hello, loop" {
+        return Err(format!("greet: {g:?}"));
+    }
+    let obj = c.make_object(7).map_err(|e| format!("make_object: {e}"))?;
+    handle::identify(ipc::received(&obj)).map_err(|e| format!("identify the object: {e}"))?;
+    Ok(())
 }
 
 // --- server -----------------------------------------------------------------
