@@ -31,7 +31,8 @@ pub enum Outcome {
 pub struct Request {
     pub caller: Pid,
     pub header: Header,
-    fixed: [u8; MAX_FIXED],
+    /// The fixed part (`header.fixed_len` bytes; nothing else is written).
+    fixed: HVec<u8, MAX_FIXED>,
     /// User address of the arena (validated readable for `header.arena_len`).
     arena: u64,
     pub reply: u64,
@@ -42,14 +43,14 @@ pub struct Request {
 impl Request {
     /// The fixed part as `T` (missing bytes read as zero, so an older,
     /// shorter request still decodes; extra bytes are ignored).
-    pub fn args<T: FromBytes>(&self) -> T {
-        let n = core::mem::size_of::<T>().min(MAX_FIXED);
-        let mut buf = [0u8; MAX_FIXED];
-        let have = (self.header.fixed_len as usize).min(n);
-        buf[..have].copy_from_slice(&self.fixed[..have]);
-        T::read_from_prefix(&buf[..])
-            .map(|(t, _)| t)
-            .unwrap_or_else(|_| T::new_zeroed())
+    pub fn args<T: FromBytes + IntoBytes>(&self) -> T {
+        if let Ok((t, _)) = T::read_from_prefix(&self.fixed) {
+            return t;
+        }
+        let mut t = T::new_zeroed();
+        let have = self.fixed.len().min(core::mem::size_of::<T>());
+        t.as_mut_bytes()[..have].copy_from_slice(&self.fixed[..have]);
+        t
     }
 
     /// Copy the arena bytes `r` names into `buf`; returns them.
@@ -136,29 +137,44 @@ pub fn call(
     let Some(caller) = k.current_pid() else {
         return Outcome::Done(Rc::InvalidArgument, 0);
     };
-    let (req, req_len, reply_addr, cap) = (request.addr, request.len, reply.addr, reply.len);
-    let (request_d, object) = match decode(k, caller, handle, req, req_len, reply_addr, cap) {
-        Ok(r) => r,
+    let d = match decode(k, caller, handle, request, reply) {
+        Ok(d) => d,
         Err(rc) => return Outcome::Done(rc, 0),
     };
-    if let Object::Channel(channel) = object {
-        if !request_d.rights.contains(Rights::CLIENT) {
+    if let Object::Channel(channel) = d.object {
+        if !d.rights.contains(Rights::CLIENT) {
             return Outcome::Done(Rc::NoCapability, 0);
         }
-        let badge = k
-            .entry(caller, handle)
-            .map_or(0, |e| k.badge_value(e.object.node));
-        return match k.ipc_call(caller, channel, badge, request, reply, timeout_ns) {
+        let badge = k.badge_value(d.node);
+        return match k.ipc_call(caller, channel, badge, d.header, request, reply, timeout_ns) {
             Some((rc, len)) => Outcome::Done(rc, len),
             None => Outcome::Pending,
         };
     }
-    if request_d.header.handles != 0 {
+    if d.header.handles != 0 {
         // Kernel methods take no handle descriptors.
         return Outcome::Done(Rc::InvalidArgument, 0);
     }
-    let result = dispatch(k, &request_d, object);
-    match result {
+    let mut fixed = HVec::new();
+    let n = d.header.fixed_len as usize;
+    // fixed_len <= MAX_FIXED was checked by decode.
+    let _ = fixed.resize(n, 0);
+    if let Err(rc) =
+        space_of(k, caller).and_then(|s| s.copy_in(request.addr + HEADER_SIZE as u64, &mut fixed))
+    {
+        return Outcome::Done(rc, 0);
+    }
+    let req = Request {
+        caller,
+        header: d.header,
+        fixed,
+        arena: request.addr + (d.header.total_len() - d.header.arena_len as usize) as u64,
+        reply: reply.addr,
+        cap: reply.len,
+        rights: d.rights,
+    };
+    let (reply_addr, cap) = (reply.addr, reply.len);
+    match dispatch(k, &req, d.object) {
         Ok(Reply::Data(fixed, arena)) => {
             let (rc, len) = write_reply(k, caller, reply_addr, cap, Rc::Ok, &fixed[..], arena);
             Outcome::Done(rc, len)
@@ -184,39 +200,40 @@ pub fn call(
     }
 }
 
+/// What `decode` learnt: the header and the handle's object.
+struct Decoded {
+    header: Header,
+    object: Object,
+    rights: Rights,
+    node: kernel_core::cdt::NodeId,
+}
+
+/// Validate a request in full (sizes, readable message, writable reply
+/// buffer, handle, endpoint) and pass it through the security check point.
 fn decode(
     k: &Kernel,
     caller: Pid,
     handle: Handle,
-    req: u64,
-    req_len: u64,
-    reply: u64,
-    cap: u64,
-) -> Result<(Request, Object), Rc> {
+    request: UserSlice,
+    reply: UserSlice,
+) -> Result<Decoded, Rc> {
     let p = k.procs.get(caller).ok_or(Rc::InvalidArgument)?;
     let space = p.space.as_ref().ok_or(Rc::InvalidArgument)?;
-    if req_len < HEADER_SIZE as u64 {
+    if request.len < HEADER_SIZE as u64 {
         return Err(Rc::InvalidArgument);
     }
-    if req_len > MAX_MESSAGE as u64 {
+    if request.len > MAX_MESSAGE as u64 || reply.len > MAX_MESSAGE as u64 {
         return Err(Rc::MessageTooLarge);
     }
     let mut hbuf = [0u8; HEADER_SIZE];
-    space.copy_in(req, &mut hbuf)?;
+    space.copy_in(request.addr, &mut hbuf)?;
     let header = Header::read_from_bytes(&hbuf).map_err(|_| Rc::InvalidArgument)?;
-    crate::task::ipc::check_header(&header, req_len)?;
-    let mut fixed = [0u8; MAX_FIXED];
-    space.copy_in(
-        req + HEADER_SIZE as u64,
-        &mut fixed[..header.fixed_len as usize],
-    )?;
-    let arena = req + (header.total_len() - header.arena_len as usize) as u64;
-    space.check_range(arena, header.arena_len as usize, false)?;
-    // The reply buffer must be writable before anything happens.
-    if cap > MAX_MESSAGE as u64 {
-        return Err(Rc::MessageTooLarge);
+    crate::task::ipc::check_header(&header, request.len)?;
+    if request.len > HEADER_SIZE as u64 {
+        space.check_range(request.addr, request.len as usize, false)?;
     }
-    space.check_range(reply, cap as usize, true)?;
+    // The reply buffer must be writable before anything happens.
+    space.check_range(reply.addr, reply.len as usize, true)?;
 
     let entry = p.handles.get(handle)?;
     let object = entry.object.object;
@@ -236,23 +253,19 @@ fn decode(
         source_class: &p.eiid,
         target: object,
         target_task,
-        endpoint: header.endpoint,
-        method: header.method,
-        fixed: &fixed[..header.fixed_len as usize],
-        arena_len: header.arena_len,
-    })?;
-    Ok((
-        Request {
-            caller,
-            header,
-            fixed,
-            arena,
-            reply,
-            cap,
-            rights: entry.rights,
+        header: &header,
+        message: crate::security::Bytes {
+            space,
+            addr: request.addr,
+            len: request.len,
         },
+    })?;
+    Ok(Decoded {
+        header,
         object,
-    ))
+        rights: entry.rights,
+        node: entry.object.node,
+    })
 }
 
 fn dispatch<'a>(k: &mut Kernel, req: &Request, object: Object) -> Result<Reply<'a>, Rc> {
@@ -314,13 +327,16 @@ pub fn write_reply<F: IntoBytes + Immutable + ?Sized>(
         }
         return (Rc::MessageTooLarge, 0);
     }
-    let parts = [header.as_bytes(), fixed, arena];
-    let mut at = reply;
-    for part in parts {
-        if space.copy_out(at, part).is_err() {
-            return (Rc::BadAddress, 0);
-        }
-        at += part.len() as u64;
+    // Header and fixed part in one copy, the arena in another.
+    let mut head: HVec<u8, { HEADER_SIZE + 64 }> = HVec::new();
+    if head.extend_from_slice(header.as_bytes()).is_err() || head.extend_from_slice(fixed).is_err()
+    {
+        return (Rc::MessageTooLarge, 0);
+    }
+    if space.copy_out(reply, &head).is_err()
+        || space.copy_out(reply + head.len() as u64, arena).is_err()
+    {
+        return (Rc::BadAddress, 0);
     }
     (rc, total)
 }

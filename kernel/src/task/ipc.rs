@@ -53,7 +53,7 @@ struct Outgoing {
     from: Pid,
     msg: UserSlice,
     header: Header,
-    descs: [HandleDesc; MAX_HANDLES],
+    descs: heapless::Vec<HandleDesc, MAX_HANDLES>,
 }
 
 impl Kernel {
@@ -78,13 +78,28 @@ impl Kernel {
     /// sender's table: the handle exists, the mode's right is there, the
     /// rights asked are a subset, the badge is a Badge it may attach.
     fn read_descs(&self, pid: Pid, msg: UserSlice, header: &Header) -> Result<Outgoing, Rc> {
-        let mut descs = [HandleDesc::default(); MAX_HANDLES];
+        let mut out = Outgoing {
+            from: pid,
+            msg,
+            header: *header,
+            descs: heapless::Vec::new(),
+        };
+        self.read_descs_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// The descriptors of `out`'s message, read and checked (see `read_descs`).
+    fn read_descs_into(&self, out: &mut Outgoing) -> Result<(), Rc> {
+        let (pid, msg, header) = (out.from, out.msg, out.header);
+        let descs = &mut out.descs;
         let n = header.handles as usize;
         if n > 0 {
+            // n <= MAX_HANDLES was checked with the header.
+            let _ = descs.resize(n, HandleDesc::default());
             let at = msg.addr + HEADER_SIZE as u64 + header.fixed_len as u64;
-            self.space(pid)?.copy_in(at, descs[..n].as_mut_bytes())?;
+            self.space(pid)?.copy_in(at, descs.as_mut_bytes())?;
         }
-        for (i, d) in descs[..n].iter().enumerate() {
+        for (i, d) in descs.iter().enumerate() {
             let e = self.entry(pid, Handle(d.handle))?;
             let needed = match d.mode {
                 DESC_COPY => Rights::COPY,
@@ -103,12 +118,7 @@ impl Kernel {
                 self.badge_of(pid, d.badge)?;
             }
         }
-        Ok(Outgoing {
-            from: pid,
-            msg,
-            header: *header,
-            descs,
-        })
+        Ok(())
     }
 
     /// The Badge object behind `handle`, if the caller may attach it.
@@ -128,47 +138,51 @@ impl Kernel {
         if out.msg.len > dst.len {
             return Err(Rc::MessageTooLarge);
         }
-        let n = out.header.handles as usize;
-        let mut given = [HandleDesc::default(); MAX_HANDLES];
-        for i in 0..n {
-            let d = out.descs[i];
+        let mut given: heapless::Vec<HandleDesc, MAX_HANDLES> = heapless::Vec::new();
+        let result = self
+            .give_handles(out, to, &mut given)
+            .and_then(|_| self.copy_message(out, to, dst.addr, &given));
+        if let Err(e) = result {
+            for g in &given {
+                let _ = self.close_handle(to, Handle(g.handle));
+            }
+            return Err(e);
+        }
+        for d in &out.descs {
+            if d.mode == DESC_MOVE {
+                let _ = self.close_handle(out.from, Handle(d.handle));
+            }
+        }
+        Ok(out.msg.len)
+    }
+
+    /// Derive each described handle into `to`'s table, recording in `given`
+    /// what the receiver sees (the caller undoes them on error).
+    fn give_handles(
+        &mut self,
+        out: &Outgoing,
+        to: Pid,
+        given: &mut heapless::Vec<HandleDesc, MAX_HANDLES>,
+    ) -> Result<(), Rc> {
+        for d in out.descs.iter().copied() {
             let badge = if d.badge == NO_BADGE {
                 None
             } else {
                 Some(self.badge_of(out.from, d.badge)?)
             };
             let rights = Rights::from_bits_retain(d.rights);
-            match self.derive_handle(out.from, Handle(d.handle), to, rights, badge) {
-                Ok(h) => {
-                    let node = self.entry(to, h).map(|e| e.object.node);
-                    given[i] = HandleDesc {
-                        handle: h.0,
-                        rights: d.rights,
-                        mode: d.mode,
-                        badge: 0,
-                        badge_value: node.map_or(0, |nd| self.badge_value(nd)),
-                    };
-                }
-                Err(e) => {
-                    for g in &given[..i] {
-                        let _ = self.close_handle(to, Handle(g.handle));
-                    }
-                    return Err(e);
-                }
-            }
+            let h = self.derive_handle(out.from, Handle(d.handle), to, rights, badge)?;
+            let node = self.entry(to, h).map(|e| e.object.node);
+            // At most MAX_HANDLES descriptors, as `given` holds.
+            let _ = given.push(HandleDesc {
+                handle: h.0,
+                rights: d.rights,
+                mode: d.mode,
+                badge: 0,
+                badge_value: node.map_or(0, |nd| self.badge_value(nd)),
+            });
         }
-        if let Err(e) = self.copy_message(out, to, dst.addr, &given[..n]) {
-            for g in &given[..n] {
-                let _ = self.close_handle(to, Handle(g.handle));
-            }
-            return Err(e);
-        }
-        for d in &out.descs[..n] {
-            if d.mode == DESC_MOVE {
-                let _ = self.close_handle(out.from, Handle(d.handle));
-            }
-        }
-        Ok(out.msg.len)
+        Ok(())
     }
 
     /// Copy the message bytes, with `descs` in place of the sender's.
@@ -181,6 +195,9 @@ impl Kernel {
     ) -> Result<(), Rc> {
         let src = self.space(out.from)?;
         let dstsp = self.space(to)?;
+        if descs.is_empty() {
+            return src.copy_to(out.msg.addr, dstsp, dst, out.msg.len);
+        }
         let head = HEADER_SIZE as u64 + out.header.fixed_len as u64;
         let desc_bytes = (descs.len() * DESC_SIZE) as u64;
         src.copy_to(out.msg.addr, dstsp, dst, head)?;
@@ -191,11 +208,16 @@ impl Kernel {
 
     /// `Call` through a channel handle. Returns `None` when the caller
     /// blocked (its results come when it is woken).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the syscall's arguments, decoded"
+    )]
     pub fn ipc_call(
         &mut self,
         caller: Pid,
         channel: Id,
         node_badge: u64,
+        header: Header,
         request: UserSlice,
         reply: UserSlice,
         timeout_ns: u64,
@@ -216,10 +238,8 @@ impl Kernel {
             let Some(Wait::Recv { buf, .. }) = self.threads.get(server).and_then(|t| t.wait) else {
                 continue;
             };
-            let out = match self
-                .read_header(caller, request)
-                .and_then(|h| self.read_descs(caller, request, &h))
-            {
+            // The header was read and checked by the caller's decode.
+            let out = match self.read_descs(caller, request, &header) {
                 Ok(o) => o,
                 Err(e) => {
                     self.requeue_receiver(channel, server);

@@ -15,25 +15,23 @@ use super::thread::{Pid, Tid, Wait};
 const REPLY_HEAD: u64 = (HEADER_SIZE + core::mem::size_of::<WaitReply>()) as u64;
 
 impl Kernel {
-    /// Take as many queued events as a reply of `cap` bytes holds.
-    fn take_events(&mut self, notice: Id, cap: u64) -> ([Event; MAX_QUEUED], usize, usize) {
-        let mut out = [Event::default(); MAX_QUEUED];
+    /// Take as many queued events as a reply of `cap` bytes holds; also
+    /// how many stay queued.
+    fn take_events(&mut self, notice: Id, cap: u64) -> (heapless::Vec<Event, MAX_QUEUED>, usize) {
+        let mut out = heapless::Vec::new();
         let room = (cap.saturating_sub(REPLY_HEAD) / core::mem::size_of::<Event>() as u64) as usize;
-        let mut n = 0;
         let mut left = 0;
         if let Some(no) = self.notices.get_mut(notice) {
-            while n < room.min(MAX_QUEUED) {
-                match no.events.pop_front() {
-                    Some(e) => {
-                        out[n] = e;
-                        n += 1;
-                    }
-                    None => break,
-                }
+            while out.len() < room.min(MAX_QUEUED) {
+                let Some(e) = no.events.pop_front() else {
+                    break;
+                };
+                // out.len() < MAX_QUEUED: the push cannot fail.
+                let _ = out.push(e);
             }
             left = no.events.len();
         }
-        (out, n, left)
+        (out, left)
     }
 
     /// `Notice.WAIT` by the current thread of `pid`: `Some((rc, len))` if it
@@ -68,9 +66,9 @@ impl Kernel {
                 if cap < REPLY_HEAD + core::mem::size_of::<Event>() as u64 {
                     return Some((Rc::MessageTooLarge, 0));
                 }
-                let (events, n, left) = self.take_events(notice, cap);
+                let (events, left) = self.take_events(notice, cap);
                 let head = WaitReply {
-                    count: n as u32,
+                    count: events.len() as u32,
                     left: left as u32,
                 };
                 Some(crate::kcall::write_reply(
@@ -80,7 +78,7 @@ impl Kernel {
                     cap,
                     Rc::Ok,
                     &head,
-                    events[..n].as_bytes(),
+                    events.as_bytes(),
                 ))
             }
         }
@@ -115,13 +113,13 @@ impl Kernel {
             return;
         };
         let pid = t.process;
-        let (events, n, left) = self.take_events(notice, cap);
+        let (events, left) = self.take_events(notice, cap);
         let head = WaitReply {
-            count: n as u32,
+            count: events.len() as u32,
             left: left as u32,
         };
         let (rc, len) =
-            crate::kcall::write_reply(self, pid, reply, cap, Rc::Ok, &head, events[..n].as_bytes());
+            crate::kcall::write_reply(self, pid, reply, cap, Rc::Ok, &head, events.as_bytes());
         self.wake(waiter, rc, len);
     }
 }

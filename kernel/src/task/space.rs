@@ -59,6 +59,55 @@ pub struct AddressSpace {
     quota: usize,
     heap_next: u64,
     stack_next: u64,
+    /// Recent translations (see [`SoftTlb`]).
+    tlb: SoftTlb,
+}
+
+/// A few recent user-page translations, so that the checked copies of one
+/// IPC message (header, fixed part, arena, reply buffer: usually one or two
+/// pages) walk the tables once. Emptied whenever a mapping is removed or
+/// its permissions change.
+struct SoftTlb {
+    /// Virtual page numbers (`u64::MAX`: empty).
+    vpn: [core::cell::Cell<u64>; 4],
+    /// Kernel address of each page; bit 0 set if user-writable.
+    kva: [core::cell::Cell<u64>; 4],
+    next: core::cell::Cell<usize>,
+}
+
+impl SoftTlb {
+    fn new() -> Self {
+        SoftTlb {
+            vpn: core::array::from_fn(|_| core::cell::Cell::new(u64::MAX)),
+            kva: core::array::from_fn(|_| core::cell::Cell::new(0)),
+            next: core::cell::Cell::new(0),
+        }
+    }
+
+    fn lookup(&self, vpn: u64, write: bool) -> Option<u64> {
+        for i in 0..self.vpn.len() {
+            if self.vpn[i].get() == vpn {
+                let kva = self.kva[i].get();
+                if kva & 1 == 1 || !write {
+                    return Some(kva & !1);
+                }
+            }
+        }
+        None
+    }
+
+    fn insert(&self, vpn: u64, kva: u64, writable: bool) {
+        let i = self.next.get();
+        self.vpn[i].set(vpn);
+        self.kva[i].set(kva | writable as u64);
+        self.next.set((i + 1) % self.vpn.len());
+    }
+
+    fn flush(&self) {
+        for v in &self.vpn {
+            v.set(u64::MAX);
+        }
+    }
 }
 
 /// A table allocator that charges table pages to the space.
@@ -112,6 +161,7 @@ impl AddressSpace {
             quota: quota_frames,
             heap_next: HEAP_AREA_BASE,
             stack_next: STACK_AREA_TOP,
+            tlb: SoftTlb::new(),
         })
     }
 
@@ -225,6 +275,7 @@ impl AddressSpace {
 
     /// Unmap and free every mapped page in `[start, end)`.
     fn unmap_pages(&mut self, start: u64, end: u64) {
+        self.tlb.flush();
         let mut va = start;
         while va < end {
             let mut alloc = Charged {
@@ -288,6 +339,7 @@ impl AddressSpace {
     /// but out of user reach.
     pub fn protect(&mut self, start: u64, size: u64, attrs: Attrs) -> Result<(), Rc> {
         attrs.validate().map_err(|_| Rc::InvalidArgument)?;
+        self.tlb.flush();
         let r = *self
             .regions
             .iter()
@@ -431,6 +483,7 @@ impl AddressSpace {
 
     /// Unmap pages without freeing their frames (someone else owns them).
     fn unmap_shared_pages(&mut self, start: u64, end: u64) {
+        self.tlb.flush();
         let mut va = start;
         while va < end {
             let mut alloc = Charged {
@@ -520,20 +573,24 @@ impl AddressSpace {
         if !(USER_MIN..USER_END).contains(&va) {
             return Err(Rc::BadAddress);
         }
+        let offset = va % PAGE_SIZE;
+        let left = ((PAGE_SIZE - offset) as usize).min(want);
+        let vpn = va / PAGE_SIZE;
+        if let Some(kva) = self.tlb.lookup(vpn, write) {
+            return Ok(((kva + offset) as *mut u8, left));
+        }
         let (pa, attrs) = self
             .table
             .translate(&mut FrameTables, VirtAddr(va))
             .ok_or(Rc::BadAddress)?;
-        let ok = match attrs.access {
+        let writable = match attrs.access {
             Access::UserRw => true,
-            Access::UserRo => !write,
-            _ => false,
+            Access::UserRo if !write => false,
+            _ => return Err(Rc::BadAddress),
         };
-        if !ok {
-            return Err(Rc::BadAddress);
-        }
-        let left = (PAGE_SIZE - (va % PAGE_SIZE)) as usize;
-        Ok((phys_to_virt(pa).0 as *mut u8, left.min(want)))
+        let kva = phys_to_virt(pa).0;
+        self.tlb.insert(vpn, kva - offset, writable);
+        Ok((kva as *mut u8, left))
     }
 
     /// Free everything: pages, tables, the ASID. Calls `released` for each
