@@ -155,24 +155,22 @@ pub fn call(
         // Kernel methods take no handle descriptors.
         return Outcome::Done(Rc::InvalidArgument, 0);
     }
-    let mut fixed = HVec::new();
-    let n = d.header.fixed_len as usize;
-    // fixed_len <= MAX_FIXED was checked by decode.
-    let _ = fixed.resize(n, 0);
-    if let Err(rc) =
-        space_of(k, caller).and_then(|s| s.copy_in(request.addr + HEADER_SIZE as u64, &mut fixed))
-    {
-        return Outcome::Done(rc, 0);
-    }
-    let req = Request {
+    // Built in place: the fixed-part buffer is too big to move around.
+    let mut req = Request {
         caller,
         header: d.header,
-        fixed,
+        fixed: HVec::new(),
         arena: request.addr + (d.header.total_len() - d.header.arena_len as usize) as u64,
         reply: reply.addr,
         cap: reply.len,
         rights: d.rights,
     };
+    // fixed_len <= MAX_FIXED was checked by decode.
+    let _ = req.fixed.resize(d.header.fixed_len as usize, 0);
+    let at = request.addr + HEADER_SIZE as u64;
+    if let Err(rc) = space_of(k, caller).and_then(|s| s.copy_in(at, &mut req.fixed)) {
+        return Outcome::Done(rc, 0);
+    }
     let (reply_addr, cap) = (reply.addr, reply.len);
     match dispatch(k, &req, d.object) {
         Ok(Reply::Data(fixed, arena)) => {
@@ -229,14 +227,17 @@ fn decode(
     space.copy_in(request.addr, &mut hbuf)?;
     let header = Header::read_from_bytes(&hbuf).map_err(|_| Rc::InvalidArgument)?;
     crate::task::ipc::check_header(&header, request.len)?;
-    if request.len > HEADER_SIZE as u64 {
-        space.check_range(request.addr, request.len as usize, false)?;
-    }
     // The reply buffer must be writable before anything happens.
     space.check_range(reply.addr, reply.len as usize, true)?;
 
     let entry = p.handles.get(handle)?;
     let object = entry.object.object;
+    // A kernel method reads its arguments as it goes, so the whole request
+    // must be readable first; a channel message is checked as it is copied,
+    // and a failed copy delivers nothing.
+    if request.len > HEADER_SIZE as u64 && !matches!(object, Object::Channel(_)) {
+        space.check_range(request.addr, request.len as usize, false)?;
+    }
     if !matches!(object, Object::Channel(_)) {
         Endpoint::from_u16(header.endpoint).ok_or(Rc::ResourceNotFound)?;
     }

@@ -48,6 +48,17 @@ fn from_token(v: u64) -> Tid {
     }
 }
 
+impl Outgoing {
+    fn new(from: Pid, msg: UserSlice, header: Header) -> Self {
+        Outgoing {
+            from,
+            msg,
+            header,
+            descs: heapless::Vec::new(),
+        }
+    }
+}
+
 /// A validated message in its sender's memory.
 struct Outgoing {
     from: Pid,
@@ -77,18 +88,8 @@ impl Kernel {
     /// Read the handle descriptors of a message and check each against the
     /// sender's table: the handle exists, the mode's right is there, the
     /// rights asked are a subset, the badge is a Badge it may attach.
-    fn read_descs(&self, pid: Pid, msg: UserSlice, header: &Header) -> Result<Outgoing, Rc> {
-        let mut out = Outgoing {
-            from: pid,
-            msg,
-            header: *header,
-            descs: heapless::Vec::new(),
-        };
-        self.read_descs_into(&mut out)?;
-        Ok(out)
-    }
-
-    /// The descriptors of `out`'s message, read and checked (see `read_descs`).
+    /// (Filled in place: the descriptor vector is large enough that moving
+    /// it shows in the IPC path's instruction count.)
     fn read_descs_into(&self, out: &mut Outgoing) -> Result<(), Rc> {
         let (pid, msg, header) = (out.from, out.msg, out.header);
         let descs = &mut out.descs;
@@ -239,8 +240,9 @@ impl Kernel {
                 continue;
             };
             // The header was read and checked by the caller's decode.
-            let out = match self.read_descs(caller, request, &header) {
-                Ok(o) => o,
+            let mut out = Outgoing::new(caller, request, header);
+            match self.read_descs_into(&mut out) {
+                Ok(()) => {}
                 Err(e) => {
                     self.requeue_receiver(channel, server);
                     return Some((e, 0));
@@ -353,10 +355,11 @@ impl Kernel {
                 continue;
             };
             let cpid = t.process;
-            let result = self
-                .read_header(cpid, request)
-                .and_then(|h| self.read_descs(cpid, request, &h))
-                .and_then(|out| self.deliver(&out, pid, buf));
+            let result = self.read_header(cpid, request).and_then(|h| {
+                let mut out = Outgoing::new(cpid, request, h);
+                self.read_descs_into(&mut out)?;
+                self.deliver(&out, pid, buf)
+            });
             match result {
                 Ok(len) => {
                     if let Some(Wait::Call { served_by, .. }) =
@@ -415,13 +418,14 @@ impl Kernel {
             }
             return Rc::PeerDied;
         };
-        let out = match self
-            .read_header(pid, msg)
-            .and_then(|h| self.read_descs(pid, msg, &h))
-        {
-            Ok(o) => o,
+        let header = match self.read_header(pid, msg) {
+            Ok(h) => h,
             Err(e) => return e,
         };
+        let mut out = Outgoing::new(pid, msg, header);
+        if let Err(e) = self.read_descs_into(&mut out) {
+            return e;
+        }
         let status = Rc::from_u32(out.header.status).unwrap_or(Rc::NotSupported);
         let (rc_client, len, rc_server) = match self.deliver(&out, cpid, reply) {
             Ok(len) => (status, len, Rc::Ok),
