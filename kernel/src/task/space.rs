@@ -301,9 +301,9 @@ impl AddressSpace {
         }
     }
 
-    /// Zeroed read-write memory at an address of the kernel's choosing.
-    pub fn allocate(&mut self, size: u64) -> Result<u64, Rc> {
-        let size = round_up(size).ok_or(Rc::InvalidArgument)?;
+    /// Where the next `size` bytes (page-rounded, non-zero) of the
+    /// allocation area go: upwards from the last, well clear of the stacks.
+    fn heap_range(&self, size: u64) -> Result<(u64, u64), Rc> {
         if size == 0 {
             return Err(Rc::InvalidArgument);
         }
@@ -312,6 +312,12 @@ impl AddressSpace {
         if end > self.stack_next.saturating_sub(1 << 32) {
             return Err(Rc::OutOfMemory);
         }
+        Ok((start, end))
+    }
+
+    /// Zeroed read-write memory at an address of the kernel's choosing.
+    pub fn allocate(&mut self, size: u64) -> Result<u64, Rc> {
+        let (start, end) = self.heap_range(round_up(size).ok_or(Rc::InvalidArgument)?)?;
         self.map_new(start, end, RegionKind::Heap, Attrs::USER_DATA, |_, _| {})?;
         // Leave an unmapped page between allocations: overruns fault.
         self.heap_next = end + PAGE_SIZE;
@@ -421,15 +427,7 @@ impl AddressSpace {
         writable: bool,
         mdl: kernel_core::slab::Id,
     ) -> Result<u64, Rc> {
-        let size = frames.len() as u64 * PAGE_SIZE;
-        if size == 0 {
-            return Err(Rc::InvalidArgument);
-        }
-        let start = self.heap_next;
-        let end = start.checked_add(size).ok_or(Rc::OutOfMemory)?;
-        if end > self.stack_next.saturating_sub(1 << 32) {
-            return Err(Rc::OutOfMemory);
-        }
+        let (start, end) = self.heap_range(frames.len() as u64 * PAGE_SIZE)?;
         self.check_free(start, end)?;
         let attrs = if writable {
             Attrs::USER_DATA
