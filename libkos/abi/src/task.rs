@@ -179,6 +179,10 @@ pub enum ExitStatus {
     Terminated = 2,
     /// An unhandled exception ended it: see `fault`, `esr`, `far`, `elr`.
     Exception = 3,
+    /// A `DUMPABLE` process hit an unhandled exception and is frozen: its
+    /// threads are stopped, its memory kept for inspection
+    /// (`GetThreadContext`, `GetNextVmRegion`) until `TerminateAfterFreezing`.
+    Frozen = 4,
 }
 
 impl ExitStatus {
@@ -188,6 +192,7 @@ impl ExitStatus {
             1 => Some(ExitStatus::Normal),
             2 => Some(ExitStatus::Terminated),
             3 => Some(ExitStatus::Exception),
+            4 => Some(ExitStatus::Frozen),
             _ => None,
         }
     }
@@ -263,6 +268,212 @@ pub struct ExitInfo {
     pub elr: u64,
 }
 
+/// `VmReserve` (empty, not-yet-started process): zeroed memory with
+/// `perms` ([`VmPerms`](crate::vm::VmPerms) bits, never W+X) at `addr`
+/// (page-aligned) or, with `addr` 0, where the kernel chooses. Reply
+/// [`AddrReply`]. `VmFree`: request [`VmRange`](crate::vm::VmRange).
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct VmReserveReq {
+    pub addr: u64,
+    pub size: u64,
+    pub perms: u32,
+    pub _reserved: u32,
+}
+
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct AddrReply {
+    pub addr: u64,
+}
+
+/// `LoadSeg`: map a segment into the empty, not-yet-started process:
+/// `mem_size` bytes at `vaddr` (absolute: the load offset is already added)
+/// with `perms`, the first `file_size` bytes copied from the MDL at
+/// `mdl_offset`, the rest zeroed. Reply [`AddrReply`] (the segment's base).
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct LoadSegReq {
+    /// An MDL handle of the caller holding the segment's bytes (MAP_READ).
+    pub mdl: u32,
+    /// [`VmPerms`](crate::vm::VmPerms) bits; never W+X.
+    pub perms: u32,
+    pub vaddr: u64,
+    pub mem_size: u64,
+    pub mdl_offset: u64,
+    pub file_size: u64,
+}
+
+/// `LoadElfSyms` (`.symtab`, `.strtab`) and `LoadElfHdr` (the ELF header and
+/// program headers): bytes from an MDL, kept by the kernel for the process
+/// (crash reports, `GetElfSyms`). For `LoadElfHdr` only the first range is used.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct LoadBlobReq {
+    pub mdl: u32,
+    pub _reserved: u32,
+    pub offset: u64,
+    pub size: u64,
+    pub offset2: u64,
+    pub size2: u64,
+}
+
+/// Largest symbol table (`.symtab` + `.strtab`) and ELF header kept per process.
+pub const MAX_SYMS: u64 = 4 << 20;
+pub const MAX_ELF_HDR: u64 = 4096;
+
+/// `SetEntry`: the initial thread starts at `entry`; `load_offset` is what
+/// was added to the ELF's addresses (reported by `GetElfSyms`, used to
+/// symbolize). For an empty process this creates the initial thread.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct SetEntryReq {
+    pub entry: u64,
+    pub load_offset: u64,
+}
+
+/// `TransferHandle`: a descendant of the caller's `handle` (with `rights`,
+/// a subset, and optionally a badge) put into the not-yet-started process;
+/// reply [`HandleValue`] (the handle's value in the child, which it learns
+/// from its environment or a convention).
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct TransferHandleReq {
+    pub handle: u32,
+    pub rights: u32,
+    /// A Badge handle of the caller, or `NO_BADGE`.
+    pub badge: u32,
+    pub _reserved: u32,
+}
+
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct HandleValue {
+    pub handle: u32,
+    pub _reserved: u32,
+}
+
+/// `Get/SetInitialThreadPriority`.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct PriorityReq {
+    pub priority: u32,
+    pub _reserved: u32,
+}
+
+/// `ReseedAslr`: the seed of the process's ASLR generator, which places the
+/// position-independent programs it creates. The same seed gives the same
+/// load offsets.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct SeedReq {
+    pub seed: u64,
+}
+
+/// `GetTasksList` reply: `count` [`TaskEntry`]s in the arena (as many as fit),
+/// and a Notice handle that hears `OBJECT_DESTROYED` with the PID as cookie
+/// each time a process ends.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct TasksListReply {
+    pub count: u32,
+    pub notice: u32,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct TaskEntry {
+    pub pid: u32,
+    /// An [`ExitStatus`] value (Running for created and running processes).
+    pub status: u32,
+    /// NUL-padded.
+    pub name: [u8; MAX_NAME],
+    /// NUL-padded, cut at 128 bytes.
+    pub path: [u8; 128],
+}
+
+/// `GetThreadContext` of a frozen process: request [`ThreadIndex`] (0 = the
+/// thread that faulted), reply [`ThreadContext`]; `rcResourceNotFound` past
+/// the last thread.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct ThreadIndex {
+    pub index: u32,
+    pub _reserved: u32,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct ThreadContext {
+    pub tid: u32,
+    pub _reserved: u32,
+    pub x: [u64; 31],
+    pub sp: u64,
+    pub pc: u64,
+    pub pstate: u64,
+    pub tpidr: u64,
+}
+
+/// `GetNextVmRegion` of a frozen process: the first region starting at or
+/// after `after`; reply [`VmRegion`] with an MDL handle holding a copy of its
+/// contents (unmapped guard regions have none: `mdl` = `u32::MAX`).
+/// `rcResourceNotFound` past the last region.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct NextRegionReq {
+    pub after: u64,
+}
+
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct VmRegion {
+    pub start: u64,
+    pub size: u64,
+    /// [`VmPerms`](crate::vm::VmPerms) bits (0 for a guard).
+    pub perms: u32,
+    pub mdl: u32,
+}
+
+/// `GetElfSyms` reply: the symbol tables the process was loaded with, in an
+/// MDL (`.symtab` then `.strtab`), and the load offset.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct ElfSymsReply {
+    pub mdl: u32,
+    pub _reserved: u32,
+    pub symtab_size: u64,
+    pub strtab_size: u64,
+    pub load_offset: u64,
+}
+
 const _: () = {
     assert!(Method::Create as u16 == 0);
     assert!(Method::Resume as u16 == 9);
@@ -276,6 +487,10 @@ const _: () = {
     assert!(core::mem::size_of::<CreateReq>() == 40);
     assert!(core::mem::size_of::<ExitInfo>() == 40);
     assert!(ExitStatus::Exception as u32 == 3);
+    assert!(ExitStatus::Frozen as u32 == 4);
+    assert!(core::mem::size_of::<LoadSegReq>() == 40);
+    assert!(core::mem::size_of::<TaskEntry>() == 8 + MAX_NAME + 128);
+    assert!(core::mem::size_of::<ThreadContext>() == 8 + 31 * 8 + 32);
     assert!(FaultKind::StackOverflow as u32 == 4);
 };
 
