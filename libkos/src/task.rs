@@ -230,6 +230,17 @@ impl fmt::Display for Describe<'_> {
                     info.esr
                 )
             }
+            Some(ExitStatus::Frozen) => {
+                let kind = fault(info);
+                write!(
+                    f,
+                    "frozen after: {} ({kind:?}) far={:#x} elr={:#x} esr={:#x}",
+                    kind.describe(),
+                    info.far,
+                    info.elr,
+                    info.esr
+                )
+            }
             None => write!(f, "unknown status {} (code {})", info.status, info.code),
         }
     }
