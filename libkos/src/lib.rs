@@ -13,7 +13,8 @@
 //!   [`mdl`] (shared buffers);
 //! - [`print!`] / [`println!`] (no allocation), a panic handler that reports
 //!   and exits with [`PANIC_EXIT_CODE`];
-//! - [`task`] (child processes), [`thread`], [`time`], [`sys`], [`romfs`],
+//! - [`task`] (every `kl.core.Task` method; child processes), [`elf`]
+//!   (building a child from an ELF image by hand), [`thread`], [`time`], [`sys`], [`romfs`],
 //!   [`vm`], and [`test`], the on-target test harness.
 //!
 //! Built for `aarch64-unknown-none` only.
@@ -27,6 +28,7 @@ extern crate alloc;
 pub mod badge;
 pub mod channel;
 pub mod console;
+pub mod elf;
 pub mod handle;
 mod heap;
 pub mod interface;

@@ -1,58 +1,463 @@
-//! Processes: ending this one, and creating, starting, waiting for and
-//! inspecting children through their Task handles (`kl.core.Task`).
+//! Processes: `kl.core.Task`, the kernel's process endpoint.
+//!
+//! The low-level API (the equivalent of KasperskyOS's `task_api.h`) is one
+//! free function per method, taking the Task handle to invoke it on; the
+//! [`Task`] type owns a child's handle (closed on drop) and offers the same
+//! calls as methods. Every method needs its bit
+//! [`Rights::task(method)`](kos_abi::Rights::task) in the handle's mask
+//! (else [`Rc::NoCapability`]); a handle that is not a Task is
+//! [`Rc::WrongType`]. See `docs/task-endpoint.md` for each method's rights,
+//! tests and what bounds its danger.
+//!
+//! The methods that prepare an empty process (`VmReserve`, `VmFree`,
+//! `LoadSeg`, `LoadElfSyms`, `LoadElfHdr`, `SetEntry`, `SetEnv`,
+//! `TransferHandle`, the initial thread's priority and policy) work only
+//! before `Resume` (afterwards [`Rc::Busy`]). [`crate::elf`] prepares an
+//! ELF image and builds an empty child from it with them.
 
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
 use core::fmt;
 
-use kos_abi::msg::{ArenaRef, Endpoint};
+use kos_abi::msg::{ArenaRef, Endpoint, MAX_ARENA, NO_BADGE};
+use kos_abi::sched::SchedPolicy;
 use kos_abi::task::{
-    CreateFlags, CreateReply, CreateReq, ExitInfo, ExitReq, ExitStatus, FaultKind, Method,
-    PidReply, WAIT, WaitReq,
+    AddrReply, CreateFlags, CreateReply, CreateReq, ElfSymsReply, ExitInfo, ExitReq, ExitStatus,
+    FaultKind, HandleValue, LoadBlobReq, LoadSegReq, MAX_NAME, MAX_PATH, Method, NextRegionReq,
+    PidReply, PriorityReq, SeedReq, SetEntryReq, TaskEntry, TasksListReply, ThreadContext,
+    ThreadIndex, TransferHandleReq, VmRegion, VmReserveReq, WAIT, WaitReq,
 };
-use kos_abi::{Handle, Rc};
-use zerocopy::IntoBytes;
+use kos_abi::vm::{VmPerms, VmRange};
+use kos_abi::{Handle, Rc, Rights};
+use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes};
 
 use crate::{ipc, syscall};
+
+pub use kos_abi::task::{MAX_ENV, MAX_SYMS};
 
 /// `u64::MAX` nanoseconds: wait without a timeout.
 pub const FOREVER: u64 = u64::MAX;
 
-/// Ends this process with `code` (`Task.Exit` on the own Task handle).
-pub fn exit(code: i64) -> ! {
-    let _ = ipc::call(
-        Handle::SELF_TASK,
+/// Calls Task method `method` on `task`: request fixed part `fixed`, arena
+/// pieces `arena`; reply fixed part into `reply`, arena into `reply_arena`.
+/// Returns the reply arena's length.
+fn call<F, R>(
+    task: Handle,
+    method: u16,
+    fixed: &F,
+    arena: &[&[u8]],
+    reply: &mut R,
+    reply_arena: &mut [u8],
+) -> Result<usize, Rc>
+where
+    F: IntoBytes + Immutable + ?Sized,
+    R: FromBytes + IntoBytes + ?Sized,
+{
+    ipc::call_parts(
+        task,
         Endpoint::Task as u16,
-        Method::Exit as u16,
-        &ExitReq { code },
-        &[],
-        &mut (),
+        method,
+        fixed.as_bytes(),
+        arena,
+        reply.as_mut_bytes(),
+        reply_arena,
+    )
+}
+
+/// A method with a fixed request and a fixed reply, no arena.
+fn simple<F, R>(task: Handle, method: Method, fixed: &F) -> Result<R, Rc>
+where
+    F: IntoBytes + Immutable + ?Sized,
+    R: FromBytes + IntoBytes + Default,
+{
+    let mut reply = R::default();
+    call(task, method as u16, fixed, &[], &mut reply, &mut [])?;
+    Ok(reply)
+}
+
+/// The rights bit that lets a Task handle invoke `method`.
+pub const fn right(method: Method) -> Rights {
+    Rights::task(method)
+}
+
+// ---------------------------------------------------------------------------
+// The 26 methods (and Wait), one function each.
+
+/// What [`create`] returns: the child's Task handle (every right) and PID.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Created {
+    pub handle: Handle,
+    pub pid: u32,
+}
+
+/// `Create` (on the own Task handle): creates a process — from the ELF at
+/// ROMFS `path` with [`CreateFlags::FROM_ROMFS`], else empty (no memory, no
+/// thread) to be prepared with [`load_seg`] .. [`set_entry`]. Danger: a
+/// privileged class (`eiid`), reserving a name, a process that stops the
+/// system on an exception (`CRITICAL`: einit only), loading code,
+/// exhausting RAM and kernel memory (bounded by the process quota:
+/// [`Rc::QuotaExceeded`]).
+pub fn create(
+    name: &str,
+    eiid: &str,
+    path: &str,
+    stack_size: u64,
+    priority: u32,
+    flags: CreateFlags,
+) -> Result<Created, Rc> {
+    let len = |s: &str| u32::try_from(s.len()).map_err(|_| Rc::InvalidArgument);
+    let (name_len, eiid_len, path_len) = (len(name)?, len(eiid)?, len(path)?);
+    let req = CreateReq {
+        name: ArenaRef {
+            offset: 0,
+            len: name_len,
+        },
+        eiid: ArenaRef {
+            offset: name_len,
+            len: eiid_len,
+        },
+        path: ArenaRef {
+            offset: name_len + eiid_len,
+            len: path_len,
+        },
+        stack_size,
+        priority,
+        flags: flags.bits(),
+    };
+    let mut reply = CreateReply::default();
+    call(
+        Handle::SELF_TASK,
+        Method::Create as u16,
+        &req,
+        &[name.as_bytes(), eiid.as_bytes(), path.as_bytes()],
+        &mut reply,
         &mut [],
-    );
+    )?;
+    Ok(Created {
+        handle: Handle(reply.child),
+        pid: reply.pid,
+    })
+}
+
+/// A segment for [`load_seg`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct SegLoad {
+    /// An MDL handle of the caller (MAP_READ) holding the bytes.
+    pub mdl: Handle,
+    pub perms: VmPerms,
+    /// Absolute address in the child (load offset included).
+    pub vaddr: u64,
+    pub mem_size: u64,
+    pub mdl_offset: u64,
+    pub file_size: u64,
+}
+
+/// `LoadSeg`: maps `[vaddr & !0xfff, vaddr + mem_size)` into the empty,
+/// not-started `task` with `perms`, copying `file_size` bytes from the MDL
+/// at `mdl_offset` to `vaddr` (zeros elsewhere); returns the base. Danger:
+/// loads code for later execution (needs the LoadSeg right; never W+X).
+pub fn load_seg(task: Handle, seg: &SegLoad) -> Result<u64, Rc> {
+    let req = LoadSegReq {
+        mdl: seg.mdl.0,
+        perms: seg.perms.bits(),
+        vaddr: seg.vaddr,
+        mem_size: seg.mem_size,
+        mdl_offset: seg.mdl_offset,
+        file_size: seg.file_size,
+    };
+    simple::<_, AddrReply>(task, Method::LoadSeg, &req).map(|r| r.addr)
+}
+
+/// `VmReserve`: reserves `size` bytes of zeroed memory with `perms` in the
+/// empty, not-started `task`, at `addr` (page-aligned) or where the kernel
+/// chooses (`addr` 0); returns the address. Danger: kernel memory (page
+/// tables, regions) and reserving in another process (needs the right).
+pub fn vm_reserve(task: Handle, addr: u64, size: u64, perms: VmPerms) -> Result<u64, Rc> {
+    let req = VmReserveReq {
+        addr,
+        size,
+        perms: perms.bits(),
+        _reserved: 0,
+    };
+    simple::<_, AddrReply>(task, Method::VmReserve, &req).map(|r| r.addr)
+}
+
+/// `VmFree`: frees a region [`vm_reserve`] returned (exactly `addr`,
+/// `size`) in the not-started `task`. Danger: frees another process's
+/// memory (needs the right; only before it runs).
+pub fn vm_free(task: Handle, addr: u64, size: u64) -> Result<(), Rc> {
+    simple::<_, ()>(task, Method::VmFree, &VmRange { addr, size })
+}
+
+/// `SetEntry`: the program's entry point and ELF load offset (an empty
+/// process gets its initial thread here). Danger: creates the conditions to
+/// execute loaded code (the entry must be in an executable region).
+pub fn set_entry(task: Handle, entry: u64, load_offset: u64) -> Result<(), Rc> {
+    simple::<_, ()>(task, Method::SetEntry, &SetEntryReq { entry, load_offset })
+}
+
+/// `LoadElfSyms`: gives the empty `task` its `.symtab` (`symtab` = offset,
+/// size in the MDL; a multiple of 24) and `.strtab` (for crash reports and
+/// `GetElfSyms`); each at most [`MAX_SYMS`]. Danger: none (bounded copy).
+pub fn load_elf_syms(
+    task: Handle,
+    mdl: Handle,
+    symtab: (u64, u64),
+    strtab: (u64, u64),
+) -> Result<(), Rc> {
+    let req = LoadBlobReq {
+        mdl: mdl.0,
+        _reserved: 0,
+        offset: symtab.0,
+        size: symtab.1,
+        offset2: strtab.0,
+        size2: strtab.1,
+    };
+    simple::<_, ()>(task, Method::LoadElfSyms, &req)
+}
+
+/// `LoadElfHdr`: writes the ELF header (and program headers: `size` ≤
+/// 4096 bytes at `offset` in the MDL, starting with the ELF magic) to the
+/// empty `task`'s control block. Danger: none.
+pub fn load_elf_hdr(task: Handle, mdl: Handle, offset: u64, size: u64) -> Result<(), Rc> {
+    let req = LoadBlobReq {
+        mdl: mdl.0,
+        _reserved: 0,
+        offset,
+        size,
+        offset2: 0,
+        size2: 0,
+    };
+    simple::<_, ()>(task, Method::LoadElfHdr, &req)
+}
+
+/// `SetEnv`: the environment data (≤ [`MAX_ENV`] bytes) the not-started
+/// child finds at start. Danger: kernel memory (one bounded copy per
+/// process).
+pub fn set_env(task: Handle, env: &[u8]) -> Result<(), Rc> {
+    call(task, Method::SetEnv as u16, &(), &[env], &mut (), &mut []).map(|_| ())
+}
+
+/// `FreeSelfEnv`: drops this process's own environment data (the pages
+/// [`crate::env`] reads: do not use it afterwards). Danger: none.
+///
+/// # Safety
+///
+/// No reference to [`crate::env`]'s slice may be used after this.
+pub unsafe fn free_self_env() -> Result<(), Rc> {
+    simple::<_, ()>(Handle::SELF_TASK, Method::FreeSelfEnv, &())
+}
+
+/// `Resume`: starts the process. Danger: executes its code; many started
+/// processes take CPU time (watch the initial priority).
+pub fn resume(task: Handle) -> Result<(), Rc> {
+    simple::<_, ()>(task, Method::Resume, &())
+}
+
+/// `Exit` (own handle): ends this process with `code`. Danger: none.
+pub fn exit(code: i64) -> ! {
+    let _ = simple::<_, ()>(Handle::SELF_TASK, Method::Exit, &ExitReq { code });
     // Exit refused (no right?): ending the thread ends the process when it
     // is the last one.
     syscall::thread_exit(code)
 }
 
-/// Calls a Task method on `handle`.
-fn task_call<R: zerocopy::FromBytes + IntoBytes>(
-    handle: Handle,
-    method: u16,
-    fixed: &[u8],
-    arena: &[u8],
-    reply: &mut R,
-) -> Result<(), Rc> {
-    ipc::call_parts(
-        handle,
-        Endpoint::Task as u16,
-        method,
-        fixed,
-        &[arena],
-        reply.as_mut_bytes(),
-        &mut [],
-    )
-    .map(|_| ())
+/// `Terminate`: ends another process (or this one). Danger: ending any
+/// process whose handle (with the right) is held.
+pub fn terminate(task: Handle) -> Result<(), Rc> {
+    simple::<_, ()>(task, Method::Terminate, &())
 }
 
-/// A child process, named by its Task handle (closed on drop).
+/// `GetExitInfo`: how the process ended ([`ExitStatus::Running`] while it
+/// runs, [`ExitStatus::Frozen`] with the fault while frozen). Danger: none.
+pub fn get_exit_info(task: Handle) -> Result<ExitInfo, Rc> {
+    simple(task, Method::GetExitInfo, &())
+}
+
+/// `GetThreadContext` of a frozen process: thread `index`'s registers (0 =
+/// the thread that faulted). Danger: breaks the frozen process's isolation
+/// (its registers may hold secrets): the right guards it.
+pub fn get_thread_context(task: Handle, index: u32) -> Result<ThreadContext, Rc> {
+    let req = ThreadIndex {
+        index,
+        _reserved: 0,
+    };
+    let mut reply = ThreadContext::new_zeroed();
+    call(
+        task,
+        Method::GetThreadContext as u16,
+        &req,
+        &[],
+        &mut reply,
+        &mut [],
+    )?;
+    Ok(reply)
+}
+
+/// `GetNextVmRegion` of a frozen process: the first region at or after
+/// `after`, with an MDL handle holding a copy of its bytes (none for a
+/// guard: `mdl` = `u32::MAX`). Danger: opens the frozen process's memory.
+pub fn get_next_vm_region(task: Handle, after: u64) -> Result<VmRegion, Rc> {
+    simple(task, Method::GetNextVmRegion, &NextRegionReq { after })
+}
+
+/// `TerminateAfterFreezing`: ends a frozen process (its exit status stays
+/// the fault). Danger: its state is gone for diagnosis.
+pub fn terminate_after_freezing(task: Handle) -> Result<(), Rc> {
+    simple::<_, ()>(task, Method::TerminateAfterFreezing, &())
+}
+
+/// Reads a method's reply arena as text.
+fn text(task: Handle, method: Method, cap: usize) -> Result<String, Rc> {
+    let mut buf = vec![0u8; cap];
+    let n = call(task, method as u16, &(), &[], &mut (), &mut buf)?;
+    buf.truncate(n);
+    String::from_utf8(buf).map_err(|_| Rc::NotSupported)
+}
+
+/// `GetName`: the process's name (own handle: this process's). Danger:
+/// none.
+pub fn get_name(task: Handle) -> Result<String, Rc> {
+    text(task, Method::GetName, MAX_NAME)
+}
+
+/// `GetPath`: the ROMFS path the process was created from (empty for one
+/// built by hand). Danger: none.
+pub fn get_path(task: Handle) -> Result<String, Rc> {
+    text(task, Method::GetPath, MAX_PATH)
+}
+
+/// `GetInitialThreadPriority`. Danger: none.
+pub fn get_initial_thread_priority(task: Handle) -> Result<u32, Rc> {
+    simple::<_, PriorityReq>(task, Method::GetInitialThreadPriority, &()).map(|r| r.priority)
+}
+
+/// `SetInitialThreadPriority` (≤ 31, before `Resume`). Danger: a high
+/// priority takes CPU time from every other thread (watch it).
+pub fn set_initial_thread_priority(task: Handle, priority: u32) -> Result<(), Rc> {
+    let req = PriorityReq {
+        priority,
+        _reserved: 0,
+    };
+    simple::<_, ()>(task, Method::SetInitialThreadPriority, &req)
+}
+
+/// What [`get_tasks_list`] returns.
+#[derive(Debug)]
+pub struct TasksList {
+    /// One entry per live process (as many as fit in a reply).
+    pub entries: Vec<TaskEntry>,
+    /// A Notice that hears `OBJECT_DESTROYED` with cookie = the PID each
+    /// time a process ends from now on (the caller closes it).
+    pub notice: Handle,
+}
+
+/// The NUL-padded text of a [`TaskEntry`] field.
+pub fn entry_text(field: &[u8]) -> &str {
+    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    core::str::from_utf8(&field[..end]).unwrap_or("")
+}
+
+/// `GetTasksList`: every process (PID, status, name, path) and a notice of
+/// their ends. Danger: kernel memory (one notice per call: close it).
+pub fn get_tasks_list(task: Handle) -> Result<TasksList, Rc> {
+    let mut reply = TasksListReply::default();
+    let mut buf = vec![0u8; MAX_ARENA];
+    let n = call(
+        task,
+        Method::GetTasksList as u16,
+        &(),
+        &[],
+        &mut reply,
+        &mut buf,
+    )?;
+    let size = core::mem::size_of::<TaskEntry>();
+    let whole = (n / size).min(reply.count as usize);
+    let entries = buf[..whole * size]
+        .chunks_exact(size)
+        .filter_map(|c| TaskEntry::read_from_bytes(c).ok())
+        .collect();
+    Ok(TasksList {
+        entries,
+        notice: Handle(reply.notice),
+    })
+}
+
+/// `SetInitialThreadSchedPolicy`: class, priority, quantum of the initial
+/// thread (before `Resume`). Danger: a real-time thread may take all the
+/// CPU time (watch class and priority).
+pub fn set_initial_thread_sched_policy(task: Handle, policy: SchedPolicy) -> Result<(), Rc> {
+    simple::<_, ()>(task, Method::SetInitialThreadSchedPolicy, &policy)
+}
+
+/// `ReseedAslr`: reseeds `task`'s ASLR generator, which places the
+/// position-independent programs it creates (same seed, same offsets).
+/// Danger: none (predictable placement of its own children).
+pub fn reseed_aslr(task: Handle, seed: u64) -> Result<(), Rc> {
+    simple::<_, ()>(task, Method::ReseedAslr, &SeedReq { seed })
+}
+
+/// What [`get_elf_syms`] returns.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ElfSyms {
+    /// A new MDL handle: `.symtab` bytes, then `.strtab` bytes.
+    pub mdl: Handle,
+    pub symtab_size: u64,
+    pub strtab_size: u64,
+    /// The ASLR load offset (0 for `ET_EXEC`).
+    pub load_offset: u64,
+}
+
+/// `GetElfSyms`: the process's symbol tables and load offset
+/// ([`Rc::ResourceNotFound`] if it has none). Danger: none.
+pub fn get_elf_syms(task: Handle) -> Result<ElfSyms, Rc> {
+    let r: ElfSymsReply = simple(task, Method::GetElfSyms, &())?;
+    Ok(ElfSyms {
+        mdl: Handle(r.mdl),
+        symtab_size: r.symtab_size,
+        strtab_size: r.strtab_size,
+        load_offset: r.load_offset,
+    })
+}
+
+/// `TransferHandle`: puts a descendant of the caller's `handle` (needs
+/// COPY) with `rights` (a subset) and optionally a badge into the
+/// not-started `task`; returns its value there. Danger: kernel memory
+/// (handle slots: bounded per process).
+pub fn transfer_handle(
+    task: Handle,
+    handle: Handle,
+    rights: Rights,
+    badge: Option<Handle>,
+) -> Result<Handle, Rc> {
+    let req = TransferHandleReq {
+        handle: handle.0,
+        rights: rights.bits(),
+        badge: badge.map_or(NO_BADGE, |b| b.0),
+        _reserved: 0,
+    };
+    simple::<_, HandleValue>(task, Method::TransferHandle, &req).map(|r| Handle(r.handle))
+}
+
+/// `GetPid`. Danger: none.
+pub fn get_pid(task: Handle) -> Result<u64, Rc> {
+    simple::<_, PidReply>(task, Method::GetPid, &()).map(|r| r.pid)
+}
+
+/// `Wait` (method 26, not one of the 26; needs WAIT): blocks until the
+/// process ends (at most `timeout_ns`, [`FOREVER`] for no limit). A frozen
+/// process does not end until [`terminate_after_freezing`].
+pub fn wait(task: Handle, timeout_ns: u64) -> Result<ExitInfo, Rc> {
+    let mut info = ExitInfo::default();
+    call(task, WAIT, &WaitReq { timeout_ns }, &[], &mut info, &mut [])?;
+    Ok(info)
+}
+
+// ---------------------------------------------------------------------------
+// Task: an owned child handle.
+
+/// A process, named by its Task handle (closed on drop).
 #[derive(Debug)]
 pub struct Task {
     handle: Handle,
@@ -76,36 +481,18 @@ impl Task {
         priority: u32,
         flags: CreateFlags,
     ) -> Result<Task, Rc> {
-        let name_len = u32::try_from(name.len()).map_err(|_| Rc::InvalidArgument)?;
-        let path_len = u32::try_from(path.len()).map_err(|_| Rc::InvalidArgument)?;
-        let req = CreateReq {
-            name: ArenaRef {
-                offset: 0,
-                len: name_len,
-            },
-            eiid: ArenaRef::default(),
-            path: ArenaRef {
-                offset: name_len,
-                len: path_len,
-            },
-            stack_size,
-            priority,
-            flags: flags.bits(),
-        };
-        let mut reply = CreateReply::default();
-        ipc::call_parts(
-            Handle::SELF_TASK,
-            Endpoint::Task as u16,
-            Method::Create as u16,
-            req.as_bytes(),
-            &[name.as_bytes(), path.as_bytes()],
-            reply.as_mut_bytes(),
-            &mut [],
-        )?;
+        let c = create(name, "", path, stack_size, priority, flags)?;
         Ok(Task {
-            handle: Handle(reply.child),
-            pid: reply.pid,
+            handle: c.handle,
+            pid: c.pid,
         })
+    }
+
+    /// An empty process (no memory, no thread; without `FROM_ROMFS`), to
+    /// be prepared with [`Task::load_seg`] .. [`Task::set_entry`] or
+    /// [`crate::elf::build`].
+    pub fn create_empty(name: &str, priority: u32, flags: CreateFlags) -> Result<Task, Rc> {
+        Task::create_ex(name, "", 0, priority, flags - CreateFlags::FROM_ROMFS)
     }
 
     /// Wraps a Task handle this process holds (closed on drop).
@@ -130,48 +517,136 @@ impl Task {
         self.pid
     }
 
+    /// [`load_seg`].
+    pub fn load_seg(&self, seg: &SegLoad) -> Result<u64, Rc> {
+        load_seg(self.handle, seg)
+    }
+
+    /// [`vm_reserve`].
+    pub fn vm_reserve(&self, addr: u64, size: u64, perms: VmPerms) -> Result<u64, Rc> {
+        vm_reserve(self.handle, addr, size, perms)
+    }
+
+    /// [`vm_free`].
+    pub fn vm_free(&self, addr: u64, size: u64) -> Result<(), Rc> {
+        vm_free(self.handle, addr, size)
+    }
+
+    /// [`set_entry`].
+    pub fn set_entry(&self, entry: u64, load_offset: u64) -> Result<(), Rc> {
+        set_entry(self.handle, entry, load_offset)
+    }
+
+    /// [`load_elf_syms`].
+    pub fn load_elf_syms(
+        &self,
+        mdl: Handle,
+        symtab: (u64, u64),
+        strtab: (u64, u64),
+    ) -> Result<(), Rc> {
+        load_elf_syms(self.handle, mdl, symtab, strtab)
+    }
+
+    /// [`load_elf_hdr`].
+    pub fn load_elf_hdr(&self, mdl: Handle, offset: u64, size: u64) -> Result<(), Rc> {
+        load_elf_hdr(self.handle, mdl, offset, size)
+    }
+
     /// Sets the environment data the child finds at start (only before
     /// [`Task::resume`]).
     pub fn set_env(&self, env: &[u8]) -> Result<(), Rc> {
-        task_call(self.handle, Method::SetEnv as u16, &[], env, &mut ())
+        set_env(self.handle, env)
     }
 
     /// Starts the child.
     pub fn resume(&self) -> Result<(), Rc> {
-        task_call(self.handle, Method::Resume as u16, &[], &[], &mut ())
+        resume(self.handle)
     }
 
     /// Waits until the child ends (at most `timeout_ns`, [`FOREVER`] for no
     /// limit) and says how.
     pub fn wait(&self, timeout_ns: u64) -> Result<ExitInfo, Rc> {
-        let mut info = ExitInfo::default();
-        task_call(
-            self.handle,
-            WAIT,
-            WaitReq { timeout_ns }.as_bytes(),
-            &[],
-            &mut info,
-        )?;
-        Ok(info)
+        wait(self.handle, timeout_ns)
     }
 
     /// How the child ended ([`ExitStatus::Running`] while it runs).
     pub fn exit_info(&self) -> Result<ExitInfo, Rc> {
-        let mut info = ExitInfo::default();
-        task_call(self.handle, Method::GetExitInfo as u16, &[], &[], &mut info)?;
-        Ok(info)
+        get_exit_info(self.handle)
     }
 
     /// The child's pid.
     pub fn pid(&self) -> Result<u64, Rc> {
-        let mut reply = PidReply::default();
-        task_call(self.handle, Method::GetPid as u16, &[], &[], &mut reply)?;
-        Ok(reply.pid)
+        get_pid(self.handle)
     }
 
     /// Ends the child (`Task.Terminate`).
     pub fn terminate(&self) -> Result<(), Rc> {
-        task_call(self.handle, Method::Terminate as u16, &[], &[], &mut ())
+        terminate(self.handle)
+    }
+
+    /// [`get_thread_context`].
+    pub fn thread_context(&self, index: u32) -> Result<ThreadContext, Rc> {
+        get_thread_context(self.handle, index)
+    }
+
+    /// [`get_next_vm_region`].
+    pub fn next_vm_region(&self, after: u64) -> Result<VmRegion, Rc> {
+        get_next_vm_region(self.handle, after)
+    }
+
+    /// [`terminate_after_freezing`].
+    pub fn terminate_after_freezing(&self) -> Result<(), Rc> {
+        terminate_after_freezing(self.handle)
+    }
+
+    /// [`get_name`].
+    pub fn name(&self) -> Result<String, Rc> {
+        get_name(self.handle)
+    }
+
+    /// [`get_path`].
+    pub fn path(&self) -> Result<String, Rc> {
+        get_path(self.handle)
+    }
+
+    /// [`get_initial_thread_priority`].
+    pub fn initial_thread_priority(&self) -> Result<u32, Rc> {
+        get_initial_thread_priority(self.handle)
+    }
+
+    /// [`set_initial_thread_priority`].
+    pub fn set_initial_thread_priority(&self, priority: u32) -> Result<(), Rc> {
+        set_initial_thread_priority(self.handle, priority)
+    }
+
+    /// [`set_initial_thread_sched_policy`].
+    pub fn set_initial_thread_sched_policy(&self, policy: SchedPolicy) -> Result<(), Rc> {
+        set_initial_thread_sched_policy(self.handle, policy)
+    }
+
+    /// [`reseed_aslr`].
+    pub fn reseed_aslr(&self, seed: u64) -> Result<(), Rc> {
+        reseed_aslr(self.handle, seed)
+    }
+
+    /// [`get_elf_syms`].
+    pub fn elf_syms(&self) -> Result<ElfSyms, Rc> {
+        get_elf_syms(self.handle)
+    }
+
+    /// [`transfer_handle`].
+    pub fn transfer_handle(
+        &self,
+        handle: Handle,
+        rights: Rights,
+        badge: Option<Handle>,
+    ) -> Result<Handle, Rc> {
+        transfer_handle(self.handle, handle, rights, badge)
+    }
+
+    /// [`get_tasks_list`].
+    pub fn tasks_list(&self) -> Result<TasksList, Rc> {
+        get_tasks_list(self.handle)
     }
 
     /// Closes the handle, reporting the kernel's answer.
