@@ -11,6 +11,7 @@
 extern crate alloc;
 
 pub mod addr;
+pub mod aslr;
 pub mod cdt;
 pub mod elf;
 pub mod esr;
@@ -18,8 +19,10 @@ pub mod frame;
 pub mod handles;
 pub mod memmap;
 pub mod paging;
+pub mod reloc;
 pub mod sched;
 pub mod slab;
+pub mod symbols;
 pub mod syscall;
 pub mod ufault;
 
