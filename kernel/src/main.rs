@@ -27,6 +27,8 @@ extern crate alloc;
 #[path = "arch/aarch64/mod.rs"]
 mod arch;
 mod console;
+#[cfg(not(feature = "ktest"))]
+mod entropy;
 mod heap;
 mod irq;
 #[cfg(feature = "kbench")]

@@ -5,7 +5,9 @@
 
 mod core_ep;
 mod objects_ep;
+mod task_build;
 mod task_ep;
+mod task_inspect;
 mod thread_ep;
 mod vm_ep;
 

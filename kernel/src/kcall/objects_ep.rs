@@ -383,40 +383,10 @@ pub fn mdl_create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     if a.size == 0 || a.size > mdl::MAX_SIZE {
         return Err(Rc::InvalidArgument);
     }
-    let pages = a.size.div_ceil(PAGE_SIZE) as usize;
-    let mut frames = alloc::vec::Vec::new();
-    frames
-        .try_reserve_exact(pages)
-        .map_err(|_| Rc::OutOfMemory)?;
-    for _ in 0..pages {
-        match crate::memory::frames::alloc() {
-            Some(pa) => {
-                crate::memory::frames::zero(pa);
-                frames.push(pa);
-            }
-            None => {
-                for pa in frames {
-                    let _ = crate::memory::frames::free(pa);
-                }
-                return Err(Rc::OutOfMemory);
-            }
-        }
-    }
-    let id = match k.mdls.insert(Mdl { frames, refs: 0 }) {
-        Ok(id) => id,
-        Err(e) => return Err(full(e)),
-    };
+    let m = Mdl::zeroed(a.size)?;
     let rights =
         Rights::MAP_READ | Rights::MAP_WRITE | Rights::COPY | Rights::TRANSFER | Rights::REVOKE;
-    match k.add_handle(req.caller, Object::Mdl(id), rights) {
-        Ok(h) => Ok(handle_reply(h)),
-        Err(e) => {
-            // Dropping the (unreferenced) MDL returns its frames.
-            k.retain(Object::Mdl(id), Rights::empty());
-            k.release(Object::Mdl(id), Rights::empty());
-            Err(e)
-        }
-    }
+    super::task_build::new_mdl_handle(k, req.caller, m, rights).map(handle_reply)
 }
 
 /// Methods on an MDL handle.

@@ -1,6 +1,8 @@
-//! `kl.core.Task` methods (the first part: creating from ROMFS, starting,
-//! environment, ending, exit information, waiting). The rest arrive with the
-//! complete Task endpoint and answer `rcNotSupported` until then.
+//! `kl.core.Task`: all 26 methods of the specification (seed 000) and
+//! `Wait`. Each needs its own bit in the Task handle's rights mask. This
+//! module has creating, starting, environment, ending, exit information
+//! and names; `task_build` prepares not-yet-started processes and
+//! `task_inspect` looks at frozen ones, the process list and symbols.
 
 use kos_abi::task::{
     self, CreateFlags, CreateReply, CreateReq, ExitReq, ExitStatus, MAX_ENV, MAX_NAME, MAX_PATH,
@@ -81,17 +83,28 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
             }
             Ok(Reply::empty())
         }
-        _ => Err(Rc::NotSupported),
+        Method::VmReserve
+        | Method::VmFree
+        | Method::LoadSeg
+        | Method::LoadElfSyms
+        | Method::LoadElfHdr
+        | Method::SetEntry
+        | Method::TransferHandle
+        | Method::GetInitialThreadPriority
+        | Method::SetInitialThreadPriority
+        | Method::SetInitialThreadSchedPolicy
+        | Method::ReseedAslr => super::task_build::call(k, req, target, method),
+        Method::GetThreadContext
+        | Method::GetNextVmRegion
+        | Method::TerminateAfterFreezing
+        | Method::GetTasksList
+        | Method::GetElfSyms => super::task_inspect::call(k, req, target, method),
     }
 }
 
 fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     let a: CreateReq = req.args();
     let flags = CreateFlags::from_bits(a.flags).ok_or(Rc::InvalidArgument)?;
-    if !flags.contains(CreateFlags::FROM_ROMFS) {
-        // Empty processes built segment by segment come with LoadSeg & co.
-        return Err(Rc::NotSupported);
-    }
     if flags.contains(CreateFlags::CRITICAL) && k.init != Some(req.caller) {
         // Stopping the system on a fault is for the first process to grant.
         return Err(Rc::NoCapability);
@@ -106,14 +119,27 @@ fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
         req.arena_str(k, a.eiid, &mut eiid_buf)?
     };
     let path = req.arena_str(k, a.path, &mut path_buf)?;
-    let image = crate::romfs::file(path).map_err(|e| {
-        use romfs_builder::Error as E;
-        match e {
-            E::NotFound | E::NotADirectory | E::NotAFile => Rc::ResourceNotFound,
-            _ => Rc::BadExecutable,
-        }
-    })?;
-    let child = k.create_process(name, eiid, path, image, a.stack_size, a.priority, flags)?;
+    let image = if flags.contains(CreateFlags::FROM_ROMFS) {
+        Some(crate::romfs::file(path).map_err(|e| {
+            use romfs_builder::Error as E;
+            match e {
+                E::NotFound | E::NotADirectory | E::NotAFile => Rc::ResourceNotFound,
+                _ => Rc::BadExecutable,
+            }
+        })?)
+    } else {
+        None
+    };
+    let child = k.create_process(
+        Some(req.caller),
+        name,
+        eiid,
+        path,
+        image,
+        a.stack_size,
+        a.priority,
+        flags,
+    )?;
     match k.add_handle(req.caller, Object::Task(child), Rights::all()) {
         Ok(h) => {
             let pid = k.procs.get(child).map_or(0, |p| p.pid);

@@ -330,6 +330,35 @@ impl Kernel {
         }
     }
 
+    /// A process ended: every notice from `GetTasksList` hears it, with the
+    /// PID as the cookie.
+    pub fn notify_task_end(&mut self, pid: u32) {
+        let mut i = 0;
+        while i < self.subs.len() {
+            let s = self.subs[i];
+            i += 1;
+            if s.object != Object::Kernel {
+                continue;
+            }
+            let Some(n) = self.notices.get_mut(s.notice) else {
+                continue;
+            };
+            if n.events.len() >= MAX_QUEUED {
+                n.events.pop_front();
+            }
+            if n.events.try_reserve(1).is_ok() {
+                n.events.push_back(Event {
+                    cookie: pid as u64,
+                    event: OBJECT_DESTROYED,
+                    _reserved: 0,
+                });
+            }
+            if let Some(w) = n.waiter.take() {
+                self.complete_notice_wait(w, s.notice);
+            }
+        }
+    }
+
     /// The badge value carried by the handle at `node` (0: none).
     pub fn badge_value(&self, node: NodeId) -> u64 {
         self.cdt

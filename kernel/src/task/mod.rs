@@ -68,6 +68,9 @@ pub struct Kernel {
     pub init: Option<Pid>,
     /// The tick last accounted by [`Kernel::on_tick`].
     last_tick: u64,
+    /// Places the programs the kernel itself starts (einit), seeded from
+    /// the best entropy the board has.
+    pub boot_aslr: kernel_core::aslr::Aslr,
     /// Every handle's place in the inheritance tree: key (owner, handle),
     /// badge = a Badge object.
     pub cdt: Cdt<(Pid, Handle), kernel_core::slab::Id>,
@@ -127,6 +130,7 @@ pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
         next_tid: 1,
         init: None,
         last_tick: 0,
+        boot_aslr: kernel_core::aslr::Aslr::new(crate::entropy::seed()),
         cdt: Cdt::new(MAX_HANDLES_TOTAL),
         channels: Slab::new(MAX_OBJECTS),
         badges: Slab::new(MAX_OBJECTS),
@@ -166,14 +170,18 @@ extern "C" fn idle_loop() -> ! {
 impl Kernel {
     // ---- processes ------------------------------------------------------
 
-    /// Create a process from the ELF `image` (not started: see [`Kernel::resume`]).
+    /// Create a process (not started: see [`Kernel::resume`]): from the ELF
+    /// `image` — a position-independent one at a load offset drawn from the
+    /// creator's ASLR generator — or, without one, empty, to be filled by
+    /// its creator (VmReserve, LoadSeg, SetEntry...).
     #[allow(clippy::too_many_arguments, reason = "the fields of Task.Create")]
     pub fn create_process(
         &mut self,
+        creator: Option<Pid>,
         name: &str,
         eiid: &str,
         path: &str,
-        image: &[u8],
+        image: Option<&'static [u8]>,
         stack_size: u64,
         priority: u32,
         flags: CreateFlags,
@@ -182,10 +190,6 @@ impl Kernel {
         use kos_abi::vm::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE};
         if name.is_empty() || priority > MAX_PRIORITY || stack_size > MAX_STACK_SIZE {
             return Err(Rc::InvalidArgument);
-        }
-        if flags.contains(CreateFlags::DUMPABLE) {
-            // Frozen processes come with the complete Task endpoint.
-            return Err(Rc::NotSupported);
         }
         let name_s = heapless::String::try_from(name).map_err(|_| Rc::InvalidArgument)?;
         let eiid_s = heapless::String::try_from(eiid).map_err(|_| Rc::InvalidArgument)?;
@@ -206,19 +210,25 @@ impl Kernel {
             stack_size
         };
 
+        // The child's own generator is seeded from its creator's, so that
+        // reseeding the creator makes its children's placements repeat.
+        let aslr = match creator.and_then(|c| self.procs.get_mut(c)) {
+            Some(c) => &mut c.aslr,
+            None => &mut self.boot_aslr,
+        };
+        let child_seed = aslr.next_u64();
         let mut space = AddressSpace::new(DEFAULT_QUOTA_FRAMES)?;
-        let loaded = loader::load(&mut space, path, image).and_then(|entry| {
-            let top = space.new_stack(stack_size)?;
-            Ok((entry, top))
-        });
-        let (entry, stack_top) = match loaded {
-            Ok(v) => v,
+        let loaded = match image {
+            Some(image) => loader::load(&mut space, path, image, aslr).map(Some),
+            None => Ok(None),
+        };
+        let loaded = match loaded {
+            Ok(l) => l,
             Err(e) => {
                 space.destroy(|_| {});
                 return Err(e);
             }
         };
-        let stack_base = space.region_of(stack_top - 1).map(|r| r.start).unwrap_or(0);
 
         let proc = Process {
             pid: self.next_pid,
@@ -236,10 +246,22 @@ impl Kernel {
             waiters: Vec::new(),
             env: None,
             statics: Vec::new(),
+            load_offset: loaded.as_ref().map_or(0, |l| l.load_offset),
+            syms: loaded
+                .as_ref()
+                .and_then(|l| l.syms)
+                .map(|(s, t)| process::Syms::Romfs(s, t)),
+            elf_hdr: None,
+            aslr: kernel_core::aslr::Aslr::new(child_seed),
+            initial: (SchedClass::Normal, priority, 0),
+            fault_thread: None,
         };
         let pid = match self.procs.insert(proc) {
             Ok(pid) => pid,
-            Err(e) => return Err(slab_err(e)),
+            Err(e) => {
+                // Nothing refers to the space yet.
+                return Err(slab_err(e));
+            }
         };
         // The well-known handles: itself (index 0) and the kernel (index 1).
         let setup = self
@@ -248,15 +270,9 @@ impl Kernel {
                 debug_assert_eq!(h, Handle::SELF_TASK);
                 self.add_handle(pid, Object::Kernel, Rights::all())
             })
-            .and_then(|_| {
-                let mut t = Thread::try_new(pid, 0, SchedClass::Normal, priority, 0)
-                    .ok_or(Rc::OutOfMemory)?;
-                t.frame.elr = entry;
-                t.frame.spsr = user::SPSR_EL0;
-                t.frame.sp_el0 = stack_top;
-                t.frame.x[2] = stack_size;
-                t.stack_base = stack_base;
-                self.add_thread(pid, t)
+            .and_then(|_| match &loaded {
+                Some(l) => self.make_initial_thread(pid, l.entry).map(|_| ()),
+                None => Ok(()),
             });
         if let Err(e) = setup {
             self.end_process(pid, ExitStatus::Terminated, 0, None);
@@ -265,6 +281,38 @@ impl Kernel {
         }
         self.next_pid += 1;
         Ok(pid)
+    }
+
+    /// The initial thread of a not-yet-started process: at `entry`, on a
+    /// new stack of the process's default size, with its initial policy.
+    pub fn make_initial_thread(&mut self, pid: Pid, entry: u64) -> Result<Tid, Rc> {
+        let p = self.procs.get_mut(pid).ok_or(Rc::InvalidArgument)?;
+        if !p.threads.is_empty() {
+            return Err(Rc::AlreadyExists);
+        }
+        let (class, priority, quantum) = p.initial;
+        let stack_size = p.stack_size;
+        let space = p.space.as_mut().ok_or(Rc::Busy)?;
+        let top = space.new_stack(stack_size)?;
+        let base = space.region_of(top - 1).map(|r| r.start).unwrap_or(0);
+        let Some(mut t) = Thread::try_new(pid, 0, class, priority, quantum) else {
+            space.release(base);
+            return Err(Rc::OutOfMemory);
+        };
+        t.frame.elr = entry;
+        t.frame.spsr = user::SPSR_EL0;
+        t.frame.sp_el0 = top;
+        t.frame.x[2] = stack_size;
+        t.stack_base = base;
+        match self.add_thread(pid, t) {
+            Ok(tid) => Ok(tid),
+            Err(e) => {
+                if let Some(space) = self.procs.get_mut(pid).and_then(|p| p.space.as_mut()) {
+                    space.release(base);
+                }
+                Err(e)
+            }
+        }
     }
 
     fn add_thread(&mut self, pid: Pid, mut t: Thread) -> Result<Tid, Rc> {
@@ -310,9 +358,10 @@ impl Kernel {
         if p.lifecycle != Lifecycle::Created {
             return Err(Rc::Busy);
         }
+        // An empty process needs its entry point first.
+        let main = *p.threads.first().ok_or(Rc::InvalidArgument)?;
         p.lifecycle = Lifecycle::Running;
         let env = p.env;
-        let main = *p.threads.first().ok_or(Rc::InvalidArgument)?;
         if let Some(t) = self.threads.get_mut(main)
             && let Some((addr, len)) = env
         {
@@ -372,6 +421,8 @@ impl Kernel {
             }
         }
         self.notify(Object::Task(pid), kos_abi::msg::notice::OBJECT_DESTROYED);
+        let pid_num = self.procs.get(pid).map_or(0, |p| p.pid);
+        self.notify_task_end(pid_num);
         self.subs.retain(|s| s.object != Object::Task(pid));
         for w in waiters {
             self.complete_task_wait(w, &info);
@@ -405,8 +456,14 @@ impl Kernel {
         self.reap_thread(tid);
     }
 
+    /// Take `tid` off the run queue and the sleepers.
+    pub(super) fn runq_remove(&mut self, tid: Tid) {
+        self.runq.remove(qid(tid));
+        self.sleepers.retain(|&(_, s)| s != tid);
+    }
+
     /// Remove `tid` from the waiter list of whatever it was waiting on.
-    fn forget_waiter(&mut self, tid: Tid, wait: Option<Wait>) {
+    pub(super) fn forget_waiter(&mut self, tid: Tid, wait: Option<Wait>) {
         match wait {
             Some(Wait::Join { target, .. }) => {
                 if let Some(t) = self.threads.get_mut(target) {

@@ -98,3 +98,85 @@ pub struct Mdl {
     /// Handles plus live mappings: the frames go back when both are gone.
     pub refs: u32,
 }
+
+impl Mdl {
+    /// Zeroed frames for `size` bytes (page-rounded), or `rcOutOfMemory`.
+    pub fn zeroed(size: u64) -> Result<Mdl, kos_abi::Rc> {
+        use kernel_core::addr::PAGE_SIZE;
+        let pages = size.div_ceil(PAGE_SIZE) as usize;
+        let mut frames = Vec::new();
+        frames
+            .try_reserve_exact(pages)
+            .map_err(|_| kos_abi::Rc::OutOfMemory)?;
+        for _ in 0..pages {
+            match crate::memory::frames::alloc() {
+                Some(pa) => {
+                    crate::memory::frames::zero(pa);
+                    frames.push(pa);
+                }
+                None => {
+                    for pa in frames {
+                        let _ = crate::memory::frames::free(pa);
+                    }
+                    return Err(kos_abi::Rc::OutOfMemory);
+                }
+            }
+        }
+        Ok(Mdl { frames, refs: 0 })
+    }
+
+    pub fn size(&self) -> u64 {
+        self.frames.len() as u64 * kernel_core::addr::PAGE_SIZE
+    }
+
+    /// Copy bytes at `offset` of the buffer into `buf` (`rcInvalidArgument`
+    /// if the range is not inside it).
+    pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), kos_abi::Rc> {
+        self.access(offset, buf.len(), |kva, range| {
+            let n = range_len(&range);
+            // SAFETY: `kva` is the linear-map address of one of this MDL's
+            // frames and the `n` bytes lie within that page.
+            unsafe { core::ptr::copy_nonoverlapping(kva as *const u8, buf[range].as_mut_ptr(), n) }
+        })
+    }
+
+    /// Copy `bytes` into the buffer at `offset`.
+    pub fn write(&mut self, offset: u64, bytes: &[u8]) -> Result<(), kos_abi::Rc> {
+        self.access(offset, bytes.len(), |kva, range| {
+            let n = range_len(&range);
+            // SAFETY: as in `read`, writing into a frame this MDL owns.
+            unsafe { core::ptr::copy_nonoverlapping(bytes[range].as_ptr(), kva as *mut u8, n) }
+        })
+    }
+
+    /// Walk `[offset, offset+len)` page by page: `f(kernel address, range
+    /// of the caller's buffer)`.
+    fn access(
+        &self,
+        offset: u64,
+        len: usize,
+        mut f: impl FnMut(u64, core::ops::Range<usize>),
+    ) -> Result<(), kos_abi::Rc> {
+        use kernel_core::addr::PAGE_SIZE;
+        let end = offset
+            .checked_add(len as u64)
+            .ok_or(kos_abi::Rc::InvalidArgument)?;
+        if end > self.size() {
+            return Err(kos_abi::Rc::InvalidArgument);
+        }
+        let mut done = 0usize;
+        while done < len {
+            let at = offset + done as u64;
+            let page = self.frames[(at / PAGE_SIZE) as usize];
+            let n = ((PAGE_SIZE - at % PAGE_SIZE) as usize).min(len - done);
+            let kva = crate::memory::layout::phys_to_virt(page).0 + at % PAGE_SIZE;
+            f(kva, done..done + n);
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+fn range_len(r: &core::ops::Range<usize>) -> usize {
+    r.end - r.start
+}

@@ -22,6 +22,9 @@ pub enum Lifecycle {
     /// Created, not resumed: its creator may still prepare it.
     Created,
     Running,
+    /// A `DUMPABLE` process stopped by an unhandled exception: threads
+    /// stopped, memory kept for inspection until `TerminateAfterFreezing`.
+    Frozen,
     /// Ended: memory and threads are gone, the exit information stays until
     /// the last handle to it is closed.
     Ended,
@@ -50,6 +53,35 @@ pub struct Process {
     pub env: Option<(u64, u64)>,
     /// Its static channels, by name (made by its parent before it started).
     pub statics: Vec<StaticEnd>,
+    /// What was added to the executable's addresses (ASLR); 0 for ET_EXEC.
+    pub load_offset: u64,
+    /// Its symbol tables, for crash reports and `GetElfSyms`.
+    pub syms: Option<Syms>,
+    /// The ELF header given with `LoadElfHdr`.
+    pub elf_hdr: Option<Vec<u8>>,
+    /// Places the position-independent programs this process creates.
+    pub aslr: kernel_core::aslr::Aslr,
+    /// The initial thread's class, priority and quantum.
+    pub initial: (kos_abi::sched::SchedClass, u32, u32),
+    /// The thread whose fault froze it (a frozen process).
+    pub fault_thread: Option<Tid>,
+}
+
+/// `.symtab` and `.strtab` of a process.
+pub enum Syms {
+    /// Straight from the ROMFS image (which lives as long as the kernel).
+    Romfs(&'static [u8], &'static [u8]),
+    /// Given with `LoadElfSyms`: the symtab's length, then both tables.
+    Owned(usize, Vec<u8>),
+}
+
+impl Syms {
+    pub fn tables(&self) -> (&[u8], &[u8]) {
+        match self {
+            Syms::Romfs(s, t) => (s, t),
+            Syms::Owned(n, v) => v.split_at(*n),
+        }
+    }
 }
 
 /// One end of a static channel a process finds by name.
@@ -79,8 +111,10 @@ impl Process {
 
     pub fn exit_info(&self) -> ExitInfo {
         let mut info = self.exit;
-        if self.lifecycle != Lifecycle::Ended {
-            info.status = ExitStatus::Running as u32;
+        match self.lifecycle {
+            Lifecycle::Created | Lifecycle::Running => info.status = ExitStatus::Running as u32,
+            Lifecycle::Frozen => info.status = ExitStatus::Frozen as u32,
+            Lifecycle::Ended => {}
         }
         info
     }

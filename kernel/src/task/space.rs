@@ -34,6 +34,8 @@ pub enum RegionKind {
     Guard,
     /// Memory from `Vm.Allocate`.
     Heap,
+    /// Memory from `VmReserve` (a creator preparing an empty process).
+    Reserved,
     /// The environment data (read-only).
     Env,
     /// An MDL buffer's frames: shared, owned by the MDL object (never freed
@@ -171,6 +173,11 @@ impl AddressSpace {
 
     pub fn root(&self) -> PhysAddr {
         self.table.root()
+    }
+
+    /// Every region, by address.
+    pub fn regions(&self) -> &[Region] {
+        &self.regions
     }
 
     /// The region holding `va`, if any.
@@ -313,6 +320,36 @@ impl AddressSpace {
             return Err(Rc::OutOfMemory);
         }
         Ok((start, end))
+    }
+
+    /// `VmReserve`: zeroed pages with `attrs` at `addr`, or where the
+    /// kernel chooses; returns the address.
+    pub fn reserve(&mut self, addr: Option<u64>, size: u64, attrs: Attrs) -> Result<u64, Rc> {
+        let (start, end) = match addr {
+            Some(a) => (a, a.checked_add(size).ok_or(Rc::BadAddress)?),
+            None => self.heap_range(size)?,
+        };
+        self.map_new(start, end, RegionKind::Reserved, attrs, |_, _| {})?;
+        if addr.is_none() {
+            self.heap_next = end + PAGE_SIZE;
+        }
+        Ok(start)
+    }
+
+    /// `VmFree`: a whole region `reserve` made.
+    pub fn free_reserved(&mut self, start: u64, size: u64) -> Result<(), Rc> {
+        let at = self
+            .regions
+            .iter()
+            .position(|r| r.start == start && r.kind == RegionKind::Reserved)
+            .ok_or(Rc::InvalidArgument)?;
+        let r = self.regions[at];
+        if round_up(size) != Some(r.end - r.start) {
+            return Err(Rc::InvalidArgument);
+        }
+        self.unmap_pages(r.start, r.end);
+        self.regions.remove(at);
+        Ok(())
     }
 
     /// Zeroed read-write memory at an address of the kernel's choosing.
@@ -522,6 +559,71 @@ impl AddressSpace {
             done += n2 as u64;
         }
         Ok(())
+    }
+
+    /// Write `bytes` at `va` whatever the page's user permissions (it must
+    /// be mapped): the kernel relocating an image it is loading.
+    pub fn poke(&mut self, va: u64, bytes: &[u8]) -> Result<(), Rc> {
+        let mut done = 0;
+        while done < bytes.len() {
+            let at = va.checked_add(done as u64).ok_or(Rc::BadAddress)?;
+            let (pa, _) = self
+                .table
+                .translate(&mut FrameTables, VirtAddr(at))
+                .ok_or(Rc::BadAddress)?;
+            let n = ((PAGE_SIZE - at % PAGE_SIZE) as usize).min(bytes.len() - done);
+            // SAFETY: `pa` is a frame mapped in this space (owned by it or
+            // an MDL), reached through the linear map; `n` bytes stay in
+            // its page.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    bytes[done..].as_ptr(),
+                    phys_to_virt(pa).0 as *mut u8,
+                    n,
+                )
+            };
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Read `buf.len()` bytes at `va` whatever the page's user permissions
+    /// (it must be mapped): inspecting a frozen process.
+    pub fn peek(&self, va: u64, buf: &mut [u8]) -> Result<(), Rc> {
+        let mut done = 0;
+        while done < buf.len() {
+            let at = va.checked_add(done as u64).ok_or(Rc::BadAddress)?;
+            let (pa, _) = self
+                .table
+                .translate(&mut FrameTables, VirtAddr(at))
+                .ok_or(Rc::BadAddress)?;
+            let n = ((PAGE_SIZE - at % PAGE_SIZE) as usize).min(buf.len() - done);
+            // SAFETY: as in `poke`, reading.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    phys_to_virt(pa).0 as *const u8,
+                    buf[done..].as_mut_ptr(),
+                    n,
+                )
+            };
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// User permissions of the page at `va` (R, W, X bits as `VmPerms`), if mapped.
+    pub fn perms_at(&self, va: u64) -> Option<kos_abi::vm::VmPerms> {
+        use kos_abi::vm::VmPerms;
+        let (_, attrs) = self.table.translate(&mut FrameTables, VirtAddr(va))?;
+        let mut p = match attrs.access {
+            Access::UserRw => VmPerms::READ | VmPerms::WRITE,
+            Access::UserRo => VmPerms::READ,
+            _ => VmPerms::empty(),
+        };
+        if matches!(attrs.exec, kernel_core::paging::Exec::User) {
+            p |= VmPerms::EXEC;
+        }
+        Some(p)
     }
 
     /// Copy `buf.len()` bytes from user address `va`, which must be user-readable.

@@ -13,10 +13,11 @@ pub fn start() -> ! {
     let frame = super::with(|k| {
         match crate::romfs::file(INIT_PATH) {
             Ok(image) => match k.create_process(
+                None,
                 "einit",
                 "einit",
                 INIT_PATH,
-                image,
+                Some(image),
                 0,
                 kos_abi::sched::DEFAULT_PRIORITY,
                 CreateFlags::FROM_ROMFS,

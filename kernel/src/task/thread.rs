@@ -22,6 +22,8 @@ pub enum State {
     Ready,
     Running,
     Blocked,
+    /// Its process is frozen: it never runs again.
+    Stopped,
     Dead,
 }
 
@@ -31,7 +33,7 @@ impl State {
         match self {
             State::New | State::Ready => 0,
             State::Running => 1,
-            State::Blocked => 2,
+            State::Blocked | State::Stopped => 2,
             State::Dead => 3,
         }
     }

@@ -1,0 +1,305 @@
+//! The Task methods that prepare a not-yet-started process: its memory
+//! (VmReserve, VmFree, LoadSeg), what the kernel keeps about its ELF
+//! (LoadElfSyms, LoadElfHdr), its entry point, its first handles and its
+//! initial thread's scheduling, and the ASLR seed.
+
+use kos_abi::msg::NO_BADGE;
+use kos_abi::sched::{SchedClass, SchedPolicy};
+use kos_abi::task::{
+    AddrReply, HandleValue, LoadBlobReq, LoadSegReq, MAX_ELF_HDR, MAX_SYMS, Method, PriorityReq,
+    SeedReq, SetEntryReq, TransferHandleReq, VmReserveReq,
+};
+use kos_abi::vm::{PAGE_SIZE, VmPerms, VmRange};
+use kos_abi::{Handle, Rc, Rights};
+
+use super::{Reply, Request};
+use crate::task::Kernel;
+use crate::task::object::{Mdl, Object};
+use crate::task::process::{Lifecycle, Process, Syms};
+use crate::task::space::RegionKind;
+use crate::task::thread::Pid;
+
+/// The target, which must not have started yet.
+fn created(k: &mut Kernel, target: Pid) -> Result<&mut Process, Rc> {
+    let p = k.procs.get_mut(target).ok_or(Rc::InvalidArgument)?;
+    if p.lifecycle != Lifecycle::Created {
+        return Err(Rc::Busy);
+    }
+    Ok(p)
+}
+
+/// Page attributes for user permissions (never writable and executable).
+fn attrs_for(perms: u32) -> Result<kernel_core::paging::Attrs, Rc> {
+    use kernel_core::paging::Attrs;
+    let p = VmPerms::from_bits(perms).ok_or(Rc::InvalidArgument)?;
+    Ok(
+        match (p.contains(VmPerms::WRITE), p.contains(VmPerms::EXEC)) {
+            (true, true) => return Err(Rc::InvalidArgument),
+            (true, false) => Attrs::USER_DATA,
+            (false, true) => Attrs::USER_TEXT,
+            (false, false) => Attrs::USER_RODATA,
+        },
+    )
+}
+
+/// The MDL behind one of the caller's handles, readable by it.
+fn mdl_of(k: &Kernel, caller: Pid, handle: u32) -> Result<kernel_core::slab::Id, Rc> {
+    let e = k.entry(caller, Handle(handle))?;
+    match e.object.object {
+        Object::Mdl(m) if e.rights.contains(Rights::MAP_READ) => Ok(m),
+        Object::Mdl(_) => Err(Rc::NoCapability),
+        _ => Err(Rc::WrongType),
+    }
+}
+
+pub fn call<'a>(
+    k: &mut Kernel,
+    req: &Request,
+    target: Pid,
+    method: Method,
+) -> Result<Reply<'a>, Rc> {
+    match method {
+        Method::VmReserve => {
+            let a: VmReserveReq = req.args();
+            let attrs = attrs_for(a.perms)?;
+            let size = a
+                .size
+                .checked_add(PAGE_SIZE - 1)
+                .ok_or(Rc::InvalidArgument)?
+                & !(PAGE_SIZE - 1);
+            if size == 0 || !a.addr.is_multiple_of(PAGE_SIZE) {
+                return Err(Rc::InvalidArgument);
+            }
+            let space = created(k, target)?.space.as_mut().ok_or(Rc::Busy)?;
+            let addr = space.reserve((a.addr != 0).then_some(a.addr), size, attrs)?;
+            Ok(Reply::fixed(&AddrReply { addr }))
+        }
+        Method::VmFree => {
+            let a: VmRange = req.args();
+            let space = created(k, target)?.space.as_mut().ok_or(Rc::Busy)?;
+            space.free_reserved(a.addr, a.size).map(|_| Reply::empty())
+        }
+        Method::LoadSeg => load_seg(k, req, target),
+        Method::LoadElfSyms | Method::LoadElfHdr => load_blob(k, req, target, method),
+        Method::SetEntry => {
+            let a: SetEntryReq = req.args();
+            let p = created(k, target)?;
+            let space = p.space.as_ref().ok_or(Rc::Busy)?;
+            if !space
+                .perms_at(a.entry)
+                .is_some_and(|p| p.contains(VmPerms::EXEC))
+                || !a.entry.is_multiple_of(4)
+            {
+                return Err(Rc::InvalidArgument);
+            }
+            p.load_offset = a.load_offset;
+            match p.threads.first().copied() {
+                Some(main) => {
+                    if let Some(t) = k.threads.get_mut(main) {
+                        t.frame.elr = a.entry;
+                    }
+                }
+                None => {
+                    k.make_initial_thread(target, a.entry)?;
+                }
+            }
+            Ok(Reply::empty())
+        }
+        Method::TransferHandle => {
+            let a: TransferHandleReq = req.args();
+            created(k, target)?;
+            let src = k.entry(req.caller, Handle(a.handle))?;
+            if !src.rights.contains(Rights::COPY) {
+                return Err(Rc::NoCapability);
+            }
+            let badge = if a.badge == NO_BADGE {
+                None
+            } else {
+                Some(k.badge_of(req.caller, a.badge)?)
+            };
+            let rights = Rights::from_bits_retain(a.rights);
+            let h = k.derive_handle(req.caller, Handle(a.handle), target, rights, badge)?;
+            Ok(Reply::fixed(&HandleValue {
+                handle: h.0,
+                _reserved: 0,
+            }))
+        }
+        Method::GetInitialThreadPriority => {
+            let p = k.procs.get(target).ok_or(Rc::InvalidArgument)?;
+            Ok(Reply::fixed(&PriorityReq {
+                priority: p.initial.1,
+                _reserved: 0,
+            }))
+        }
+        Method::SetInitialThreadPriority => {
+            let a: PriorityReq = req.args();
+            let class = created(k, target)?.initial.0;
+            set_initial(k, target, class, a.priority, None)
+        }
+        Method::SetInitialThreadSchedPolicy => {
+            let a: SchedPolicy = req.args();
+            let class = SchedClass::from_u32(a.class).ok_or(Rc::InvalidArgument)?;
+            created(k, target)?;
+            set_initial(k, target, class, a.priority, Some(a.quantum_ticks))
+        }
+        Method::ReseedAslr => {
+            let a: SeedReq = req.args();
+            let p = k.procs.get_mut(target).ok_or(Rc::InvalidArgument)?;
+            p.aslr.reseed(a.seed);
+            Ok(Reply::empty())
+        }
+        _ => Err(Rc::NotSupported),
+    }
+}
+
+/// Set the initial thread's class and priority (and quantum if given).
+fn set_initial<'a>(
+    k: &mut Kernel,
+    target: Pid,
+    class: SchedClass,
+    priority: u32,
+    quantum: Option<u32>,
+) -> Result<Reply<'a>, Rc> {
+    kernel_core::sched::level(class, priority).ok_or(Rc::InvalidArgument)?;
+    let p = created(k, target)?;
+    let quantum = quantum.unwrap_or(p.initial.2);
+    p.initial = (class, priority, quantum);
+    if let Some(main) = p.threads.first().copied()
+        && let Some(t) = k.threads.get_mut(main)
+    {
+        t.class = class;
+        t.priority = priority;
+        t.slice = kernel_core::sched::Slice::new(class, quantum);
+    }
+    Ok(Reply::empty())
+}
+
+fn load_seg<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
+    let a: LoadSegReq = req.args();
+    let attrs = attrs_for(a.perms)?;
+    let mdl_id = mdl_of(k, req.caller, a.mdl)?;
+    if a.file_size > a.mem_size || a.mem_size == 0 {
+        return Err(Rc::InvalidArgument);
+    }
+    let end = a.vaddr.checked_add(a.mem_size).ok_or(Rc::InvalidArgument)?;
+    let start_page = a.vaddr & !(PAGE_SIZE - 1);
+    let end_page = end.checked_add(PAGE_SIZE - 1).ok_or(Rc::InvalidArgument)? & !(PAGE_SIZE - 1);
+    let Kernel { procs, mdls, .. } = k;
+    let mdl = mdls.get(mdl_id).ok_or(Rc::InvalidArgument)?;
+    let file_end = a
+        .mdl_offset
+        .checked_add(a.file_size)
+        .ok_or(Rc::InvalidArgument)?;
+    if file_end > mdl.size() {
+        return Err(Rc::InvalidArgument);
+    }
+    let p = procs.get_mut(target).ok_or(Rc::InvalidArgument)?;
+    if p.lifecycle != Lifecycle::Created {
+        return Err(Rc::Busy);
+    }
+    let space = p.space.as_mut().ok_or(Rc::Busy)?;
+    let (file_start, file_stop) = (a.vaddr, a.vaddr + a.file_size);
+    space.map_new(
+        start_page,
+        end_page,
+        RegionKind::Image,
+        attrs,
+        |page_va, page| {
+            let lo = page_va.max(file_start);
+            let hi = (page_va + PAGE_SIZE).min(file_stop);
+            if lo < hi {
+                let dst = &mut page[(lo - page_va) as usize..(hi - page_va) as usize];
+                // In range: checked against the MDL's size above.
+                let _ = mdl.read(a.mdl_offset + (lo - file_start), dst);
+            }
+        },
+    )?;
+    Ok(Reply::fixed(&AddrReply { addr: start_page }))
+}
+
+fn load_blob<'a>(
+    k: &mut Kernel,
+    req: &Request,
+    target: Pid,
+    method: Method,
+) -> Result<Reply<'a>, Rc> {
+    let a: LoadBlobReq = req.args();
+    let mdl_id = mdl_of(k, req.caller, a.mdl)?;
+    created(k, target)?;
+    let mdl = k.mdls.get(mdl_id).ok_or(Rc::InvalidArgument)?;
+    let (size1, size2) = if method == Method::LoadElfHdr {
+        if a.size > MAX_ELF_HDR || a.size < 4 {
+            return Err(Rc::InvalidArgument);
+        }
+        (a.size, 0)
+    } else {
+        let total = a.size.checked_add(a.size2).ok_or(Rc::InvalidArgument)?;
+        if total > MAX_SYMS || !a.size.is_multiple_of(24) {
+            return Err(Rc::InvalidArgument);
+        }
+        (a.size, a.size2)
+    };
+    let mut bytes = alloc::vec::Vec::new();
+    bytes
+        .try_reserve_exact((size1 + size2) as usize)
+        .map_err(|_| Rc::OutOfMemory)?;
+    bytes.resize((size1 + size2) as usize, 0);
+    let (first, second) = bytes.split_at_mut(size1 as usize);
+    mdl.read(a.offset, first)?;
+    if size2 > 0 {
+        mdl.read(a.offset2, second)?;
+    }
+    if method == Method::LoadElfHdr && bytes[..4] != *b"\x7fELF" {
+        return Err(Rc::BadExecutable);
+    }
+    let p = created(k, target)?;
+    if method == Method::LoadElfHdr {
+        p.elf_hdr = Some(bytes);
+    } else {
+        p.syms = Some(Syms::Owned(size1 as usize, bytes));
+    }
+    Ok(Reply::empty())
+}
+
+/// A new MDL holding a copy of `bytes`, with a handle for `owner`.
+pub fn mdl_with(k: &mut Kernel, owner: Pid, parts: &[&[u8]]) -> Result<Handle, Rc> {
+    let total: u64 = parts.iter().map(|p| p.len() as u64).sum();
+    if total == 0 || total > kos_abi::msg::mdl::MAX_SIZE {
+        return Err(Rc::InvalidArgument);
+    }
+    let mut m = Mdl::zeroed(total)?;
+    let mut at = 0u64;
+    for p in parts {
+        // In range by construction (the MDL holds `total` bytes).
+        let _ = m.write(at, p);
+        at += p.len() as u64;
+    }
+    new_mdl_handle(
+        k,
+        owner,
+        m,
+        Rights::MAP_READ | Rights::COPY | Rights::TRANSFER,
+    )
+}
+
+/// Register `m` and give `owner` a handle to it with `rights`.
+pub fn new_mdl_handle(k: &mut Kernel, owner: Pid, m: Mdl, rights: Rights) -> Result<Handle, Rc> {
+    let id = match k.mdls.insert(m) {
+        Ok(id) => id,
+        Err(e) => {
+            return Err(match e {
+                kernel_core::slab::SlabError::Full => Rc::QuotaExceeded,
+                kernel_core::slab::SlabError::OutOfMemory => Rc::OutOfMemory,
+            });
+        }
+    };
+    match k.add_handle(owner, Object::Mdl(id), rights) {
+        Ok(h) => Ok(h),
+        Err(e) => {
+            // Unreferenced: releasing it returns its frames.
+            k.retain(Object::Mdl(id), Rights::empty());
+            k.release(Object::Mdl(id), Rights::empty());
+            Err(e)
+        }
+    }
+}

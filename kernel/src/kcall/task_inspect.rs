@@ -1,0 +1,194 @@
+//! The Task methods that look at processes: frozen ones (GetThreadContext,
+//! GetNextVmRegion, TerminateAfterFreezing), all of them (GetTasksList) and
+//! their symbol tables (GetElfSyms).
+
+use kos_abi::msg::notice::OBJECT_DESTROYED;
+use kos_abi::task::{
+    ElfSymsReply, ExitStatus, MAX_NAME, Method, NextRegionReq, TaskEntry, TasksListReply,
+    ThreadContext, ThreadIndex, VmRegion,
+};
+use kos_abi::{Rc, Rights};
+use zerocopy::IntoBytes;
+
+use super::task_build::{mdl_with, new_mdl_handle};
+use super::{Reply, Request};
+use crate::task::Kernel;
+use crate::task::object::{Mdl, Notice, Object, Subscription};
+use crate::task::process::Lifecycle;
+use crate::task::space::RegionKind;
+use crate::task::thread::Pid;
+
+fn frozen(k: &Kernel, target: Pid) -> Result<(), Rc> {
+    match k.procs.get(target).map(|p| p.lifecycle) {
+        Some(Lifecycle::Frozen) => Ok(()),
+        Some(_) => Err(Rc::Busy),
+        None => Err(Rc::InvalidArgument),
+    }
+}
+
+pub fn call<'a>(
+    k: &mut Kernel,
+    req: &Request,
+    target: Pid,
+    method: Method,
+) -> Result<Reply<'a>, Rc> {
+    match method {
+        Method::GetThreadContext => {
+            frozen(k, target)?;
+            let a: ThreadIndex = req.args();
+            let p = k.procs.get(target).ok_or(Rc::InvalidArgument)?;
+            // The faulting thread first, then the others in creation order.
+            let first = p.fault_thread;
+            let tid = first
+                .into_iter()
+                .chain(p.threads.iter().copied().filter(|&t| Some(t) != first))
+                .nth(a.index as usize)
+                .ok_or(Rc::ResourceNotFound)?;
+            let t = k.threads.get(tid).ok_or(Rc::ResourceNotFound)?;
+            let f = &t.frame;
+            Ok(Reply::fixed(&ThreadContext {
+                tid: t.tid,
+                _reserved: 0,
+                x: f.x,
+                sp: f.sp_el0,
+                pc: f.elr,
+                pstate: f.spsr,
+                tpidr: f.tpidr_el0,
+            }))
+        }
+        Method::GetNextVmRegion => {
+            frozen(k, target)?;
+            let a: NextRegionReq = req.args();
+            let space = k
+                .procs
+                .get(target)
+                .and_then(|p| p.space.as_ref())
+                .ok_or(Rc::InvalidArgument)?;
+            let r = *space
+                .regions()
+                .iter()
+                .find(|r| r.start >= a.after)
+                .ok_or(Rc::ResourceNotFound)?;
+            let size = r.end - r.start;
+            if r.kind == RegionKind::Guard {
+                return Ok(Reply::fixed(&VmRegion {
+                    start: r.start,
+                    size,
+                    perms: 0,
+                    mdl: u32::MAX,
+                }));
+            }
+            let perms = space.perms_at(r.start).map_or(0, |p| p.bits());
+            if size > kos_abi::msg::mdl::MAX_SIZE {
+                return Err(Rc::QuotaExceeded);
+            }
+            // A copy: the frozen process's own frames stay its own.
+            let mut m = Mdl::zeroed(size)?;
+            let mut page = [0u8; 512];
+            let mut at = 0;
+            while at < size {
+                let n = (size - at).min(page.len() as u64) as usize;
+                if space.peek(r.start + at, &mut page[..n]).is_ok() {
+                    let _ = m.write(at, &page[..n]);
+                }
+                at += n as u64;
+            }
+            let h = new_mdl_handle(
+                k,
+                req.caller,
+                m,
+                Rights::MAP_READ | Rights::COPY | Rights::TRANSFER,
+            )?;
+            Ok(Reply::fixed(&VmRegion {
+                start: r.start,
+                size,
+                perms,
+                mdl: h.0,
+            }))
+        }
+        Method::TerminateAfterFreezing => {
+            frozen(k, target)?;
+            let info = k.procs.get(target).map(|p| p.exit).unwrap_or_default();
+            k.end_process(target, ExitStatus::Exception, 0, Some(info));
+            Ok(Reply::empty())
+        }
+        Method::GetTasksList => tasks_list(k, req),
+        Method::GetElfSyms => {
+            let p = k.procs.get(target).ok_or(Rc::InvalidArgument)?;
+            let syms = p.syms.as_ref().ok_or(Rc::ResourceNotFound)?;
+            let (symtab, strtab) = syms.tables();
+            let (ss, ts, off) = (symtab.len() as u64, strtab.len() as u64, p.load_offset);
+            // Copied out of the borrow of `k` before making the MDL.
+            let mut both = alloc::vec::Vec::new();
+            both.try_reserve_exact((ss + ts) as usize)
+                .map_err(|_| Rc::OutOfMemory)?;
+            both.extend_from_slice(symtab);
+            both.extend_from_slice(strtab);
+            let h = mdl_with(k, req.caller, &[&both])?;
+            Ok(Reply::fixed(&ElfSymsReply {
+                mdl: h.0,
+                _reserved: 0,
+                symtab_size: ss,
+                strtab_size: ts,
+                load_offset: off,
+            }))
+        }
+        _ => Err(Rc::NotSupported),
+    }
+}
+
+/// Every process (as many entries as the reply holds) and a notice that
+/// hears each later termination.
+fn tasks_list<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
+    const ENTRY: u64 = core::mem::size_of::<TaskEntry>() as u64;
+    let head = (kos_abi::msg::HEADER_SIZE + core::mem::size_of::<TasksListReply>()) as u64;
+    let room = (req.cap.saturating_sub(head) / ENTRY) as usize;
+    let nid = k
+        .notices
+        .insert(Notice::default())
+        .map_err(|_| Rc::QuotaExceeded)?;
+    let notice = match k.add_handle(
+        req.caller,
+        Object::Notice(nid),
+        Rights::READ_EVENTS | Rights::COPY | Rights::TRANSFER,
+    ) {
+        Ok(h) => h,
+        Err(e) => {
+            k.notices.remove(nid);
+            return Err(e);
+        }
+    };
+    if k.subs.try_reserve(1).is_ok() {
+        k.subs.push(Subscription {
+            notice: nid,
+            object: Object::Kernel,
+            mask: OBJECT_DESTROYED,
+            cookie: 0,
+        });
+    }
+    let mut arena = alloc::vec::Vec::new();
+    let mut count = 0u32;
+    for (_, p) in k.procs.iter() {
+        if count as usize >= room || arena.try_reserve(ENTRY as usize).is_err() {
+            break;
+        }
+        let mut e = TaskEntry {
+            pid: p.pid,
+            status: p.exit_info().status,
+            name: [0; MAX_NAME],
+            path: [0; 128],
+        };
+        let n = p.name.len().min(MAX_NAME);
+        e.name[..n].copy_from_slice(&p.name.as_bytes()[..n]);
+        let n = p.path.len().min(128);
+        e.path[..n].copy_from_slice(&p.path.as_bytes()[..n]);
+        arena.extend_from_slice(e.as_bytes());
+        count += 1;
+    }
+    let fixed = TasksListReply {
+        count,
+        notice: notice.0,
+    };
+    let (rc, len) = super::write_reply(k, req.caller, req.reply, req.cap, Rc::Ok, &fixed, &arena);
+    Ok(Reply::Written(rc, len))
+}
