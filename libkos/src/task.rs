@@ -106,6 +106,28 @@ pub fn create(
     priority: u32,
     flags: CreateFlags,
 ) -> Result<Created, Rc> {
+    create_via(
+        Handle::SELF_TASK,
+        name,
+        eiid,
+        path,
+        stack_size,
+        priority,
+        flags,
+    )
+}
+
+/// [`create`] through `own`, a handle to the caller's own Task (a copy of
+/// [`Handle::SELF_TASK`], perhaps with fewer rights).
+pub fn create_via(
+    own: Handle,
+    name: &str,
+    eiid: &str,
+    path: &str,
+    stack_size: u64,
+    priority: u32,
+    flags: CreateFlags,
+) -> Result<Created, Rc> {
     let len = |s: &str| u32::try_from(s.len()).map_err(|_| Rc::InvalidArgument);
     let (name_len, eiid_len, path_len) = (len(name)?, len(eiid)?, len(path)?);
     let req = CreateReq {
@@ -127,7 +149,7 @@ pub fn create(
     };
     let mut reply = CreateReply::default();
     call(
-        Handle::SELF_TASK,
+        own,
         Method::Create as u16,
         &req,
         &[name.as_bytes(), eiid.as_bytes(), path.as_bytes()],
@@ -239,14 +261,16 @@ pub fn set_env(task: Handle, env: &[u8]) -> Result<(), Rc> {
     call(task, Method::SetEnv as u16, &(), &[env], &mut (), &mut []).map(|_| ())
 }
 
-/// `FreeSelfEnv`: drops this process's own environment data (the pages
-/// [`crate::env`] reads: do not use it afterwards). Danger: none.
+/// `FreeSelfEnv` (through `own`, the caller's own Task handle or a copy):
+/// drops this process's environment data (the pages [`crate::env`] reads).
+/// Danger: none.
 ///
 /// # Safety
 ///
-/// No reference to [`crate::env`]'s slice may be used after this.
-pub unsafe fn free_self_env() -> Result<(), Rc> {
-    simple::<_, ()>(Handle::SELF_TASK, Method::FreeSelfEnv, &())
+/// No slice [`crate::env`] returned may be used after this (copy what is
+/// needed first).
+pub unsafe fn free_self_env(own: Handle) -> Result<(), Rc> {
+    simple::<_, ()>(own, Method::FreeSelfEnv, &())
 }
 
 /// `Resume`: starts the process. Danger: executes its code; many started
@@ -261,6 +285,16 @@ pub fn exit(code: i64) -> ! {
     // Exit refused (no right?): ending the thread ends the process when it
     // is the last one.
     syscall::thread_exit(code)
+}
+
+/// `Exit` through `own` (a copy of the own Task handle): ends this process
+/// with `code`, or returns why the kernel refused (e.g.
+/// [`Rc::NoCapability`] without the Exit right).
+pub fn exit_via(own: Handle, code: i64) -> Rc {
+    match simple::<_, ()>(own, Method::Exit, &ExitReq { code }) {
+        Ok(()) => Rc::Ok,
+        Err(rc) => rc,
+    }
 }
 
 /// `Terminate`: ends another process (or this one). Danger: ending any

@@ -6,7 +6,9 @@
 //!   `/bin/einit` + `/bin/hello` + `/etc/init` (starts `/bin/hello`);
 //! - test image (`Suite::Utest`): the system image + `/tests/<program>` for
 //!   each user test program + `/etc/init.tests` (which makes einit run them)
-//!   + `/tests/data/truncated.elf` (the first 200 bytes of einit).
+//!   + `/tests/data/truncated.elf` (the first 200 bytes of einit) + broken
+//!   executables (`bad_elves`) + `/tests/data/nop` (`DATA_PROGRAMS`);
+//! - benchmark image: `/bench/ubench` (run by einit) + `/bench/nop`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -42,7 +44,14 @@ pub const TEST_PROGRAMS: &[&str] = &[
     "utest-locator",
     "utest-objects",
     "utest-iface",
+    "utest-pie",
+    "utest-task",
+    "utest-task2",
 ];
+
+/// Programs carried as data (not run by einit): (cargo bin name, path in
+/// the test image, path in the benchmark image).
+pub const DATA_PROGRAMS: &[(&str, &str, &str)] = &[("utest-nop", "/tests/data/nop", "/bench/nop")];
 
 /// The user benchmark programs of the benchmark image (each at
 /// `/bench/<name>`, run by einit through `/etc/init.tests`).
@@ -89,7 +98,8 @@ pub fn build() -> Result<UserPrograms> {
         .iter()
         .map(|(bin, _)| *bin)
         .chain(TEST_PROGRAMS.iter().copied())
-        .chain(BENCH_PROGRAMS.iter().copied());
+        .chain(BENCH_PROGRAMS.iter().copied())
+        .chain(DATA_PROGRAMS.iter().map(|(bin, _, _)| *bin));
     for name in names {
         let path = dir.join(name);
         let elf = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -101,26 +111,31 @@ pub fn build() -> Result<UserPrograms> {
 }
 
 /// Checks an ELF file against the kernel's process start contract: ELF64
-/// AArch64, static executable (`ET_EXEC`), every PT_LOAD page aligned in
-/// user space and never writable and executable at once, the entry in an
-/// executable segment.
+/// AArch64, a static executable (`ET_EXEC`, every PT_LOAD in user space) or
+/// a static-pie (`ET_DYN` with PT_DYNAMIC for its relocations, no
+/// PT_INTERP; placed at a random offset, so its link addresses only need
+/// to fit below the end of user space), every PT_LOAD page aligned and
+/// never writable and executable at once, the entry in an executable
+/// segment.
 pub fn check_user_elf(data: &[u8]) -> Result<()> {
     let elf = crate::image::open_aarch64_elf(data)?;
-    if elf.header.pt2.type_().as_type() != ElfType::Executable {
-        bail!(
-            "ELF type is {:?}, expected a static executable (ET_EXEC)",
-            elf.header.pt2.type_().as_type()
-        );
-    }
+    let pie = match elf.header.pt2.type_().as_type() {
+        ElfType::Executable => false,
+        ElfType::SharedObject => true,
+        other => bail!(
+            "ELF type is {other:?}, expected a static executable (ET_EXEC) or static-pie (ET_DYN)"
+        ),
+    };
+    // A static-pie's lowest link address may be 0: the load offset lifts it.
+    let user_min = if pie { 0 } else { USER_MIN };
     let entry = elf.header.pt2.entry_point();
     let mut entry_ok = false;
     let mut loads = 0;
     for ph in elf.program_iter() {
         match ph.get_type() {
             Ok(Type::Load) => {}
-            Ok(Type::Interp) | Ok(Type::Dynamic) => {
-                bail!("dynamic executable (PT_INTERP/PT_DYNAMIC)")
-            }
+            Ok(Type::Interp) => bail!("dynamic executable (PT_INTERP)"),
+            Ok(Type::Dynamic) if !pie => bail!("PT_DYNAMIC in a static executable (ET_EXEC)"),
             Ok(Type::Tls) => bail!("thread-local storage (PT_TLS) is not supported"),
             _ => continue,
         }
@@ -146,7 +161,7 @@ pub fn check_user_elf(data: &[u8]) -> Result<()> {
         {
             bail!("{what}: sizes inconsistent or beyond the file");
         }
-        if vaddr < USER_MIN || vaddr.checked_add(memsz).is_none_or(|e| e > USER_END) {
+        if vaddr < user_min || vaddr.checked_add(memsz).is_none_or(|e| e > USER_END) {
             bail!("{what} (size {memsz:#x}) lies outside user space");
         }
         if flags.is_write() && flags.is_execute() {
@@ -209,7 +224,71 @@ pub fn add_utest(tree: &mut Tree, progs: &UserPrograms) -> Result<()> {
     let truncated = einit[..TRUNCATED_LEN.min(einit.len())].to_vec();
     tree.add_file("/tests/data/truncated.elf", truncated, false)
         .context("ROMFS: adding /tests/data/truncated.elf")?;
+    for (name, bytes) in bad_elves(einit) {
+        let path = format!("/tests/data/{name}");
+        tree.add_file(&path, bytes, false)
+            .with_context(|| format!("ROMFS: adding {path}"))?;
+    }
+    for (bin, path, _) in DATA_PROGRAMS {
+        tree.add_file(path, progs.get(bin)?.to_vec(), true)
+            .with_context(|| format!("ROMFS: adding {path}"))?;
+    }
     Ok(())
+}
+
+/// Broken executables for `Create`'s `rcBadExecutable` tests, each einit
+/// with one defect (`/tests/data/<name>`): `wrong-machine.elf` (x86-64),
+/// `overlap.elf` (the second PT_LOAD at the first's address), `huge.elf`
+/// (the first PT_LOAD 128 TiB in memory), `wx.elf` (the first PT_LOAD
+/// writable and executable). A file too short to patch is left as is (the
+/// build checks einit, so it never is).
+pub fn bad_elves(einit: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let u64_at = |b: &[u8], at: usize| {
+        b.get(at..at + 8)
+            .map_or(0, |s| u64::from_le_bytes(s.try_into().unwrap()))
+    };
+    let phoff = u64_at(einit, 32) as usize;
+    let phnum = einit
+        .get(56..58)
+        .map_or(0, |s| u16::from_le_bytes([s[0], s[1]])) as usize;
+    // Offsets of the PT_LOAD headers.
+    let loads: Vec<usize> = (0..phnum)
+        .map(|i| phoff + i * 56)
+        .filter(|&p| einit.get(p..p + 4) == Some(&1u32.to_le_bytes()[..]))
+        .collect();
+    let patch = |edit: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = einit.to_vec();
+        if loads.len() >= 2 {
+            edit(&mut b);
+        }
+        b
+    };
+    let (first, second) = (
+        loads.first().copied().unwrap_or(0),
+        loads.get(1).copied().unwrap_or(0),
+    );
+    vec![
+        (
+            "wrong-machine.elf",
+            patch(&|b| b[18..20].copy_from_slice(&62u16.to_le_bytes())),
+        ),
+        (
+            "overlap.elf",
+            patch(&|b| {
+                let v = b[first + 16..first + 24].to_vec();
+                b[second + 16..second + 24].copy_from_slice(&v);
+                b[second + 24..second + 32].copy_from_slice(&v);
+            }),
+        ),
+        (
+            "huge.elf",
+            patch(&|b| b[first + 40..first + 48].copy_from_slice(&(1u64 << 47).to_le_bytes())),
+        ),
+        (
+            "wx.elf",
+            patch(&|b| b[first + 4..first + 8].copy_from_slice(&7u32.to_le_bytes())),
+        ),
+    ]
 }
 
 /// Adds the user benchmark programs and an `/etc/init.tests` that runs them.
@@ -220,7 +299,12 @@ pub fn add_ubench(tree: &mut Tree, progs: &UserPrograms) -> Result<()> {
         "/bench",
         BENCH_PROGRAMS,
         "benchmark programs einit runs (written by xtask)",
-    )
+    )?;
+    for (bin, _, path) in DATA_PROGRAMS {
+        tree.add_file(path, progs.get(bin)?.to_vec(), true)
+            .with_context(|| format!("ROMFS: adding {path}"))?;
+    }
+    Ok(())
 }
 
 /// Adds each program of `names` at `<dir>/<name>` and an `/etc/init.tests`
@@ -315,8 +399,8 @@ mod tests {
     #[test]
     fn rejects_contract_breaks() {
         let err = |elf: Vec<u8>| check_user_elf(&elf).unwrap_err().to_string();
-        // Position-independent (ET_DYN).
-        assert!(err(make_elf(3, USER_BASE, &good_segments())).contains("ET_EXEC"));
+        // Neither ET_EXEC nor ET_DYN (ET_REL).
+        assert!(err(make_elf(1, USER_BASE, &good_segments())).contains("ET_EXEC"));
         // Entry in the rodata segment.
         assert!(err(make_elf(2, USER_BASE + 0x1000, &good_segments())).contains("entry"));
         // W+X.
@@ -340,6 +424,63 @@ mod tests {
         assert!(check_user_elf(&elf[..TRUNCATED_LEN]).is_err());
     }
 
+    /// A static-pie: ET_DYN linked at 0 (segments `good_segments` moved
+    /// down to 0), optionally with a PT_DYNAMIC or PT_INTERP header.
+    fn make_pie(extra: Option<u32>) -> Vec<u8> {
+        let segs: Vec<Seg> = good_segments()
+            .into_iter()
+            .map(|(v, f, fs, ms)| (v - USER_BASE, f, fs, ms))
+            .collect();
+        let mut elf = make_elf(3, 0, &segs);
+        if let Some(p_type) = extra {
+            // Turn the last PT_LOAD (data) into the extra header; the data
+            // segment goes, the rest still holds the contract.
+            let at = 64 + 2 * 56;
+            elf[at..at + 4].copy_from_slice(&p_type.to_le_bytes());
+        }
+        elf
+    }
+
+    #[test]
+    fn accepts_static_pie() {
+        check_user_elf(&make_pie(None)).unwrap();
+        check_user_elf(&make_pie(Some(2))).unwrap(); // PT_DYNAMIC
+    }
+
+    #[test]
+    fn rejects_pie_contract_breaks() {
+        let err = |elf: Vec<u8>| check_user_elf(&elf).unwrap_err().to_string();
+        assert!(err(make_pie(Some(3))).contains("PT_INTERP"));
+        // PT_DYNAMIC only in a static-pie.
+        let mut elf = make_elf(2, USER_BASE, &good_segments());
+        let at = 64 + 2 * 56;
+        elf[at..at + 4].copy_from_slice(&2u32.to_le_bytes());
+        assert!(err(elf).contains("PT_DYNAMIC"));
+        // W+X and misaligned segments are refused in a static-pie too.
+        let mut elf = make_pie(None);
+        let flags_at = 64 + 2 * 56 + 4;
+        elf[flags_at..flags_at + 4].copy_from_slice(&(PF_R | PF_W | PF_X).to_le_bytes());
+        assert!(err(elf).contains("writable and executable"));
+        let mut elf = make_pie(None);
+        let vaddr_at = 64 + 56 + 16;
+        let v = u64::from_le_bytes(elf[vaddr_at..vaddr_at + 8].try_into().unwrap()) + 0x10;
+        elf[vaddr_at..vaddr_at + 8].copy_from_slice(&v.to_le_bytes());
+        assert!(err(elf).contains("page aligned"));
+    }
+
+    #[test]
+    fn bad_elves_are_broken() {
+        let good = make_elf(2, USER_BASE, &good_segments());
+        let bad: BTreeMap<_, _> = bad_elves(&good).into_iter().collect();
+        let err = |name: &str| check_user_elf(&bad[name]).unwrap_err().to_string();
+        assert!(err("wrong-machine.elf").contains("AArch64"));
+        assert!(err("huge.elf").contains("outside user space"));
+        assert!(err("wx.elf").contains("writable and executable"));
+        let overlap = &bad["overlap.elf"];
+        let vaddr = |i: usize| &overlap[64 + i * 56 + 16..64 + i * 56 + 24];
+        assert_eq!(vaddr(0), vaddr(1));
+    }
+
     fn programs() -> UserPrograms {
         let mut p = UserPrograms::default();
         for (bin, _) in SYSTEM_PROGRAMS {
@@ -348,7 +489,8 @@ mod tests {
                 format!("ELF of {bin}").repeat(40).into_bytes(),
             );
         }
-        for name in TEST_PROGRAMS.iter().chain(BENCH_PROGRAMS) {
+        let data = DATA_PROGRAMS.iter().map(|(bin, _, _)| bin);
+        for name in TEST_PROGRAMS.iter().chain(BENCH_PROGRAMS).chain(data) {
             p.elves
                 .insert(name.to_string(), format!("ELF of {name}").into_bytes());
         }

@@ -1,0 +1,42 @@
+//! A position-independent (static-pie, `ET_DYN`) test program: the kernel
+//! loads it at a random offset chosen by its creator's ASLR generator and
+//! applies its relocations. It exits 0 if absolute pointers in its data
+//! (relocated) agree with PC-relative addresses and its code lies at the
+//! load offset `GetElfSyms` reports for it (non-zero); else 3..6.
+
+#![no_std]
+#![no_main]
+
+use libkos::Handle;
+
+libkos::main!(main);
+
+static GREETING: &str = "relocated";
+static TABLE: [&u32; 2] = [&ONE, &TWO];
+static ONE: u32 = 1;
+static TWO: u32 = 2;
+
+fn main() -> i32 {
+    // Absolute pointers stored in data must have been relocated.
+    let one: &u32 = core::hint::black_box(TABLE[0]);
+    let two: &u32 = core::hint::black_box(TABLE[1]);
+    if !core::ptr::eq(one, &ONE) || !core::ptr::eq(two, &TWO) || *one + *two != 3 {
+        return 3;
+    }
+    if core::hint::black_box(GREETING).len() != 9 {
+        return 4;
+    }
+    // GetElfSyms on the own handle: the kernel's record of where it put
+    // this program, which must be where it runs.
+    let here = main as *const () as usize as u64;
+    match libkos::task::get_elf_syms(Handle::SELF_TASK) {
+        Ok(s)
+            if s.load_offset != 0 && (s.load_offset..s.load_offset + (1 << 30)).contains(&here) =>
+        {
+            let _ = libkos::handle::close(s.mdl);
+            0
+        }
+        Ok(_) => 5,
+        Err(_) => 6,
+    }
+}

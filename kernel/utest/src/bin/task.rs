@@ -1,0 +1,792 @@
+//! `kl.core.Task`, method by method: each one succeeds once and fails in
+//! each way it can — its right missing from the handle's mask (a copy of
+//! the Task handle without that one bit: `rcNoCapability`), a handle that is
+//! not a Task (`rcWrongType`), the target already running (`rcBusy`), bad
+//! addresses, sizes and executables. Frozen processes, ASLR, the task list,
+//! building from segments and exhaustion are in `utest-task2`.
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use libkos::abi::sched::{DEFAULT_PRIORITY, MAX_PRIORITY, SchedClass, SchedPolicy};
+use libkos::abi::task::{CreateFlags, ExitStatus, MAX_SYMS, Method};
+use libkos::abi::vm::{MAX_STACK_SIZE, PAGE_SIZE, USER_END, VmPerms};
+use libkos::handle::{self, OwnedHandle};
+use libkos::task::{self, FOREVER, SegLoad, Task};
+use libkos::test::TestResult;
+use libkos::{Handle, Rc, Rights, badge, check, check_eq, check_ok, elf, mdl, notice, println};
+use utest::{CHILD_TIMEOUT_NS, expect_exit, expect_rc, ms, role};
+
+libkos::main!(main);
+
+const SELF: &str = concat!("/tests/", env!("CARGO_BIN_NAME"));
+
+fn main() -> i32 {
+    match role() {
+        Some(r) => child(r),
+        None => libkos::test::run(
+            "utest_task",
+            libkos::tests![
+                create_ok_and_errors,
+                create_bad_executables,
+                vm_reserve_and_free,
+                load_seg_and_set_entry,
+                resume_errors,
+                elf_hdr_and_syms,
+                transfer_handle_and_set_env,
+                exit_and_free_self_env,
+                names_and_pid,
+                initial_priority_and_policy,
+                terminate_exit_info_and_wait,
+                running_process_refuses_preparation,
+            ],
+        ),
+    }
+}
+
+fn child(role: &str) -> i32 {
+    match role {
+        "exit0" => 0,
+        "exit7" => 7,
+        "spin" => loop {
+            libkos::syscall::sleep_ns(ms(1000));
+        },
+        r if r.starts_with("signal=") => {
+            // The transferred notice's value, in hex, after `signal=`.
+            let Ok(v) = u32::from_str_radix(&r["signal=".len()..], 16) else {
+                return 2;
+            };
+            match notice::signal(Handle(v), 77) {
+                Ok(()) => 0,
+                Err(e) => {
+                    println!("utest-task child: signal through {v:#x}: {e}");
+                    3
+                }
+            }
+        }
+        "exit-no-right" => {
+            // Exit through a copy of the own handle without the Exit right
+            // is refused; the process goes on.
+            let Ok(h) = without(Handle::SELF_TASK, Method::Exit) else {
+                return 2;
+            };
+            let rc = task::exit_via(h.get(), 9);
+            if rc != Rc::NoCapability {
+                println!("utest-task child: Exit without the right: {rc}");
+                return 3;
+            }
+            0
+        }
+        "free-env" => {
+            let Ok(h) = without(Handle::SELF_TASK, Method::FreeSelfEnv) else {
+                return 2;
+            };
+            // SAFETY: `role` (in the environment) is not used after the
+            // environment is freed.
+            if unsafe { task::free_self_env(h.get()) } != Err(Rc::NoCapability) {
+                return 3;
+            }
+            // SAFETY: as above.
+            if unsafe { task::free_self_env(Handle::SELF_TASK) }.is_err() {
+                return 4;
+            }
+            0
+        }
+        other => {
+            println!("utest-task: unknown role {other}");
+            64
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/// A copy of `h` with every right it has but the one for `m`.
+fn without(h: Handle, m: Method) -> Result<OwnedHandle, Rc> {
+    let rights = Rights::from_bits_retain(handle::identify(h)?.rights);
+    handle::copy(h, rights - Rights::task(m)).map(OwnedHandle::new)
+}
+
+/// A copy of `h` without the generic right `r`.
+fn without_generic(h: Handle, r: Rights) -> Result<OwnedHandle, Rc> {
+    let rights = Rights::from_bits_retain(handle::identify(h)?.rights);
+    handle::copy(h, rights - r).map(OwnedHandle::new)
+}
+
+/// A handle that is not a Task (a notice).
+fn not_a_task() -> Result<OwnedHandle, String> {
+    notice::create()
+        .map(OwnedHandle::new)
+        .map_err(|e| format!("notice::create: {e}"))
+}
+
+/// `f` through a copy of `t` without `m`'s right must be rcNoCapability,
+/// and through a non-Task handle rcWrongType.
+fn refuses<T: core::fmt::Debug>(
+    what: &str,
+    t: Handle,
+    m: Method,
+    f: impl Fn(Handle) -> Result<T, Rc>,
+) -> TestResult {
+    let h = check_ok!(without(t, m), "{what}: copy without the {m:?} right");
+    expect_rc(
+        &format!("{what} without the right"),
+        f(h.get()),
+        Rc::NoCapability,
+    )?;
+    let wrong = not_a_task()?;
+    expect_rc(
+        &format!("{what} on a notice"),
+        f(wrong.get()),
+        Rc::WrongType,
+    )
+}
+
+fn romfs_child(name: &str) -> Result<Task, String> {
+    Task::create(name, SELF, DEFAULT_PRIORITY, CreateFlags::FROM_ROMFS)
+        .map_err(|e| format!("create {name}: {e}"))
+}
+
+fn empty_child(name: &str) -> Result<Task, String> {
+    Task::create_empty(name, DEFAULT_PRIORITY, CreateFlags::empty())
+        .map_err(|e| format!("create empty {name}: {e}"))
+}
+
+/// Starts `t` with `role=<role>`, waits for its end.
+fn run(t: &Task, role: &str) -> Result<libkos::abi::task::ExitInfo, String> {
+    t.set_env(format!("role={role}").as_bytes())
+        .map_err(|e| format!("set_env {role}: {e}"))?;
+    t.resume().map_err(|e| format!("resume {role}: {e}"))?;
+    t.wait(CHILD_TIMEOUT_NS)
+        .map_err(|e| format!("wait {role}: {e}"))
+}
+
+const RW: VmPerms = VmPerms::READ.union(VmPerms::WRITE);
+const RX: VmPerms = VmPerms::READ.union(VmPerms::EXEC);
+const RWX: VmPerms = RW.union(VmPerms::EXEC);
+
+// ---------------------------------------------------------------------------
+// Create
+
+fn create_ok_and_errors() -> TestResult {
+    let t = romfs_child("t-create")?;
+    check!(t.created_pid() != 0, "Create returned pid 0");
+    check_eq!(
+        check_ok!(t.pid(), "GetPid"),
+        u64::from(t.created_pid()),
+        "GetPid vs Create's pid"
+    );
+    expect_rc(
+        "Create with a live process's name",
+        Task::create("t-create", SELF, DEFAULT_PRIORITY, CreateFlags::FROM_ROMFS),
+        Rc::AlreadyExists,
+    )?;
+    expect_exit(&run(&t, "exit0")?, 0)?;
+    check_ok!(t.close(), "close");
+
+    expect_rc(
+        "Create of a missing path",
+        Task::create(
+            "t-missing",
+            "/tests/no-such",
+            DEFAULT_PRIORITY,
+            CreateFlags::FROM_ROMFS,
+        ),
+        Rc::ResourceNotFound,
+    )?;
+    expect_rc(
+        "Create with priority 32",
+        Task::create("t-prio", SELF, MAX_PRIORITY + 1, CreateFlags::FROM_ROMFS),
+        Rc::InvalidArgument,
+    )?;
+    expect_rc(
+        "Create with a stack over 8 MiB",
+        Task::create_ex(
+            "t-stack",
+            SELF,
+            MAX_STACK_SIZE + PAGE_SIZE,
+            DEFAULT_PRIORITY,
+            CreateFlags::FROM_ROMFS,
+        ),
+        Rc::InvalidArgument,
+    )?;
+    expect_rc(
+        "Create CRITICAL (not einit)",
+        Task::create(
+            "t-critical",
+            SELF,
+            DEFAULT_PRIORITY,
+            CreateFlags::FROM_ROMFS | CreateFlags::CRITICAL,
+        ),
+        Rc::NoCapability,
+    )?;
+    refuses("Create", Handle::SELF_TASK, Method::Create, |h| {
+        task::create_via(
+            h,
+            "t-noright",
+            "",
+            SELF,
+            0,
+            DEFAULT_PRIORITY,
+            CreateFlags::FROM_ROMFS,
+        )
+    })
+}
+
+fn create_bad_executables() -> TestResult {
+    for file in [
+        "truncated.elf",
+        "wrong-machine.elf",
+        "overlap.elf",
+        "huge.elf",
+        "wx.elf",
+    ] {
+        let path = format!("/tests/data/{file}");
+        check!(
+            libkos::romfs::read(&path, 0, &mut [0u8; 4]).is_ok(),
+            "{path} is not in the ROMFS"
+        );
+        expect_rc(
+            &format!("Create from {path}"),
+            Task::create("t-bad", &path, DEFAULT_PRIORITY, CreateFlags::FROM_ROMFS),
+            Rc::BadExecutable,
+        )?;
+    }
+    // Not an ELF at all.
+    expect_rc(
+        "Create from /etc/motd",
+        Task::create(
+            "t-bad",
+            "/etc/motd",
+            DEFAULT_PRIORITY,
+            CreateFlags::FROM_ROMFS,
+        ),
+        Rc::BadExecutable,
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Preparing an empty process
+
+fn vm_reserve_and_free() -> TestResult {
+    let t = empty_child("t-vm")?;
+    let a = check_ok!(t.vm_reserve(0, 2 * PAGE_SIZE, RW), "VmReserve anywhere");
+    check!(a != 0 && a % PAGE_SIZE == 0, "VmReserve chose {a:#x}");
+    let fixed = 0x4000_0000;
+    check_eq!(
+        check_ok!(
+            t.vm_reserve(fixed, PAGE_SIZE, VmPerms::READ),
+            "VmReserve at {fixed:#x}"
+        ),
+        fixed,
+        "VmReserve's address"
+    );
+    expect_rc(
+        "VmReserve overlapping",
+        t.vm_reserve(fixed, PAGE_SIZE, VmPerms::READ),
+        Rc::AlreadyExists,
+    )?;
+    expect_rc(
+        "VmReserve W+X",
+        t.vm_reserve(0, PAGE_SIZE, RWX),
+        Rc::InvalidArgument,
+    )?;
+    expect_rc(
+        "VmReserve size 0",
+        t.vm_reserve(0, 0, RW),
+        Rc::InvalidArgument,
+    )?;
+    expect_rc(
+        "VmReserve misaligned",
+        t.vm_reserve(fixed + 0x10_0010, PAGE_SIZE, RW),
+        Rc::InvalidArgument,
+    )?;
+    expect_rc(
+        "VmReserve beyond user space",
+        t.vm_reserve(USER_END, PAGE_SIZE, RW),
+        Rc::BadAddress,
+    )?;
+    refuses("VmReserve", t.handle(), Method::VmReserve, |h| {
+        task::vm_reserve(h, 0, PAGE_SIZE, RW)
+    })?;
+
+    expect_rc(
+        "VmFree of part of a region",
+        t.vm_free(a, PAGE_SIZE),
+        Rc::InvalidArgument,
+    )?;
+    refuses("VmFree", t.handle(), Method::VmFree, |h| {
+        task::vm_free(h, a, 2 * PAGE_SIZE)
+    })?;
+    check_ok!(t.vm_free(a, 2 * PAGE_SIZE), "VmFree");
+    check_ok!(t.vm_free(fixed, PAGE_SIZE), "VmFree at {fixed:#x}");
+    expect_rc(
+        "VmFree twice",
+        t.vm_free(fixed, PAGE_SIZE),
+        Rc::InvalidArgument,
+    )?;
+    // The freed range may be reserved again.
+    check_ok!(
+        t.vm_reserve(fixed, PAGE_SIZE, VmPerms::READ),
+        "VmReserve after VmFree"
+    );
+    check_ok!(t.close(), "close");
+    Ok(())
+}
+
+fn load_seg_and_set_entry() -> TestResult {
+    let t = empty_child("t-seg")?;
+    let bytes: Vec<u8> = (0..2 * PAGE_SIZE as usize).map(|i| i as u8).collect();
+    let m = check_ok!(elf::mdl_with(&bytes), "MDL");
+    let seg = |vaddr, perms, mem_size, mdl_offset, file_size| SegLoad {
+        mdl: m.get(),
+        perms,
+        vaddr,
+        mem_size,
+        mdl_offset,
+        file_size,
+    };
+    let data = seg(0x5000_0010, VmPerms::READ, 0x2000, 0, 0x100);
+    check_eq!(
+        check_ok!(t.load_seg(&data), "LoadSeg"),
+        0x5000_0000,
+        "LoadSeg's base"
+    );
+    expect_rc("LoadSeg overlapping", t.load_seg(&data), Rc::AlreadyExists)?;
+    expect_rc(
+        "LoadSeg file_size > mem_size",
+        t.load_seg(&seg(0x5100_0000, VmPerms::READ, 0x100, 0, 0x200)),
+        Rc::InvalidArgument,
+    )?;
+    expect_rc(
+        "LoadSeg beyond the MDL",
+        t.load_seg(&seg(
+            0x5100_0000,
+            VmPerms::READ,
+            0x1000,
+            2 * PAGE_SIZE - 8,
+            16,
+        )),
+        Rc::InvalidArgument,
+    )?;
+    expect_rc(
+        "LoadSeg W+X",
+        t.load_seg(&seg(0x5100_0000, RWX, 0x1000, 0, 0x10)),
+        Rc::InvalidArgument,
+    )?;
+    let wrong = not_a_task()?;
+    expect_rc(
+        "LoadSeg from a notice (not an MDL)",
+        t.load_seg(&SegLoad {
+            mdl: wrong.get(),
+            ..seg(0x5100_0000, VmPerms::READ, 0x1000, 0, 0x10)
+        }),
+        Rc::WrongType,
+    )?;
+    let unreadable = check_ok!(
+        without_generic(m.get(), Rights::MAP_READ),
+        "MDL copy without MAP_READ"
+    );
+    expect_rc(
+        "LoadSeg from an MDL without MAP_READ",
+        t.load_seg(&SegLoad {
+            mdl: unreadable.get(),
+            ..seg(0x5100_0000, VmPerms::READ, 0x1000, 0, 0x10)
+        }),
+        Rc::NoCapability,
+    )?;
+    refuses("LoadSeg", t.handle(), Method::LoadSeg, |h| {
+        task::load_seg(h, &seg(0x5200_0000, VmPerms::READ, 0x1000, 0, 0x10))
+    })?;
+
+    // SetEntry: only into executable memory.
+    expect_rc(
+        "SetEntry into a read-only segment",
+        t.set_entry(0x5000_0010, 0),
+        Rc::InvalidArgument,
+    )?;
+    expect_rc(
+        "SetEntry into unmapped memory",
+        t.set_entry(0x7000_0000, 0),
+        Rc::InvalidArgument,
+    )?;
+    check_ok!(
+        t.load_seg(&seg(0x6000_0000, RX, 0x1000, 0, 0x1000)),
+        "LoadSeg R+X"
+    );
+    refuses("SetEntry", t.handle(), Method::SetEntry, |h| {
+        task::set_entry(h, 0x6000_0000, 0)
+    })?;
+    check_ok!(t.set_entry(0x6000_0000, 0), "SetEntry");
+    // Not started: its garbage code never runs.
+    check_ok!(t.close(), "close");
+    Ok(())
+}
+
+fn resume_errors() -> TestResult {
+    let t = empty_child("t-noentry")?;
+    expect_rc(
+        "Resume of an empty process without SetEntry",
+        t.resume(),
+        Rc::InvalidArgument,
+    )?;
+    check_ok!(t.close(), "close");
+    let t = romfs_child("t-resume")?;
+    check_ok!(t.set_env(b"role=exit0"), "SetEnv");
+    refuses("Resume", t.handle(), Method::Resume, task::resume)?;
+    check_ok!(t.resume(), "Resume");
+    expect_rc("Resume twice", t.resume(), Rc::Busy)?;
+    expect_exit(&check_ok!(t.wait(CHILD_TIMEOUT_NS), "Wait"), 0)?;
+    expect_rc("Resume after the end", t.resume(), Rc::Busy)
+}
+
+fn elf_hdr_and_syms() -> TestResult {
+    let mut head = vec![0u8; 4096];
+    check_ok!(libkos::romfs::read(SELF, 0, &mut head), "read {SELF}");
+    // [0, 4096): the ELF's first page; then a 2-symbol .symtab, a .strtab.
+    let mut blob = head.clone();
+    let symtab_at = blob.len() as u64;
+    blob.extend_from_slice(&[0u8; 48]);
+    blob[symtab_at as usize + 24] = 1; // st_name of symbol 1 = "a"
+    let strtab_at = blob.len() as u64;
+    blob.extend_from_slice(b"\0a\0");
+    let m = check_ok!(elf::mdl_with(&blob), "MDL");
+    let t = empty_child("t-syms")?;
+
+    check_ok!(t.load_elf_hdr(m.get(), 0, 64), "LoadElfHdr");
+    expect_rc(
+        "LoadElfHdr over 4096 bytes",
+        t.load_elf_hdr(m.get(), 0, 4097),
+        Rc::InvalidArgument,
+    )?;
+    expect_rc(
+        "LoadElfHdr without the ELF magic",
+        t.load_elf_hdr(m.get(), 8, 64),
+        Rc::BadExecutable,
+    )?;
+    refuses("LoadElfHdr", t.handle(), Method::LoadElfHdr, |h| {
+        task::load_elf_hdr(h, m.get(), 0, 64)
+    })?;
+
+    expect_rc(
+        "GetElfSyms before LoadElfSyms",
+        t.elf_syms(),
+        Rc::ResourceNotFound,
+    )?;
+    expect_rc(
+        "LoadElfSyms with a .symtab not a multiple of 24",
+        t.load_elf_syms(m.get(), (symtab_at, 40), (strtab_at, 3)),
+        Rc::InvalidArgument,
+    )?;
+    expect_rc(
+        "LoadElfSyms over MAX_SYMS",
+        t.load_elf_syms(m.get(), (0, MAX_SYMS + 24), (strtab_at, 3)),
+        Rc::InvalidArgument,
+    )?;
+    refuses("LoadElfSyms", t.handle(), Method::LoadElfSyms, |h| {
+        task::load_elf_syms(h, m.get(), (symtab_at, 48), (strtab_at, 3))
+    })?;
+    check_ok!(
+        t.load_elf_syms(m.get(), (symtab_at, 48), (strtab_at, 3)),
+        "LoadElfSyms"
+    );
+
+    let syms = check_ok!(t.elf_syms(), "GetElfSyms");
+    let owned = OwnedHandle::new(syms.mdl);
+    check_eq!(
+        (syms.symtab_size, syms.strtab_size, syms.load_offset),
+        (48, 3, 0),
+        "GetElfSyms sizes and offset"
+    );
+    let map = check_ok!(mdl::map(owned.get(), false), "map the symbols' MDL");
+    let mut got = [0u8; 51];
+    let read = map.read(0, &mut got);
+    check_ok!(mdl::unmap(owned.get(), map), "unmap");
+    check_ok!(read, "read the symbols");
+    check!(
+        got[..] == blob[symtab_at as usize..],
+        "GetElfSyms bytes differ from what LoadElfSyms gave"
+    );
+    refuses(
+        "GetElfSyms",
+        t.handle(),
+        Method::GetElfSyms,
+        task::get_elf_syms,
+    )?;
+    check_ok!(t.close(), "close");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Handles and environment
+
+fn transfer_handle_and_set_env() -> TestResult {
+    let n = OwnedHandle::new(check_ok!(notice::create(), "notice::create"));
+    let n_rights =
+        Rights::from_bits_retain(check_ok!(handle::identify(n.get()), "identify").rights);
+    let t = romfs_child("t-transfer")?;
+
+    let narrow = OwnedHandle::new(check_ok!(
+        handle::copy(n.get(), Rights::READ_EVENTS | Rights::COPY),
+        "narrow copy"
+    ));
+    expect_rc(
+        "TransferHandle with more rights than the handle has",
+        t.transfer_handle(narrow.get(), n_rights, None),
+        Rc::NoCapability,
+    )?;
+    let no_copy = OwnedHandle::new(check_ok!(
+        handle::copy(n.get(), Rights::READ_EVENTS),
+        "copy without COPY"
+    ));
+    expect_rc(
+        "TransferHandle of a handle without COPY",
+        t.transfer_handle(no_copy.get(), Rights::READ_EVENTS, None),
+        Rc::NoCapability,
+    )?;
+    refuses("TransferHandle", t.handle(), Method::TransferHandle, |h| {
+        task::transfer_handle(h, n.get(), n_rights, None)
+    })?;
+    // With a badge too.
+    let b = OwnedHandle::new(check_ok!(badge::create(5, None, 0), "badge::create"));
+    check_ok!(
+        t.transfer_handle(n.get(), n_rights, Some(b.get())),
+        "TransferHandle with a badge"
+    );
+    let v = check_ok!(t.transfer_handle(n.get(), n_rights, None), "TransferHandle");
+
+    refuses("SetEnv", t.handle(), Method::SetEnv, |h| {
+        task::set_env(h, b"role=exit0")
+    })?;
+    let info = run(&t, &format!("signal={:x}", v.0))?;
+    expect_exit(&info, 0)?;
+    let mut ev = [notice::Event::default(); 4];
+    let got = check_ok!(notice::wait(n.get(), 0, &mut ev), "the child's signal");
+    check!(
+        ev[..got.count]
+            .iter()
+            .any(|e| e.cookie == 77 && e.event == notice::USER),
+        "no USER event with cookie 77 on the notice: {:?}",
+        &ev[..got.count]
+    );
+    Ok(())
+}
+
+fn exit_and_free_self_env() -> TestResult {
+    let t = romfs_child("t-exit7")?;
+    expect_exit(&run(&t, "exit7")?, 7)?;
+    let t = romfs_child("t-exit-noright")?;
+    expect_exit(&run(&t, "exit-no-right")?, 0)?;
+    let t = romfs_child("t-free-env")?;
+    expect_exit(&run(&t, "free-env")?, 0)
+}
+
+// ---------------------------------------------------------------------------
+// Queries and the initial thread
+
+fn names_and_pid() -> TestResult {
+    let t = romfs_child("t-names")?;
+    check_eq!(check_ok!(t.name(), "GetName"), "t-names", "GetName");
+    check_eq!(check_ok!(t.path(), "GetPath"), SELF, "GetPath");
+    let own = check_ok!(task::get_name(Handle::SELF_TASK), "own GetName");
+    check!(!own.is_empty(), "own GetName is empty");
+    check_eq!(
+        check_ok!(task::get_path(Handle::SELF_TASK), "own GetPath"),
+        SELF,
+        "own GetPath"
+    );
+    refuses("GetName", t.handle(), Method::GetName, task::get_name)?;
+    refuses("GetPath", t.handle(), Method::GetPath, task::get_path)?;
+    refuses("GetPid", t.handle(), Method::GetPid, task::get_pid)?;
+    let e = empty_child("t-names-empty")?;
+    check_eq!(
+        check_ok!(e.path(), "GetPath of an empty process"),
+        "",
+        "empty path"
+    );
+    Ok(())
+}
+
+fn initial_priority_and_policy() -> TestResult {
+    let t = romfs_child("t-prio")?;
+    check_eq!(
+        check_ok!(t.initial_thread_priority(), "GetInitialThreadPriority"),
+        DEFAULT_PRIORITY,
+        "initial priority"
+    );
+    check_ok!(t.set_initial_thread_priority(5), "SetInitialThreadPriority");
+    check_eq!(
+        check_ok!(t.initial_thread_priority(), "GetInitialThreadPriority"),
+        5,
+        "priority after Set"
+    );
+    expect_rc(
+        "SetInitialThreadPriority 32",
+        t.set_initial_thread_priority(MAX_PRIORITY + 1),
+        Rc::InvalidArgument,
+    )?;
+    refuses(
+        "GetInitialThreadPriority",
+        t.handle(),
+        Method::GetInitialThreadPriority,
+        task::get_initial_thread_priority,
+    )?;
+    refuses(
+        "SetInitialThreadPriority",
+        t.handle(),
+        Method::SetInitialThreadPriority,
+        |h| task::set_initial_thread_priority(h, 4),
+    )?;
+
+    let policy = |class: u32, priority| SchedPolicy {
+        class,
+        priority,
+        quantum_ticks: 3,
+        _reserved: 0,
+    };
+    expect_rc(
+        "SetInitialThreadSchedPolicy class 9",
+        t.set_initial_thread_sched_policy(policy(9, 10)),
+        Rc::InvalidArgument,
+    )?;
+    expect_rc(
+        "SetInitialThreadSchedPolicy priority 32",
+        t.set_initial_thread_sched_policy(policy(SchedClass::RoundRobin as u32, 32)),
+        Rc::InvalidArgument,
+    )?;
+    refuses(
+        "SetInitialThreadSchedPolicy",
+        t.handle(),
+        Method::SetInitialThreadSchedPolicy,
+        |h| task::set_initial_thread_sched_policy(h, policy(SchedClass::Normal as u32, 3)),
+    )?;
+    check_ok!(
+        t.set_initial_thread_sched_policy(policy(SchedClass::RoundRobin as u32, 10)),
+        "SetInitialThreadSchedPolicy round-robin 10"
+    );
+    check_eq!(
+        check_ok!(t.initial_thread_priority(), "GetInitialThreadPriority"),
+        10,
+        "priority after SetInitialThreadSchedPolicy"
+    );
+    expect_exit(&run(&t, "exit0")?, 0)?;
+    // Still answered once it ended.
+    check_ok!(
+        t.initial_thread_priority(),
+        "GetInitialThreadPriority after the end"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Ending
+
+fn terminate_exit_info_and_wait() -> TestResult {
+    let t = romfs_child("t-term")?;
+    check_ok!(t.set_env(b"role=spin"), "SetEnv");
+    check_ok!(t.resume(), "Resume");
+    let info = check_ok!(t.exit_info(), "GetExitInfo");
+    check_eq!(
+        task::status(&info),
+        Some(ExitStatus::Running),
+        "status while running"
+    );
+    expect_rc("Wait with a 1 ms timeout", t.wait(ms(1)), Rc::Timeout)?;
+    refuses(
+        "GetExitInfo",
+        t.handle(),
+        Method::GetExitInfo,
+        task::get_exit_info,
+    )?;
+    refuses("Terminate", t.handle(), Method::Terminate, task::terminate)?;
+    let no_wait = check_ok!(
+        without_generic(t.handle(), Rights::WAIT),
+        "copy without WAIT"
+    );
+    expect_rc(
+        "Wait without WAIT",
+        task::wait(no_wait.get(), 0),
+        Rc::NoCapability,
+    )?;
+    let wrong = not_a_task()?;
+    expect_rc(
+        "Wait on a notice",
+        task::wait(wrong.get(), 0),
+        Rc::WrongType,
+    )?;
+
+    check_ok!(t.terminate(), "Terminate");
+    let info = check_ok!(t.wait(CHILD_TIMEOUT_NS), "Wait");
+    check_eq!(
+        task::status(&info),
+        Some(ExitStatus::Terminated),
+        "status after Terminate"
+    );
+    let again = check_ok!(t.exit_info(), "GetExitInfo after the end");
+    check_eq!(again, info, "GetExitInfo vs Wait");
+    expect_rc("Terminate twice", t.terminate(), Rc::Busy)?;
+    // Waiting for an ended process returns at once.
+    check_ok!(t.wait(FOREVER), "Wait after the end");
+    Ok(())
+}
+
+fn running_process_refuses_preparation() -> TestResult {
+    let t = romfs_child("t-busy")?;
+    let m = check_ok!(elf::mdl_with(&[0u8; 64]), "MDL");
+    let n = OwnedHandle::new(check_ok!(notice::create(), "notice::create"));
+    check_ok!(t.set_env(b"role=spin"), "SetEnv");
+    check_ok!(t.resume(), "Resume");
+    let seg = SegLoad {
+        mdl: m.get(),
+        perms: VmPerms::READ,
+        vaddr: 0x5000_0000,
+        mem_size: 0x1000,
+        mdl_offset: 0,
+        file_size: 0x10,
+    };
+    let policy = SchedPolicy {
+        class: SchedClass::Normal as u32,
+        priority: 3,
+        quantum_ticks: 0,
+        _reserved: 0,
+    };
+    let results: [(&str, Result<(), Rc>); 10] = [
+        ("VmReserve", t.vm_reserve(0, PAGE_SIZE, RW).map(drop)),
+        ("VmFree", t.vm_free(0x4000_0000, PAGE_SIZE)),
+        ("LoadSeg", t.load_seg(&seg).map(drop)),
+        ("LoadElfHdr", t.load_elf_hdr(m.get(), 0, 64)),
+        ("LoadElfSyms", t.load_elf_syms(m.get(), (0, 24), (24, 1))),
+        ("SetEntry", t.set_entry(0x20_0000, 0)),
+        ("SetEnv", t.set_env(b"role=exit0")),
+        (
+            "TransferHandle",
+            t.transfer_handle(n.get(), Rights::READ_EVENTS, None)
+                .map(drop),
+        ),
+        ("SetInitialThreadPriority", t.set_initial_thread_priority(3)),
+        (
+            "SetInitialThreadSchedPolicy",
+            t.set_initial_thread_sched_policy(policy),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, r) in results {
+        if r != Err(Rc::Busy) {
+            failures.push(format!(
+                "{what} on a running process: {r:?}, expected rcBusy"
+            ));
+        }
+    }
+    let _ = t.terminate();
+    let _ = t.wait(CHILD_TIMEOUT_NS);
+    check!(failures.is_empty(), "{}", failures.join("; "));
+    Ok(())
+}
