@@ -103,6 +103,12 @@ pub enum Reply<'a> {
 
 impl Reply<'_> {
     pub fn fixed<T: IntoBytes + Immutable>(v: &T) -> Reply<'static> {
+        const {
+            assert!(
+                core::mem::size_of::<T>() <= 64,
+                "larger replies are written directly"
+            )
+        };
         Reply::Data(HVec::from_slice(v.as_bytes()).unwrap_or_default(), &[])
     }
     pub fn empty() -> Reply<'static> {

@@ -46,7 +46,7 @@ pub fn call<'a>(
                 .ok_or(Rc::ResourceNotFound)?;
             let t = k.threads.get(tid).ok_or(Rc::ResourceNotFound)?;
             let f = &t.frame;
-            Ok(Reply::fixed(&ThreadContext {
+            let ctx = ThreadContext {
                 tid: t.tid,
                 _reserved: 0,
                 x: f.x,
@@ -54,7 +54,11 @@ pub fn call<'a>(
                 pc: f.elr,
                 pstate: f.spsr,
                 tpidr: f.tpidr_el0,
-            }))
+            };
+            // Larger than an inline reply: written straight to the caller.
+            let (rc, len) =
+                super::write_reply(k, req.caller, req.reply, req.cap, Rc::Ok, &ctx, &[]);
+            Ok(Reply::Written(rc, len))
         }
         Method::GetNextVmRegion => {
             frozen(k, target)?;

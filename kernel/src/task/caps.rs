@@ -203,6 +203,10 @@ impl Kernel {
                 if let Some(p) = self.procs.get_mut(pid) {
                     p.handle_refs = p.handle_refs.saturating_sub(1);
                 }
+                if self.unstarted_and_unreachable(pid) {
+                    // Nobody can ever start it: it goes, as a terminated process.
+                    self.end_process(pid, kos_abi::task::ExitStatus::Terminated, 0, None);
+                }
                 self.reap(pid);
             }
             Object::Thread(tid) => {
@@ -357,6 +361,22 @@ impl Kernel {
                 self.complete_notice_wait(w, s.notice);
             }
         }
+    }
+
+    /// A never-started process that only its own handles name.
+    fn unstarted_and_unreachable(&self, pid: Pid) -> bool {
+        let Some(p) = self.procs.get(pid) else {
+            return false;
+        };
+        if p.lifecycle != super::process::Lifecycle::Created {
+            return false;
+        }
+        let own = p
+            .handles
+            .iter()
+            .filter(|(_, e)| e.object.object == Object::Task(pid))
+            .count() as u32;
+        p.handle_refs <= own
     }
 
     /// The badge value carried by the handle at `node` (0: none).
