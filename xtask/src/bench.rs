@@ -22,6 +22,7 @@ pub const USER_BENCHMARKS: &[&str] = &[
     "ipc_roundtrip_empty",
     "ipc_roundtrip_64b",
     "ipc_roundtrip_handle",
+    "spawn_romfs",
 ];
 
 /// One benchmark's result.

@@ -20,6 +20,10 @@
 //!   server is `ipc::Server::run` (one `ReplyRecv` trap per request). Both
 //!   are children of ubench (`role=bench-client` / `role=bench-server`)
 //!   joined by the static channel "bench".
+//! - `spawn_romfs`: one process's whole life, counted on the whole CPU:
+//!   `Task.Create` (`FROM_ROMFS`, `/bench/nop`, a program that exits at
+//!   once), `Resume`, `Wait` until it ends, closing its handle (per
+//!   iteration, [`SPAWNS`] of them, loop overhead subtracted).
 
 #![no_std]
 #![no_main]
@@ -40,6 +44,8 @@ use libkos::{Handle, Rc, Rights, channel, handle, locator, notice, println, sysc
 libkos::main!(main);
 
 const ITERATIONS: u64 = 1000;
+/// Iterations of `spawn_romfs` (each a whole process).
+const SPAWNS: u64 = 50;
 const JOIN_TIMEOUT: u64 = 20_000_000_000;
 
 /// Instructions retired so far (PMU event counter 0, INST_RETIRED).
@@ -146,6 +152,14 @@ fn bench_main() -> i32 {
     let per_switch = PING_PONG.load(SeqCst) / (2 * ITERATIONS);
     println!("bench thread_switch: {per_switch} instructions");
 
+    match spawn_romfs() {
+        Ok(n) => println!("bench spawn_romfs: {n} instructions"),
+        Err(e) => {
+            println!("ubench: {e}");
+            return 1;
+        }
+    }
+
     if let Err(e) = handle_copy_and_notify() {
         println!("ubench: {e}");
         return 1;
@@ -201,6 +215,41 @@ fn handle_copy_and_notify() -> Result<(), &'static str> {
         let _ = handle::close(h);
     }
     Ok(())
+}
+
+/// Instructions per Create + Resume + Wait + close of `/bench/nop`.
+fn spawn_romfs() -> Result<u64, &'static str> {
+    let once = || -> Result<(), &'static str> {
+        let t = Task::create(
+            "ubench-nop",
+            "/bench/nop",
+            DEFAULT_PRIORITY,
+            CreateFlags::FROM_ROMFS,
+        )
+        .map_err(|_| "spawn_romfs: create /bench/nop failed")?;
+        t.resume().map_err(|_| "spawn_romfs: resume failed")?;
+        let info = t
+            .wait(JOIN_TIMEOUT)
+            .map_err(|_| "spawn_romfs: wait failed")?;
+        t.close().map_err(|_| "spawn_romfs: close failed")?;
+        if !libkos::task::exited_with(&info, 0) {
+            return Err("spawn_romfs: /bench/nop did not exit 0");
+        }
+        Ok(())
+    };
+    // Warm-up: this process's heap and the kernel's caches settle.
+    once()?;
+    let empty = || black_box(());
+    let start = instructions();
+    for _ in 0..SPAWNS {
+        empty();
+    }
+    let overhead = instructions() - start;
+    let start = instructions();
+    for _ in 0..SPAWNS {
+        once()?;
+    }
+    Ok((instructions() - start).saturating_sub(overhead) / SPAWNS)
 }
 
 /// Starts the server and client children on channel "bench" and waits for
