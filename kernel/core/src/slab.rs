@@ -52,6 +52,24 @@ impl<T> Slab<T> {
         self.len == 0
     }
 
+    /// Make sure the next [`Slab::insert`] succeeds (room under the limit
+    /// and memory reserved), so a caller can build an expensive value only
+    /// once it knows it will be kept.
+    pub fn reserve_one(&mut self) -> Result<(), SlabError> {
+        if self.len >= self.limit {
+            return Err(SlabError::Full);
+        }
+        if !self.free.is_empty() {
+            return Ok(());
+        }
+        self.slots
+            .try_reserve(1)
+            .map_err(|_| SlabError::OutOfMemory)?;
+        self.free
+            .try_reserve(self.slots.len() + 1 - self.free.len())
+            .map_err(|_| SlabError::OutOfMemory)
+    }
+
     pub fn insert(&mut self, value: T) -> Result<Id, SlabError> {
         if self.len >= self.limit {
             return Err(SlabError::Full);
@@ -154,6 +172,14 @@ mod tests {
         assert_eq!(s.get(a), None);
         assert_eq!(s.remove(a), None);
         assert_eq!(s.get(b), Some(&2));
+    }
+
+    #[test]
+    fn reserve_one_then_insert_succeeds() {
+        let mut s = Slab::new(1);
+        assert_eq!(s.reserve_one(), Ok(()));
+        s.insert(1).unwrap();
+        assert_eq!(s.reserve_one(), Err(SlabError::Full));
     }
 
     #[test]

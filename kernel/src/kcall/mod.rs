@@ -336,16 +336,21 @@ pub fn write_reply<F: IntoBytes + Immutable + ?Sized>(
         }
         return (Rc::MessageTooLarge, 0);
     }
-    // Header and fixed part in one copy, the arena in another.
+    // Header and a small fixed part in one copy, the rest after.
     let mut head: HVec<u8, { HEADER_SIZE + 64 }> = HVec::new();
-    if head.extend_from_slice(header.as_bytes()).is_err() || head.extend_from_slice(fixed).is_err()
-    {
-        return (Rc::MessageTooLarge, 0);
-    }
-    if space.copy_out(reply, &head).is_err()
-        || space.copy_out(reply + head.len() as u64, arena).is_err()
-    {
-        return (Rc::BadAddress, 0);
+    let _ = head.extend_from_slice(header.as_bytes());
+    let joined = head.extend_from_slice(fixed).is_ok();
+    let parts: [&[u8]; 3] = if joined {
+        [&head, &[], arena]
+    } else {
+        [header.as_bytes(), fixed, arena]
+    };
+    let mut at = reply;
+    for part in parts {
+        if space.copy_out(at, part).is_err() {
+            return (Rc::BadAddress, 0);
+        }
+        at += part.len() as u64;
     }
     (rc, total)
 }

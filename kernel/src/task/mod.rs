@@ -204,6 +204,9 @@ impl Kernel {
         if self.threads.len() >= MAX_THREADS {
             return Err(Rc::QuotaExceeded);
         }
+        // Room for the process first: its address space is not dropped
+        // lightly (frames and an ASID would leak).
+        self.procs.reserve_one().map_err(slab_err)?;
         let stack_size = if stack_size == 0 {
             DEFAULT_STACK_SIZE
         } else {
@@ -258,10 +261,8 @@ impl Kernel {
         };
         let pid = match self.procs.insert(proc) {
             Ok(pid) => pid,
-            Err(e) => {
-                // Nothing refers to the space yet.
-                return Err(slab_err(e));
-            }
+            // Reserved above: cannot happen.
+            Err(e) => return Err(slab_err(e)),
         };
         // The well-known handles: itself (index 0) and the kernel (index 1).
         let setup = self
