@@ -53,6 +53,11 @@ impl<K: Copy, B: Copy + Eq> Cdt<K, B> {
         }
     }
 
+    /// Reserve room for every node now (see [`crate::slab::Slab::reserve_all`]).
+    pub fn reserve_all(&mut self) -> Result<(), crate::slab::SlabError> {
+        self.nodes.reserve_all()
+    }
+
     pub fn len(&self) -> usize {
         self.nodes.len()
     }

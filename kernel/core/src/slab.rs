@@ -52,6 +52,18 @@ impl<T> Slab<T> {
         self.len == 0
     }
 
+    /// Reserve memory for `limit` objects now, so the slab never grows (and
+    /// the kernel heap in use does not change) as objects come and go.
+    pub fn reserve_all(&mut self) -> Result<(), SlabError> {
+        let more = self.limit.saturating_sub(self.slots.len());
+        self.slots
+            .try_reserve_exact(more)
+            .map_err(|_| SlabError::OutOfMemory)?;
+        self.free
+            .try_reserve_exact(self.limit.saturating_sub(self.free.len()))
+            .map_err(|_| SlabError::OutOfMemory)
+    }
+
     /// Make sure the next [`Slab::insert`] succeeds (room under the limit
     /// and memory reserved), so a caller can build an expensive value only
     /// once it knows it will be kept.

@@ -139,6 +139,11 @@ pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
         mdls: Slab::new(MAX_OBJECTS),
         subs: Vec::new(),
     });
+    // Every process, thread and handle slot up front: the kernel heap in
+    // use then does not grow with the number of objects that ever lived.
+    let _ = k.procs.reserve_all();
+    let _ = k.threads.reserve_all();
+    let _ = k.cdt.reserve_all();
     let no_process = Pid {
         index: u32::MAX,
         generation: 0,
