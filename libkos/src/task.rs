@@ -30,7 +30,7 @@ use kos_abi::task::{
 };
 use kos_abi::vm::{VmPerms, VmRange};
 use kos_abi::{Handle, Rc, Rights};
-use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes};
+use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 use crate::{ipc, syscall};
 
@@ -317,16 +317,25 @@ pub fn get_thread_context(task: Handle, index: u32) -> Result<ThreadContext, Rc>
         index,
         _reserved: 0,
     };
-    let mut reply = ThreadContext::new_zeroed();
-    call(
-        task,
+    // 288 bytes: more than a fixed part may hold (MAX_FIXED), so take it
+    // from the reply's fixed part or, failing that, its arena.
+    let size = core::mem::size_of::<ThreadContext>();
+    let mut req_buf = [0u8; 64];
+    let mut e = ipc::Encoder::new(&mut req_buf, core::mem::size_of::<ThreadIndex>(), 0)?;
+    e.fixed(&req)?;
+    let msg = e.finish(
+        Endpoint::Task as u16,
         Method::GetThreadContext as u16,
-        &req,
-        &[],
-        &mut reply,
-        &mut [],
+        Rc::Ok,
     )?;
-    Ok(reply)
+    ipc::transact(task, syscall::FOREVER, msg, 1024, |m| {
+        let bytes = if m.fixed.len() >= size {
+            &m.fixed[..size]
+        } else {
+            m.arena.get(..size).ok_or(Rc::NotSupported)?
+        };
+        ThreadContext::read_from_bytes(bytes).map_err(|_| Rc::NotSupported)
+    })
 }
 
 /// `GetNextVmRegion` of a frozen process: the first region at or after

@@ -13,6 +13,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use libkos::abi::msg::sysinfo::MemStats;
 use libkos::abi::sched::DEFAULT_PRIORITY;
 use libkos::abi::task::{CreateFlags, ExitInfo, ExitStatus, FaultKind, Method};
 use libkos::abi::vm::VmPerms;
@@ -512,17 +513,11 @@ fn tasks_list_and_end_notice() -> TestResult {
 // ---------------------------------------------------------------------------
 // Exhaustion
 
-fn exhaustion_and_recovery() -> TestResult {
-    // Warm up (this process's heap grows once for a create/close).
-    drop(check_ok!(
-        Task::create("t2-q-warm", NOP, DEFAULT_PRIORITY, CreateFlags::FROM_ROMFS),
-        "warm-up create"
-    ));
-    let names: Vec<String> = (0..300).map(|i| format!("t2-q-{i:03}")).collect();
-    let mut tasks: Vec<Task> = Vec::with_capacity(names.len());
-    let before = check_ok!(libkos::sys::mem_stats(), "mem_stats before");
+/// Creates `nop` processes (not started) until the kernel refuses, then
+/// closes them all; returns how many were made and the refusal.
+fn exhaust(names: &[String], tasks: &mut Vec<Task>) -> Result<(usize, Rc), String> {
     let mut refused = None;
-    for name in &names {
+    for name in names {
         match Task::create(name, NOP, DEFAULT_PRIORITY, CreateFlags::FROM_ROMFS) {
             Ok(t) => tasks.push(t),
             Err(rc) => {
@@ -538,34 +533,59 @@ fn exhaustion_and_recovery() -> TestResult {
             failures.push(format!("close: {e}"));
         }
     }
-    check!(failures.is_empty(), "{}", failures.join("; "));
-    check!(
-        matches!(refused, Some(Rc::QuotaExceeded | Rc::OutOfMemory)),
-        "creating {} processes ended with {refused:?} after {made}",
-        names.len()
-    );
-    check!(made > 0, "not one process could be created");
-    println!(
-        "utest-task2: {made} processes created, then {}",
-        refused.unwrap()
-    );
-    // Everything comes back (give deferred teardown a moment).
+    if !failures.is_empty() {
+        return Err(failures.join("; "));
+    }
+    match refused {
+        Some(rc @ (Rc::QuotaExceeded | Rc::OutOfMemory)) if made > 0 => Ok((made, rc)),
+        other => Err(format!(
+            "creating {} processes ended with {other:?} after {made}",
+            names.len()
+        )),
+    }
+}
+
+/// MemStats once they stop changing (teardown may be deferred), at most 2 s.
+fn settled(want: &MemStats) -> Result<MemStats, String> {
     let deadline = now() + ms(2000);
-    let after = loop {
-        let after = check_ok!(libkos::sys::mem_stats(), "mem_stats after");
-        let same = after.free_frames == before.free_frames
-            && after.heap_used == before.heap_used
-            && after.processes == before.processes
-            && after.threads == before.threads;
-        if same || now() > deadline {
-            break after;
+    loop {
+        let s = libkos::sys::mem_stats().map_err(|e| format!("mem_stats: {e}"))?;
+        if s == *want || now() > deadline {
+            return Ok(s);
         }
         libkos::syscall::sleep_ns(ms(10));
-    };
+    }
+}
+
+fn exhaustion_and_recovery() -> TestResult {
+    let names: Vec<String> = (0..300).map(|i| format!("t2-q-{i:03}")).collect();
+    let mut tasks: Vec<Task> = Vec::with_capacity(names.len());
+    // Round 1 grows whatever grows to its peak (kernel tables sized for the
+    // most processes, heap pages kept); round 2 must give back exactly what
+    // it took.
+    let start = check_ok!(libkos::sys::mem_stats(), "mem_stats at the start");
+    let (made1, rc1) = exhaust(&names, &mut tasks)?;
+    let after1 = settled(&start)?;
+    check_eq!(
+        after1.processes,
+        start.processes,
+        "live processes after round 1"
+    );
+    check_eq!(after1.threads, start.threads, "live threads after round 1");
+    let before = after1;
+    let (made2, rc2) = exhaust(&names, &mut tasks)?;
+    let after = settled(&before)?;
+    println!(
+        "utest-task2: {made1} processes, then {rc1}; again {made2}, then {rc2}; \
+         round 1 kept {} frames and {} kernel heap bytes",
+        start.free_frames as i64 - before.free_frames as i64,
+        before.heap_used as i64 - start.heap_used as i64
+    );
+    check_eq!(made2, made1, "processes created in round 2 vs round 1");
     check_eq!(after.processes, before.processes, "live processes");
     check_eq!(after.threads, before.threads, "live threads");
-    check_eq!(after.free_frames, before.free_frames, "free frames");
     check_eq!(after.heap_used, before.heap_used, "kernel heap bytes used");
+    check_eq!(after.free_frames, before.free_frames, "free frames");
     // The system still runs programs.
     let t = check_ok!(
         Task::create("t2-q-after", NOP, DEFAULT_PRIORITY, CreateFlags::FROM_ROMFS),
