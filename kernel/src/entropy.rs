@@ -74,13 +74,20 @@ fn rng200() -> Option<u64> {
     const FIFO_COUNT: u64 = 0x24;
     const RBGEN: u32 = 1;
     let reg = |off: u64| phys_to_virt_addr(BASE + off) as *mut u32;
-    // SAFETY: BASE is the RNG200 block inside the board's MMIO window,
-    // mapped as Device memory by the kernel tables; 32-bit accesses.
-    unsafe {
-        let ctrl = reg(CTRL).read_volatile();
-        if ctrl & RBGEN == 0 {
-            reg(CTRL).write_volatile(ctrl | RBGEN);
-        }
+    // Probe first: a board (or emulator: QEMU's raspi4b) without the block
+    // answers with an external abort, which must not stop the kernel.
+    let mut ctrl = 0;
+    let fault = crate::arch::exception::catch_fault(|| {
+        // SAFETY: BASE is the RNG200 block inside the board's MMIO window,
+        // mapped as Device memory by the kernel tables; a 32-bit read.
+        ctrl = unsafe { reg(CTRL).read_volatile() };
+    });
+    if fault.is_some() {
+        return None;
+    }
+    if ctrl & RBGEN == 0 {
+        // SAFETY: as above; the block answered, so it exists.
+        unsafe { reg(CTRL).write_volatile(ctrl | RBGEN) };
     }
     let mut v = 0u64;
     let mut got = 0;
