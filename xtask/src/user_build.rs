@@ -81,18 +81,30 @@ impl UserPrograms {
     }
 }
 
-/// Builds every user program (release, same target directory as the
-/// kernel) and reads and checks the ELF files.
+/// Code generation flags of user programs.
+pub const USER_RUSTFLAGS: &str = "-C force-frame-pointers=yes";
+
+/// Where user programs are built: `target/user`.
+pub fn user_target_dir() -> std::path::PathBuf {
+    target_dir().join("user")
+}
+
+/// Builds every user program (release, in [`user_target_dir`]) and reads
+/// and checks the ELF files.
 pub fn build() -> Result<UserPrograms> {
     eprintln!("xtask: building user programs ({})", PACKAGES.join(", "));
     let mut cmd = cargo();
     cmd.args(["build", "--release", "--target", TARGET, "--target-dir"])
-        .arg(target_dir());
+        .arg(user_target_dir())
+        // Frame records in user code, so crash reports can walk the x29
+        // chain; the kernel is built without them (they cost on its hot
+        // path), hence a target directory of their own.
+        .env("RUSTFLAGS", USER_RUSTFLAGS);
     for p in PACKAGES {
         cmd.args(["-p", p]);
     }
     run_checked(&mut cmd)?;
-    let dir = target_dir().join(TARGET).join("release");
+    let dir = user_target_dir().join(TARGET).join("release");
     let mut progs = UserPrograms::default();
     let names = SYSTEM_PROGRAMS
         .iter()

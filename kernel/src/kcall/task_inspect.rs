@@ -55,9 +55,16 @@ pub fn call<'a>(
                 pstate: f.spsr,
                 tpidr: f.tpidr_el0,
             };
-            // Larger than an inline reply: written straight to the caller.
-            let (rc, len) =
-                super::write_reply(k, req.caller, req.reply, req.cap, Rc::Ok, &ctx, &[]);
+            // Larger than a fixed part may be (MAX_FIXED): sent as the arena.
+            let (rc, len) = super::write_reply(
+                k,
+                req.caller,
+                req.reply,
+                req.cap,
+                Rc::Ok,
+                &[0u8; 0][..],
+                ctx.as_bytes(),
+            );
             Ok(Reply::Written(rc, len))
         }
         Method::GetNextVmRegion => {

@@ -412,7 +412,8 @@ pub struct TaskEntry {
     pub path: [u8; 128],
 }
 
-/// `GetThreadContext` of a frozen process: request [`ThreadIndex`] (0 = the
+/// `GetThreadContext` of a frozen process (the [`ThreadContext`], larger
+/// than a fixed part may be, comes as the reply's arena): request [`ThreadIndex`] (0 = the
 /// thread that faulted), reply [`ThreadContext`]; `rcResourceNotFound` past
 /// the last thread.
 #[derive(
