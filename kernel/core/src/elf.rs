@@ -16,6 +16,7 @@
 //! the user range, are page-congruent, never writable and executable, and
 //! never share a page; the entry point lies in an executable segment.
 
+use crate::bytes::{u16_at, u32_at, u64_at};
 use core::fmt;
 use core::ops::Range;
 
@@ -429,24 +430,6 @@ fn byte_range(offset: u64, size: u64, image_len: usize) -> Option<Range<usize>> 
 /// The byte range of a table of `count` entries of `size` bytes.
 fn table_range(offset: u64, count: u16, size: usize, image_len: usize) -> Option<Range<usize>> {
     byte_range(offset, u64::from(count) * size as u64, image_len)
-}
-
-fn u16_at(b: &[u8], o: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(
-        b.get(o..o.checked_add(2)?)?.try_into().ok()?,
-    ))
-}
-
-fn u32_at(b: &[u8], o: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        b.get(o..o.checked_add(4)?)?.try_into().ok()?,
-    ))
-}
-
-fn u64_at(b: &[u8], o: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(
-        b.get(o..o.checked_add(8)?)?.try_into().ok()?,
-    ))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ extern crate alloc;
 
 pub mod addr;
 pub mod aslr;
+pub mod bytes;
 pub mod cdt;
 pub mod elf;
 pub mod esr;

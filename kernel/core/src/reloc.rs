@@ -14,6 +14,7 @@
 //! PLT relocations) is refused rather than skipped: an unapplied
 //! relocation would only show up later as a wild pointer.
 
+use crate::bytes::{u16_at, u32_at, u64_at};
 use core::fmt;
 use core::ops::Range;
 
@@ -310,24 +311,6 @@ fn dynamic_bytes(image: &[u8]) -> Result<Option<&[u8]>, RelocError> {
 fn range(offset: u64, size: u64, len: usize) -> Option<Range<usize>> {
     let end = offset.checked_add(size)?;
     (end <= len as u64).then_some(offset as usize..end as usize)
-}
-
-fn u16_at(b: &[u8], o: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(
-        b.get(o..o.checked_add(2)?)?.try_into().ok()?,
-    ))
-}
-
-fn u32_at(b: &[u8], o: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        b.get(o..o.checked_add(4)?)?.try_into().ok()?,
-    ))
-}
-
-fn u64_at(b: &[u8], o: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(
-        b.get(o..o.checked_add(8)?)?.try_into().ok()?,
-    ))
 }
 
 #[cfg(test)]

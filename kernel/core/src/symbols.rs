@@ -5,6 +5,8 @@
 //! image: entries are read by hand, names are bounds-checked, and a bad
 //! name degrades to `"?"` instead of failing the report.
 
+use crate::bytes::{u32_at, u64_at};
+
 const SYM_SIZE: usize = 24;
 const STT_NOTYPE: u8 = 0;
 const STT_FUNC: u8 = 2;
@@ -101,18 +103,6 @@ pub fn without_hash(name: &str) -> &str {
     } else {
         name
     }
-}
-
-fn u32_at(b: &[u8], o: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        b.get(o..o.checked_add(4)?)?.try_into().ok()?,
-    ))
-}
-
-fn u64_at(b: &[u8], o: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(
-        b.get(o..o.checked_add(8)?)?.try_into().ok()?,
-    ))
 }
 
 #[cfg(test)]

@@ -338,18 +338,7 @@ impl AddressSpace {
 
     /// `VmFree`: a whole region `reserve` made.
     pub fn free_reserved(&mut self, start: u64, size: u64) -> Result<(), Rc> {
-        let at = self
-            .regions
-            .iter()
-            .position(|r| r.start == start && r.kind == RegionKind::Reserved)
-            .ok_or(Rc::InvalidArgument)?;
-        let r = self.regions[at];
-        if round_up(size) != Some(r.end - r.start) {
-            return Err(Rc::InvalidArgument);
-        }
-        self.unmap_pages(r.start, r.end);
-        self.regions.remove(at);
-        Ok(())
+        self.free_region(start, size, RegionKind::Reserved)
     }
 
     /// Zeroed read-write memory at an address of the kernel's choosing.
@@ -363,10 +352,16 @@ impl AddressSpace {
 
     /// Free a whole region that [`AddressSpace::allocate`] returned.
     pub fn free(&mut self, start: u64, size: u64) -> Result<(), Rc> {
+        self.free_region(start, size, RegionKind::Heap)
+    }
+
+    /// Unmap and free the whole region of `kind` at `start`; `size` must be
+    /// its size (page-rounded).
+    fn free_region(&mut self, start: u64, size: u64, kind: RegionKind) -> Result<(), Rc> {
         let at = self
             .regions
             .iter()
-            .position(|r| r.start == start && r.kind == RegionKind::Heap)
+            .position(|r| r.start == start && r.kind == kind)
             .ok_or(Rc::InvalidArgument)?;
         let r = self.regions[at];
         if round_up(size) != Some(r.end - r.start) {
