@@ -47,6 +47,7 @@ pub const TEST_PROGRAMS: &[&str] = &[
     "utest-pie",
     "utest-task",
     "utest-task2",
+    "utest-fuzz",
 ];
 
 /// Programs carried as data (not run by einit): (cargo bin name, path in
