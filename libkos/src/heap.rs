@@ -1,9 +1,17 @@
 //! The program's heap: a buddy allocator that starts empty and grows with
 //! `Vm.Allocate` whenever an allocation does not fit.
+//!
+//! Its lock is ours, not a plain spin lock: a thread that finds it taken
+//! spins briefly, then yields, then sleeps a tick. A real-time thread that
+//! preempted the holder would otherwise spin forever, since the holder (of
+//! lower priority) never runs again while it does.
 
-use core::alloc::Layout;
+use core::alloc::{GlobalAlloc, Layout};
+use core::cell::UnsafeCell;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, Ordering};
 
-use buddy_system_allocator::{Heap, LockedHeapWithRescue};
+use buddy_system_allocator::Heap;
 use kos_abi::vm::PAGE_SIZE;
 
 /// Buddy orders: blocks up to 2^31 bytes.
@@ -12,7 +20,73 @@ const ORDER: usize = 32;
 const MIN_GROW: usize = 64 * 1024;
 
 #[global_allocator]
-static HEAP: LockedHeapWithRescue<ORDER> = LockedHeapWithRescue::new(grow);
+static HEAP: KosHeap = KosHeap {
+    locked: AtomicBool::new(false),
+    heap: UnsafeCell::new(Heap::new()),
+};
+
+/// The buddy heap behind a lock that backs off to the scheduler.
+struct KosHeap {
+    locked: AtomicBool,
+    heap: UnsafeCell<Heap<ORDER>>,
+}
+
+// SAFETY: `heap` is only reached through `with`, which holds `locked`.
+unsafe impl Sync for KosHeap {}
+
+/// Lock attempts spent spinning, then yielding, before sleeping.
+const SPINS: u32 = 64;
+const YIELDS: u32 = 128;
+
+impl KosHeap {
+    /// Run `f` on the heap with the lock held.
+    fn with<R>(&self, f: impl FnOnce(&mut Heap<ORDER>) -> R) -> R {
+        let mut tries = 0u32;
+        while self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            tries = tries.saturating_add(1);
+            if tries < SPINS {
+                core::hint::spin_loop();
+            } else if tries < YIELDS {
+                crate::syscall::yield_now();
+            } else {
+                // Blocks for at least a tick: lower-priority holders run.
+                let _ = crate::syscall::sleep_ns(1);
+            }
+        }
+        // SAFETY: the lock is held: this is the only reference until it is
+        // released below.
+        let r = f(unsafe { &mut *self.heap.get() });
+        self.locked.store(false, Ordering::Release);
+        r
+    }
+}
+
+// SAFETY: allocation and deallocation go to the buddy heap under the lock;
+// its blocks never overlap and memory added to it is never unmapped.
+unsafe impl GlobalAlloc for KosHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        self.with(|heap| {
+            if let Ok(p) = heap.alloc(layout) {
+                return p.as_ptr();
+            }
+            grow(heap, &layout);
+            heap.alloc(layout)
+                .map_or(core::ptr::null_mut(), |p| p.as_ptr())
+        })
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(p) = NonNull::new(ptr) {
+            // SAFETY: the caller passes a block this allocator handed out
+            // with this layout (GlobalAlloc's contract).
+            self.with(|heap| unsafe { heap.dealloc(p, layout) });
+        }
+    }
+}
 
 /// Bytes to ask the kernel for so that `layout` fits: twice the buddy block
 /// it needs (so an aligned block of that size lies inside whatever address
@@ -25,8 +99,9 @@ pub(crate) fn grow_size(layout: &Layout) -> usize {
         .max(MIN_GROW)
 }
 
-/// The allocator's rescue: called with the heap locked when an allocation
-/// failed; adds fresh memory (if the kernel gives any) and lets it retry.
+/// Called with the heap locked when an allocation failed: adds fresh
+/// memory (if the kernel gives any) for one retry. (`Vm.Allocate`'s message
+/// lives on the stack: nothing here allocates.)
 fn grow(heap: &mut Heap<ORDER>, layout: &Layout) {
     let Ok(range) = crate::vm::allocate(grow_size(layout) as u64) else {
         return;
@@ -43,12 +118,18 @@ fn grow(heap: &mut Heap<ORDER>, layout: &Layout) {
     unsafe { heap.add_to_heap(start, start + size) };
 }
 
+/// Run `f` with the heap locked (for tests of lock contention): anything
+/// that allocates meanwhile waits. `f` must not allocate itself.
+pub fn with_heap_locked<R>(f: impl FnOnce() -> R) -> R {
+    HEAP.with(|_| f())
+}
+
 /// Bytes the heap has handed out and not yet taken back.
 pub fn used() -> usize {
-    HEAP.lock().stats_alloc_actual()
+    HEAP.with(|h| h.stats_alloc_actual())
 }
 
 /// Bytes the heap holds in all (used and free).
 pub fn total() -> usize {
-    HEAP.lock().stats_total_bytes()
+    HEAP.with(|h| h.stats_total_bytes())
 }

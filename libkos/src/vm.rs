@@ -72,3 +72,5 @@ pub unsafe fn protect(range: VmRange, perms: VmPerms) -> Result<(), Rc> {
 pub fn heap_stats() -> (usize, usize) {
     (crate::heap::used(), crate::heap::total())
 }
+
+pub use crate::heap::with_heap_locked;

@@ -34,6 +34,7 @@ fn main() -> i32 {
             fifo_runs_to_completion,
             blocked_thread_uses_no_cpu,
             simd_registers_survive_preemption,
+            realtime_allocation_under_contention,
         ],
     )
 }
@@ -339,5 +340,49 @@ fn simd_registers_survive_preemption() -> TestResult {
             tp_value(i)
         );
     }
+    Ok(())
+}
+
+// ------------------------------------------------- heap lock contention
+
+static WANTS_HEAP: AtomicBool = AtomicBool::new(false);
+
+/// A FIFO thread preempts the (time-sharing) main thread while main holds
+/// the heap lock, then allocates. It must not spin on the lock forever: a
+/// lower-priority holder never runs while it does. libkos's lock backs off
+/// to the scheduler (spin, yield, then sleep a tick), so main gets to
+/// release the lock. With a plain spin lock this test hangs.
+fn realtime_allocation_under_contention() -> TestResult {
+    WANTS_HEAP.store(false, SeqCst);
+    let rt = thread::spawn(fifo(15), 0, || {
+        syscall::sleep_ns(ms(20));
+        WANTS_HEAP.store(true, SeqCst);
+        let v = alloc::vec![7u8; 256];
+        i64::from(core::hint::black_box(v)[255])
+    });
+    let rt = check_ok!(rt, "spawn");
+    let start = now();
+    // Holds the lock until the real-time thread has woken up and asked for
+    // the heap (it preempts us right there), or 2 s.
+    let asked = libkos::vm::with_heap_locked(|| {
+        while !WANTS_HEAP.load(SeqCst) && now() - start < ms(2000) {
+            core::hint::spin_loop();
+        }
+        WANTS_HEAP.load(SeqCst)
+    });
+    let held = now() - start;
+    check!(asked, "the real-time thread never asked for the heap");
+    // It asked after ~20 ms; backing off lets us go within a tick or two.
+    // (A plain spin lock starves us for as long as the spinning lasts.)
+    check!(
+        held < ms(1000),
+        "the lock holder was starved: it got the CPU back after {} ms",
+        held / ms(1)
+    );
+    check_eq!(
+        check_ok!(rt.join(JOIN_TIMEOUT), "join"),
+        7,
+        "its allocation"
+    );
     Ok(())
 }
