@@ -433,4 +433,4 @@ fn table_range(offset: u64, count: u16, size: usize, image_len: usize) -> Option
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

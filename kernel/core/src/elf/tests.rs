@@ -9,15 +9,15 @@ const R: u32 = PF_R;
 const RW: u32 = PF_R | PF_W;
 const RX: u32 = PF_R | PF_X;
 
-/// A program header to assemble.
+/// A program header to assemble (also used by the relocation tests).
 #[derive(Copy, Clone)]
-struct Ph {
-    p_type: u32,
-    flags: u32,
-    offset: u64,
-    vaddr: u64,
-    filesz: u64,
-    memsz: u64,
+pub(crate) struct Ph {
+    pub p_type: u32,
+    pub flags: u32,
+    pub offset: u64,
+    pub vaddr: u64,
+    pub filesz: u64,
+    pub memsz: u64,
 }
 
 const fn load(flags: u32, offset: u64, vaddr: u64, filesz: u64, memsz: u64) -> Ph {
@@ -36,13 +36,13 @@ const TEXT: Ph = load(RX, 0x1000, 0x40_1000, 0x100, 0x100);
 const DATA: Ph = load(RW, 0x2000, 0x40_2000, 0x10, 0x3000);
 const ENTRY: u64 = 0x40_1000;
 
-fn put(b: &mut [u8], o: usize, v: &[u8]) {
+pub(crate) fn put(b: &mut [u8], o: usize, v: &[u8]) {
     b[o..o + v.len()].copy_from_slice(v);
 }
 
 /// Assemble an ELF64 AArch64 header, the program headers right after it,
 /// and zero padding up to `len` bytes.
-fn build(e_type: u16, entry: u64, phs: &[Ph], len: usize) -> Vec<u8> {
+pub(crate) fn build(e_type: u16, entry: u64, phs: &[Ph], len: usize) -> Vec<u8> {
     let mut b = vec![0u8; len.max(EHDR_SIZE + phs.len() * PHDR_SIZE)];
     put(&mut b, 0, &MAGIC);
     b[4] = ELFCLASS64;

@@ -3,6 +3,7 @@ use std::vec;
 use std::vec::Vec;
 
 use super::*;
+use crate::elf::tests::{Ph, build as elf_build, put};
 use crate::elf::{self, Segment};
 
 const USER_END: u64 = 1 << 40;
@@ -21,16 +22,6 @@ const RELA_AT: u64 = 0x200;
 const DYN_AT: u64 = 0x2000;
 const IMAGE_LEN: usize = 0x2100;
 
-#[derive(Copy, Clone)]
-struct Ph {
-    p_type: u32,
-    flags: u32,
-    offset: u64,
-    vaddr: u64,
-    filesz: u64,
-    memsz: u64,
-}
-
 const fn ph(p_type: u32, flags: u32, offset: u64, vaddr: u64, filesz: u64, memsz: u64) -> Ph {
     Ph {
         p_type,
@@ -47,35 +38,11 @@ const TEXT: Ph = ph(PT_LOAD, RX, 0x1000, 0x1000, 0x100, 0x100);
 const DATA: Ph = ph(PT_LOAD, RW, 0x2000, 0x2000, 0x100, 0x2000);
 const DYNAMIC: Ph = ph(PT_DYNAMIC, RW, DYN_AT, DYN_AT, 0x100, 0x100);
 
-fn put(b: &mut [u8], o: usize, v: &[u8]) {
-    b[o..o + v.len()].copy_from_slice(v);
-}
-
-/// An ELF64 AArch64 `ET_DYN` header, program headers right after it,
-/// zero padding to `IMAGE_LEN`, then the dynamic entries at `DYN_AT` and
-/// the relocations `(r_offset, r_info, r_addend)` at `RELA_AT`.
+/// An ELF64 AArch64 `ET_DYN` image (the ELF tests' builder), padded to
+/// `IMAGE_LEN`, with the dynamic entries at `DYN_AT` and the relocations
+/// `(r_offset, r_info, r_addend)` at `RELA_AT`.
 fn build(phs: &[Ph], dynamic: &[(u64, u64)], relas: &[(u64, u64, i64)]) -> Vec<u8> {
-    let mut b = vec![0u8; IMAGE_LEN];
-    put(&mut b, 0, b"\x7fELF\x02\x01\x01");
-    put(&mut b, 16, &3u16.to_le_bytes());
-    put(&mut b, 18, &183u16.to_le_bytes());
-    put(&mut b, 20, &1u32.to_le_bytes());
-    put(&mut b, 24, &0x1000u64.to_le_bytes());
-    put(&mut b, 32, &(EHDR_SIZE as u64).to_le_bytes());
-    put(&mut b, 52, &(EHDR_SIZE as u16).to_le_bytes());
-    put(&mut b, 54, &(PHDR_SIZE as u16).to_le_bytes());
-    put(&mut b, 56, &(phs.len() as u16).to_le_bytes());
-    for (i, p) in phs.iter().enumerate() {
-        let o = EHDR_SIZE + i * PHDR_SIZE;
-        put(&mut b, o, &p.p_type.to_le_bytes());
-        put(&mut b, o + 4, &p.flags.to_le_bytes());
-        put(&mut b, o + 8, &p.offset.to_le_bytes());
-        put(&mut b, o + 16, &p.vaddr.to_le_bytes());
-        put(&mut b, o + 24, &p.vaddr.to_le_bytes());
-        put(&mut b, o + 32, &p.filesz.to_le_bytes());
-        put(&mut b, o + 40, &p.memsz.to_le_bytes());
-        put(&mut b, o + 48, &0x1000u64.to_le_bytes());
-    }
+    let mut b = elf_build(3, 0x1000, phs, IMAGE_LEN);
     for (i, &(tag, val)) in dynamic.iter().enumerate() {
         let o = DYN_AT as usize + i * DYN_SIZE;
         put(&mut b, o, &tag.to_le_bytes());
