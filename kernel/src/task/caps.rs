@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use kernel_core::cdt::NodeId;
 use kernel_core::handles::Entry;
 use kernel_core::slab::Id;
-use kos_abi::msg::notice::{BADGE_CLOSED, Event, MAX_QUEUED, OBJECT_DESTROYED, PEER_DIED};
+use kos_abi::msg::notice::{BADGE_CLOSED, Event, OBJECT_DESTROYED, PEER_DIED};
 use kos_abi::{Handle, Rc, Rights};
 
 use super::Kernel;
@@ -150,137 +150,92 @@ impl Kernel {
         }
     }
 
+    /// The count of handles (and, for an MDL, mappings) naming `obj`; `None`
+    /// for the kernel's core endpoints and for objects already gone.
+    fn refs_mut(&mut self, obj: Object) -> Option<&mut u32> {
+        match obj {
+            Object::Task(pid) => self.procs.get_mut(pid).map(|p| &mut p.handle_refs),
+            Object::Thread(tid) => self.threads.get_mut(tid).map(|t| &mut t.handle_refs),
+            Object::Kernel => None,
+            Object::Channel(id) => self.channels.get_mut(id).map(|c| &mut c.refs),
+            Object::Badge(id) => self.badges.get_mut(id).map(|b| &mut b.refs),
+            Object::UserObject(id) => self.uobjs.get_mut(id).map(|u| &mut u.refs),
+            Object::Notice(id) => self.notices.get_mut(id).map(|n| &mut n.refs),
+            Object::Mdl(id) => self.mdls.get_mut(id).map(|m| &mut m.refs),
+        }
+    }
+
     /// One more handle (with `rights`) names `obj`.
     pub(crate) fn retain(&mut self, obj: Object, rights: Rights) {
-        match obj {
-            Object::Task(pid) => {
-                if let Some(p) = self.procs.get_mut(pid) {
-                    p.handle_refs += 1;
-                }
-            }
-            Object::Thread(tid) => {
-                if let Some(t) = self.threads.get_mut(tid) {
-                    t.handle_refs += 1;
-                }
-            }
-            Object::Kernel => {}
-            Object::Channel(id) => {
-                if let Some(c) = self.channels.get_mut(id) {
-                    c.refs += 1;
-                    if rights.contains(Rights::SERVER) {
-                        c.servers += 1;
-                    }
-                }
-            }
-            Object::Badge(id) => {
-                if let Some(b) = self.badges.get_mut(id) {
-                    b.refs += 1;
-                }
-            }
-            Object::UserObject(id) => {
-                if let Some(u) = self.uobjs.get_mut(id) {
-                    u.refs += 1;
-                }
-            }
-            Object::Notice(id) => {
-                if let Some(n) = self.notices.get_mut(id) {
-                    n.refs += 1;
-                }
-            }
-            Object::Mdl(id) => {
-                if let Some(m) = self.mdls.get_mut(id) {
-                    m.refs += 1;
-                }
-            }
+        if let Some(r) = self.refs_mut(obj) {
+            *r += 1;
+        }
+        if let Object::Channel(id) = obj
+            && rights.contains(Rights::SERVER)
+            && let Some(c) = self.channels.get_mut(id)
+        {
+            c.servers += 1;
         }
     }
 
     /// One handle (with `rights`) naming `obj` went away: destroy the
     /// object when it was the last, and tell whoever subscribed.
     pub(crate) fn release(&mut self, obj: Object, rights: Rights) {
+        let Some(r) = self.refs_mut(obj) else {
+            return;
+        };
+        *r = r.saturating_sub(1);
+        let last = *r == 0;
         match obj {
             Object::Task(pid) => {
-                if let Some(p) = self.procs.get_mut(pid) {
-                    p.handle_refs = p.handle_refs.saturating_sub(1);
-                }
                 if self.unstarted_and_unreachable(pid) {
                     // Nobody can ever start it: it goes, as a terminated process.
                     self.end_process(pid, kos_abi::task::ExitStatus::Terminated, 0, None);
                 }
                 self.reap(pid);
             }
-            Object::Thread(tid) => {
-                if let Some(t) = self.threads.get_mut(tid) {
-                    t.handle_refs = t.handle_refs.saturating_sub(1);
-                }
-                self.reap_thread(tid);
-            }
+            Object::Thread(tid) => self.reap_thread(tid),
             Object::Kernel => {}
             Object::Channel(id) => {
-                let Some(c) = self.channels.get_mut(id) else {
-                    return;
-                };
-                c.refs = c.refs.saturating_sub(1);
-                if rights.contains(Rights::SERVER) {
+                if rights.contains(Rights::SERVER)
+                    && let Some(c) = self.channels.get_mut(id)
+                {
                     c.servers = c.servers.saturating_sub(1);
                     if c.servers == 0 {
                         self.server_gone(id);
                     }
                 }
-                if self.channels.get(id).is_some_and(|c| c.refs == 0) {
+                if last {
                     self.channels.remove(id);
                     self.object_destroyed(obj);
                 }
             }
-            Object::Badge(id) => {
-                let Some(b) = self.badges.get_mut(id) else {
-                    return;
-                };
-                b.refs = b.refs.saturating_sub(1);
-                if b.refs == 0 {
-                    self.badges.remove(id);
-                    self.notify(obj, BADGE_CLOSED);
-                    self.object_destroyed(obj);
-                }
+            Object::Badge(id) if last => {
+                self.badges.remove(id);
+                self.notify(obj, BADGE_CLOSED);
+                self.object_destroyed(obj);
             }
-            Object::UserObject(id) => {
-                let Some(u) = self.uobjs.get_mut(id) else {
-                    return;
-                };
-                u.refs = u.refs.saturating_sub(1);
-                if u.refs == 0 {
-                    self.uobjs.remove(id);
-                    self.object_destroyed(obj);
-                }
+            Object::UserObject(id) if last => {
+                self.uobjs.remove(id);
+                self.object_destroyed(obj);
             }
-            Object::Notice(id) => {
-                let Some(n) = self.notices.get_mut(id) else {
-                    return;
-                };
-                n.refs = n.refs.saturating_sub(1);
-                if n.refs == 0 {
-                    if let Some(w) = n.waiter.take() {
-                        self.wake(w, Rc::PeerDied, 0);
-                    }
-                    self.notices.remove(id);
-                    self.subs.retain(|s| s.notice != id);
-                    self.object_destroyed(obj);
+            Object::Notice(id) if last => {
+                if let Some(w) = self.notices.get_mut(id).and_then(|n| n.waiter.take()) {
+                    self.wake(w, Rc::PeerDied, 0);
                 }
+                self.notices.remove(id);
+                self.subs.retain(|s| s.notice != id);
+                self.object_destroyed(obj);
             }
-            Object::Mdl(id) => {
-                let Some(m) = self.mdls.get_mut(id) else {
-                    return;
-                };
-                m.refs = m.refs.saturating_sub(1);
-                if m.refs == 0
-                    && let Some(m) = self.mdls.remove(id)
-                {
+            Object::Mdl(id) if last => {
+                if let Some(m) = self.mdls.remove(id) {
                     for pa in m.frames {
                         let _ = crate::memory::frames::free(pa);
                     }
-                    self.object_destroyed(obj);
                 }
+                self.object_destroyed(obj);
             }
+            Object::Badge(_) | Object::UserObject(_) | Object::Notice(_) | Object::Mdl(_) => {}
         }
     }
 
@@ -308,57 +263,29 @@ impl Kernel {
     /// Queue `event` on every notice subscribed to it for `obj`, waking
     /// their waiters.
     pub fn notify(&mut self, obj: Object, event: u32) {
-        let mut i = 0;
-        while i < self.subs.len() {
-            let s = self.subs[i];
-            i += 1;
-            if s.object != obj || s.mask & event == 0 {
-                continue;
-            }
-            let Some(n) = self.notices.get_mut(s.notice) else {
-                continue;
-            };
-            if n.events.len() >= MAX_QUEUED {
-                n.events.pop_front();
-            }
-            if n.events.try_reserve(1).is_ok() {
-                n.events.push_back(Event {
-                    cookie: s.cookie,
-                    event,
-                    _reserved: 0,
-                });
-            }
-            if let Some(w) = n.waiter.take() {
-                self.complete_notice_wait(w, s.notice);
-            }
-        }
+        self.notify_subscribers(obj, event, None);
     }
 
     /// A process ended: every notice from `GetTasksList` hears it, with the
     /// PID as the cookie.
     pub fn notify_task_end(&mut self, pid: u32) {
+        self.notify_subscribers(Object::Kernel, OBJECT_DESTROYED, Some(pid as u64));
+    }
+
+    /// `event` for each subscription to `obj` that wants it, with the
+    /// subscription's cookie unless `cookie` replaces it.
+    fn notify_subscribers(&mut self, obj: Object, event: u32, cookie: Option<u64>) {
         let mut i = 0;
         while i < self.subs.len() {
             let s = self.subs[i];
             i += 1;
-            if s.object != Object::Kernel {
-                continue;
-            }
-            let Some(n) = self.notices.get_mut(s.notice) else {
-                continue;
-            };
-            if n.events.len() >= MAX_QUEUED {
-                n.events.pop_front();
-            }
-            if n.events.try_reserve(1).is_ok() {
-                n.events.push_back(Event {
-                    cookie: pid as u64,
-                    event: OBJECT_DESTROYED,
+            if s.object == obj && s.mask & event != 0 {
+                let e = Event {
+                    cookie: cookie.unwrap_or(s.cookie),
+                    event,
                     _reserved: 0,
-                });
-            }
-            if let Some(w) = n.waiter.take() {
-                self.complete_notice_wait(w, s.notice);
+                };
+                self.queue_event(s.notice, e);
             }
         }
     }

@@ -86,6 +86,17 @@ impl Kernel {
 
     /// `Notice.SIGNAL`: queue a USER event with `cookie` and wake the waiter.
     pub fn signal_notice(&mut self, notice: Id, cookie: u64) {
+        let event = Event {
+            cookie,
+            event: kos_abi::msg::notice::USER,
+            _reserved: 0,
+        };
+        self.queue_event(notice, event);
+    }
+
+    /// Queue `event` on `notice` (dropping the oldest when full) and answer
+    /// its waiter, if any.
+    pub fn queue_event(&mut self, notice: Id, event: Event) {
         let Some(n) = self.notices.get_mut(notice) else {
             return;
         };
@@ -93,11 +104,7 @@ impl Kernel {
             n.events.pop_front();
         }
         if n.events.try_reserve(1).is_ok() {
-            n.events.push_back(Event {
-                cookie,
-                event: kos_abi::msg::notice::USER,
-                _reserved: 0,
-            });
+            n.events.push_back(event);
         }
         if let Some(w) = n.waiter.take() {
             self.complete_notice_wait(w, notice);
