@@ -435,3 +435,42 @@ pub fn basic_fixed<R: libkos::zerocopy::FromBytes + libkos::zerocopy::IntoBytes 
     )?;
     Ok(r)
 }
+
+/// A copy of Task handle `h` with every right it has but method `m`'s.
+pub fn without(
+    h: libkos::abi::Handle,
+    m: libkos::abi::task::Method,
+) -> Result<libkos::handle::OwnedHandle, Rc> {
+    use libkos::abi::Rights;
+    let rights = Rights::from_bits_retain(libkos::handle::identify(h)?.rights);
+    libkos::handle::copy(h, rights - Rights::task(m)).map(libkos::handle::OwnedHandle::new)
+}
+
+/// `f` through a copy of `t` without `m`'s right must be rcNoCapability,
+/// and through a non-Task handle (a notice) rcWrongType.
+pub fn refuses<T: core::fmt::Debug>(
+    what: &str,
+    t: libkos::abi::Handle,
+    m: libkos::abi::task::Method,
+    f: impl Fn(libkos::abi::Handle) -> Result<T, Rc>,
+) -> Result<(), String> {
+    let h = without(t, m).map_err(|e| format!("{what}: copy without the {m:?} right: {e}"))?;
+    expect_rc(
+        &format!("{what} without the right"),
+        f(h.get()),
+        Rc::NoCapability,
+    )?;
+    let wrong = not_a_task()?;
+    expect_rc(
+        &format!("{what} on a notice"),
+        f(wrong.get()),
+        Rc::WrongType,
+    )
+}
+
+/// A handle that is not a Task (a new notice), for wrong-type checks.
+pub fn not_a_task() -> Result<libkos::handle::OwnedHandle, String> {
+    libkos::notice::create()
+        .map(libkos::handle::OwnedHandle::new)
+        .map_err(|e| format!("notice::create: {e}"))
+}

@@ -22,7 +22,7 @@ use libkos::handle::{self, OwnedHandle};
 use libkos::task::{self, FOREVER, SegLoad, Task};
 use libkos::test::TestResult;
 use libkos::{Handle, Rc, Rights, badge, check, check_eq, check_ok, elf, mdl, notice, println};
-use utest::{CHILD_TIMEOUT_NS, expect_exit, expect_rc, ms, role};
+use utest::{CHILD_TIMEOUT_NS, expect_exit, expect_rc, ms, not_a_task, refuses, role, without};
 
 libkos::main!(main);
 
@@ -109,45 +109,10 @@ fn child(role: &str) -> i32 {
 // ---------------------------------------------------------------------------
 // Helpers
 
-/// A copy of `h` with every right it has but the one for `m`.
-fn without(h: Handle, m: Method) -> Result<OwnedHandle, Rc> {
-    let rights = Rights::from_bits_retain(handle::identify(h)?.rights);
-    handle::copy(h, rights - Rights::task(m)).map(OwnedHandle::new)
-}
-
 /// A copy of `h` without the generic right `r`.
 fn without_generic(h: Handle, r: Rights) -> Result<OwnedHandle, Rc> {
     let rights = Rights::from_bits_retain(handle::identify(h)?.rights);
     handle::copy(h, rights - r).map(OwnedHandle::new)
-}
-
-/// A handle that is not a Task (a notice).
-fn not_a_task() -> Result<OwnedHandle, String> {
-    notice::create()
-        .map(OwnedHandle::new)
-        .map_err(|e| format!("notice::create: {e}"))
-}
-
-/// `f` through a copy of `t` without `m`'s right must be rcNoCapability,
-/// and through a non-Task handle rcWrongType.
-fn refuses<T: core::fmt::Debug>(
-    what: &str,
-    t: Handle,
-    m: Method,
-    f: impl Fn(Handle) -> Result<T, Rc>,
-) -> TestResult {
-    let h = check_ok!(without(t, m), "{what}: copy without the {m:?} right");
-    expect_rc(
-        &format!("{what} without the right"),
-        f(h.get()),
-        Rc::NoCapability,
-    )?;
-    let wrong = not_a_task()?;
-    expect_rc(
-        &format!("{what} on a notice"),
-        f(wrong.get()),
-        Rc::WrongType,
-    )
 }
 
 fn romfs_child(name: &str) -> Result<Task, String> {

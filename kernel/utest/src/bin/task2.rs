@@ -21,7 +21,7 @@ use libkos::handle::{self, OwnedHandle};
 use libkos::task::{self, Task};
 use libkos::test::TestResult;
 use libkos::{Handle, Rc, Rights, check, check_eq, check_ok, elf, mdl, notice, println};
-use utest::{CHILD_TIMEOUT_NS, expect_exit, expect_rc, ms, now, role};
+use utest::{CHILD_TIMEOUT_NS, expect_exit, expect_rc, ms, now, refuses, role};
 
 libkos::main!(main);
 
@@ -80,33 +80,6 @@ fn child(role: &str) -> i32 {
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-fn without(h: Handle, m: Method) -> Result<OwnedHandle, Rc> {
-    let rights = Rights::from_bits_retain(handle::identify(h)?.rights);
-    handle::copy(h, rights - Rights::task(m)).map(OwnedHandle::new)
-}
-
-/// `f` through a copy of `t` without `m`'s right is rcNoCapability, through
-/// a notice rcWrongType.
-fn refuses<T: core::fmt::Debug>(
-    what: &str,
-    t: Handle,
-    m: Method,
-    f: impl Fn(Handle) -> Result<T, Rc>,
-) -> TestResult {
-    let h = check_ok!(without(t, m), "{what}: copy without the {m:?} right");
-    expect_rc(
-        &format!("{what} without the right"),
-        f(h.get()),
-        Rc::NoCapability,
-    )?;
-    let wrong = OwnedHandle::new(check_ok!(notice::create(), "notice::create"));
-    expect_rc(
-        &format!("{what} on a notice"),
-        f(wrong.get()),
-        Rc::WrongType,
-    )
-}
 
 fn romfs(path: &str) -> Result<Vec<u8>, String> {
     libkos::romfs::read_to_vec(path).map_err(|e| format!("read {path}: {e}"))
