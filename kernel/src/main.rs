@@ -29,6 +29,7 @@ mod arch;
 mod console;
 #[cfg(not(feature = "ktest"))]
 mod entropy;
+mod gate;
 mod heap;
 mod irq;
 #[cfg(feature = "kbench")]

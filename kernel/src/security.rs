@@ -1,56 +1,94 @@
-//! The security monitor's check point. Every message to a kernel endpoint
-//! (and, with IPC, every message between processes) passes [`check`] after
-//! it was decoded and validated and before anything happens. Until the
-//! policy exists (the policy issue compiles it into a table) it allows
-//! everything; what it sees is already what the policy will decide on.
+//! The security monitor: [`check`] decides on every message the gate
+//! ([`crate::gate`]) lets through its limits and rights, and on every
+//! process start. Until the policy exists (the policy issue compiles it
+//! into a table) it allows everything; what it sees is already what the
+//! policy will decide on.
+//!
+//! The user-test kernel (`monitor-test` feature) carries a few fixed rules
+//! that the on-target tests of the gate rely on; see [`test_rules`].
 
 use kos_abi::Rc;
+use kos_abi::msg::Header;
 
-use crate::task::object::Object;
+/// What happens, as the monitor sees it (KasperskyOS's policy events).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A request delivered to a server process.
+    Request,
+    /// A reply (status rcOk) delivered to a client.
+    Reply,
+    /// A reply carrying an error status.
+    Error,
+    /// A call on a kernel object.
+    KernelCall,
+    /// A process is created (`Task.Create`): the target is the new class.
+    Execute,
+}
 
-/// One message, as the monitor sees it.
-#[allow(
-    dead_code,
-    reason = "the policy (a later issue) reads it; the check point is wired now"
-)]
+/// One message (or process start), as the monitor sees it.
 pub struct Message<'a> {
+    pub event: Event,
     /// The sending process: its PID and class (`eiid`).
     pub source_pid: u32,
     pub source_class: &'a str,
-    /// The object the message goes to.
-    pub target: Object,
-    /// The process that serves it (a task, or a channel's server process):
-    /// its PID and class; `None` for the kernel's own objects.
-    pub target_task: Option<(u32, &'a str)>,
-    /// The message: its header (endpoint, method, sizes) and its bytes,
-    /// still in the sender's memory, for the policy to read what it needs
-    /// (no copy is made for a policy that looks only at the header).
-    pub header: &'a kos_abi::msg::Header,
-    pub message: Bytes<'a>,
+    /// The receiving process (a request's server, a reply's client, a new
+    /// process): its PID (0 for one not created yet) and class; `None` for
+    /// the kernel's own objects.
+    pub target: Option<(u32, &'a str)>,
+    /// Endpoint, method, sizes and (for a reply) status.
+    pub header: &'a Header,
+    /// The fixed part, as it will be delivered (a kernel copy).
+    pub fixed: &'a [u8],
 }
 
-/// Bytes of a message in its sender's address space (validated readable).
-pub struct Bytes<'a> {
-    pub space: &'a crate::task::space::AddressSpace,
-    pub addr: u64,
-    pub len: u64,
-}
-
-impl Bytes<'_> {
-    /// Copy `buf.len()` bytes from `offset` of the message.
-    #[allow(dead_code, reason = "for the policy's rules on message contents")]
-    pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), Rc> {
-        let end = offset
-            .checked_add(buf.len() as u64)
-            .ok_or(Rc::InvalidArgument)?;
-        if end > self.len {
-            return Err(Rc::InvalidArgument);
-        }
-        self.space.copy_in(self.addr + offset, buf)
-    }
-}
-
-/// Allow or deny one message. Deny is `rcSecurityDisallow`.
-pub fn check(_msg: &Message<'_>) -> Result<(), Rc> {
+/// Allow or deny. Deny is `rcSecurityDisallow`.
+pub fn check(msg: &Message<'_>) -> Result<(), Rc> {
+    #[cfg(feature = "monitor-test")]
+    test_rules::check(msg)?;
+    let _ = msg;
     Ok(())
+}
+
+/// Rules of the user-test kernel only: each refuses one chosen message, so
+/// that the gate's tests can see a refusal at each point (a request at its
+/// delivery, a reply). The values are the tests' own (`utest-gate`).
+#[cfg(feature = "monitor-test")]
+pub mod test_rules {
+    use kos_abi::Rc;
+
+    use super::{Event, Message};
+
+    /// The class of the gate tests' server.
+    pub const SERVER_CLASS: &str = "utest.gate.Server";
+    /// A request to that class whose fixed part starts with this is refused.
+    pub const REFUSED_REQUEST: u64 = 0x0BAD_0BAD;
+    /// A reply from that class whose fixed part starts with this is refused.
+    pub const REFUSED_REPLY: u64 = 0x00DE_41ED;
+
+    fn first_word(fixed: &[u8]) -> Option<u64> {
+        Some(u64::from_le_bytes(fixed.get(..8)?.try_into().ok()?))
+    }
+
+    pub fn check(msg: &Message<'_>) -> Result<(), Rc> {
+        let word = first_word(msg.fixed);
+        let refused = match msg.event {
+            Event::Request => {
+                msg.target.is_some_and(|(_, class)| class == SERVER_CLASS)
+                    && word == Some(REFUSED_REQUEST)
+            }
+            Event::Reply | Event::Error => {
+                msg.source_class == SERVER_CLASS && word == Some(REFUSED_REPLY)
+            }
+            Event::KernelCall | Event::Execute => false,
+        };
+        if refused {
+            crate::println!(
+                "security: {:?} from {} refused by a test rule",
+                msg.event,
+                msg.source_class
+            );
+            return Err(Rc::SecurityDisallow);
+        }
+        Ok(())
+    }
 }

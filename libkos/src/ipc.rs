@@ -485,6 +485,32 @@ where
     )
 }
 
+/// Invokes the declared kernel method `M` (a marker type from
+/// [`kos_abi::interfaces`], e.g. `interfaces::task::call::GetPid`) on the
+/// object behind `handle`: the request and reply types, the endpoint and
+/// the method id all come from the one declaration the kernel checks
+/// against. The request arena is given as pieces laid end to end; the
+/// reply's arena goes into `reply_arena`. Returns the reply's fixed part
+/// and its arena's length.
+pub fn invoke<M: kos_abi::decl::Invoke>(
+    handle: Handle,
+    request: &M::Request,
+    arena: &[&[u8]],
+    reply_arena: &mut [u8],
+) -> Result<(M::Reply, usize), Rc> {
+    let mut reply = M::Reply::default();
+    let n = call_parts(
+        handle,
+        M::ENDPOINT,
+        M::METHOD,
+        request.as_bytes(),
+        arena,
+        reply.as_mut_bytes(),
+        reply_arena,
+    )?;
+    Ok((reply, n))
+}
+
 /// [`call`] with the fixed parts as bytes and the request arena given as
 /// pieces laid end to end.
 pub(crate) fn call_parts(

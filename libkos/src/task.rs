@@ -20,17 +20,18 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
-use kos_abi::msg::{ArenaRef, Endpoint, MAX_ARENA, NO_BADGE};
+use kos_abi::decl::Invoke;
+use kos_abi::interfaces::task::call as m;
+use kos_abi::msg::{ArenaRef, MAX_ARENA, NO_BADGE};
 use kos_abi::sched::SchedPolicy;
 use kos_abi::task::{
-    AddrReply, CreateFlags, CreateReply, CreateReq, ElfSymsReply, ExitInfo, ExitReq, ExitStatus,
-    FaultKind, HandleValue, LoadBlobReq, LoadSegReq, MAX_NAME, MAX_PATH, Method, NextRegionReq,
-    PidReply, PriorityReq, SeedReq, SetEntryReq, TaskEntry, TasksListReply, ThreadContext,
-    ThreadIndex, TransferHandleReq, VmRegion, VmReserveReq, WAIT, WaitReq,
+    CreateFlags, CreateReq, ElfSymsReply, ExitInfo, ExitReq, ExitStatus, FaultKind, LoadBlobReq,
+    LoadSegReq, MAX_NAME, MAX_PATH, Method, NextRegionReq, PriorityReq, SeedReq, SetEntryReq,
+    TaskEntry, ThreadContext, ThreadIndex, TransferHandleReq, VmRegion, VmReserveReq, WaitReq,
 };
 use kos_abi::vm::{VmPerms, VmRange};
 use kos_abi::{Handle, Rc, Rights};
-use zerocopy::{FromBytes, Immutable, IntoBytes};
+use zerocopy::FromBytes;
 
 use crate::{ipc, syscall};
 
@@ -39,46 +40,15 @@ pub use kos_abi::task::{MAX_ENV, MAX_SYMS};
 /// `u64::MAX` nanoseconds: wait without a timeout.
 pub const FOREVER: u64 = u64::MAX;
 
-/// Calls Task method `method` on `task`: request fixed part `fixed`, arena
-/// pieces `arena`; reply fixed part into `reply`, arena into `reply_arena`.
-/// Returns the reply arena's length.
-fn call<F, R>(
-    task: Handle,
-    method: u16,
-    fixed: &F,
-    arena: &[&[u8]],
-    reply: &mut R,
-    reply_arena: &mut [u8],
-) -> Result<usize, Rc>
-where
-    F: IntoBytes + Immutable + ?Sized,
-    R: FromBytes + IntoBytes + ?Sized,
-{
-    ipc::call_parts(
-        task,
-        Endpoint::Task as u16,
-        method,
-        fixed.as_bytes(),
-        arena,
-        reply.as_mut_bytes(),
-        reply_arena,
-    )
-}
-
-/// A method with a fixed request and a fixed reply, no arena.
-fn simple<F, R>(task: Handle, method: Method, fixed: &F) -> Result<R, Rc>
-where
-    F: IntoBytes + Immutable + ?Sized,
-    R: FromBytes + IntoBytes + Default,
-{
-    let mut reply = R::default();
-    call(task, method as u16, fixed, &[], &mut reply, &mut [])?;
-    Ok(reply)
+/// A Task method without arenas: the request and reply types come from
+/// the method's declaration (`M` is one of [`m`]'s types).
+fn simple<M: Invoke>(task: Handle, fixed: &M::Request) -> Result<M::Reply, Rc> {
+    ipc::invoke::<M>(task, fixed, &[], &mut []).map(|(reply, _)| reply)
 }
 
 /// The rights bit that lets a Task handle invoke `method`.
 pub const fn right(method: Method) -> Rights {
-    Rights::task(method)
+    method.decl().right
 }
 
 // ---------------------------------------------------------------------------
@@ -147,13 +117,10 @@ pub fn create_via(
         priority,
         flags: flags.bits(),
     };
-    let mut reply = CreateReply::default();
-    call(
+    let (reply, _) = ipc::invoke::<m::Create>(
         own,
-        Method::Create as u16,
         &req,
         &[name.as_bytes(), eiid.as_bytes(), path.as_bytes()],
-        &mut reply,
         &mut [],
     )?;
     Ok(Created {
@@ -188,7 +155,7 @@ pub fn load_seg(task: Handle, seg: &SegLoad) -> Result<u64, Rc> {
         mdl_offset: seg.mdl_offset,
         file_size: seg.file_size,
     };
-    simple::<_, AddrReply>(task, Method::LoadSeg, &req).map(|r| r.addr)
+    simple::<m::LoadSeg>(task, &req).map(|r| r.addr)
 }
 
 /// `VmReserve`: reserves `size` bytes of zeroed memory with `perms` in the
@@ -202,21 +169,21 @@ pub fn vm_reserve(task: Handle, addr: u64, size: u64, perms: VmPerms) -> Result<
         perms: perms.bits(),
         _reserved: 0,
     };
-    simple::<_, AddrReply>(task, Method::VmReserve, &req).map(|r| r.addr)
+    simple::<m::VmReserve>(task, &req).map(|r| r.addr)
 }
 
 /// `VmFree`: frees a region [`vm_reserve`] returned (exactly `addr`,
 /// `size`) in the not-started `task`. Danger: frees another process's
 /// memory (needs the right; only before it runs).
 pub fn vm_free(task: Handle, addr: u64, size: u64) -> Result<(), Rc> {
-    simple::<_, ()>(task, Method::VmFree, &VmRange { addr, size })
+    simple::<m::VmFree>(task, &VmRange { addr, size })
 }
 
 /// `SetEntry`: the program's entry point and ELF load offset (an empty
 /// process gets its initial thread here). Danger: creates the conditions to
 /// execute loaded code (the entry must be in an executable region).
 pub fn set_entry(task: Handle, entry: u64, load_offset: u64) -> Result<(), Rc> {
-    simple::<_, ()>(task, Method::SetEntry, &SetEntryReq { entry, load_offset })
+    simple::<m::SetEntry>(task, &SetEntryReq { entry, load_offset })
 }
 
 /// `LoadElfSyms`: gives the empty `task` its `.symtab` (`symtab` = offset,
@@ -236,7 +203,7 @@ pub fn load_elf_syms(
         offset2: strtab.0,
         size2: strtab.1,
     };
-    simple::<_, ()>(task, Method::LoadElfSyms, &req)
+    simple::<m::LoadElfSyms>(task, &req)
 }
 
 /// `LoadElfHdr`: writes the ELF header (and program headers: `size` ≤
@@ -251,14 +218,14 @@ pub fn load_elf_hdr(task: Handle, mdl: Handle, offset: u64, size: u64) -> Result
         offset2: 0,
         size2: 0,
     };
-    simple::<_, ()>(task, Method::LoadElfHdr, &req)
+    simple::<m::LoadElfHdr>(task, &req)
 }
 
 /// `SetEnv`: the environment data (≤ [`MAX_ENV`] bytes) the not-started
 /// child finds at start. Danger: kernel memory (one bounded copy per
 /// process).
 pub fn set_env(task: Handle, env: &[u8]) -> Result<(), Rc> {
-    call(task, Method::SetEnv as u16, &(), &[env], &mut (), &mut []).map(|_| ())
+    ipc::invoke::<m::SetEnv>(task, &(), &[env], &mut []).map(drop)
 }
 
 /// `FreeSelfEnv` (through `own`, the caller's own Task handle or a copy):
@@ -270,18 +237,18 @@ pub fn set_env(task: Handle, env: &[u8]) -> Result<(), Rc> {
 /// No slice [`crate::env`] returned may be used after this (copy what is
 /// needed first).
 pub unsafe fn free_self_env(own: Handle) -> Result<(), Rc> {
-    simple::<_, ()>(own, Method::FreeSelfEnv, &())
+    simple::<m::FreeSelfEnv>(own, &())
 }
 
 /// `Resume`: starts the process. Danger: executes its code; many started
 /// processes take CPU time (watch the initial priority).
 pub fn resume(task: Handle) -> Result<(), Rc> {
-    simple::<_, ()>(task, Method::Resume, &())
+    simple::<m::Resume>(task, &())
 }
 
 /// `Exit` (own handle): ends this process with `code`. Danger: none.
 pub fn exit(code: i64) -> ! {
-    let _ = simple::<_, ()>(Handle::SELF_TASK, Method::Exit, &ExitReq { code });
+    let _ = simple::<m::Exit>(Handle::SELF_TASK, &ExitReq { code });
     // Exit refused (no right?): ending the thread ends the process when it
     // is the last one.
     syscall::thread_exit(code)
@@ -291,7 +258,7 @@ pub fn exit(code: i64) -> ! {
 /// with `code`, or returns why the kernel refused (e.g.
 /// [`Rc::NoCapability`] without the Exit right).
 pub fn exit_via(own: Handle, code: i64) -> Rc {
-    match simple::<_, ()>(own, Method::Exit, &ExitReq { code }) {
+    match simple::<m::Exit>(own, &ExitReq { code }) {
         Ok(()) => Rc::Ok,
         Err(rc) => rc,
     }
@@ -300,13 +267,13 @@ pub fn exit_via(own: Handle, code: i64) -> Rc {
 /// `Terminate`: ends another process (or this one). Danger: ending any
 /// process whose handle (with the right) is held.
 pub fn terminate(task: Handle) -> Result<(), Rc> {
-    simple::<_, ()>(task, Method::Terminate, &())
+    simple::<m::Terminate>(task, &())
 }
 
 /// `GetExitInfo`: how the process ended ([`ExitStatus::Running`] while it
 /// runs, [`ExitStatus::Frozen`] with the fault while frozen). Danger: none.
 pub fn get_exit_info(task: Handle) -> Result<ExitInfo, Rc> {
-    simple(task, Method::GetExitInfo, &())
+    simple::<m::GetExitInfo>(task, &())
 }
 
 /// `GetThreadContext` of a frozen process: thread `index`'s registers (0 =
@@ -324,8 +291,8 @@ pub fn get_thread_context(task: Handle, index: u32) -> Result<ThreadContext, Rc>
     let mut e = ipc::Encoder::new(&mut req_buf, core::mem::size_of::<ThreadIndex>(), 0)?;
     e.fixed(&req)?;
     let msg = e.finish(
-        Endpoint::Task as u16,
-        Method::GetThreadContext as u16,
+        m::GetThreadContext::ENDPOINT,
+        m::GetThreadContext::METHOD,
         Rc::Ok,
     )?;
     ipc::transact(task, syscall::FOREVER, msg, 1024, |m| {
@@ -342,19 +309,19 @@ pub fn get_thread_context(task: Handle, index: u32) -> Result<ThreadContext, Rc>
 /// `after`, with an MDL handle holding a copy of its bytes (none for a
 /// guard: `mdl` = `u32::MAX`). Danger: opens the frozen process's memory.
 pub fn get_next_vm_region(task: Handle, after: u64) -> Result<VmRegion, Rc> {
-    simple(task, Method::GetNextVmRegion, &NextRegionReq { after })
+    simple::<m::GetNextVmRegion>(task, &NextRegionReq { after })
 }
 
 /// `TerminateAfterFreezing`: ends a frozen process (its exit status stays
 /// the fault). Danger: its state is gone for diagnosis.
 pub fn terminate_after_freezing(task: Handle) -> Result<(), Rc> {
-    simple::<_, ()>(task, Method::TerminateAfterFreezing, &())
+    simple::<m::TerminateAfterFreezing>(task, &())
 }
 
 /// Reads a method's reply arena as text.
-fn text(task: Handle, method: Method, cap: usize) -> Result<String, Rc> {
+fn text<M: Invoke<Request = (), Reply = ()>>(task: Handle, cap: usize) -> Result<String, Rc> {
     let mut buf = vec![0u8; cap];
-    let n = call(task, method as u16, &(), &[], &mut (), &mut buf)?;
+    let (_, n) = ipc::invoke::<M>(task, &(), &[], &mut buf)?;
     buf.truncate(n);
     String::from_utf8(buf).map_err(|_| Rc::NotSupported)
 }
@@ -362,18 +329,18 @@ fn text(task: Handle, method: Method, cap: usize) -> Result<String, Rc> {
 /// `GetName`: the process's name (own handle: this process's). Danger:
 /// none.
 pub fn get_name(task: Handle) -> Result<String, Rc> {
-    text(task, Method::GetName, MAX_NAME)
+    text::<m::GetName>(task, MAX_NAME)
 }
 
 /// `GetPath`: the ROMFS path the process was created from (empty for one
 /// built by hand). Danger: none.
 pub fn get_path(task: Handle) -> Result<String, Rc> {
-    text(task, Method::GetPath, MAX_PATH)
+    text::<m::GetPath>(task, MAX_PATH)
 }
 
 /// `GetInitialThreadPriority`. Danger: none.
 pub fn get_initial_thread_priority(task: Handle) -> Result<u32, Rc> {
-    simple::<_, PriorityReq>(task, Method::GetInitialThreadPriority, &()).map(|r| r.priority)
+    simple::<m::GetInitialThreadPriority>(task, &()).map(|r| r.priority)
 }
 
 /// `SetInitialThreadPriority` (≤ 31, before `Resume`). Danger: a high
@@ -383,7 +350,7 @@ pub fn set_initial_thread_priority(task: Handle, priority: u32) -> Result<(), Rc
         priority,
         _reserved: 0,
     };
-    simple::<_, ()>(task, Method::SetInitialThreadPriority, &req)
+    simple::<m::SetInitialThreadPriority>(task, &req)
 }
 
 /// What [`get_tasks_list`] returns.
@@ -405,16 +372,8 @@ pub fn entry_text(field: &[u8]) -> &str {
 /// `GetTasksList`: every process (PID, status, name, path) and a notice of
 /// their ends. Danger: kernel memory (one notice per call: close it).
 pub fn get_tasks_list(task: Handle) -> Result<TasksList, Rc> {
-    let mut reply = TasksListReply::default();
     let mut buf = vec![0u8; MAX_ARENA];
-    let n = call(
-        task,
-        Method::GetTasksList as u16,
-        &(),
-        &[],
-        &mut reply,
-        &mut buf,
-    )?;
+    let (reply, n) = ipc::invoke::<m::GetTasksList>(task, &(), &[], &mut buf)?;
     let size = core::mem::size_of::<TaskEntry>();
     let whole = (n / size).min(reply.count as usize);
     let entries = buf[..whole * size]
@@ -431,14 +390,14 @@ pub fn get_tasks_list(task: Handle) -> Result<TasksList, Rc> {
 /// thread (before `Resume`). Danger: a real-time thread may take all the
 /// CPU time (watch class and priority).
 pub fn set_initial_thread_sched_policy(task: Handle, policy: SchedPolicy) -> Result<(), Rc> {
-    simple::<_, ()>(task, Method::SetInitialThreadSchedPolicy, &policy)
+    simple::<m::SetInitialThreadSchedPolicy>(task, &policy)
 }
 
 /// `ReseedAslr`: reseeds `task`'s ASLR generator, which places the
 /// position-independent programs it creates (same seed, same offsets).
 /// Danger: none (predictable placement of its own children).
 pub fn reseed_aslr(task: Handle, seed: u64) -> Result<(), Rc> {
-    simple::<_, ()>(task, Method::ReseedAslr, &SeedReq { seed })
+    simple::<m::ReseedAslr>(task, &SeedReq { seed })
 }
 
 /// What [`get_elf_syms`] returns.
@@ -455,7 +414,7 @@ pub struct ElfSyms {
 /// `GetElfSyms`: the process's symbol tables and load offset
 /// ([`Rc::ResourceNotFound`] if it has none). Danger: none.
 pub fn get_elf_syms(task: Handle) -> Result<ElfSyms, Rc> {
-    let r: ElfSymsReply = simple(task, Method::GetElfSyms, &())?;
+    let r: ElfSymsReply = simple::<m::GetElfSyms>(task, &())?;
     Ok(ElfSyms {
         mdl: Handle(r.mdl),
         symtab_size: r.symtab_size,
@@ -480,21 +439,19 @@ pub fn transfer_handle(
         badge: badge.map_or(NO_BADGE, |b| b.0),
         _reserved: 0,
     };
-    simple::<_, HandleValue>(task, Method::TransferHandle, &req).map(|r| Handle(r.handle))
+    simple::<m::TransferHandle>(task, &req).map(|r| Handle(r.handle))
 }
 
 /// `GetPid`. Danger: none.
 pub fn get_pid(task: Handle) -> Result<u64, Rc> {
-    simple::<_, PidReply>(task, Method::GetPid, &()).map(|r| r.pid)
+    simple::<m::GetPid>(task, &()).map(|r| r.pid)
 }
 
 /// `Wait` (method 26, not one of the 26; needs WAIT): blocks until the
 /// process ends (at most `timeout_ns`, [`FOREVER`] for no limit). A frozen
 /// process does not end until [`terminate_after_freezing`].
 pub fn wait(task: Handle, timeout_ns: u64) -> Result<ExitInfo, Rc> {
-    let mut info = ExitInfo::default();
-    call(task, WAIT, &WaitReq { timeout_ns }, &[], &mut info, &mut [])?;
-    Ok(info)
+    simple::<m::Wait>(task, &WaitReq { timeout_ns })
 }
 
 // ---------------------------------------------------------------------------

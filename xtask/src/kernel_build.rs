@@ -26,17 +26,20 @@ pub enum Suite {
 impl Suite {
     fn feature(self) -> Option<&'static str> {
         match self {
-            Suite::None | Suite::Utest => None,
+            Suite::None => None,
             Suite::Ktest => Some("ktest"),
             Suite::Kbench => Some("kbench"),
+            Suite::Utest => Some("monitor-test"),
         }
     }
 
     /// Suffix of the image directory (`target/images/<board>-<tag>`).
     fn dir_tag(self) -> Option<&'static str> {
         match self {
+            Suite::None => None,
+            Suite::Ktest => Some("ktest"),
+            Suite::Kbench => Some("kbench"),
             Suite::Utest => Some("utest"),
-            s => s.feature(),
         }
     }
 }
@@ -205,7 +208,7 @@ mod tests {
             suite: Suite::Utest,
             qemu_exit: true,
         };
-        assert_eq!(utest.features(), "board-virt,qemu-exit");
+        assert_eq!(utest.features(), "board-virt,qemu-exit,monitor-test");
         assert!(
             utest
                 .image_path()

@@ -1,7 +1,8 @@
-//! Kernel endpoints: `Call` on a handle to a kernel object. The request is
-//! read from the caller's memory and validated in full (sizes, addresses,
-//! handle, endpoint), passes the security monitor, and only then reaches
-//! the endpoint's method; the reply is written back to the caller.
+//! Kernel endpoints: `Call` on a handle to a kernel object. The request's
+//! header and fixed part are copied into the kernel once and pass the gate
+//! ([`crate::gate`]: limits, handle and declared right, security monitor);
+//! only then does the endpoint's method run, on that copy. The reply is
+//! written back to the caller.
 
 mod core_ep;
 mod objects_ep;
@@ -13,10 +14,13 @@ mod vm_ep;
 
 use heapless::Vec as HVec;
 use kernel_core::syscall::UserSlice;
-use kos_abi::msg::{ArenaRef, Endpoint, HEADER_SIZE, Header, MAX_FIXED, MAX_MESSAGE};
+use kos_abi::decl::MethodDecl;
+use kos_abi::msg::{ArenaRef, Endpoint, HEADER_SIZE, Header, MAX_MESSAGE};
 use kos_abi::{Handle, Rc, Rights};
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
+use crate::gate::{self, Snapshot};
+use crate::security::Event;
 use crate::task::Kernel;
 use crate::task::object::Object;
 use crate::task::thread::Pid;
@@ -30,11 +34,17 @@ pub enum Outcome {
 }
 
 /// A decoded, validated request.
-pub struct Request {
+pub struct Request<'a> {
     pub caller: Pid,
     pub header: Header,
-    /// The fixed part (`header.fixed_len` bytes; nothing else is written).
-    fixed: HVec<u8, MAX_FIXED>,
+    /// Its declaration (resolved and checked by the gate).
+    #[allow(
+        dead_code,
+        reason = "endpoints will match on it as they move to the declarations"
+    )]
+    pub decl: &'static MethodDecl,
+    /// The header and fixed part, as the gate saw them.
+    message: &'a Snapshot,
     /// User address of the arena (validated readable for `header.arena_len`).
     arena: u64,
     pub reply: u64,
@@ -42,16 +52,17 @@ pub struct Request {
     pub rights: Rights,
 }
 
-impl Request {
+impl Request<'_> {
     /// The fixed part as `T` (missing bytes read as zero, so an older,
     /// shorter request still decodes; extra bytes are ignored).
     pub fn args<T: FromBytes + IntoBytes>(&self) -> T {
-        if let Ok((t, _)) = T::read_from_prefix(&self.fixed) {
+        let fixed = self.message.fixed();
+        if let Ok((t, _)) = T::read_from_prefix(fixed) {
             return t;
         }
         let mut t = T::new_zeroed();
-        let have = self.fixed.len().min(core::mem::size_of::<T>());
-        t.as_mut_bytes()[..have].copy_from_slice(&self.fixed[..have]);
+        let have = fixed.len().min(core::mem::size_of::<T>());
+        t.as_mut_bytes()[..have].copy_from_slice(&fixed[..have]);
         t
     }
 
@@ -78,6 +89,11 @@ impl Request {
     pub fn arena_str<'b>(&self, k: &Kernel, r: ArenaRef, buf: &'b mut [u8]) -> Result<&'b str, Rc> {
         let b = self.arena_bytes(k, r, buf)?;
         core::str::from_utf8(b).map_err(|_| Rc::InvalidArgument)
+    }
+
+    /// The header and fixed part, as the gate saw them.
+    pub fn message(&self) -> &Snapshot {
+        self.message
     }
 
     /// The whole arena as one reference.
@@ -134,7 +150,8 @@ pub fn space_of(k: &Kernel, pid: Pid) -> Result<&crate::task::space::AddressSpac
 }
 
 /// Handle `Call(handle, request, reply)` from the current thread: a
-/// channel passes the message to its server; a kernel object serves it here.
+/// channel passes the message to its server (the gate runs when it is
+/// delivered); a kernel object serves it here, once it passed the gate.
 pub fn call(
     k: &mut Kernel,
     handle: Handle,
@@ -145,40 +162,38 @@ pub fn call(
     let Some(caller) = k.current_pid() else {
         return Outcome::Done(Rc::InvalidArgument, 0);
     };
-    let d = match decode(k, caller, handle, request, reply) {
+    // The kernel's copy of the header and fixed part: what the gate checks
+    // and what the method (or the server) receives.
+    let mut message = Snapshot::empty();
+    let d = match decode(k, caller, handle, request, reply, &mut message) {
         Ok(d) => d,
         Err(rc) => return Outcome::Done(rc, 0),
     };
-    if let Object::Channel(channel) = d.object {
+    let Some(decl) = d.decl else {
+        // A channel: the CLIENT right now, the rest of the gate at delivery.
+        let Object::Channel(channel) = d.object else {
+            return Outcome::Done(Rc::WrongType, 0);
+        };
         if !d.rights.contains(Rights::CLIENT) {
             return Outcome::Done(Rc::NoCapability, 0);
         }
         let badge = k.badge_value(d.node);
-        return match k.ipc_call(caller, channel, badge, d.header, request, reply, timeout_ns) {
+        return match k.ipc_call(caller, channel, badge, &message, request, reply, timeout_ns) {
             Some((rc, len)) => Outcome::Done(rc, len),
             None => Outcome::Pending,
         };
-    }
-    if d.header.handles != 0 {
-        // Kernel methods take no handle descriptors.
-        return Outcome::Done(Rc::InvalidArgument, 0);
-    }
-    // Built in place: the fixed-part buffer is too big to move around.
-    let mut req = Request {
+    };
+    let header = message.header;
+    let req = Request {
         caller,
-        header: d.header,
-        fixed: HVec::new(),
-        arena: request.addr + (d.header.total_len() - d.header.arena_len as usize) as u64,
+        header,
+        decl,
+        message: &message,
+        arena: request.addr + (header.total_len() - header.arena_len as usize) as u64,
         reply: reply.addr,
         cap: reply.len,
         rights: d.rights,
     };
-    // fixed_len <= MAX_FIXED was checked by decode.
-    let _ = req.fixed.resize(d.header.fixed_len as usize, 0);
-    let at = request.addr + HEADER_SIZE as u64;
-    if let Err(rc) = space_of(k, caller).and_then(|s| s.copy_in(at, &mut req.fixed)) {
-        return Outcome::Done(rc, 0);
-    }
     let (reply_addr, cap) = (reply.addr, reply.len);
     match dispatch(k, &req, d.object) {
         Ok(Reply::Data(fixed, arena)) => {
@@ -206,79 +221,67 @@ pub fn call(
     }
 }
 
-/// What `decode` learnt: the header and the handle's object.
+/// What `decode` learnt: the handle's object and, for a kernel object, the
+/// method's declaration.
 struct Decoded {
-    header: Header,
     object: Object,
     rights: Rights,
     node: kernel_core::cdt::NodeId,
+    decl: Option<&'static MethodDecl>,
 }
 
-/// Validate a request in full (sizes, readable message, writable reply
-/// buffer, handle, endpoint) and pass it through the security check point.
+/// The gate's steps for a call, in order: limits (and a writable reply
+/// buffer), the handle, and for a kernel object the declared method and
+/// its right, then the monitor on the snapshot in `message`. A channel
+/// message is taken and checked when it is delivered instead.
 fn decode(
     k: &Kernel,
     caller: Pid,
     handle: Handle,
     request: UserSlice,
     reply: UserSlice,
+    message: &mut Snapshot,
 ) -> Result<Decoded, Rc> {
     let p = k.procs.get(caller).ok_or(Rc::InvalidArgument)?;
     let space = p.space.as_ref().ok_or(Rc::InvalidArgument)?;
-    if request.len < HEADER_SIZE as u64 {
-        return Err(Rc::InvalidArgument);
-    }
-    if request.len > MAX_MESSAGE as u64 || reply.len > MAX_MESSAGE as u64 {
+    if reply.len > MAX_MESSAGE as u64 {
         return Err(Rc::MessageTooLarge);
     }
-    let mut hbuf = [0u8; HEADER_SIZE];
-    space.copy_in(request.addr, &mut hbuf)?;
-    let header = Header::read_from_bytes(&hbuf).map_err(|_| Rc::InvalidArgument)?;
-    crate::task::ipc::check_header(&header, request.len)?;
+    message.take(space, request.addr, request.len)?;
     // The reply buffer must be writable before anything happens.
     space.check_range(reply.addr, reply.len as usize, true)?;
-
     let entry = p.handles.get(handle)?;
     let object = entry.object.object;
-    // A kernel method reads its arguments as it goes, so the whole request
-    // must be readable first; a channel message is checked as it is copied,
-    // and a failed copy delivers nothing.
-    if request.len > HEADER_SIZE as u64 && !matches!(object, Object::Channel(_)) {
-        space.check_range(request.addr, request.len as usize, false)?;
+    if let Object::Channel(_) = object {
+        return Ok(Decoded {
+            object,
+            rights: entry.rights,
+            node: entry.object.node,
+            decl: None,
+        });
     }
-    if !matches!(object, Object::Channel(_)) {
-        Endpoint::from_u16(header.endpoint).ok_or(Rc::ResourceNotFound)?;
-    }
-    let server = match object {
-        Object::Task(t) => Some(t),
-        Object::Channel(c) => k.channels.get(c).and_then(|c| c.server),
-        _ => None,
-    };
-    let target_task = server
-        .and_then(|t| k.procs.get(t))
-        .map(|t| (t.pid, t.eiid.as_str()));
-    crate::security::check(&crate::security::Message {
-        source_pid: p.pid,
-        source_class: &p.eiid,
-        target: object,
-        target_task,
-        header: &header,
-        message: crate::security::Bytes {
-            space,
-            addr: request.addr,
-            len: request.len,
+    let decl = gate::kernel_method(&message.header, object, entry.rights, caller)?;
+    gate::pass(
+        k,
+        &gate::Passage {
+            event: Event::KernelCall,
+            source: caller,
+            target: None,
+            held: entry.rights,
+            needed: decl.right,
+            message,
         },
-    })?;
+    )?;
     Ok(Decoded {
-        header,
         object,
         rights: entry.rights,
         node: entry.object.node,
+        decl: Some(decl),
     })
 }
 
 fn dispatch<'a>(k: &mut Kernel, req: &Request, object: Object) -> Result<Reply<'a>, Rc> {
-    let endpoint = Endpoint::from_u16(req.header.endpoint).ok_or(Rc::ResourceNotFound)?;
+    let endpoint = Endpoint::from_u16(req.decl.endpoint).ok_or(Rc::ResourceNotFound)?;
     match (object, endpoint) {
         (Object::Task(pid), Endpoint::Task) => task_ep::call(k, req, pid),
         (Object::Task(pid), Endpoint::Thread) => thread_ep::create(k, req, pid),

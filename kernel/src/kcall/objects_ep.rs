@@ -316,7 +316,7 @@ pub fn notice_create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc>
     match k.add_handle(
         req.caller,
         Object::Notice(id),
-        Rights::READ_EVENTS | Rights::COPY | Rights::TRANSFER,
+        Rights::READ_EVENTS | Rights::SIGNAL | Rights::COPY | Rights::TRANSFER,
     ) {
         Ok(h) => Ok(handle_reply(h)),
         Err(e) => {
@@ -332,9 +332,6 @@ pub fn notice_call<'a>(
     req: &Request,
     id: kernel_core::slab::Id,
 ) -> Result<Reply<'a>, Rc> {
-    if !req.rights.contains(Rights::READ_EVENTS) {
-        return Err(Rc::NoCapability);
-    }
     match req.header.method {
         notice::SUBSCRIBE => {
             let a: notice::SubscribeReq = req.args();
@@ -399,12 +396,8 @@ pub fn mdl_call<'a>(
         mdl::MAP => {
             let a: mdl::MapReq = req.args();
             let writable = a.writable != 0;
-            let needed = if writable {
-                Rights::MAP_READ | Rights::MAP_WRITE
-            } else {
-                Rights::MAP_READ
-            };
-            if !req.rights.contains(needed) {
+            // The gate checked MAP_READ; writable needs MAP_WRITE too.
+            if writable && !req.rights.contains(Rights::MAP_WRITE) {
                 return Err(Rc::NoCapability);
             }
             let Kernel { mdls, procs, .. } = k;

@@ -5,8 +5,8 @@
 //! `task_inspect` looks at frozen ones, the process list and symbols.
 
 use kos_abi::task::{
-    self, CreateFlags, CreateReply, CreateReq, ExitReq, ExitStatus, MAX_ENV, MAX_NAME, MAX_PATH,
-    Method, PidReply, WaitReq,
+    CreateFlags, CreateReply, CreateReq, ExitReq, ExitStatus, MAX_ENV, MAX_NAME, MAX_PATH, Method,
+    PidReply, WaitReq,
 };
 use kos_abi::vm::{ENV_BASE, PAGE_SIZE};
 use kos_abi::{Rc, Rights};
@@ -18,30 +18,17 @@ use crate::task::process::Lifecycle;
 use crate::task::space::RegionKind;
 use crate::task::thread::Pid;
 
+/// One Task method on `target`; the gate checked the right and, for the
+/// caller's own methods (Create, Exit, FreeSelfEnv), that `target` is the
+/// caller.
 pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
-    if req.header.method == task::WAIT {
-        if !req.rights.contains(Rights::WAIT) {
-            return Err(Rc::NoCapability);
-        }
-        return wait(k, req, target);
-    }
     let method = Method::from_u16(req.header.method).ok_or(Rc::ResourceNotFound)?;
-    if !req.rights.contains(Rights::task(method)) {
-        return Err(Rc::NoCapability);
-    }
     let own = target == req.caller;
     match method {
-        Method::Create => {
-            if !own {
-                return Err(Rc::InvalidArgument);
-            }
-            create(k, req)
-        }
+        Method::Wait => wait(k, req, target),
+        Method::Create => create(k, req),
         Method::Resume => k.resume(target).map(|_| Reply::empty()),
         Method::Exit => {
-            if !own {
-                return Err(Rc::InvalidArgument);
-            }
             let a: ExitReq = req.args();
             k.end_process(target, ExitStatus::Normal, a.code, None);
             Ok(Reply::Pending)
@@ -73,9 +60,6 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
         }
         Method::SetEnv => set_env(k, req, target),
         Method::FreeSelfEnv => {
-            if !own {
-                return Err(Rc::InvalidArgument);
-            }
             let p = k.procs.get_mut(target).ok_or(Rc::InvalidArgument)?;
             let (addr, _) = p.env.take().ok_or(Rc::ResourceNotFound)?;
             if let Some(space) = p.space.as_mut() {
@@ -119,6 +103,7 @@ fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
         req.arena_str(k, a.eiid, &mut eiid_buf)?
     };
     let path = req.arena_str(k, a.path, &mut path_buf)?;
+    crate::gate::execute(k, req.caller, eiid, req.message())?;
     let image = if flags.contains(CreateFlags::FROM_ROMFS) {
         Some(crate::romfs::file(path).map_err(|e| {
             use romfs_builder::Error as E;

@@ -8,10 +8,8 @@ use super::{Reply, Request};
 use crate::task::Kernel;
 use crate::task::thread::Pid;
 
+/// The gate checked that `target` is the caller and the right.
 pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
-    if target != req.caller {
-        return Err(Rc::InvalidArgument);
-    }
     let a: VmRange = req.args();
     let space = k
         .procs

@@ -1,10 +1,11 @@
 //! Synchronous IPC over channels: `Call` (client), `Recv` and `Reply`
 //! (server), as in KasperskyOS.
 //!
-//! A message is copied once, from the sender's memory straight into the
-//! receiver's (page by page through both address spaces' tables), when a
-//! server receives it; handle descriptors are checked and derived into the
-//! receiver's table on the way. A client blocks from its `Call` until the
+//! A message's header and fixed part are copied into the kernel once, when
+//! it is sent (the [`Snapshot`] the gate checks); when a server receives it
+//! the gate runs on that snapshot, and the receiver gets the snapshot and
+//! the rest of the message (handle descriptors checked and derived into
+//! its table, the arena copied straight from the sender's memory). A client blocks from its `Call` until the
 //! reply is written into its buffer; a server that dies wakes its clients
 //! with `rcPeerDied`, and a client that dies leaves its server `rcPeerDied`
 //! on `Reply`.
@@ -12,29 +13,17 @@
 use kernel_core::slab::Id;
 use kernel_core::syscall::UserSlice;
 use kos_abi::msg::{
-    DESC_COPY, DESC_MOVE, DESC_SIZE, HEADER_SIZE, HandleDesc, Header, MAX_ARENA, MAX_FIXED,
-    MAX_HANDLES, MAX_MESSAGE, NO_BADGE,
+    DESC_COPY, DESC_MOVE, DESC_SIZE, HEADER_SIZE, HandleDesc, MAX_FIXED, MAX_HANDLES, NO_BADGE,
 };
 use kos_abi::{Handle, Rc, Rights};
-use zerocopy::{FromBytes, IntoBytes};
+use zerocopy::IntoBytes;
+
+use crate::gate::{self, Passage, Snapshot};
+use crate::security::Event;
 
 use super::Kernel;
 use super::object::Object;
 use super::thread::{Pid, State, Tid, Wait};
-
-/// Check a header against the limits and the message length it came with.
-pub fn check_header(h: &Header, len: u64) -> Result<(), Rc> {
-    if h.fixed_len as usize > MAX_FIXED
-        || h.arena_len as usize > MAX_ARENA
-        || h.handles as usize > MAX_HANDLES
-    {
-        return Err(Rc::MessageTooLarge);
-    }
-    if h.total_len() as u64 != len || !h.fixed_len.is_multiple_of(8) {
-        return Err(Rc::InvalidArgument);
-    }
-    Ok(())
-}
 
 /// The reply token naming a client thread.
 fn token(t: Tid) -> u64 {
@@ -48,50 +37,34 @@ fn from_token(v: u64) -> Tid {
     }
 }
 
-impl Outgoing {
-    fn new(from: Pid, msg: UserSlice, header: Header) -> Self {
+impl<'s> Outgoing<'s> {
+    fn new(from: Pid, msg: UserSlice, snap: &'s Snapshot) -> Self {
         Outgoing {
             from,
             msg,
-            header,
+            snap,
             descs: heapless::Vec::new(),
         }
     }
 }
 
-/// A validated message in its sender's memory.
-struct Outgoing {
+/// A validated message: its header and fixed part in the kernel, the rest
+/// in its sender's memory.
+struct Outgoing<'s> {
     from: Pid,
     msg: UserSlice,
-    header: Header,
+    snap: &'s Snapshot,
     descs: heapless::Vec<HandleDesc, MAX_HANDLES>,
 }
 
 impl Kernel {
-    /// Read and check the header of the message at `msg` in `pid`'s memory.
-    fn read_header(&self, pid: Pid, msg: UserSlice) -> Result<Header, Rc> {
-        if msg.len < HEADER_SIZE as u64 {
-            return Err(Rc::InvalidArgument);
-        }
-        if msg.len > MAX_MESSAGE as u64 {
-            return Err(Rc::MessageTooLarge);
-        }
-        let space = self.space(pid)?;
-        let mut hbuf = [0u8; HEADER_SIZE];
-        space.copy_in(msg.addr, &mut hbuf)?;
-        let header = Header::read_from_bytes(&hbuf).map_err(|_| Rc::InvalidArgument)?;
-        check_header(&header, msg.len)?;
-        space.check_range(msg.addr, msg.len as usize, false)?;
-        Ok(header)
-    }
-
     /// Read the handle descriptors of a message and check each against the
     /// sender's table: the handle exists, the mode's right is there, the
     /// rights asked are a subset, the badge is a Badge it may attach.
     /// (Filled in place: the descriptor vector is large enough that moving
     /// it shows in the IPC path's instruction count.)
     fn read_descs_into(&self, out: &mut Outgoing) -> Result<(), Rc> {
-        let (pid, msg, header) = (out.from, out.msg, out.header);
+        let (pid, msg, header) = (out.from, out.msg, out.snap.header);
         let descs = &mut out.descs;
         let n = header.handles as usize;
         if n > 0 {
@@ -186,7 +159,8 @@ impl Kernel {
         Ok(())
     }
 
-    /// Copy the message bytes, with `descs` in place of the sender's.
+    /// Write the message: the snapshot's header and fixed part, `descs`
+    /// in place of the sender's, and the arena from the sender's memory.
     fn copy_message(
         &self,
         out: &Outgoing,
@@ -194,17 +168,43 @@ impl Kernel {
         dst: u64,
         descs: &[HandleDesc],
     ) -> Result<(), Rc> {
-        let src = self.space(out.from)?;
         let dstsp = self.space(to)?;
-        if descs.is_empty() {
-            return src.copy_to(out.msg.addr, dstsp, dst, out.msg.len);
+        let head_len = HEADER_SIZE + out.snap.header.fixed_len as usize;
+        let mut head = [0u8; HEADER_SIZE + MAX_FIXED];
+        out.snap.write_head(&mut head[..head_len]);
+        dstsp.copy_out(dst, &head[..head_len])?;
+        let mut at = head_len as u64;
+        if !descs.is_empty() {
+            dstsp.copy_out(dst + at, descs.as_bytes())?;
         }
-        let head = HEADER_SIZE as u64 + out.header.fixed_len as u64;
-        let desc_bytes = (descs.len() * DESC_SIZE) as u64;
-        src.copy_to(out.msg.addr, dstsp, dst, head)?;
-        dstsp.copy_out(dst + head, descs.as_bytes())?;
-        let rest = head + desc_bytes;
-        src.copy_to(out.msg.addr + rest, dstsp, dst + rest, out.msg.len - rest)
+        at += (out.snap.header.handles as usize * DESC_SIZE) as u64;
+        if at < out.msg.len {
+            let src = self.space(out.from)?;
+            src.copy_to(out.msg.addr + at, dstsp, dst + at, out.msg.len - at)?;
+        }
+        Ok(())
+    }
+
+    /// The gate for a message delivered to `to` (a request to its server,
+    /// a reply to its client).
+    fn pass_delivery(
+        &self,
+        event: Event,
+        out: &Outgoing,
+        to: Pid,
+        right: Rights,
+    ) -> Result<(), Rc> {
+        gate::pass(
+            self,
+            &Passage {
+                event,
+                source: out.from,
+                target: Some(to),
+                held: right,
+                needed: right,
+                message: out.snap,
+            },
+        )
     }
 
     /// `Call` through a channel handle. Returns `None` when the caller
@@ -218,7 +218,7 @@ impl Kernel {
         caller: Pid,
         channel: Id,
         node_badge: u64,
-        header: Header,
+        message: &Snapshot,
         request: UserSlice,
         reply: UserSlice,
         timeout_ns: u64,
@@ -239,18 +239,16 @@ impl Kernel {
             let Some(Wait::Recv { buf, .. }) = self.threads.get(server).and_then(|t| t.wait) else {
                 continue;
             };
-            // The header was read and checked by the caller's decode.
-            let mut out = Outgoing::new(caller, request, header);
-            match self.read_descs_into(&mut out) {
-                Ok(()) => {}
-                Err(e) => {
-                    self.requeue_receiver(channel, server);
-                    return Some((e, 0));
-                }
-            };
             let spid = self.threads.get(server).map(|t| t.process);
             let Some(spid) = spid else { continue };
-            match self.deliver(&out, spid, buf) {
+            // The caller's decode took the snapshot (limits checked) and
+            // checked the CLIENT right; the monitor decides now.
+            let mut out = Outgoing::new(caller, request, message);
+            let result = self
+                .read_descs_into(&mut out)
+                .and_then(|_| self.pass_delivery(Event::Request, &out, spid, Rights::CLIENT))
+                .and_then(|_| self.deliver(&out, spid, buf));
+            match result {
                 Ok(len) => {
                     self.block_current(
                         Wait::Call {
@@ -279,6 +277,11 @@ impl Kernel {
                 return Some((Rc::OutOfMemory, 0));
             }
             c.senders.push_back(me);
+        }
+        // Queued: what the server will receive is this snapshot, whatever
+        // the caller's memory holds by then.
+        if let Some(t) = self.threads.get_mut(me) {
+            t.sent.clone_from(message);
         }
         self.block_current(
             Wait::Call {
@@ -355,11 +358,12 @@ impl Kernel {
                 continue;
             };
             let cpid = t.process;
-            let result = self.read_header(cpid, request).and_then(|h| {
-                let mut out = Outgoing::new(cpid, request, h);
-                self.read_descs_into(&mut out)?;
-                self.deliver(&out, pid, buf)
-            });
+            let snap = t.sent.clone();
+            let mut out = Outgoing::new(cpid, request, &snap);
+            let result = self
+                .read_descs_into(&mut out)
+                .and_then(|_| self.pass_delivery(Event::Request, &out, pid, Rights::CLIENT))
+                .and_then(|_| self.deliver(&out, pid, buf));
             match result {
                 Ok(len) => {
                     if let Some(Wait::Call { served_by, .. }) =
@@ -418,16 +422,31 @@ impl Kernel {
             }
             return Rc::PeerDied;
         };
-        let header = match self.read_header(pid, msg) {
-            Ok(h) => h,
-            Err(e) => return e,
-        };
-        let mut out = Outgoing::new(pid, msg, header);
+        let mut snap = Snapshot::empty();
+        if let Err(e) = self
+            .space(pid)
+            .and_then(|s| snap.take(s, msg.addr, msg.len))
+        {
+            return e;
+        }
+        let mut out = Outgoing::new(pid, msg, &snap);
         if let Err(e) = self.read_descs_into(&mut out) {
             return e;
         }
-        let status = Rc::from_u32(out.header.status).unwrap_or(Rc::NotSupported);
-        let (rc_client, len, rc_server) = match self.deliver(&out, cpid, reply) {
+        let status = Rc::from_u32(out.snap.header.status).unwrap_or(Rc::NotSupported);
+        let event = if status == Rc::Ok {
+            Event::Reply
+        } else {
+            Event::Error
+        };
+        // The reply token is the server's right to answer (it received the
+        // request through a SERVER end).
+        let delivered = self
+            .pass_delivery(event, &out, cpid, Rights::empty())
+            .and_then(|_| self.deliver(&out, cpid, reply));
+        // A refused or undeliverable reply ends the call for both: the
+        // client gets the refusal, the server learns it from Reply.
+        let (rc_client, len, rc_server) = match delivered {
             Ok(len) => (status, len, Rc::Ok),
             Err(e) => (e, 0, e),
         };

@@ -102,6 +102,9 @@ pub struct Thread {
     /// Clients whose requests this thread received and has not answered.
     pub serving: Vec<Tid>,
     pub wait: Option<Wait>,
+    /// While in a queued `Wait::Call`: the request as the gate will see it
+    /// and the server receive it.
+    pub sent: crate::gate::Snapshot,
     /// Tick at which a blocked wait times out.
     pub deadline: Option<u64>,
     /// A CPU's idle thread: never queued, never blocked.
@@ -135,6 +138,7 @@ impl Thread {
             joiners: Vec::new(),
             serving: Vec::new(),
             wait: None,
+            sent: crate::gate::Snapshot::empty(),
             deadline: None,
             idle: false,
         })

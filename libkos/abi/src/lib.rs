@@ -9,7 +9,9 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod decl;
 pub mod handle;
+pub mod interfaces;
 pub mod msg;
 pub mod rc;
 pub mod rights;

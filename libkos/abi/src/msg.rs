@@ -97,58 +97,13 @@ impl ArenaRef {
     }
 }
 
-/// The endpoints kernel objects serve.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u16)]
-pub enum Endpoint {
-    /// `kl.core.Task`, on a Task handle (see [`crate::task`]).
-    Task = 1,
-    /// Thread management, on a Task handle (create) or a Thread handle.
-    Thread = 2,
-    /// Virtual memory of the calling process, on its own Task handle.
-    Vm = 3,
-    /// Kernel console, on [`Handle::KERNEL`](crate::Handle::KERNEL).
-    Console = 4,
-    /// System information, on [`Handle::KERNEL`](crate::Handle::KERNEL).
-    SysInfo = 5,
-    /// Handle operations (close, copy, revoke) and creating channels,
-    /// badges and user objects, on [`Handle::KERNEL`](crate::Handle::KERNEL).
-    HandleOps = 6,
-    /// The ROMFS the kernel embeds, read-only, on
-    /// [`Handle::KERNEL`](crate::Handle::KERNEL).
-    Romfs = 7,
-    /// Finding static channels by name, on
-    /// [`Handle::KERNEL`](crate::Handle::KERNEL).
-    Locator = 8,
-    /// Notification receivers: create on the kernel handle, the rest on a
-    /// Notice handle.
-    Notice = 9,
-    /// MDL buffers: create on the kernel handle, map/unmap on an MDL handle.
-    Mdl = 10,
-}
-
-impl Endpoint {
-    pub const fn from_u16(v: u16) -> Option<Endpoint> {
-        match v {
-            1 => Some(Endpoint::Task),
-            2 => Some(Endpoint::Thread),
-            3 => Some(Endpoint::Vm),
-            4 => Some(Endpoint::Console),
-            5 => Some(Endpoint::SysInfo),
-            6 => Some(Endpoint::HandleOps),
-            7 => Some(Endpoint::Romfs),
-            8 => Some(Endpoint::Locator),
-            9 => Some(Endpoint::Notice),
-            10 => Some(Endpoint::Mdl),
-            _ => None,
-        }
-    }
-}
+/// The endpoints kernel objects serve, declared in [`crate::interfaces`].
+pub use crate::interfaces::Endpoint;
 
 /// Console methods.
 pub mod console {
     /// Write the arena's bytes to the console. No fixed part.
-    pub const WRITE: u16 = 0;
+    pub const WRITE: u16 = crate::interfaces::console::Method::Write.id();
 }
 
 /// System information methods.
@@ -156,7 +111,7 @@ pub mod sysinfo {
     use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
     /// Reply: [`MemStats`].
-    pub const MEM_STATS: u16 = 0;
+    pub const MEM_STATS: u16 = crate::interfaces::sysinfo::Method::MemStats.id();
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -181,27 +136,28 @@ pub mod handle_ops {
     use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
     /// Request: [`CloseReq`]. Closes one handle of the caller.
-    pub const CLOSE: u16 = 0;
+    pub const CLOSE: u16 = crate::interfaces::handle_ops::Method::Close.id();
     /// Request [`CopyReq`], reply [`HandleReply`]: a descendant of `handle`
     /// in the caller's own table, with `rights` (a subset: asking for more is
     /// `rcNoCapability`; needs COPY) and optionally a badge attached.
-    pub const COPY: u16 = 1;
+    pub const COPY: u16 = crate::interfaces::handle_ops::Method::Copy.id();
     /// Request [`CloseReq`] (the handle): close every descendant of the
     /// handle in every process (needs REVOKE); their later use gets
     /// `rcHandleRevoked`. The handle itself stays.
-    pub const REVOKE: u16 = 2;
+    pub const REVOKE: u16 = crate::interfaces::handle_ops::Method::Revoke.id();
     /// Reply [`ChannelReply`]: a new channel, its server end (SERVER,
     /// LISTENER) and one client end (CLIENT).
-    pub const CHANNEL_CREATE: u16 = 3;
+    pub const CHANNEL_CREATE: u16 = crate::interfaces::handle_ops::Method::ChannelCreate.id();
     /// Request [`BadgeReq`], reply [`HandleReply`]: a resource transfer
     /// context with a value; the notice (if any) is told when the badge is
     /// closed.
-    pub const BADGE_CREATE: u16 = 4;
+    pub const BADGE_CREATE: u16 = crate::interfaces::handle_ops::Method::BadgeCreate.id();
     /// Request [`UserObjectReq`], reply [`HandleReply`]: a handle to a
     /// resource of the caller's own (like KnHandleCreateUserObject).
-    pub const USER_OBJECT_CREATE: u16 = 5;
+    pub const USER_OBJECT_CREATE: u16 =
+        crate::interfaces::handle_ops::Method::UserObjectCreate.id();
     /// Request [`CloseReq`] (the handle), reply [`Identity`].
-    pub const IDENTIFY: u16 = 6;
+    pub const IDENTIFY: u16 = crate::interfaces::handle_ops::Method::Identify.id();
 
     /// Object kinds [`Identity::kind`] reports.
     pub const KIND_TASK: u32 = 1;
@@ -300,14 +256,14 @@ pub mod locator {
 
     /// Request [`NameReq`], reply [`HandleReply`](super::handle_ops::HandleReply):
     /// the server end of the caller's static channel `name`.
-    pub const REGISTER: u16 = 0;
+    pub const REGISTER: u16 = crate::interfaces::locator::Method::Register.id();
     /// Request [`NameReq`], reply `HandleReply`: the client end of the
     /// caller's static channel `name`.
-    pub const CONNECT: u16 = 1;
+    pub const CONNECT: u16 = crate::interfaces::locator::Method::Connect.id();
     /// Request [`ConnectTasksReq`]: make (or join) the static channel
     /// `name` from `client` to `server`, both not-yet-started processes the
     /// caller holds Task handles to.
-    pub const CONNECT_TASKS: u16 = 2;
+    pub const CONNECT_TASKS: u16 = crate::interfaces::locator::Method::ConnectTasks.id();
 
     /// Longest channel name.
     pub const MAX_NAME: usize = 64;
@@ -336,17 +292,17 @@ pub mod notice {
     use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
     /// On the kernel handle: reply `HandleReply`.
-    pub const CREATE: u16 = 0;
+    pub const CREATE: u16 = crate::interfaces::notice::Method::Create.id();
     /// On a notice: request [`SubscribeReq`]: report `mask` events of the
     /// object behind `object` (a handle of the caller's) with `cookie`.
-    pub const SUBSCRIBE: u16 = 1;
+    pub const SUBSCRIBE: u16 = crate::interfaces::notice::Method::Subscribe.id();
     /// On a notice: request [`WaitReq`]; reply [`WaitReply`] and the events
     /// as [`Event`]s in the arena (as many as the reply buffer holds; the rest
     /// stay queued). `rcTimeout` if none came in time.
-    pub const WAIT: u16 = 2;
+    pub const WAIT: u16 = crate::interfaces::notice::Method::Wait.id();
     /// On a notice: request [`Event`] (event bits must be [`USER`]): queue
     /// an event on it, waking a waiter.
-    pub const SIGNAL: u16 = 3;
+    pub const SIGNAL: u16 = crate::interfaces::notice::Method::Signal.id();
 
     /// The object was destroyed (its last handle closed) or, for a task,
     /// it ended.
@@ -407,12 +363,12 @@ pub mod mdl {
 
     /// On the kernel handle: request [`CreateReq`], reply `HandleReply`.
     /// Zeroed memory, `size` rounded up to pages.
-    pub const CREATE: u16 = 0;
+    pub const CREATE: u16 = crate::interfaces::mdl::Method::Create.id();
     /// On an MDL handle: request [`MapReq`], reply [`VmRange`](crate::vm::VmRange):
     /// map the buffer into the caller (MAP_READ; MAP_WRITE if writable).
-    pub const MAP: u16 = 1;
+    pub const MAP: u16 = crate::interfaces::mdl::Method::Map.id();
     /// On an MDL handle: request `VmRange` (as MAP returned): unmap it.
-    pub const UNMAP: u16 = 2;
+    pub const UNMAP: u16 = crate::interfaces::mdl::Method::Unmap.id();
     /// Largest MDL buffer.
     pub const MAX_SIZE: u64 = 16 << 20;
 
@@ -444,7 +400,7 @@ pub mod romfs {
     /// Request [`ReadReq`] (the path in the arena); reply [`ReadReply`] with
     /// the bytes from `offset` in the reply's arena (as many as fit in the
     /// caller's reply buffer, at most `MAX_ARENA`).
-    pub const READ: u16 = 0;
+    pub const READ: u16 = crate::interfaces::romfs::Method::Read.id();
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -474,12 +430,12 @@ pub mod thread {
     /// On a Task handle (the caller's own): request [`CreateReq`], reply
     /// [`CreateReply`]. The kernel maps the stack (with a guard page below)
     /// and starts the thread at `entry` with `arg` in x0.
-    pub const CREATE: u16 = 0;
+    pub const CREATE: u16 = crate::interfaces::thread::Method::Create.id();
     /// On a Thread handle: request [`JoinReq`], reply [`JoinReply`]: wait
     /// until the thread ends (needs `WAIT`).
-    pub const JOIN: u16 = 1;
+    pub const JOIN: u16 = crate::interfaces::thread::Method::Join.id();
     /// On a Thread handle: reply [`ThreadInfo`].
-    pub const INFO: u16 = 2;
+    pub const INFO: u16 = crate::interfaces::thread::Method::Info.id();
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,

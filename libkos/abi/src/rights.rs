@@ -33,9 +33,27 @@ bitflags! {
         const ATTACH = 1 << GENERIC_BITS;
         /// Notice: may wait for and read its events.
         const READ_EVENTS = 1 << GENERIC_BITS;
+        /// Notice: may queue a user event on it (`Notice.Signal`).
+        const SIGNAL = 1 << (GENERIC_BITS + 1);
         /// MDL: may be mapped readable / writable.
         const MAP_READ = 1 << GENERIC_BITS;
         const MAP_WRITE = 1 << (GENERIC_BITS + 1);
+        /// Thread: may read its information (`Thread.Info`).
+        const INFO = 1 << GENERIC_BITS;
+        /// Kernel handle: may write to the console.
+        const CONSOLE = 1 << GENERIC_BITS;
+        /// Kernel handle: may read system information.
+        const SYSINFO = 1 << (GENERIC_BITS + 1);
+        /// Kernel handle: may close, copy, revoke and identify its handles.
+        const HANDLES = 1 << (GENERIC_BITS + 2);
+        /// Kernel handle: may create kernel objects (channels, badges,
+        /// user objects, notices, MDLs).
+        const CREATE = 1 << (GENERIC_BITS + 3);
+        /// Kernel handle: may read the kernel's ROMFS.
+        const ROMFS = 1 << (GENERIC_BITS + 4);
+        /// Kernel handle: may use the service locator (register, connect,
+        /// connect tasks).
+        const LOCATOR = 1 << (GENERIC_BITS + 5);
         /// Every object-specific bit.
         const SPECIFIC = !((1 << GENERIC_BITS) - 1);
         /// Every generic bit.
@@ -45,7 +63,11 @@ bitflags! {
 
 impl Rights {
     /// The right to invoke one Task method through a Task handle.
+    /// (Only the 26 seed methods have one; `Wait` needs [`Rights::WAIT`].
+    /// The declarations in [`crate::interfaces`] say which right each
+    /// method needs: ask them, not this.)
     pub const fn task(method: Method) -> Rights {
+        assert!((method as u16) < crate::task::METHOD_COUNT);
         Rights::from_bits_retain(1 << (GENERIC_BITS + method as u32))
     }
 
@@ -60,6 +82,8 @@ const _: () = {
     assert!(Rights::REVOKE.bits() == 8);
     assert!(Rights::CLIENT.bits() == 1 << 6 && Rights::SERVER.bits() == 1 << 7);
     assert!(Rights::LISTENER.bits() == 1 << 8);
+    assert!(Rights::CONSOLE.bits() == 1 << 6 && Rights::LOCATOR.bits() == 1 << 11);
+    assert!(Rights::SIGNAL.bits() == 1 << 7 && Rights::INFO.bits() == 1 << 6);
     // 26 Task methods fill the 26 object-specific bits exactly.
     assert!(Rights::task(Method::Create).bits() == 1 << 6);
     assert!(Rights::task(Method::GetPid).bits() == 1 << 31);

@@ -7,85 +7,16 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use crate::msg::ArenaRef;
 
-/// The 26 methods of `kl.core.Task`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-#[repr(u16)]
-pub enum Method {
-    Create = 0,
-    LoadSeg = 1,
-    VmReserve = 2,
-    VmFree = 3,
-    SetEntry = 4,
-    LoadElfSyms = 5,
-    LoadElfHdr = 6,
-    SetEnv = 7,
-    FreeSelfEnv = 8,
-    Resume = 9,
-    Exit = 10,
-    Terminate = 11,
-    GetExitInfo = 12,
-    GetThreadContext = 13,
-    GetNextVmRegion = 14,
-    TerminateAfterFreezing = 15,
-    GetName = 16,
-    GetPath = 17,
-    GetInitialThreadPriority = 18,
-    SetInitialThreadPriority = 19,
-    GetTasksList = 20,
-    SetInitialThreadSchedPolicy = 21,
-    ReseedAslr = 22,
-    GetElfSyms = 23,
-    TransferHandle = 24,
-    GetPid = 25,
-}
+/// The methods of `kl.core.Task`, declared in [`crate::interfaces`]: the
+/// 26 of the specification in its order, then [`Method::Wait`].
+pub use crate::interfaces::task::{ALL, Method};
 
 /// Not one of the 26: block until the task ends (request [`WaitReq`], reply
-/// [`ExitInfo`]); needs the generic `WAIT` right. libkos's `KosTaskWait`
-/// rests on it until notification receivers exist.
-pub const WAIT: u16 = 26;
+/// [`ExitInfo`]); needs the generic `WAIT` right.
+pub const WAIT: u16 = Method::Wait as u16;
 
+/// The methods of the specification (seed 000); each has its own right bit.
 pub const METHOD_COUNT: u16 = 26;
-
-impl Method {
-    pub const fn from_u16(v: u16) -> Option<Method> {
-        if v < METHOD_COUNT {
-            // Dense 0..26: index the table.
-            Some(ALL[v as usize])
-        } else {
-            None
-        }
-    }
-}
-
-/// Every method, in id order.
-pub const ALL: [Method; 26] = [
-    Method::Create,
-    Method::LoadSeg,
-    Method::VmReserve,
-    Method::VmFree,
-    Method::SetEntry,
-    Method::LoadElfSyms,
-    Method::LoadElfHdr,
-    Method::SetEnv,
-    Method::FreeSelfEnv,
-    Method::Resume,
-    Method::Exit,
-    Method::Terminate,
-    Method::GetExitInfo,
-    Method::GetThreadContext,
-    Method::GetNextVmRegion,
-    Method::TerminateAfterFreezing,
-    Method::GetName,
-    Method::GetPath,
-    Method::GetInitialThreadPriority,
-    Method::SetInitialThreadPriority,
-    Method::GetTasksList,
-    Method::SetInitialThreadSchedPolicy,
-    Method::ReseedAslr,
-    Method::GetElfSyms,
-    Method::TransferHandle,
-    Method::GetPid,
-];
 
 bitflags! {
     /// `Create` flags.
@@ -481,7 +412,7 @@ const _: () = {
     assert!(Method::Exit as u16 == 10);
     assert!(Method::GetExitInfo as u16 == 12);
     assert!(Method::GetPid as u16 == 25);
-    assert!(ALL.len() == METHOD_COUNT as usize);
+    assert!(ALL.len() == METHOD_COUNT as usize + 1);
     assert!(CreateFlags::FROM_ROMFS.bits() == 1);
     assert!(CreateFlags::DUMPABLE.bits() == 2);
     assert!(CreateFlags::CRITICAL.bits() == 4);
@@ -494,17 +425,3 @@ const _: () = {
     assert!(core::mem::size_of::<ThreadContext>() == 8 + 31 * 8 + 32);
     assert!(FaultKind::StackOverflow as u32 == 4);
 };
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn method_ids_dense() {
-        for (i, m) in ALL.iter().enumerate() {
-            assert_eq!(*m as usize, i);
-            assert_eq!(Method::from_u16(i as u16), Some(*m));
-        }
-        assert_eq!(Method::from_u16(26), None);
-    }
-}

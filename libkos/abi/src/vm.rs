@@ -23,11 +23,11 @@ pub const DEFAULT_STACK_SIZE: u64 = 64 * 1024;
 pub const MAX_STACK_SIZE: u64 = 8 * 1024 * 1024;
 
 /// `Vm` methods.
-pub const ALLOCATE: u16 = 0;
-pub const FREE: u16 = 1;
+pub const ALLOCATE: u16 = crate::interfaces::vm::Method::Allocate.id();
+pub const FREE: u16 = crate::interfaces::vm::Method::Free.id();
 /// `Protect`: change the permissions of a whole region `Allocate` returned
 /// (request [`ProtectReq`]). Writable and executable at once is refused.
-pub const PROTECT: u16 = 2;
+pub const PROTECT: u16 = crate::interfaces::vm::Method::Protect.id();
 
 bitflags! {
     /// Page permissions for `Protect`.

@@ -304,7 +304,7 @@ fn run_client() -> Result<(), String> {
     }
 
     let n = notice::create().map_err(|e| format!("notice: {e}"))?;
-    c.signal(ipc::copy_of(n, Rights::READ_EVENTS), 0x5151)
+    c.signal(ipc::copy_of(n, Rights::SIGNAL), 0x5151)
         .map_err(|e| format!("signal: {e}"))?;
     let mut ev = [Event::default(); 1];
     let w = notice::wait(n, ms(1000), &mut ev).map_err(|e| format!("wait: {e}"))?;

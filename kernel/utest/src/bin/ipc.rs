@@ -303,7 +303,7 @@ fn handle_passed_and_used_by_server() -> TestResult {
 fn client_notify() -> Result<(), String> {
     let h = connect()?;
     let n = notice::create().map_err(|e| format!("notice create: {e}"))?;
-    let desc = ipc::copy_of(n, Rights::READ_EVENTS | Rights::COPY | Rights::TRANSFER);
+    let desc = ipc::copy_of(n, Rights::SIGNAL | Rights::COPY | Rights::TRANSFER);
     let cookie = 0x5157_u64;
     let rc: u32 = basic_fixed(h, basic::NOTIFY, cookie.as_bytes(), &[desc])
         .map_err(|e| format!("notify call: {e}"))?;

@@ -207,7 +207,7 @@ fn notice_wait_timeout() -> TestResult {
     check_eq!(i.kind, KIND_NOTICE, "kind");
     check_eq!(
         Rights::from_bits_retain(i.rights),
-        Rights::READ_EVENTS | Rights::COPY | Rights::TRANSFER,
+        Rights::READ_EVENTS | Rights::SIGNAL | Rights::COPY | Rights::TRANSFER,
         "rights"
     );
     let mut ev = [Event::default(); 2];

@@ -1,0 +1,182 @@
+//! The gate: every kernel call, every request at the moment it is
+//! delivered to a server, and every reply pass [`pass`], in one order:
+//!
+//! 1. message limits (checked when the [`Snapshot`] is taken);
+//! 2. the handle and the right the declaration names for (object,
+//!    endpoint, method) ([`kernel_method`] for kernel objects; CLIENT for
+//!    a channel);
+//! 3. the security monitor ([`crate::security::check`]), on the snapshot;
+//! 4. only then the effect.
+//!
+//! The monitor sees a snapshot of what will be delivered: the header and
+//! fixed part are copied into the kernel once, and what is delivered (or
+//! what a kernel method decodes) is that copy, so no thread of the sender
+//! can change the message between the decision and the delivery.
+
+use kos_abi::decl::{MethodDecl, Target};
+use kos_abi::msg::{HEADER_SIZE, Header, MAX_ARENA, MAX_FIXED, MAX_HANDLES, MAX_MESSAGE};
+use kos_abi::{Rc, Rights};
+use zerocopy::{FromBytes, IntoBytes};
+
+use crate::security::{self, Event};
+use crate::task::Kernel;
+use crate::task::object::Object;
+use crate::task::space::AddressSpace;
+use crate::task::thread::Pid;
+
+/// A message's header and fixed part, copied into the kernel.
+#[derive(Clone)]
+pub struct Snapshot {
+    pub header: Header,
+    fixed: [u8; MAX_FIXED],
+}
+
+impl Snapshot {
+    pub const fn empty() -> Snapshot {
+        Snapshot {
+            header: Header {
+                endpoint: 0,
+                method: 0,
+                fixed_len: 0,
+                handles: 0,
+                arena_len: 0,
+                status: 0,
+            },
+            fixed: [0; MAX_FIXED],
+        }
+    }
+
+    /// Take the message of `len` bytes at `addr` in `space`: its header,
+    /// checked against the limits and `len`, and its fixed part. The rest
+    /// of the message must be readable too.
+    pub fn take(&mut self, space: &AddressSpace, addr: u64, len: u64) -> Result<(), Rc> {
+        if len < HEADER_SIZE as u64 {
+            return Err(Rc::InvalidArgument);
+        }
+        if len > MAX_MESSAGE as u64 {
+            return Err(Rc::MessageTooLarge);
+        }
+        let mut hbuf = [0u8; HEADER_SIZE];
+        space.copy_in(addr, &mut hbuf)?;
+        let header = Header::read_from_bytes(&hbuf).map_err(|_| Rc::InvalidArgument)?;
+        check_limits(&header, len)?;
+        let n = header.fixed_len as usize;
+        if n > 0 {
+            space.copy_in(addr + HEADER_SIZE as u64, &mut self.fixed[..n])?;
+        }
+        if len > (HEADER_SIZE + n) as u64 {
+            space.check_range(addr, len as usize, false)?;
+        }
+        self.header = header;
+        Ok(())
+    }
+
+    /// The fixed part.
+    pub fn fixed(&self) -> &[u8] {
+        &self.fixed[..self.header.fixed_len as usize]
+    }
+
+    /// Header and fixed part as they go out: `head` must hold
+    /// `HEADER_SIZE + fixed_len` bytes.
+    pub fn write_head(&self, head: &mut [u8]) {
+        head[..HEADER_SIZE].copy_from_slice(self.header.as_bytes());
+        head[HEADER_SIZE..].copy_from_slice(self.fixed());
+    }
+}
+
+/// Check a header against the limits and the message length it came with.
+pub fn check_limits(h: &Header, len: u64) -> Result<(), Rc> {
+    if h.fixed_len as usize > MAX_FIXED
+        || h.arena_len as usize > MAX_ARENA
+        || h.handles as usize > MAX_HANDLES
+    {
+        return Err(Rc::MessageTooLarge);
+    }
+    if h.total_len() as u64 != len || !h.fixed_len.is_multiple_of(8) {
+        return Err(Rc::InvalidArgument);
+    }
+    Ok(())
+}
+
+/// Step 2 for a kernel object: the declared method of the header's
+/// endpoint, invoked on the object it is declared for, through a handle
+/// holding the right it is declared to need.
+pub fn kernel_method(
+    header: &Header,
+    object: Object,
+    rights: Rights,
+    caller: Pid,
+) -> Result<&'static MethodDecl, Rc> {
+    let decl =
+        kos_abi::interfaces::method(header.endpoint, header.method).ok_or(Rc::ResourceNotFound)?;
+    let kind_matches = match (decl.target, object) {
+        (Target::Task | Target::OwnTask, Object::Task(_)) => true,
+        (Target::Thread, Object::Thread(_)) => true,
+        (Target::Kernel, Object::Kernel) => true,
+        (Target::Notice, Object::Notice(_)) => true,
+        (Target::Mdl, Object::Mdl(_)) => true,
+        _ => false,
+    };
+    if !kind_matches {
+        return Err(Rc::WrongType);
+    }
+    if !rights.contains(decl.right) {
+        return Err(Rc::NoCapability);
+    }
+    if decl.target == Target::OwnTask && object != Object::Task(caller) {
+        return Err(Rc::InvalidArgument);
+    }
+    if header.handles != 0 {
+        // Kernel methods take no handle descriptors.
+        return Err(Rc::InvalidArgument);
+    }
+    Ok(decl)
+}
+
+/// A process start (`Task.Create`): may `creator` start a process of
+/// `class`? (The monitor's execute event; `message` is the Create request.)
+pub fn execute(k: &Kernel, creator: Pid, class: &str, message: &Snapshot) -> Result<(), Rc> {
+    let source = k.procs.get(creator).ok_or(Rc::InvalidArgument)?;
+    security::check(&security::Message {
+        event: Event::Execute,
+        source_pid: source.pid,
+        source_class: source.eiid.as_str(),
+        target: Some((0, class)),
+        header: &message.header,
+        fixed: message.fixed(),
+    })
+}
+
+/// One message passing the gate.
+pub struct Passage<'a> {
+    pub event: Event,
+    /// The sending process.
+    pub source: Pid,
+    /// The process it goes to (a server, or a client for a reply); `None`
+    /// for a kernel object.
+    pub target: Option<Pid>,
+    /// The rights of the handle the message goes through, and the rights
+    /// its declaration (or the channel end) needs.
+    pub held: Rights,
+    pub needed: Rights,
+    pub message: &'a Snapshot,
+}
+
+/// Steps 2 (the right, once the handle was found) and 3 (the monitor).
+/// `Ok` means the effect may happen.
+pub fn pass(k: &Kernel, p: &Passage<'_>) -> Result<(), Rc> {
+    if !p.held.contains(p.needed) {
+        return Err(Rc::NoCapability);
+    }
+    let class = |pid: Pid| k.procs.get(pid).map_or("", |proc| proc.eiid.as_str());
+    security::check(&security::Message {
+        event: p.event,
+        source_pid: k.procs.get(p.source).map_or(0, |s| s.pid),
+        source_class: class(p.source),
+        target: p
+            .target
+            .and_then(|t| k.procs.get(t).map(|proc| (proc.pid, proc.eiid.as_str()))),
+        header: &p.message.header,
+        fixed: p.message.fixed(),
+    })
+}
