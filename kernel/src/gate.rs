@@ -16,7 +16,7 @@
 use kos_abi::decl::{MethodDecl, Target};
 use kos_abi::msg::{HEADER_SIZE, Header, MAX_ARENA, MAX_FIXED, MAX_HANDLES, MAX_MESSAGE};
 use kos_abi::{Rc, Rights};
-use zerocopy::{FromBytes, IntoBytes};
+use zerocopy::FromBytes;
 
 use crate::security::{self, Event};
 use crate::task::Kernel;
@@ -24,11 +24,15 @@ use crate::task::object::Object;
 use crate::task::space::AddressSpace;
 use crate::task::thread::Pid;
 
-/// A message's header and fixed part, copied into the kernel.
-#[derive(Clone)]
+/// A message's header and fixed part, copied into the kernel. Each thread
+/// has one ([`Thread::sent`](crate::task::thread::Thread::sent)) for what
+/// it sends, so taking one writes only the bytes the message has.
 pub struct Snapshot {
     pub header: Header,
-    fixed: [u8; MAX_FIXED],
+    /// The header's and the fixed part's bytes, as they go out: the first
+    /// `len` bytes are the message's.
+    head: [u8; HEADER_SIZE + MAX_FIXED],
+    len: usize,
 }
 
 impl Snapshot {
@@ -42,7 +46,8 @@ impl Snapshot {
                 arena_len: 0,
                 status: 0,
             },
-            fixed: [0; MAX_FIXED],
+            head: [0; HEADER_SIZE + MAX_FIXED],
+            len: 0,
         }
     }
 
@@ -56,31 +61,33 @@ impl Snapshot {
         if len > MAX_MESSAGE as u64 {
             return Err(Rc::MessageTooLarge);
         }
-        let mut hbuf = [0u8; HEADER_SIZE];
-        space.copy_in(addr, &mut hbuf)?;
-        let header = Header::read_from_bytes(&hbuf).map_err(|_| Rc::InvalidArgument)?;
+        self.len = 0;
+        // One copy for header and fixed part (and perhaps the start of
+        // what follows, which must be readable anyway).
+        let first = (len as usize).min(self.head.len());
+        space.copy_in(addr, &mut self.head[..first])?;
+        let header =
+            Header::read_from_bytes(&self.head[..HEADER_SIZE]).map_err(|_| Rc::InvalidArgument)?;
         check_limits(&header, len)?;
-        let n = header.fixed_len as usize;
-        if n > 0 {
-            space.copy_in(addr + HEADER_SIZE as u64, &mut self.fixed[..n])?;
-        }
-        if len > (HEADER_SIZE + n) as u64 {
+        // fixed_len <= MAX_FIXED, and the message holds it: checked with
+        // the limits, so `end <= first`.
+        let end = HEADER_SIZE + header.fixed_len as usize;
+        if len > end as u64 {
             space.check_range(addr, len as usize, false)?;
         }
         self.header = header;
+        self.len = end;
         Ok(())
     }
 
     /// The fixed part.
     pub fn fixed(&self) -> &[u8] {
-        &self.fixed[..self.header.fixed_len as usize]
+        &self.head[HEADER_SIZE..self.len.max(HEADER_SIZE)]
     }
 
-    /// Header and fixed part as they go out: `head` must hold
-    /// `HEADER_SIZE + fixed_len` bytes.
-    pub fn write_head(&self, head: &mut [u8]) {
-        head[..HEADER_SIZE].copy_from_slice(self.header.as_bytes());
-        head[HEADER_SIZE..].copy_from_slice(self.fixed());
+    /// Header and fixed part, as they go out.
+    pub fn head(&self) -> &[u8] {
+        &self.head[..self.len]
     }
 }
 
@@ -134,16 +141,22 @@ pub fn kernel_method(
 }
 
 /// A process start (`Task.Create`): may `creator` start a process of
-/// `class`? (The monitor's execute event; `message` is the Create request.)
-pub fn execute(k: &Kernel, creator: Pid, class: &str, message: &Snapshot) -> Result<(), Rc> {
+/// `class`? (The monitor's execute event, with the Create request.)
+pub fn execute(
+    k: &Kernel,
+    creator: Pid,
+    class: &str,
+    header: &Header,
+    fixed: &[u8],
+) -> Result<(), Rc> {
     let source = k.procs.get(creator).ok_or(Rc::InvalidArgument)?;
     security::check(&security::Message {
         event: Event::Execute,
         source_pid: source.pid,
         source_class: source.eiid.as_str(),
         target: Some((0, class)),
-        header: &message.header,
-        fixed: message.fixed(),
+        header,
+        fixed,
     })
 }
 

@@ -19,7 +19,7 @@ use kos_abi::msg::{ArenaRef, Endpoint, HEADER_SIZE, Header, MAX_MESSAGE};
 use kos_abi::{Handle, Rc, Rights};
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
-use crate::gate::{self, Snapshot};
+use crate::gate;
 use crate::security::Event;
 use crate::task::Kernel;
 use crate::task::object::Object;
@@ -33,8 +33,25 @@ pub enum Outcome {
     Pending,
 }
 
+/// The largest fixed part of a kernel method's request (checked against
+/// every declaration below): what [`Request`] keeps of the snapshot.
+const KERNEL_FIXED: usize = 64;
+
+const _: () = {
+    let ifaces = kos_abi::interfaces::INTERFACES;
+    let mut i = 0;
+    while i < ifaces.len() {
+        let mut m = 0;
+        while m < ifaces[i].methods.len() {
+            assert!(ifaces[i].methods[m].request.size <= KERNEL_FIXED);
+            m += 1;
+        }
+        i += 1;
+    }
+};
+
 /// A decoded, validated request.
-pub struct Request<'a> {
+pub struct Request {
     pub caller: Pid,
     pub header: Header,
     /// Its declaration (resolved and checked by the gate).
@@ -43,8 +60,9 @@ pub struct Request<'a> {
         reason = "endpoints will match on it as they move to the declarations"
     )]
     pub decl: &'static MethodDecl,
-    /// The header and fixed part, as the gate saw them.
-    message: &'a Snapshot,
+    /// The fixed part, as the gate saw it (bytes past the declared
+    /// request's size are not kept; bytes past `fixed_len` read as zero).
+    fixed: [u8; KERNEL_FIXED],
     /// User address of the arena (validated readable for `header.arena_len`).
     arena: u64,
     pub reply: u64,
@@ -52,17 +70,13 @@ pub struct Request<'a> {
     pub rights: Rights,
 }
 
-impl Request<'_> {
+impl Request {
     /// The fixed part as `T` (missing bytes read as zero, so an older,
     /// shorter request still decodes; extra bytes are ignored).
     pub fn args<T: FromBytes + IntoBytes>(&self) -> T {
-        let fixed = self.message.fixed();
-        if let Ok((t, _)) = T::read_from_prefix(fixed) {
-            return t;
-        }
         let mut t = T::new_zeroed();
-        let have = fixed.len().min(core::mem::size_of::<T>());
-        t.as_mut_bytes()[..have].copy_from_slice(&fixed[..have]);
+        let have = KERNEL_FIXED.min(core::mem::size_of::<T>());
+        t.as_mut_bytes()[..have].copy_from_slice(&self.fixed[..have]);
         t
     }
 
@@ -91,9 +105,9 @@ impl Request<'_> {
         core::str::from_utf8(b).map_err(|_| Rc::InvalidArgument)
     }
 
-    /// The header and fixed part, as the gate saw them.
-    pub fn message(&self) -> &Snapshot {
-        self.message
+    /// The fixed part, as the gate saw it.
+    pub fn fixed(&self) -> &[u8] {
+        &self.fixed[..(self.header.fixed_len as usize).min(KERNEL_FIXED)]
     }
 
     /// The whole arena as one reference.
@@ -162,10 +176,7 @@ pub fn call(
     let Some(caller) = k.current_pid() else {
         return Outcome::Done(Rc::InvalidArgument, 0);
     };
-    // The kernel's copy of the header and fixed part: what the gate checks
-    // and what the method (or the server) receives.
-    let mut message = Snapshot::empty();
-    let d = match decode(k, caller, handle, request, reply, &mut message) {
+    let d = match decode(k, caller, handle, request, reply) {
         Ok(d) => d,
         Err(rc) => return Outcome::Done(rc, 0),
     };
@@ -178,22 +189,26 @@ pub fn call(
             return Outcome::Done(Rc::NoCapability, 0);
         }
         let badge = k.badge_value(d.node);
-        return match k.ipc_call(caller, channel, badge, &message, request, reply, timeout_ns) {
+        return match k.ipc_call(caller, channel, badge, d.header, request, reply, timeout_ns) {
             Some((rc, len)) => Outcome::Done(rc, len),
             None => Outcome::Pending,
         };
     };
-    let header = message.header;
-    let req = Request {
+    let header = d.header;
+    let mut req = Request {
         caller,
         header,
         decl,
-        message: &message,
+        fixed: [0; KERNEL_FIXED],
         arena: request.addr + (header.total_len() - header.arena_len as usize) as u64,
         reply: reply.addr,
         cap: reply.len,
         rights: d.rights,
     };
+    if let Some(sent) = k.threads.get(k.current).map(|t| t.sent.fixed()) {
+        let n = sent.len().min(KERNEL_FIXED);
+        req.fixed[..n].copy_from_slice(&sent[..n]);
+    }
     let (reply_addr, cap) = (reply.addr, reply.len);
     match dispatch(k, &req, d.object) {
         Ok(Reply::Data(fixed, arena)) => {
@@ -221,46 +236,52 @@ pub fn call(
     }
 }
 
-/// What `decode` learnt: the handle's object and, for a kernel object, the
-/// method's declaration.
+/// What `decode` learnt: the header, the handle's object and, for a
+/// kernel object, the method's declaration.
 struct Decoded {
+    header: Header,
     object: Object,
     rights: Rights,
     node: kernel_core::cdt::NodeId,
     decl: Option<&'static MethodDecl>,
 }
 
-/// The gate's steps for a call, in order: limits (and a writable reply
-/// buffer), the handle, and for a kernel object the declared method and
-/// its right, then the monitor on the snapshot in `message`. A channel
-/// message is taken and checked when it is delivered instead.
+/// The gate's steps for a call, in order: limits (taking the snapshot into
+/// the calling thread's `sent`) and a writable reply buffer, the handle,
+/// and for a kernel object the declared method and its right, then the
+/// monitor on the snapshot. A channel message passes the rest of the gate
+/// when it is delivered.
 fn decode(
-    k: &Kernel,
+    k: &mut Kernel,
     caller: Pid,
     handle: Handle,
     request: UserSlice,
     reply: UserSlice,
-    message: &mut Snapshot,
 ) -> Result<Decoded, Rc> {
+    let me = k.current;
     let p = k.procs.get(caller).ok_or(Rc::InvalidArgument)?;
     let space = p.space.as_ref().ok_or(Rc::InvalidArgument)?;
     if reply.len > MAX_MESSAGE as u64 {
         return Err(Rc::MessageTooLarge);
     }
-    message.take(space, request.addr, request.len)?;
+    let sent = &mut k.threads.get_mut(me).ok_or(Rc::InvalidArgument)?.sent;
+    sent.take(space, request.addr, request.len)?;
+    let header = sent.header;
     // The reply buffer must be writable before anything happens.
     space.check_range(reply.addr, reply.len as usize, true)?;
     let entry = p.handles.get(handle)?;
     let object = entry.object.object;
     if let Object::Channel(_) = object {
         return Ok(Decoded {
+            header,
             object,
             rights: entry.rights,
             node: entry.object.node,
             decl: None,
         });
     }
-    let decl = gate::kernel_method(&message.header, object, entry.rights, caller)?;
+    let decl = gate::kernel_method(&header, object, entry.rights, caller)?;
+    let message = &k.threads.get(me).ok_or(Rc::InvalidArgument)?.sent;
     gate::pass(
         k,
         &gate::Passage {
@@ -273,6 +294,7 @@ fn decode(
         },
     )?;
     Ok(Decoded {
+        header,
         object,
         rights: entry.rights,
         node: entry.object.node,

@@ -13,12 +13,12 @@
 use kernel_core::slab::Id;
 use kernel_core::syscall::UserSlice;
 use kos_abi::msg::{
-    DESC_COPY, DESC_MOVE, DESC_SIZE, HEADER_SIZE, HandleDesc, MAX_FIXED, MAX_HANDLES, NO_BADGE,
+    DESC_COPY, DESC_MOVE, DESC_SIZE, HEADER_SIZE, HandleDesc, Header, MAX_HANDLES, NO_BADGE,
 };
 use kos_abi::{Handle, Rc, Rights};
 use zerocopy::IntoBytes;
 
-use crate::gate::{self, Passage, Snapshot};
+use crate::gate::{self, Passage};
 use crate::security::Event;
 
 use super::Kernel;
@@ -37,23 +37,26 @@ fn from_token(v: u64) -> Tid {
     }
 }
 
-impl<'s> Outgoing<'s> {
-    fn new(from: Pid, msg: UserSlice, snap: &'s Snapshot) -> Self {
+impl Outgoing {
+    fn new(from: Pid, thread: Tid, msg: UserSlice, header: Header) -> Self {
         Outgoing {
             from,
+            thread,
             msg,
-            snap,
+            header,
             descs: heapless::Vec::new(),
         }
     }
 }
 
-/// A validated message: its header and fixed part in the kernel, the rest
-/// in its sender's memory.
-struct Outgoing<'s> {
+/// A validated message: its header and fixed part in the kernel (the
+/// sending thread's [`Thread::sent`](super::thread::Thread::sent)), the
+/// rest in its sender's memory.
+struct Outgoing {
     from: Pid,
+    thread: Tid,
     msg: UserSlice,
-    snap: &'s Snapshot,
+    header: Header,
     descs: heapless::Vec<HandleDesc, MAX_HANDLES>,
 }
 
@@ -64,7 +67,7 @@ impl Kernel {
     /// (Filled in place: the descriptor vector is large enough that moving
     /// it shows in the IPC path's instruction count.)
     fn read_descs_into(&self, out: &mut Outgoing) -> Result<(), Rc> {
-        let (pid, msg, header) = (out.from, out.msg, out.snap.header);
+        let (pid, msg, header) = (out.from, out.msg, out.header);
         let descs = &mut out.descs;
         let n = header.handles as usize;
         if n > 0 {
@@ -169,15 +172,14 @@ impl Kernel {
         descs: &[HandleDesc],
     ) -> Result<(), Rc> {
         let dstsp = self.space(to)?;
-        let head_len = HEADER_SIZE + out.snap.header.fixed_len as usize;
-        let mut head = [0u8; HEADER_SIZE + MAX_FIXED];
-        out.snap.write_head(&mut head[..head_len]);
-        dstsp.copy_out(dst, &head[..head_len])?;
-        let mut at = head_len as u64;
+        let sender = self.threads.get(out.thread).ok_or(Rc::PeerDied)?;
+        let head = sender.sent.head();
+        dstsp.copy_out(dst, head)?;
+        let mut at = head.len() as u64;
         if !descs.is_empty() {
             dstsp.copy_out(dst + at, descs.as_bytes())?;
         }
-        at += (out.snap.header.handles as usize * DESC_SIZE) as u64;
+        at += (out.header.handles as usize * DESC_SIZE) as u64;
         if at < out.msg.len {
             let src = self.space(out.from)?;
             src.copy_to(out.msg.addr + at, dstsp, dst + at, out.msg.len - at)?;
@@ -202,7 +204,7 @@ impl Kernel {
                 target: Some(to),
                 held: right,
                 needed: right,
-                message: out.snap,
+                message: &self.threads.get(out.thread).ok_or(Rc::PeerDied)?.sent,
             },
         )
     }
@@ -218,7 +220,7 @@ impl Kernel {
         caller: Pid,
         channel: Id,
         node_badge: u64,
-        message: &Snapshot,
+        header: Header,
         request: UserSlice,
         reply: UserSlice,
         timeout_ns: u64,
@@ -243,7 +245,7 @@ impl Kernel {
             let Some(spid) = spid else { continue };
             // The caller's decode took the snapshot (limits checked) and
             // checked the CLIENT right; the monitor decides now.
-            let mut out = Outgoing::new(caller, request, message);
+            let mut out = Outgoing::new(caller, me, request, header);
             let result = self
                 .read_descs_into(&mut out)
                 .and_then(|_| self.pass_delivery(Event::Request, &out, spid, Rights::CLIENT))
@@ -278,11 +280,8 @@ impl Kernel {
             }
             c.senders.push_back(me);
         }
-        // Queued: what the server will receive is this snapshot, whatever
-        // the caller's memory holds by then.
-        if let Some(t) = self.threads.get_mut(me) {
-            t.sent.clone_from(message);
-        }
+        // Queued: what the server will receive is the snapshot in the
+        // caller's `sent`, whatever the caller's memory holds by then.
         self.block_current(
             Wait::Call {
                 channel,
@@ -358,8 +357,8 @@ impl Kernel {
                 continue;
             };
             let cpid = t.process;
-            let snap = t.sent.clone();
-            let mut out = Outgoing::new(cpid, request, &snap);
+            let header = t.sent.header;
+            let mut out = Outgoing::new(cpid, client, request, header);
             let result = self
                 .read_descs_into(&mut out)
                 .and_then(|_| self.pass_delivery(Event::Request, &out, pid, Rights::CLIENT))
@@ -422,18 +421,20 @@ impl Kernel {
             }
             return Rc::PeerDied;
         };
-        let mut snap = Snapshot::empty();
-        if let Err(e) = self
-            .space(pid)
-            .and_then(|s| snap.take(s, msg.addr, msg.len))
-        {
+        let Kernel { procs, threads, .. } = self;
+        let space = procs.get(pid).and_then(|p| p.space.as_ref());
+        let (Some(space), Some(t)) = (space, threads.get_mut(me)) else {
+            return Rc::InvalidArgument;
+        };
+        if let Err(e) = t.sent.take(space, msg.addr, msg.len) {
             return e;
         }
-        let mut out = Outgoing::new(pid, msg, &snap);
+        let header = t.sent.header;
+        let mut out = Outgoing::new(pid, me, msg, header);
         if let Err(e) = self.read_descs_into(&mut out) {
             return e;
         }
-        let status = Rc::from_u32(out.snap.header.status).unwrap_or(Rc::NotSupported);
+        let status = Rc::from_u32(out.header.status).unwrap_or(Rc::NotSupported);
         let event = if status == Rc::Ok {
             Event::Reply
         } else {
