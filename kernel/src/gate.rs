@@ -116,14 +116,14 @@ pub fn kernel_method(
 ) -> Result<&'static MethodDecl, Rc> {
     let decl =
         kos_abi::interfaces::method(header.endpoint, header.method).ok_or(Rc::ResourceNotFound)?;
-    let kind_matches = match (decl.target, object) {
-        (Target::Task | Target::OwnTask, Object::Task(_)) => true,
-        (Target::Thread, Object::Thread(_)) => true,
-        (Target::Kernel, Object::Kernel) => true,
-        (Target::Notice, Object::Notice(_)) => true,
-        (Target::Mdl, Object::Mdl(_)) => true,
-        _ => false,
-    };
+    let kind_matches = matches!(
+        (decl.target, object),
+        (Target::Task | Target::OwnTask, Object::Task(_))
+            | (Target::Thread, Object::Thread(_))
+            | (Target::Kernel, Object::Kernel)
+            | (Target::Notice, Object::Notice(_))
+            | (Target::Mdl, Object::Mdl(_))
+    );
     if !kind_matches {
         return Err(Rc::WrongType);
     }

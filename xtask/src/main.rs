@@ -4,6 +4,7 @@
 //! (the aarch64 target, QEMU, genromfs) first makes sure they are installed.
 
 mod bench;
+mod docs;
 mod image;
 mod kernel_build;
 mod qemu;
@@ -93,6 +94,13 @@ enum Cmd {
     },
     /// Lint host crates and the kernel for each board (warnings are errors).
     Clippy,
+    /// Write the docs generated from the interface declarations
+    /// (docs/interfaces.md, docs/interfaces.json).
+    Docs {
+        /// Only check that they are current.
+        #[arg(long)]
+        check: bool,
+    },
     /// Format every crate of the workspace.
     Fmt {
         /// Only check, do not rewrite files.
@@ -317,6 +325,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 cmd.args(["-p", p]);
             }
             run_checked(cmd.args(["--", "-D", "warnings"]))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Docs { check } => {
+            docs::run(check)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Fmt { check } => {

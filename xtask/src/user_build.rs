@@ -4,10 +4,10 @@
 //!
 //! - system image (every kernel flavor): `kernel/romfs/manifest` +
 //!   `/bin/einit` + `/bin/hello` + `/etc/init` (starts `/bin/hello`);
-//! - test image (`Suite::Utest`): the system image + `/tests/<program>` for
-//!   each user test program + `/etc/init.tests` (which makes einit run them)
-//!   + `/tests/data/truncated.elf` (the first 200 bytes of einit) + broken
-//!   executables (`bad_elves`) + `/tests/data/nop` (`DATA_PROGRAMS`);
+//! - test image (`Suite::Utest`): the system image, `/tests/<program>` for
+//!   each user test program, `/etc/init.tests` (which makes einit run them),
+//!   `/tests/data/truncated.elf` (the first 200 bytes of einit), broken
+//!   executables (`bad_elves`) and `/tests/data/nop` (`DATA_PROGRAMS`);
 //! - benchmark image: `/bench/ubench` (run by einit) + `/bench/nop`.
 
 use std::collections::BTreeMap;
@@ -47,6 +47,7 @@ pub const TEST_PROGRAMS: &[&str] = &[
     "utest-pie",
     "utest-task",
     "utest-task2",
+    "utest-gate",
     "utest-fuzz",
 ];
 
