@@ -3,11 +3,13 @@
 //! The low-level API (the equivalent of KasperskyOS's `task_api.h`) is one
 //! free function per method, taking the Task handle to invoke it on; the
 //! [`Task`] type owns a child's handle (closed on drop) and offers the same
-//! calls as methods. Every method needs its bit
-//! [`Rights::task(method)`](kos_abi::Rights::task) in the handle's mask
+//! calls as methods. Each call goes through [`ipc::invoke`] with the
+//! method's declaration (`kos_abi::interfaces::task`), so its id and
+//! request and reply types are the ones the kernel checks. Every method
+//! needs the right its declaration names ([`right`]) in the handle's mask
 //! (else [`Rc::NoCapability`]); a handle that is not a Task is
-//! [`Rc::WrongType`]. See `docs/task-endpoint.md` for each method's rights,
-//! tests and what bounds its danger.
+//! [`Rc::WrongType`]. See `docs/task-endpoint.md` for each method's tests
+//! and what bounds its danger, and `docs/interfaces.md` for the table.
 //!
 //! The methods that prepare an empty process (`VmReserve`, `VmFree`,
 //! `LoadSeg`, `LoadElfSyms`, `LoadElfHdr`, `SetEntry`, `SetEnv`,
