@@ -46,6 +46,7 @@ mod sync;
 mod syscall;
 mod task;
 mod tick;
+mod trap;
 
 use bsp_rpi4::board;
 

@@ -15,7 +15,7 @@ mod vm_ep;
 use heapless::Vec as HVec;
 use kernel_core::syscall::UserSlice;
 use kos_abi::decl::MethodDecl;
-use kos_abi::msg::{ArenaRef, Endpoint, HEADER_SIZE, Header, MAX_MESSAGE};
+use kos_abi::msg::{ArenaRef, Endpoint, Header, MAX_MESSAGE};
 use kos_abi::{Handle, Rc, Rights};
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
@@ -23,6 +23,7 @@ use crate::gate;
 use crate::security::Event;
 use crate::task::Kernel;
 use crate::task::object::Object;
+use crate::task::reply::write_reply;
 use crate::task::thread::Pid;
 
 /// How a call ended for its caller.
@@ -156,6 +157,7 @@ impl Reply<'_> {
     }
 }
 
+/// The address space of live process `pid`.
 pub fn space_of(k: &Kernel, pid: Pid) -> Result<&crate::task::space::AddressSpace, Rc> {
     k.procs
         .get(pid)
@@ -320,67 +322,4 @@ fn dispatch<'a>(k: &mut Kernel, req: &Request, object: Object) -> Result<Reply<'
         (Object::Mdl(id), Endpoint::Mdl) => objects_ep::mdl_call(k, req, id),
         _ => Err(Rc::WrongType),
     }
-}
-
-/// Write a reply (header with `rc`, `fixed`, `arena`) to `pid`'s buffer at
-/// `reply` (capacity `cap`); returns what the syscall should return.
-pub fn write_reply<F: IntoBytes + Immutable + ?Sized>(
-    k: &Kernel,
-    pid: Pid,
-    reply: u64,
-    cap: u64,
-    rc: Rc,
-    fixed: &F,
-    arena: &[u8],
-) -> (Rc, u64) {
-    let fixed = fixed.as_bytes();
-    let Ok(space) = space_of(k, pid) else {
-        return (rc, 0);
-    };
-    let header = Header {
-        endpoint: 0,
-        method: 0,
-        fixed_len: fixed.len() as u16,
-        handles: 0,
-        arena_len: arena.len() as u32,
-        status: rc as u32,
-    };
-    let total = header.total_len() as u64;
-    if total > cap {
-        // An error still fits as a bare header if there is room for one.
-        if rc != Rc::Ok {
-            let bare = Header {
-                fixed_len: 0,
-                arena_len: 0,
-                ..header
-            };
-            if cap >= HEADER_SIZE as u64 && space.copy_out(reply, bare.as_bytes()).is_ok() {
-                return (rc, HEADER_SIZE as u64);
-            }
-            return (rc, 0);
-        }
-        return (Rc::MessageTooLarge, 0);
-    }
-    // Header and a small fixed part in one copy, the rest after.
-    let mut head: HVec<u8, { HEADER_SIZE + 64 }> = HVec::new();
-    let _ = head.extend_from_slice(header.as_bytes());
-    let joined = head.extend_from_slice(fixed).is_ok();
-    let parts: [&[u8]; 3] = if joined {
-        [&head, &[], arena]
-    } else {
-        [header.as_bytes(), fixed, arena]
-    };
-    let mut at = reply;
-    for part in parts {
-        if space.copy_out(at, part).is_err() {
-            return (Rc::BadAddress, 0);
-        }
-        at += part.len() as u64;
-    }
-    (rc, total)
-}
-
-/// Deadline tick for a timeout in ns (`u64::MAX` = none).
-pub fn deadline(timeout_ns: u64) -> Option<u64> {
-    (timeout_ns != u64::MAX).then(|| crate::task::deadline_after(timeout_ns))
 }

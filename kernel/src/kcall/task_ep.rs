@@ -11,8 +11,9 @@ use kos_abi::task::{
 use kos_abi::vm::{ENV_BASE, PAGE_SIZE};
 use kos_abi::{Rc, Rights};
 
-use super::{Reply, Request, deadline};
+use super::{Reply, Request};
 use crate::task::Kernel;
+use crate::task::deadline;
 use crate::task::object::Object;
 use crate::task::process::Lifecycle;
 use crate::task::space::RegionKind;

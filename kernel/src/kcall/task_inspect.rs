@@ -56,7 +56,7 @@ pub fn call<'a>(
                 tpidr: f.tpidr_el0,
             };
             // Larger than a fixed part may be (MAX_FIXED): sent as the arena.
-            let (rc, len) = super::write_reply(
+            let (rc, len) = crate::task::reply::write_reply(
                 k,
                 req.caller,
                 req.reply,
@@ -200,6 +200,7 @@ fn tasks_list<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
         count,
         notice: notice.0,
     };
-    let (rc, len) = super::write_reply(k, req.caller, req.reply, req.cap, Rc::Ok, &fixed, &arena);
+    let (rc, len) =
+        crate::task::reply::write_reply(k, req.caller, req.reply, req.cap, Rc::Ok, &fixed, &arena);
     Ok(Reply::Written(rc, len))
 }

@@ -6,8 +6,9 @@ use kos_abi::msg::thread::{
 };
 use kos_abi::{Rc, Rights};
 
-use super::{Reply, Request, deadline};
+use super::{Reply, Request};
 use crate::task::Kernel;
+use crate::task::deadline;
 use crate::task::object::Object;
 use crate::task::thread::{Pid, State, Tid};
 

@@ -260,7 +260,7 @@ impl Kernel {
                             badge: node_badge,
                             served_by: Some(server),
                         },
-                        crate::kcall::deadline(timeout_ns),
+                        crate::task::deadline(timeout_ns),
                     );
                     self.start_serving(server, me, len, node_badge);
                     return None;
@@ -290,7 +290,7 @@ impl Kernel {
                 badge: node_badge,
                 served_by: None,
             },
-            crate::kcall::deadline(timeout_ns),
+            crate::task::deadline(timeout_ns),
         );
         None
     }
@@ -390,7 +390,7 @@ impl Kernel {
         }
         self.block_current(
             Wait::Recv { channel, buf },
-            crate::kcall::deadline(timeout_ns),
+            crate::task::deadline(timeout_ns),
         );
         Ok(())
     }

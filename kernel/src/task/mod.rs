@@ -8,13 +8,13 @@
 //! asks [`Kernel::schedule`] which frame to resume (see vectors.s).
 
 pub mod caps;
-pub mod entry;
 pub mod fault;
 pub mod ipc;
 pub mod loader;
 pub mod notice;
 pub mod object;
 pub mod process;
+pub mod reply;
 pub mod space;
 #[cfg(not(feature = "ktest"))]
 pub mod start;
@@ -99,6 +99,11 @@ fn slab_err(e: SlabError) -> Rc {
 
 fn qid(t: Tid) -> ThreadId {
     ThreadId(t.index)
+}
+
+/// Deadline tick for a timeout in ns (`u64::MAX` = none).
+pub fn deadline(timeout_ns: u64) -> Option<u64> {
+    (timeout_ns != u64::MAX).then(|| deadline_after(timeout_ns))
 }
 
 /// The tick at which a wait of at least `ns` nanoseconds started now is
@@ -622,7 +627,8 @@ impl Kernel {
         };
         let pid = t.process;
         let reply_fixed = kos_abi::msg::thread::JoinReply { exit_code: code };
-        let (rc, len) = crate::kcall::write_reply(self, pid, reply, cap, Rc::Ok, &reply_fixed, &[]);
+        let (rc, len) =
+            crate::task::reply::write_reply(self, pid, reply, cap, Rc::Ok, &reply_fixed, &[]);
         self.wake(joiner, rc, len);
     }
 
@@ -635,7 +641,7 @@ impl Kernel {
             return;
         };
         let pid = t.process;
-        let (rc, len) = crate::kcall::write_reply(self, pid, reply, cap, Rc::Ok, info, &[]);
+        let (rc, len) = crate::task::reply::write_reply(self, pid, reply, cap, Rc::Ok, info, &[]);
         self.wake(waiter, rc, len);
     }
 

@@ -58,7 +58,7 @@ impl Kernel {
                 }
                 self.block_current(
                     Wait::Notice { notice, reply, cap },
-                    crate::kcall::deadline(timeout_ns),
+                    crate::task::deadline(timeout_ns),
                 );
                 None
             }
@@ -71,7 +71,7 @@ impl Kernel {
                     count: events.len() as u32,
                     left: left as u32,
                 };
-                Some(crate::kcall::write_reply(
+                Some(crate::task::reply::write_reply(
                     self,
                     pid,
                     reply,
@@ -125,8 +125,15 @@ impl Kernel {
             count: events.len() as u32,
             left: left as u32,
         };
-        let (rc, len) =
-            crate::kcall::write_reply(self, pid, reply, cap, Rc::Ok, &head, events.as_bytes());
+        let (rc, len) = crate::task::reply::write_reply(
+            self,
+            pid,
+            reply,
+            cap,
+            Rc::Ok,
+            &head,
+            events.as_bytes(),
+        );
         self.wake(waiter, rc, len);
     }
 }

@@ -124,7 +124,7 @@ pub fn init() {
 extern "C" fn exception_dispatch(frame: *mut TrapFrame, kind: u64) -> *mut TrapFrame {
     let kind = Kind(kind);
     if kind.is_from_thread() {
-        return crate::task::entry::from_thread(kind, frame);
+        return crate::trap::from_thread(kind, frame);
     }
     // SAFETY: for exceptions taken in the kernel, vectors.s passes the frame
     // it just saved on this CPU's stack; nothing else refers to it.

@@ -1,12 +1,14 @@
-//! The kernel side of a thread's exception: syscalls, interrupts and
-//! faults from user space (and interrupts of the idle thread), then the
-//! choice of what runs next. Also the start of user space at boot.
+//! The trap layer: the kernel side of a thread's exception (syscalls,
+//! interrupts and faults from user space, interrupts of the idle thread),
+//! then the choice of what runs next. Above the dispatch layer
+//! (`syscall`, `kcall`) and the object layer (`task`); nothing below
+//! imports it (the vectors call [`from_thread`]).
 
 use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable};
 use kernel_core::esr::Esr;
 
-use super::Kernel;
 use crate::arch::exception::{Kind, TrapFrame};
+use crate::task::Kernel;
 
 /// ESR_EL1.EC of `svc` from AArch64.
 const EC_SVC64: u8 = 0x15;
@@ -19,7 +21,7 @@ pub fn from_thread(kind: Kind, _frame: *mut TrapFrame) -> *mut TrapFrame {
     if kind.is_irq() {
         crate::irq::handle();
     }
-    let next = super::with(|k| {
+    let next = crate::task::with(|k| {
         let ticks = crate::tick::ticks();
         if kind.is_irq() {
             k.on_tick(ticks);
@@ -42,7 +44,7 @@ fn sync_from_user(k: &mut Kernel) {
         EC_WFX => k.yield_current(),
         _ => {
             let elr = k.threads.get(k.current).map_or(0, |t| t.frame.elr);
-            super::fault::user_fault(k, esr, FAR_EL1.get(), elr);
+            crate::task::fault::user_fault(k, esr, FAR_EL1.get(), elr);
         }
     }
 }
