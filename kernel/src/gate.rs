@@ -12,6 +12,13 @@
 //! fixed part are copied into the kernel once, and what is delivered (or
 //! what a kernel method decodes) is that copy, so no thread of the sender
 //! can change the message between the decision and the delivery.
+//!
+//! Layers: the gate sits below the object layer (`task`, which calls it
+//! when IPC delivers) and the dispatch layer (`kcall`), above the monitor;
+//! it knows processes only as (PID, class) and memory only through
+//! [`UserMemory`].
+
+#![forbid(unsafe_code)]
 
 use kos_abi::decl::{MethodDecl, Target};
 use kos_abi::msg::{HEADER_SIZE, Header, MAX_ARENA, MAX_FIXED, MAX_HANDLES, MAX_MESSAGE};
@@ -19,10 +26,17 @@ use kos_abi::{Rc, Rights};
 use zerocopy::FromBytes;
 
 use crate::security::{self, Event};
-use crate::task::Kernel;
-use crate::task::object::Object;
-use crate::task::space::AddressSpace;
-use crate::task::thread::Pid;
+
+/// A process as the monitor knows it: its PID and class (`eiid`).
+pub type Party<'a> = (u32, &'a str);
+
+/// Checked reads of a process's memory (an address space).
+pub trait UserMemory {
+    /// Copy `buf.len()` bytes from user address `va` (user-readable).
+    fn copy_in(&self, va: u64, buf: &mut [u8]) -> Result<(), Rc>;
+    /// Whether `[va, va+len)` is mapped for user access (writable if asked).
+    fn check_range(&self, va: u64, len: usize, write: bool) -> Result<(), Rc>;
+}
 
 /// A message's header and fixed part, copied into the kernel. Each thread
 /// has one ([`Thread::sent`](crate::task::thread::Thread::sent)) for what
@@ -54,7 +68,7 @@ impl Snapshot {
     /// Take the message of `len` bytes at `addr` in `space`: its header,
     /// checked against the limits and `len`, and its fixed part. The rest
     /// of the message must be readable too.
-    pub fn take(&mut self, space: &AddressSpace, addr: u64, len: u64) -> Result<(), Rc> {
+    pub fn take(&mut self, space: &impl UserMemory, addr: u64, len: u64) -> Result<(), Rc> {
         if len < HEADER_SIZE as u64 {
             return Err(Rc::InvalidArgument);
         }
@@ -105,32 +119,35 @@ pub fn check_limits(h: &Header, len: u64) -> Result<(), Rc> {
     Ok(())
 }
 
+/// The object a kernel call's handle names, as the declarations see it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Invoked {
+    /// Its kind ([`Target::Task`] for any Task); `None` for objects no
+    /// kernel method is declared on (channels, badges, user objects).
+    pub kind: Option<Target>,
+    /// A Task handle to the caller itself.
+    pub own: bool,
+    /// The handle's rights.
+    pub rights: Rights,
+}
+
 /// Step 2 for a kernel object: the declared method of the header's
 /// endpoint, invoked on the object it is declared for, through a handle
 /// holding the right it is declared to need.
-pub fn kernel_method(
-    header: &Header,
-    object: Object,
-    rights: Rights,
-    caller: Pid,
-) -> Result<&'static MethodDecl, Rc> {
+pub fn kernel_method(header: &Header, on: Invoked) -> Result<&'static MethodDecl, Rc> {
     let decl =
         kos_abi::interfaces::method(header.endpoint, header.method).ok_or(Rc::ResourceNotFound)?;
-    let kind_matches = matches!(
-        (decl.target, object),
-        (Target::Task | Target::OwnTask, Object::Task(_))
-            | (Target::Thread, Object::Thread(_))
-            | (Target::Kernel, Object::Kernel)
-            | (Target::Notice, Object::Notice(_))
-            | (Target::Mdl, Object::Mdl(_))
-    );
-    if !kind_matches {
+    let wanted = match decl.target {
+        Target::OwnTask => Target::Task,
+        t => t,
+    };
+    if on.kind != Some(wanted) {
         return Err(Rc::WrongType);
     }
-    if !rights.contains(decl.right) {
+    if !on.rights.contains(decl.right) {
         return Err(Rc::NoCapability);
     }
-    if decl.target == Target::OwnTask && object != Object::Task(caller) {
+    if decl.target == Target::OwnTask && !on.own {
         return Err(Rc::InvalidArgument);
     }
     if header.handles != 0 {
@@ -142,18 +159,11 @@ pub fn kernel_method(
 
 /// A process start (`Task.Create`): may `creator` start a process of
 /// `class`? (The monitor's execute event, with the Create request.)
-pub fn execute(
-    k: &Kernel,
-    creator: Pid,
-    class: &str,
-    header: &Header,
-    fixed: &[u8],
-) -> Result<(), Rc> {
-    let source = k.procs.get(creator).ok_or(Rc::InvalidArgument)?;
+pub fn execute(creator: Party<'_>, class: &str, header: &Header, fixed: &[u8]) -> Result<(), Rc> {
     security::check(&security::Message {
         event: Event::Execute,
-        source_pid: source.pid,
-        source_class: source.eiid.as_str(),
+        source_pid: creator.0,
+        source_class: creator.1,
         target: Some((0, class)),
         header,
         fixed,
@@ -164,10 +174,10 @@ pub fn execute(
 pub struct Passage<'a> {
     pub event: Event,
     /// The sending process.
-    pub source: Pid,
+    pub source: Party<'a>,
     /// The process it goes to (a server, or a client for a reply); `None`
     /// for a kernel object.
-    pub target: Option<Pid>,
+    pub target: Option<Party<'a>>,
     /// The rights of the handle the message goes through, and the rights
     /// its declaration (or the channel end) needs.
     pub held: Rights,
@@ -177,18 +187,15 @@ pub struct Passage<'a> {
 
 /// Steps 2 (the right, once the handle was found) and 3 (the monitor).
 /// `Ok` means the effect may happen.
-pub fn pass(k: &Kernel, p: &Passage<'_>) -> Result<(), Rc> {
+pub fn pass(p: &Passage<'_>) -> Result<(), Rc> {
     if !p.held.contains(p.needed) {
         return Err(Rc::NoCapability);
     }
-    let class = |pid: Pid| k.procs.get(pid).map_or("", |proc| proc.eiid.as_str());
     security::check(&security::Message {
         event: p.event,
-        source_pid: k.procs.get(p.source).map_or(0, |s| s.pid),
-        source_class: class(p.source),
-        target: p
-            .target
-            .and_then(|t| k.procs.get(t).map(|proc| (proc.pid, proc.eiid.as_str()))),
+        source_pid: p.source.0,
+        source_class: p.source.1,
+        target: p.target,
         header: &p.message.header,
         fixed: p.message.fixed(),
     })

@@ -282,19 +282,22 @@ fn decode(
             decl: None,
         });
     }
-    let decl = gate::kernel_method(&header, object, entry.rights, caller)?;
-    let message = &k.threads.get(me).ok_or(Rc::InvalidArgument)?.sent;
-    gate::pass(
-        k,
-        &gate::Passage {
-            event: Event::KernelCall,
-            source: caller,
-            target: None,
-            held: entry.rights,
-            needed: decl.right,
-            message,
+    let decl = gate::kernel_method(
+        &header,
+        gate::Invoked {
+            kind: object.declared_kind(),
+            own: object == Object::Task(caller),
+            rights: entry.rights,
         },
     )?;
+    gate::pass(&gate::Passage {
+        event: Event::KernelCall,
+        source: k.party(caller)?,
+        target: None,
+        held: entry.rights,
+        needed: decl.right,
+        message: &k.threads.get(me).ok_or(Rc::InvalidArgument)?.sent,
+    })?;
     Ok(Decoded {
         header,
         object,

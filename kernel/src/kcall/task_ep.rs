@@ -104,7 +104,7 @@ fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
         req.arena_str(k, a.eiid, &mut eiid_buf)?
     };
     let path = req.arena_str(k, a.path, &mut path_buf)?;
-    crate::gate::execute(k, req.caller, eiid, &req.header, req.fixed())?;
+    crate::gate::execute(k.party(req.caller)?, eiid, &req.header, req.fixed())?;
     let image = if flags.contains(CreateFlags::FROM_ROMFS) {
         Some(crate::romfs::file(path).map_err(|e| {
             use romfs_builder::Error as E;

@@ -196,17 +196,14 @@ impl Kernel {
         to: Pid,
         right: Rights,
     ) -> Result<(), Rc> {
-        gate::pass(
-            self,
-            &Passage {
-                event,
-                source: out.from,
-                target: Some(to),
-                held: right,
-                needed: right,
-                message: &self.threads.get(out.thread).ok_or(Rc::PeerDied)?.sent,
-            },
-        )
+        gate::pass(&Passage {
+            event,
+            source: self.party(out.from)?,
+            target: Some(self.party(to)?),
+            held: right,
+            needed: right,
+            message: &self.threads.get(out.thread).ok_or(Rc::PeerDied)?.sent,
+        })
     }
 
     /// `Call` through a channel handle. Returns `None` when the caller

@@ -106,6 +106,16 @@ pub fn deadline(timeout_ns: u64) -> Option<u64> {
     (timeout_ns != u64::MAX).then(|| deadline_after(timeout_ns))
 }
 
+impl Kernel {
+    /// Live process `pid` as the gate knows it: its PID and class.
+    pub fn party(&self, pid: Pid) -> Result<crate::gate::Party<'_>, Rc> {
+        self.procs
+            .get(pid)
+            .map(|p| (p.pid, p.eiid.as_str()))
+            .ok_or(Rc::PeerDied)
+    }
+}
+
 /// The tick at which a wait of at least `ns` nanoseconds started now is
 /// over: the current tick is partly gone, so it does not count.
 pub fn deadline_after(ns: u64) -> u64 {

@@ -30,6 +30,22 @@ pub enum Object {
     Mdl(Id),
 }
 
+impl Object {
+    /// Its kind as the interface declarations name it; `None` for objects
+    /// no kernel method is declared on.
+    pub fn declared_kind(self) -> Option<kos_abi::decl::Target> {
+        use kos_abi::decl::Target;
+        match self {
+            Object::Task(_) => Some(Target::Task),
+            Object::Thread(_) => Some(Target::Thread),
+            Object::Kernel => Some(Target::Kernel),
+            Object::Notice(_) => Some(Target::Notice),
+            Object::Mdl(_) => Some(Target::Mdl),
+            Object::Channel(_) | Object::Badge(_) | Object::UserObject(_) => None,
+        }
+    }
+}
+
 /// A handle table entry: the object and the handle's node in the
 /// inheritance tree (rights live in the table entry).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

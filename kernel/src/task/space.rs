@@ -748,3 +748,14 @@ fn asid_free(asid: u16) {
         ASIDS.lock()[asid as usize / 64] &= !(1 << (asid % 64));
     }
 }
+
+/// What the gate reads a message through.
+impl crate::gate::UserMemory for AddressSpace {
+    fn copy_in(&self, va: u64, buf: &mut [u8]) -> Result<(), Rc> {
+        AddressSpace::copy_in(self, va, buf)
+    }
+
+    fn check_range(&self, va: u64, len: usize, write: bool) -> Result<(), Rc> {
+        AddressSpace::check_range(self, va, len, write)
+    }
+}
