@@ -109,5 +109,7 @@ fn start_user_space() -> ! {
     arch::user::init_cpu(kstack_top, empty);
     let idle_top = (&raw mut IDLE_STACK) as u64 + core::mem::size_of::<IdleStack>() as u64;
     task::init(empty, idle_top);
-    task::start::start()
+    let frame = task::start::start();
+    // SAFETY: the frame belongs to the thread the scheduler just made current.
+    unsafe { arch::user::enter(frame) }
 }

@@ -7,6 +7,8 @@
 //! The user-test kernel (`monitor-test` feature) carries a few fixed rules
 //! that the on-target tests of the gate rely on; see [`test_rules`].
 
+#![forbid(unsafe_code)]
+
 use kos_abi::Rc;
 use kos_abi::msg::Header;
 

@@ -4,6 +4,8 @@
 //! [`Syscall`](kernel_core::syscall::Syscall) (host-tested) and acted on, and
 //! the results go back into x0/x1 of the same frame.
 
+#![forbid(unsafe_code)]
+
 use kernel_core::syscall::{Syscall, decode};
 use kos_abi::Rc;
 

@@ -4,6 +4,8 @@
 //! (`syscall`, `kcall`) and the object layer (`task`); nothing below
 //! imports it (the vectors call [`from_thread`]).
 
+#![forbid(unsafe_code)]
+
 use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable};
 use kernel_core::esr::Esr;
 

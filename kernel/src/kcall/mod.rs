@@ -4,6 +4,8 @@
 //! only then does the endpoint's method run, on that copy. The reply is
 //! written back to the caller.
 
+#![forbid(unsafe_code)]
+
 mod core_ep;
 mod objects_ep;
 mod task_build;

@@ -3,6 +3,7 @@
 pub mod frames;
 pub mod kernel_map;
 pub mod layout;
+pub mod phys;
 pub mod platform;
 
 use kernel_core::addr::PAGE_SIZE;

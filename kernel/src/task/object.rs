@@ -149,19 +149,14 @@ impl Mdl {
     /// if the range is not inside it).
     pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), kos_abi::Rc> {
         self.access(offset, buf.len(), |kva, range| {
-            let n = range_len(&range);
-            // SAFETY: `kva` is the linear-map address of one of this MDL's
-            // frames and the `n` bytes lie within that page.
-            unsafe { core::ptr::copy_nonoverlapping(kva as *const u8, buf[range].as_mut_ptr(), n) }
+            crate::memory::phys::read(kva, &mut buf[range]);
         })
     }
 
     /// Copy `bytes` into the buffer at `offset`.
     pub fn write(&mut self, offset: u64, bytes: &[u8]) -> Result<(), kos_abi::Rc> {
         self.access(offset, bytes.len(), |kva, range| {
-            let n = range_len(&range);
-            // SAFETY: as in `read`, writing into a frame this MDL owns.
-            unsafe { core::ptr::copy_nonoverlapping(bytes[range].as_ptr(), kva as *mut u8, n) }
+            crate::memory::phys::write(kva, &bytes[range]);
         })
     }
 
@@ -191,8 +186,4 @@ impl Mdl {
         }
         Ok(())
     }
-}
-
-fn range_len(r: &core::ops::Range<usize>) -> usize {
-    r.end - r.start
 }

@@ -17,6 +17,7 @@ use kos_abi::vm::{HEAP_AREA_BASE, STACK_AREA_TOP, USER_END, USER_MIN};
 use crate::arch::user;
 use crate::memory::frames::{self, FrameTables};
 use crate::memory::layout::phys_to_virt;
+use crate::memory::phys;
 use crate::sync::IrqLock;
 
 /// Unmapped pages below every thread stack: an overflow faults here.
@@ -254,13 +255,10 @@ impl AddressSpace {
             return Err(Rc::QuotaExceeded);
         }
         let pa = frames::alloc().ok_or(Rc::OutOfMemory)?;
-        // SAFETY: the frame was just allocated, so nothing else refers to
-        // it; it is RAM reached through the linear map.
-        let page = unsafe {
-            core::slice::from_raw_parts_mut(phys_to_virt(pa).0 as *mut u8, PAGE_SIZE as usize)
-        };
-        page.fill(0);
-        fill(va, page);
+        phys::with_new_page(pa, |page| {
+            page.fill(0);
+            fill(va, page);
+        });
         let mut alloc = Charged {
             frames: &mut self.frames,
             tables: FrameTables,
@@ -547,10 +545,7 @@ impl AddressSpace {
                 self.user_page(src_va.checked_add(done).ok_or(Rc::BadAddress)?, want, false)?;
             let (d, n2) =
                 dst.user_page(dst_va.checked_add(done).ok_or(Rc::BadAddress)?, n1, true)?;
-            // SAFETY: both ranges were checked to be mapped user pages of
-            // their spaces, reached through the linear map; `n2` bytes fit in
-            // both pages. `copy` allows the overlap a same-space copy may have.
-            unsafe { core::ptr::copy(s, d, n2) };
+            phys::copy(s, d, n2);
             done += n2 as u64;
         }
         Ok(())
@@ -567,16 +562,7 @@ impl AddressSpace {
                 .translate(&mut FrameTables, VirtAddr(at))
                 .ok_or(Rc::BadAddress)?;
             let n = ((PAGE_SIZE - at % PAGE_SIZE) as usize).min(bytes.len() - done);
-            // SAFETY: `pa` is a frame mapped in this space (owned by it or
-            // an MDL), reached through the linear map; `n` bytes stay in
-            // its page.
-            unsafe {
-                core::ptr::copy_nonoverlapping(
-                    bytes[done..].as_ptr(),
-                    phys_to_virt(pa).0 as *mut u8,
-                    n,
-                )
-            };
+            phys::write(phys::kva(pa), &bytes[done..done + n]);
             done += n;
         }
         Ok(())
@@ -593,14 +579,7 @@ impl AddressSpace {
                 .translate(&mut FrameTables, VirtAddr(at))
                 .ok_or(Rc::BadAddress)?;
             let n = ((PAGE_SIZE - at % PAGE_SIZE) as usize).min(buf.len() - done);
-            // SAFETY: as in `poke`, reading.
-            unsafe {
-                core::ptr::copy_nonoverlapping(
-                    phys_to_virt(pa).0 as *const u8,
-                    buf[done..].as_mut_ptr(),
-                    n,
-                )
-            };
+            phys::read(phys::kva(pa), &mut buf[done..done + n]);
             done += n;
         }
         Ok(())
@@ -627,10 +606,7 @@ impl AddressSpace {
         while done < buf.len() {
             let at = va.checked_add(done as u64).ok_or(Rc::BadAddress)?;
             let (src, n) = self.user_page(at, buf.len() - done, false)?;
-            // SAFETY: `src` points to `n` bytes of a frame mapped in this
-            // space (checked by user_page), reached through the linear map;
-            // it cannot overlap `buf`, which is kernel memory.
-            unsafe { core::ptr::copy_nonoverlapping(src, buf[done..].as_mut_ptr(), n) };
+            phys::read(src, &mut buf[done..done + n]);
             done += n;
         }
         Ok(())
@@ -645,8 +621,7 @@ impl AddressSpace {
         // both checks and finds it.
         let (dst, n) = self.user_page(va, buf.len(), true)?;
         if n == buf.len() {
-            // SAFETY: as in copy_in, with a user-writable destination.
-            unsafe { core::ptr::copy_nonoverlapping(buf.as_ptr(), dst, n) };
+            phys::write(dst, buf);
             return Ok(());
         }
         // Check the whole range first so a failure writes nothing.
@@ -655,8 +630,7 @@ impl AddressSpace {
         while done < buf.len() {
             let at = va + done as u64;
             let (dst, n) = self.user_page(at, buf.len() - done, true)?;
-            // SAFETY: as in copy_in, with a user-writable destination.
-            unsafe { core::ptr::copy_nonoverlapping(buf[done..].as_ptr(), dst, n) };
+            phys::write(dst, &buf[done..done + n]);
             done += n;
         }
         Ok(())
@@ -675,7 +649,7 @@ impl AddressSpace {
 
     /// The kernel address of user address `va` and how many bytes (up to
     /// `want`) are left in its page, if `va` is user-accessible.
-    fn user_page(&self, va: u64, want: usize, write: bool) -> Result<(*mut u8, usize), Rc> {
+    fn user_page(&self, va: u64, want: usize, write: bool) -> Result<(u64, usize), Rc> {
         if !(USER_MIN..USER_END).contains(&va) {
             return Err(Rc::BadAddress);
         }
@@ -683,7 +657,7 @@ impl AddressSpace {
         let left = ((PAGE_SIZE - offset) as usize).min(want);
         let vpn = va / PAGE_SIZE;
         if let Some(kva) = self.tlb.lookup(vpn, write) {
-            return Ok(((kva + offset) as *mut u8, left));
+            return Ok((kva + offset, left));
         }
         let (pa, attrs) = self
             .table
@@ -696,7 +670,7 @@ impl AddressSpace {
         };
         let kva = phys_to_virt(pa).0;
         self.tlb.insert(vpn, kva - offset, writable);
-        Ok((kva as *mut u8, left))
+        Ok((kva, left))
     }
 
     /// Free everything: pages, tables, the ASID. Calls `released` for each

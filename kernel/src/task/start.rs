@@ -7,10 +7,11 @@ use crate::println;
 /// Path of the first process in the ROMFS.
 pub const INIT_PATH: &str = "/bin/einit";
 
-/// Start user space: the first process from the ROMFS, then whatever the
-/// scheduler picks. Never returns. Without a usable einit the CPU idles.
-pub fn start() -> ! {
-    let frame = super::with(|k| {
+/// Start user space: create the first process from the ROMFS; returns the
+/// frame of whatever the scheduler picks, to be entered
+/// ([`crate::arch::user::enter`]). Without a usable einit the CPU idles.
+pub fn start() -> *mut crate::arch::exception::TrapFrame {
+    super::with(|k| {
         match crate::romfs::file(INIT_PATH) {
             Ok(image) => match k.create_process(
                 None,
@@ -33,7 +34,5 @@ pub fn start() -> ! {
         }
         k.schedule()
     })
-    .expect("task::init ran");
-    // SAFETY: the frame belongs to the thread the scheduler just made current.
-    unsafe { crate::arch::user::enter(frame) }
+    .expect("task::init ran")
 }

@@ -122,7 +122,7 @@ impl Thread {
         quantum: u32,
     ) -> Option<Thread> {
         Some(Thread {
-            frame: try_zeroed_frame()?,
+            frame: TrapFrame::try_new_boxed()?,
             process,
             tid,
             state: State::New,
@@ -159,18 +159,4 @@ impl Thread {
         self.frame.x[0] = rc as u64;
         self.frame.x[1] = value;
     }
-}
-
-/// A zeroed frame on the kernel heap, without panicking when it is full.
-fn try_zeroed_frame() -> Option<Box<TrapFrame>> {
-    let layout = core::alloc::Layout::new::<TrapFrame>();
-    // SAFETY: the layout has a non-zero size.
-    let ptr = unsafe { alloc::alloc::alloc_zeroed(layout) }.cast::<TrapFrame>();
-    if ptr.is_null() {
-        return None;
-    }
-    // SAFETY: `ptr` is a fresh allocation with TrapFrame's layout, and all
-    // zeroes is a valid TrapFrame (it holds only integers); Box takes it over
-    // and frees it with the same layout.
-    Some(unsafe { Box::from_raw(ptr) })
 }

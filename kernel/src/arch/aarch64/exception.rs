@@ -31,6 +31,21 @@ pub struct TrapFrame {
 }
 
 impl TrapFrame {
+    /// A zeroed frame on the kernel heap, without panicking when it is full
+    /// (user space must never make the kernel panic).
+    pub fn try_new_boxed() -> Option<alloc::boxed::Box<TrapFrame>> {
+        let layout = core::alloc::Layout::new::<TrapFrame>();
+        // SAFETY: the layout has a non-zero size.
+        let ptr = unsafe { alloc::alloc::alloc_zeroed(layout) }.cast::<TrapFrame>();
+        if ptr.is_null() {
+            return None;
+        }
+        // SAFETY: `ptr` is a fresh allocation with TrapFrame's layout, and
+        // all zeroes is a valid TrapFrame (it holds only integers); Box
+        // takes it over and frees it with the same layout.
+        Some(unsafe { alloc::boxed::Box::from_raw(ptr) })
+    }
+
     pub const fn zeroed() -> Self {
         Self {
             x: [0; 31],

@@ -1,0 +1,432 @@
+//! Creating and ending processes and threads: `Task.Create`'s loading,
+//! the initial thread, `Resume`, a process's end (its threads, handles,
+//! memory and waiters), thread creation and exit.
+
+use alloc::vec::Vec;
+
+use kos_abi::sched::{SchedClass, SchedPolicy};
+use kos_abi::task::{CreateFlags, ExitInfo, ExitStatus};
+use kos_abi::{Handle, Rc, Rights};
+
+use super::object::Object;
+use super::process::{
+    DEFAULT_QUOTA_FRAMES, Lifecycle, MAX_HANDLES, MAX_THREADS_PER_PROCESS, Process,
+};
+use super::space::AddressSpace;
+use super::thread::{Pid, State, Thread, Tid, Wait};
+use super::{Kernel, MAX_THREADS, loader, process, qid, slab_err};
+use crate::arch::user;
+use kernel_core::handles::HandleTable;
+
+impl Kernel {
+    /// Create a process (not started: see [`Kernel::resume`]): from the ELF
+    /// `image` — a position-independent one at a load offset drawn from the
+    /// creator's ASLR generator — or, without one, empty, to be filled by
+    /// its creator (VmReserve, LoadSeg, SetEntry...).
+    #[allow(clippy::too_many_arguments, reason = "the fields of Task.Create")]
+    pub fn create_process(
+        &mut self,
+        creator: Option<Pid>,
+        name: &str,
+        eiid: &str,
+        path: &str,
+        image: Option<&'static [u8]>,
+        stack_size: u64,
+        priority: u32,
+        flags: CreateFlags,
+    ) -> Result<Pid, Rc> {
+        use kos_abi::sched::MAX_PRIORITY;
+        use kos_abi::vm::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE};
+        if name.is_empty() || priority > MAX_PRIORITY || stack_size > MAX_STACK_SIZE {
+            return Err(Rc::InvalidArgument);
+        }
+        let name_s = heapless::String::try_from(name).map_err(|_| Rc::InvalidArgument)?;
+        let eiid_s = heapless::String::try_from(eiid).map_err(|_| Rc::InvalidArgument)?;
+        let path_s = heapless::String::try_from(path).map_err(|_| Rc::InvalidArgument)?;
+        if self
+            .procs
+            .iter()
+            .any(|(_, p)| p.is_running_or_created() && p.name == name_s)
+        {
+            return Err(Rc::AlreadyExists);
+        }
+        if self.threads.len() >= MAX_THREADS {
+            return Err(Rc::QuotaExceeded);
+        }
+        // Room for the process first: its address space is not dropped
+        // lightly (frames and an ASID would leak).
+        self.procs.reserve_one().map_err(slab_err)?;
+        let stack_size = if stack_size == 0 {
+            DEFAULT_STACK_SIZE
+        } else {
+            stack_size
+        };
+
+        // The child's own generator is seeded from its creator's, so that
+        // reseeding the creator makes its children's placements repeat.
+        let aslr = match creator.and_then(|c| self.procs.get_mut(c)) {
+            Some(c) => &mut c.aslr,
+            None => &mut self.boot_aslr,
+        };
+        let child_seed = aslr.next_u64();
+        let mut space = AddressSpace::new(DEFAULT_QUOTA_FRAMES)?;
+        let loaded = match image {
+            Some(image) => loader::load(&mut space, path, image, aslr).map(Some),
+            None => Ok(None),
+        };
+        let loaded = match loaded {
+            Ok(l) => l,
+            Err(e) => {
+                space.destroy(|_| {});
+                return Err(e);
+            }
+        };
+
+        let proc = Process {
+            pid: self.next_pid,
+            name: name_s,
+            eiid: eiid_s,
+            path: path_s,
+            flags,
+            lifecycle: Lifecycle::Created,
+            space: Some(space),
+            handles: HandleTable::new(MAX_HANDLES),
+            threads: Vec::new(),
+            stack_size,
+            exit: ExitInfo::default(),
+            handle_refs: 0,
+            waiters: Vec::new(),
+            env: None,
+            statics: Vec::new(),
+            load_offset: loaded.as_ref().map_or(0, |l| l.load_offset),
+            syms: loaded
+                .as_ref()
+                .and_then(|l| l.syms)
+                .map(|(s, t)| process::Syms::Romfs(s, t)),
+            elf_hdr: None,
+            aslr: kernel_core::aslr::Aslr::new(child_seed),
+            initial: (SchedClass::Normal, priority, 0),
+            fault_thread: None,
+        };
+        let pid = match self.procs.insert(proc) {
+            Ok(pid) => pid,
+            // Reserved above: cannot happen.
+            Err(e) => return Err(slab_err(e)),
+        };
+        // The well-known handles: itself (index 0) and the kernel (index 1).
+        let setup = self
+            .add_handle(pid, Object::Task(pid), Rights::all())
+            .and_then(|h| {
+                debug_assert_eq!(h, Handle::SELF_TASK);
+                self.add_handle(pid, Object::Kernel, Rights::all())
+            })
+            .and_then(|_| match &loaded {
+                Some(l) => self.make_initial_thread(pid, l.entry).map(|_| ()),
+                None => Ok(()),
+            });
+        if let Err(e) = setup {
+            self.end_process(pid, ExitStatus::Terminated, 0, None);
+            self.reap(pid);
+            return Err(e);
+        }
+        self.next_pid += 1;
+        Ok(pid)
+    }
+
+    /// The initial thread of a not-yet-started process: at `entry`, on a
+    /// new stack of the process's default size, with its initial policy.
+    pub fn make_initial_thread(&mut self, pid: Pid, entry: u64) -> Result<Tid, Rc> {
+        let p = self.procs.get_mut(pid).ok_or(Rc::InvalidArgument)?;
+        if !p.threads.is_empty() {
+            return Err(Rc::AlreadyExists);
+        }
+        let (class, priority, quantum) = p.initial;
+        let stack_size = p.stack_size;
+        let space = p.space.as_mut().ok_or(Rc::Busy)?;
+        let top = space.new_stack(stack_size)?;
+        let base = space.region_of(top - 1).map(|r| r.start).unwrap_or(0);
+        let Some(mut t) = Thread::try_new(pid, 0, class, priority, quantum) else {
+            space.release(base);
+            return Err(Rc::OutOfMemory);
+        };
+        t.frame.elr = entry;
+        t.frame.spsr = user::SPSR_EL0;
+        t.frame.sp_el0 = top;
+        t.frame.x[2] = stack_size;
+        t.stack_base = base;
+        match self.add_thread(pid, t) {
+            Ok(tid) => Ok(tid),
+            Err(e) => {
+                if let Some(space) = self.procs.get_mut(pid).and_then(|p| p.space.as_mut()) {
+                    space.release(base);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    pub(super) fn add_thread(&mut self, pid: Pid, mut t: Thread) -> Result<Tid, Rc> {
+        let p = self.procs.get_mut(pid).ok_or(Rc::InvalidArgument)?;
+        if p.threads.len() >= MAX_THREADS_PER_PROCESS {
+            return Err(Rc::QuotaExceeded);
+        }
+        p.threads.try_reserve(1).map_err(|_| Rc::OutOfMemory)?;
+        t.tid = self.next_tid;
+        let tid = self.threads.insert(t).map_err(slab_err)?;
+        self.next_tid += 1;
+        if let Some(p) = self.procs.get_mut(pid) {
+            p.threads.push(tid);
+        }
+        Ok(tid)
+    }
+
+    /// Free an ended process nobody names any more.
+    pub(super) fn reap(&mut self, pid: Pid) {
+        if let Some(p) = self.procs.get(pid)
+            && p.lifecycle == Lifecycle::Ended
+            && p.handle_refs == 0
+        {
+            self.procs.remove(pid);
+        }
+    }
+
+    /// Free a dead thread nobody names any more (never the running one:
+    /// its frame is still in use until the switch).
+    pub(super) fn reap_thread(&mut self, tid: Tid) {
+        if let Some(t) = self.threads.get(tid)
+            && t.state == State::Dead
+            && t.handle_refs == 0
+            && tid != self.current
+        {
+            self.threads.remove(tid);
+        }
+    }
+
+    /// Start a created process's initial thread.
+    pub fn resume(&mut self, pid: Pid) -> Result<(), Rc> {
+        let p = self.procs.get_mut(pid).ok_or(Rc::InvalidArgument)?;
+        if p.lifecycle != Lifecycle::Created {
+            return Err(Rc::Busy);
+        }
+        // An empty process needs its entry point first.
+        let main = *p.threads.first().ok_or(Rc::InvalidArgument)?;
+        p.lifecycle = Lifecycle::Running;
+        let env = p.env;
+        if let Some(t) = self.threads.get_mut(main)
+            && let Some((addr, len)) = env
+        {
+            t.frame.x[0] = addr;
+            t.frame.x[1] = len;
+        }
+        self.make_ready(main);
+        Ok(())
+    }
+
+    /// End a process: every thread dies, memory and handles are released,
+    /// waiters learn how it ended. The exit information stays until the
+    /// last handle to it is closed.
+    pub fn end_process(
+        &mut self,
+        pid: Pid,
+        status: ExitStatus,
+        code: i64,
+        fault: Option<ExitInfo>,
+    ) {
+        let Some(p) = self.procs.get_mut(pid) else {
+            return;
+        };
+        if p.lifecycle == Lifecycle::Ended {
+            return;
+        }
+        p.lifecycle = Lifecycle::Ended;
+        p.exit = fault.unwrap_or_default();
+        p.exit.status = status as u32;
+        p.exit.code = code;
+        let threads = core::mem::take(&mut p.threads);
+        let waiters = core::mem::take(&mut p.waiters);
+        let mut handles = core::mem::replace(&mut p.handles, HandleTable::new(0));
+        let statics = core::mem::take(&mut p.statics);
+        let space = p.space.take();
+        let info = p.exit;
+        let is_init = self.init == Some(pid);
+
+        for tid in threads {
+            self.kill_thread(tid, code);
+        }
+        for e in handles.drain() {
+            self.drop_cap(e.object, e.rights);
+        }
+        for s in statics {
+            self.release(Object::Channel(s.channel), s.rights());
+        }
+        if let Some(space) = space {
+            if self.loaded_asid == space.asid() {
+                user::switch_space(self.empty_root, 0);
+                self.loaded_asid = 0;
+            }
+            let mut mdls = Vec::new();
+            space.destroy(|m| mdls.push(m));
+            for m in mdls {
+                self.release(Object::Mdl(m), Rights::empty());
+            }
+        }
+        self.notify(Object::Task(pid), kos_abi::msg::notice::OBJECT_DESTROYED);
+        let pid_num = self.procs.get(pid).map_or(0, |p| p.pid);
+        self.notify_task_end(pid_num);
+        self.subs.retain(|s| s.object != Object::Task(pid));
+        for w in waiters {
+            self.complete_task_wait(w, &info);
+        }
+        if is_init {
+            init_ended(&info);
+        }
+        self.reap(pid);
+    }
+
+    /// Mark a thread dead and wake its joiners (its process goes on).
+    pub(super) fn kill_thread(&mut self, tid: Tid, code: i64) {
+        let Some(t) = self.threads.get_mut(tid) else {
+            return;
+        };
+        if t.state == State::Dead {
+            return;
+        }
+        t.state = State::Dead;
+        t.exit_code = code;
+        let wait = t.wait.take();
+        let joiners = core::mem::take(&mut t.joiners);
+        self.runq.remove(qid(tid));
+        self.sleepers.retain(|&(_, s)| s != tid);
+        // A thread blocked in a wait is still listed by what it waits on.
+        self.forget_waiter(tid, wait);
+        self.abandon_clients(tid);
+        for j in joiners {
+            self.complete_join(j, code);
+        }
+        self.reap_thread(tid);
+    }
+
+    /// Take `tid` off the run queue and the sleepers.
+    pub(super) fn runq_remove(&mut self, tid: Tid) {
+        self.runq.remove(qid(tid));
+        self.sleepers.retain(|&(_, s)| s != tid);
+    }
+
+    /// Remove `tid` from the waiter list of whatever it was waiting on.
+    pub(super) fn forget_waiter(&mut self, tid: Tid, wait: Option<Wait>) {
+        match wait {
+            Some(Wait::Join { target, .. }) => {
+                if let Some(t) = self.threads.get_mut(target) {
+                    t.joiners.retain(|&j| j != tid);
+                }
+            }
+            Some(Wait::TaskEnd { target, .. }) => {
+                if let Some(p) = self.procs.get_mut(target) {
+                    p.waiters.retain(|&w| w != tid);
+                }
+            }
+            Some(w @ (Wait::Call { .. } | Wait::Recv { .. } | Wait::Notice { .. })) => {
+                self.forget_ipc(tid, w)
+            }
+            Some(Wait::Sleep) | None => {}
+        }
+    }
+
+    /// The calling thread ends; the last thread to end ends its process.
+    pub fn thread_exit(&mut self, tid: Tid, code: i64) {
+        let Some(t) = self.threads.get(tid) else {
+            return;
+        };
+        let (pid, stack) = (t.process, t.stack_base);
+        self.kill_thread(tid, code);
+        let Some(p) = self.procs.get_mut(pid) else {
+            return;
+        };
+        p.threads.retain(|&x| x != tid);
+        if let Some(space) = p.space.as_mut()
+            && stack != 0
+        {
+            space.release(stack);
+        }
+        if p.threads.is_empty() {
+            self.end_process(pid, ExitStatus::Normal, code, None);
+        }
+    }
+
+    // ---- threads ----------------------------------------------------------
+
+    /// A new thread in `pid`, started at once.
+    pub fn spawn_thread(
+        &mut self,
+        pid: Pid,
+        entry: u64,
+        arg: u64,
+        stack_size: u64,
+        policy: &SchedPolicy,
+    ) -> Result<Tid, Rc> {
+        use kos_abi::vm::{MAX_STACK_SIZE, USER_END, USER_MIN};
+        if !(USER_MIN..USER_END).contains(&entry)
+            || !entry.is_multiple_of(4)
+            || stack_size > MAX_STACK_SIZE
+        {
+            return Err(Rc::InvalidArgument);
+        }
+        let class = SchedClass::from_u32(policy.class).ok_or(Rc::InvalidArgument)?;
+        let (priority, quantum) = (policy.priority, policy.quantum_ticks);
+        kernel_core::sched::level(class, priority).ok_or(Rc::InvalidArgument)?;
+        let p = self.procs.get_mut(pid).ok_or(Rc::InvalidArgument)?;
+        if p.lifecycle != Lifecycle::Running {
+            return Err(Rc::Busy);
+        }
+        if p.threads.len() >= MAX_THREADS_PER_PROCESS {
+            return Err(Rc::QuotaExceeded);
+        }
+        let size = if stack_size == 0 {
+            p.stack_size
+        } else {
+            stack_size
+        };
+        let space = p.space.as_mut().ok_or(Rc::Busy)?;
+        let top = space.new_stack(size)?;
+        let base = space.region_of(top - 1).map(|r| r.start).unwrap_or(0);
+        let Some(mut t) = Thread::try_new(pid, 0, class, priority, quantum) else {
+            if let Some(space) = self.procs.get_mut(pid).and_then(|p| p.space.as_mut()) {
+                space.release(base);
+            }
+            return Err(Rc::OutOfMemory);
+        };
+        t.frame.elr = entry;
+        t.frame.spsr = user::SPSR_EL0;
+        t.frame.sp_el0 = top;
+        t.frame.x[0] = arg;
+        t.stack_base = base;
+        match self.add_thread(pid, t) {
+            Ok(tid) => {
+                self.make_ready(tid);
+                Ok(tid)
+            }
+            Err(e) => {
+                if let Some(space) = self.procs.get_mut(pid).and_then(|p| p.space.as_mut()) {
+                    space.release(base);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The first process ended: report it and stop (QEMU builds exit with its
+/// status: 0 if it exited with 0, 1 otherwise).
+fn init_ended(info: &ExitInfo) -> ! {
+    crate::println!(
+        "einit ended: status {}, code {}; system stopping",
+        info.status,
+        info.code
+    );
+    let ok = info.status == ExitStatus::Normal as u32 && info.code == 0;
+    crate::power::shutdown(if ok {
+        crate::power::EXIT_SUCCESS
+    } else {
+        crate::power::EXIT_TEST_FAILURE
+    })
+}

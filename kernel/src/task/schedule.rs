@@ -1,0 +1,165 @@
+//! Scheduling: the timer tick (sleepers and slices), yield, picking the
+//! next thread and switching to it (address space, CPU time).
+
+use kernel_core::sched::should_preempt;
+use kos_abi::Rc;
+
+use super::thread::{Pid, State, Tid, Wait};
+use super::{Kernel, qid};
+use crate::arch::exception::TrapFrame;
+use crate::arch::{timer, user};
+
+impl Kernel {
+    /// Timer tick: wake expired sleepers, charge the running thread's slice.
+    pub fn on_tick(&mut self, now: u64) {
+        let elapsed = now.saturating_sub(self.last_tick);
+        if elapsed == 0 {
+            return;
+        }
+        self.last_tick = now;
+        while let Some(&(d, tid)) = self.sleepers.first() {
+            if d > now {
+                break;
+            }
+            self.sleepers.remove(0);
+            let wait = self.threads.get(tid).and_then(|t| t.wait);
+            match wait {
+                Some(Wait::Sleep) => self.wake(tid, Rc::Ok, 0),
+                Some(_) => {
+                    self.forget_waiter(tid, wait);
+                    self.wake(tid, Rc::Timeout, 0)
+                }
+                None => {}
+            }
+        }
+        if let Some(t) = self.threads.get_mut(self.current)
+            && !t.idle
+        {
+            for _ in 0..elapsed {
+                t.slice.on_tick();
+            }
+        }
+    }
+
+    /// The current thread gives up the rest of its slice to its equals.
+    pub fn yield_current(&mut self) {
+        let cur = self.current;
+        if let Some(t) = self.threads.get_mut(cur)
+            && !t.idle
+            && t.state == State::Running
+        {
+            t.slice.reset();
+            t.state = State::Ready;
+            let level = t.level();
+            let _ = self.runq.push_back(qid(cur), level);
+        }
+    }
+
+    // ---- scheduling -------------------------------------------------------
+
+    /// Choose what runs next on this CPU and make it current; returns the
+    /// frame to resume.
+    pub fn schedule(&mut self) -> *mut TrapFrame {
+        let cur = self.current;
+        let (running, level, expired, idle) = match self.threads.get(cur) {
+            Some(t) => (
+                t.state == State::Running,
+                t.level(),
+                t.slice.expired(),
+                t.idle,
+            ),
+            None => (false, 0, false, false),
+        };
+        let next = if running && !idle {
+            if should_preempt(level, expired, self.runq.highest_level())
+                && let Some(t) = self.threads.get_mut(cur)
+            {
+                t.state = State::Ready;
+                if expired {
+                    // Round robin: to the back of its level with a new slice.
+                    t.slice.reset();
+                    let _ = self.runq.push_back(qid(cur), level);
+                } else {
+                    // Preempted by a higher level: first in line again.
+                    let _ = self.runq.push_front(qid(cur), level);
+                }
+                self.pick()
+            } else {
+                if expired && let Some(t) = self.threads.get_mut(cur) {
+                    t.slice.reset();
+                }
+                cur
+            }
+        } else {
+            self.pick()
+        };
+        self.switch_to(next)
+    }
+
+    /// The highest ready thread, or the idle thread.
+    pub(super) fn pick(&mut self) -> Tid {
+        while let Some((id, _)) = self.runq.pop_highest() {
+            // Queue entries are slab indices; the slot's live id is O(1).
+            if let Some(tid) = self.threads.id_at(id.0)
+                && self
+                    .threads
+                    .get(tid)
+                    .is_some_and(|t| t.state == State::Ready)
+            {
+                return tid;
+            }
+        }
+        self.idle
+    }
+
+    pub(super) fn switch_to(&mut self, next: Tid) -> *mut TrapFrame {
+        let now = timer::counter();
+        let prev = self.current;
+        if prev != next {
+            if let Some(t) = self.threads.get_mut(prev) {
+                t.cpu_time += now.saturating_sub(t.switched_in_at);
+                if t.state == State::Running {
+                    t.state = State::Ready;
+                }
+            }
+            self.current = next;
+            self.reap_thread(prev);
+        }
+        let (pid, frame) = {
+            let t = self.threads.get_mut(next).expect("picked thread exists");
+            if prev != next {
+                t.switched_in_at = now;
+                t.switches += 1;
+            }
+            t.state = State::Running;
+            (t.process, t.frame_ptr())
+        };
+        if let Some(space) = self.procs.get(pid).and_then(|p| p.space.as_ref())
+            && space.asid() != self.loaded_asid
+        {
+            user::switch_space(space.root(), space.asid());
+            self.loaded_asid = space.asid();
+        }
+        frame
+    }
+
+    /// CPU time of a thread so far, in counter ticks (its running slice included).
+    pub fn cpu_time(&self, tid: Tid) -> u64 {
+        self.threads.get(tid).map_or(0, |t| {
+            let running = if tid == self.current {
+                timer::counter().saturating_sub(t.switched_in_at)
+            } else {
+                0
+            };
+            t.cpu_time + running
+        })
+    }
+
+    /// The process of the running thread.
+    pub fn current_pid(&self) -> Option<Pid> {
+        self.threads
+            .get(self.current)
+            .filter(|t| !t.idle)
+            .map(|t| t.process)
+    }
+}

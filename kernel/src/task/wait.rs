@@ -1,0 +1,101 @@
+//! Blocking and waking threads: the run queue's Ready state, waits with
+//! deadlines, and the replies of waits that end later (Thread.Join,
+//! Task.Wait).
+
+use kos_abi::Rc;
+use kos_abi::task::ExitInfo;
+
+use super::thread::{Pid, State, Tid, Wait};
+use super::{Kernel, qid};
+
+impl Kernel {
+    pub(super) fn make_ready(&mut self, tid: Tid) {
+        if let Some(t) = self.threads.get_mut(tid) {
+            if t.idle || t.state == State::Dead {
+                return;
+            }
+            t.state = State::Ready;
+            let level = t.level();
+            let _ = self.runq.push_back(qid(tid), level);
+        }
+    }
+
+    /// Block the current thread until woken (or `deadline_tick`).
+    pub fn block_current(&mut self, wait: Wait, deadline_tick: Option<u64>) {
+        let tid = self.current;
+        if let Some(t) = self.threads.get_mut(tid) {
+            t.state = State::Blocked;
+            t.wait = Some(wait);
+            t.deadline = deadline_tick;
+        }
+        if let Some(d) = deadline_tick {
+            let at = self.sleepers.partition_point(|&(x, _)| x <= d);
+            self.sleepers.insert(at, (d, tid));
+        }
+    }
+
+    /// Wake a blocked thread with the syscall results it will see.
+    pub(super) fn wake(&mut self, tid: Tid, rc: Rc, value: u64) {
+        let Some(t) = self.threads.get_mut(tid) else {
+            return;
+        };
+        if t.state != State::Blocked {
+            return;
+        }
+        t.wait = None;
+        t.deadline = None;
+        t.set_return(rc, value);
+        self.sleepers.retain(|&(_, s)| s != tid);
+        self.make_ready(tid);
+    }
+
+    /// A joiner learns the exit code of the thread it waited for.
+    pub(super) fn complete_join(&mut self, joiner: Tid, code: i64) {
+        let Some(t) = self.threads.get(joiner) else {
+            return;
+        };
+        let Some(Wait::Join { reply, cap, .. }) = t.wait else {
+            return;
+        };
+        let pid = t.process;
+        let reply_fixed = kos_abi::msg::thread::JoinReply { exit_code: code };
+        let (rc, len) =
+            crate::task::reply::write_reply(self, pid, reply, cap, Rc::Ok, &reply_fixed, &[]);
+        self.wake(joiner, rc, len);
+    }
+
+    /// A `Task.WAIT` caller learns how the task ended.
+    pub(super) fn complete_task_wait(&mut self, waiter: Tid, info: &ExitInfo) {
+        let Some(t) = self.threads.get(waiter) else {
+            return;
+        };
+        let Some(Wait::TaskEnd { reply, cap, .. }) = t.wait else {
+            return;
+        };
+        let pid = t.process;
+        let (rc, len) = crate::task::reply::write_reply(self, pid, reply, cap, Rc::Ok, info, &[]);
+        self.wake(waiter, rc, len);
+    }
+
+    /// Register the current thread as waiting for `target`'s end.
+    pub fn wait_for_task(&mut self, target: Pid, reply: u64, cap: u64, deadline: Option<u64>) {
+        let me = self.current;
+        if let Some(p) = self.procs.get_mut(target)
+            && p.waiters.try_reserve(1).is_ok()
+        {
+            p.waiters.push(me);
+        }
+        self.block_current(Wait::TaskEnd { target, reply, cap }, deadline);
+    }
+
+    /// Register the current thread as joining `target`.
+    pub fn join_thread(&mut self, target: Tid, reply: u64, cap: u64, deadline: Option<u64>) {
+        let me = self.current;
+        if let Some(t) = self.threads.get_mut(target)
+            && t.joiners.try_reserve(1).is_ok()
+        {
+            t.joiners.push(me);
+        }
+        self.block_current(Wait::Join { target, reply, cap }, deadline);
+    }
+}
