@@ -14,8 +14,8 @@ use crate::task::Kernel;
 use crate::task::thread::Wait;
 
 pub fn handle(k: &mut Kernel) {
-    let cur = k.current;
-    let Some(t) = k.threads.get(cur) else {
+    let cur = k.current();
+    let Some(t) = k.thread(cur) else {
         return;
     };
     let x = &t.frame.x;
@@ -62,7 +62,7 @@ pub fn handle(k: &mut Kernel) {
             } else {
                 k.ipc_reply(pid, token, msg)
             };
-            if let Some(t) = k.threads.get_mut(cur) {
+            if let Some(t) = k.thread_mut(cur) {
                 t.frame.x[4] = reply_rc as u64;
             }
             if let Err(rc) = k.ipc_recv(pid, handle, buf, kos_abi::syscall::FOREVER) {
@@ -86,7 +86,7 @@ pub fn handle(k: &mut Kernel) {
 }
 
 fn set(k: &mut Kernel, rc: Rc, value: u64) {
-    if let Some(t) = k.threads.get_mut(k.current) {
+    if let Some(t) = k.thread_mut(k.current()) {
         t.set_return(rc, value);
     }
 }

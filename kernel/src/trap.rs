@@ -45,7 +45,7 @@ fn sync_from_user(k: &mut Kernel) {
         EC_SVC64 => crate::syscall::handle(k),
         EC_WFX => k.yield_current(),
         _ => {
-            let elr = k.threads.get(k.current).map_or(0, |t| t.frame.elr);
+            let elr = k.thread(k.current()).map_or(0, |t| t.frame.elr);
             crate::task::fault::user_fault(k, esr, FAR_EL1.get(), elr);
         }
     }

@@ -4,8 +4,9 @@
 //! ([`Received::badge`](crate::ipc::Received)), and a notice learns when the
 //! badge is gone (every handle to it and carrying it closed).
 
+use kos_abi::interfaces::handle_ops::call::BadgeCreate;
 use kos_abi::msg::NO_BADGE;
-use kos_abi::msg::handle_ops::{self, BadgeReq, HandleReply};
+use kos_abi::msg::handle_ops::BadgeReq;
 use kos_abi::{Handle, Rc};
 
 use crate::handle::ops_call;
@@ -20,7 +21,5 @@ pub fn create(value: u64, notice: Option<Handle>, cookie: u64) -> Result<Handle,
         _reserved: 0,
         cookie,
     };
-    let mut reply = HandleReply::default();
-    ops_call(handle_ops::BADGE_CREATE, &req, &[], &mut reply)?;
-    Ok(Handle(reply.handle))
+    ops_call::<BadgeCreate>(&req).map(|r| Handle(r.handle))
 }

@@ -2,7 +2,7 @@
 //! Clients [`call`](crate::ipc::call_with) through a client end; the server
 //! takes requests with [`recv`](crate::ipc::recv) on its end.
 
-use kos_abi::msg::handle_ops::{self, ChannelReply};
+use kos_abi::interfaces::handle_ops::call::ChannelCreate;
 use kos_abi::{Handle, Rc};
 
 use crate::handle::ops_call;
@@ -18,8 +18,7 @@ pub struct Ends {
 
 /// Creates a channel (`HandleOps.ChannelCreate`).
 pub fn create() -> Result<Ends, Rc> {
-    let mut reply = ChannelReply::default();
-    ops_call(handle_ops::CHANNEL_CREATE, &(), &[], &mut reply)?;
+    let reply = ops_call::<ChannelCreate>(&())?;
     Ok(Ends {
         server: Handle(reply.server),
         client: Handle(reply.client),

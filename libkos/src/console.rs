@@ -8,7 +8,7 @@
 
 use core::fmt;
 
-use kos_abi::msg::{Endpoint, console};
+use kos_abi::interfaces::console::call::Write;
 use kos_abi::{Handle, Rc};
 
 use crate::ipc;
@@ -29,16 +29,7 @@ pub fn write(bytes: &[u8]) -> Result<(), Rc> {
 }
 
 fn write_once(bytes: &[u8]) -> Result<(), Rc> {
-    ipc::call(
-        Handle::KERNEL,
-        Endpoint::Console as u16,
-        console::WRITE,
-        &(),
-        bytes,
-        &mut (),
-        &mut [],
-    )
-    .map(|_| ())
+    ipc::invoke::<Write>(Handle::KERNEL, &(), &[bytes], &mut []).map(drop)
 }
 
 /// A formatter that buffers up to [`CHUNK`] bytes and writes them to the

@@ -1,30 +1,19 @@
 //! Handle operations (`HandleOps` on [`Handle::KERNEL`]): close, copy with
 //! fewer rights (and a badge), revoke descendants, identify.
 
-use kos_abi::msg::handle_ops::{self, CloseReq, CopyReq, HandleReply};
-use kos_abi::msg::{Endpoint, NO_BADGE};
+use kos_abi::decl::Invoke;
+use kos_abi::interfaces::handle_ops::call as m;
+use kos_abi::msg::NO_BADGE;
+use kos_abi::msg::handle_ops::{CloseReq, CopyReq};
 use kos_abi::{Handle, Rc, Rights};
 
 use crate::ipc;
 
 pub use kos_abi::msg::handle_ops::Identity;
 
-/// Calls a `HandleOps` method on the kernel handle.
-pub(crate) fn ops_call<F, R>(method: u16, fixed: &F, arena: &[u8], reply: &mut R) -> Result<(), Rc>
-where
-    F: zerocopy::IntoBytes + zerocopy::Immutable,
-    R: zerocopy::FromBytes + zerocopy::IntoBytes,
-{
-    ipc::call(
-        Handle::KERNEL,
-        Endpoint::HandleOps as u16,
-        method,
-        fixed,
-        arena,
-        reply,
-        &mut [],
-    )
-    .map(|_| ())
+/// Calls `HandleOps` method `M` on the kernel handle.
+pub(crate) fn ops_call<M: Invoke>(fixed: &M::Request) -> Result<M::Reply, Rc> {
+    ipc::invoke::<M>(Handle::KERNEL, fixed, &[], &mut []).map(|(reply, _)| reply)
 }
 
 fn close_req(handle: Handle) -> CloseReq {
@@ -37,7 +26,7 @@ fn close_req(handle: Handle) -> CloseReq {
 /// Closes one handle of this process. Its descendants stay; a revoked
 /// handle can still be closed (to free its slot).
 pub fn close(handle: Handle) -> Result<(), Rc> {
-    ops_call(handle_ops::CLOSE, &close_req(handle), &[], &mut ())
+    ops_call::<m::Close>(&close_req(handle))
 }
 
 /// A descendant of `handle` in this process with `rights` (a subset of
@@ -59,23 +48,19 @@ fn copy_raw(handle: Handle, rights: Rights, badge: Handle) -> Result<Handle, Rc>
         badge: badge.0,
         _reserved: 0,
     };
-    let mut reply = HandleReply::default();
-    ops_call(handle_ops::COPY, &req, &[], &mut reply)?;
-    Ok(Handle(reply.handle))
+    ops_call::<m::Copy>(&req).map(|r| Handle(r.handle))
 }
 
 /// Closes every descendant of `handle` in every process (needs REVOKE);
 /// their later use gets [`Rc::HandleRevoked`]. `handle` itself stays.
 pub fn revoke(handle: Handle) -> Result<(), Rc> {
-    ops_call(handle_ops::REVOKE, &close_req(handle), &[], &mut ())
+    ops_call::<m::Revoke>(&close_req(handle))
 }
 
 /// What `handle` names: kind (`handle_ops::KIND_*`), rights, badge value,
 /// and for a user object this process created, its context.
 pub fn identify(handle: Handle) -> Result<Identity, Rc> {
-    let mut reply = Identity::default();
-    ops_call(handle_ops::IDENTIFY, &close_req(handle), &[], &mut reply)?;
-    Ok(reply)
+    ops_call::<m::Identify>(&close_req(handle))
 }
 
 /// A handle closed when dropped.

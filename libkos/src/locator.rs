@@ -4,9 +4,11 @@
 //! [`register`] (`ServiceLocatorRegister`), the client child with
 //! [`connect`] (`ServiceLocatorConnect`).
 
+use kos_abi::decl::Invoke;
+use kos_abi::interfaces::locator::call as m;
+use kos_abi::msg::ArenaRef;
 use kos_abi::msg::handle_ops::HandleReply;
-use kos_abi::msg::locator::{self, ConnectTasksReq, NameReq};
-use kos_abi::msg::{ArenaRef, Endpoint};
+use kos_abi::msg::locator::{ConnectTasksReq, NameReq};
 use kos_abi::{Handle, Rc};
 
 use crate::ipc;
@@ -18,33 +20,24 @@ fn name_ref(name: &str) -> Result<ArenaRef, Rc> {
     })
 }
 
-fn by_name(method: u16, name: &str) -> Result<Handle, Rc> {
+fn by_name<M: Invoke<Request = NameReq, Reply = HandleReply>>(name: &str) -> Result<Handle, Rc> {
     let req = NameReq {
         name: name_ref(name)?,
     };
-    let mut reply = HandleReply::default();
-    ipc::call(
-        Handle::KERNEL,
-        Endpoint::Locator as u16,
-        method,
-        &req,
-        name.as_bytes(),
-        &mut reply,
-        &mut [],
-    )?;
+    let (reply, _) = ipc::invoke::<M>(Handle::KERNEL, &req, &[name.as_bytes()], &mut [])?;
     Ok(Handle(reply.handle))
 }
 
 /// The server end of this process's static channel `name` (a new handle
 /// each time; [`Rc::ResourceNotFound`] if there is none).
 pub fn register(name: &str) -> Result<Handle, Rc> {
-    by_name(locator::REGISTER, name)
+    by_name::<m::Register>(name)
 }
 
 /// The client end of this process's static channel `name` (a new handle
 /// each time; [`Rc::ResourceNotFound`] if there is none).
 pub fn connect(name: &str) -> Result<Handle, Rc> {
-    by_name(locator::CONNECT, name)
+    by_name::<m::Connect>(name)
 }
 
 /// Makes (or joins: same server, same name) the static channel `name` from
@@ -56,14 +49,5 @@ pub fn connect_tasks(client: Handle, server: Handle, name: &str) -> Result<(), R
         server: server.0,
         name: name_ref(name)?,
     };
-    ipc::call(
-        Handle::KERNEL,
-        Endpoint::Locator as u16,
-        locator::CONNECT_TASKS,
-        &req,
-        name.as_bytes(),
-        &mut (),
-        &mut [],
-    )
-    .map(|_| ())
+    ipc::invoke::<m::ConnectTasks>(Handle::KERNEL, &req, &[name.as_bytes()], &mut []).map(drop)
 }

@@ -1,9 +1,8 @@
 //! MDL buffers: physical pages shared by handle. Create one, pass the
 //! handle to another process, and both map the same pages.
 
-use kos_abi::msg::Endpoint;
-use kos_abi::msg::handle_ops::HandleReply;
-use kos_abi::msg::mdl::{self, CreateReq, MapReq};
+use kos_abi::interfaces::mdl::call as m;
+use kos_abi::msg::mdl::{CreateReq, MapReq};
 use kos_abi::vm::VmRange;
 use kos_abi::{Handle, Rc};
 
@@ -15,50 +14,24 @@ pub use kos_abi::msg::mdl::MAX_SIZE;
 /// [`MAX_SIZE`]); handle rights MAP_READ | MAP_WRITE | COPY | TRANSFER |
 /// REVOKE.
 pub fn create(size: u64) -> Result<Handle, Rc> {
-    let mut reply = HandleReply::default();
-    ipc::call(
-        Handle::KERNEL,
-        Endpoint::Mdl as u16,
-        mdl::CREATE,
-        &CreateReq { size },
-        &[],
-        &mut reply,
-        &mut [],
-    )?;
+    let (reply, _) = ipc::invoke::<m::Create>(Handle::KERNEL, &CreateReq { size }, &[], &mut [])?;
     Ok(Handle(reply.handle))
 }
 
 /// Maps the buffer into this process (readable; writable too if asked and
 /// the handle has MAP_WRITE); returns where.
 pub fn map(handle: Handle, writable: bool) -> Result<Mapping, Rc> {
-    let mut range = VmRange::default();
-    ipc::call(
-        handle,
-        Endpoint::Mdl as u16,
-        mdl::MAP,
-        &MapReq {
-            writable: u32::from(writable),
-            _reserved: 0,
-        },
-        &[],
-        &mut range,
-        &mut [],
-    )?;
+    let req = MapReq {
+        writable: u32::from(writable),
+        _reserved: 0,
+    };
+    let (range, _) = ipc::invoke::<m::Map>(handle, &req, &[], &mut [])?;
     Ok(Mapping { range, writable })
 }
 
 /// Unmaps a mapping [`map`] made.
 pub fn unmap(handle: Handle, mapping: Mapping) -> Result<(), Rc> {
-    ipc::call(
-        handle,
-        Endpoint::Mdl as u16,
-        mdl::UNMAP,
-        &mapping.range,
-        &[],
-        &mut (),
-        &mut [],
-    )
-    .map(|_| ())
+    ipc::invoke::<m::Unmap>(handle, &mapping.range, &[], &mut []).map(|_| ())
 }
 
 /// A mapped MDL buffer. Other processes may write it at any time, so it is

@@ -2,9 +2,8 @@
 //! task's end, a channel's peer gone, a badge closed, any object destroyed),
 //! signal user events, wait for them.
 
-use kos_abi::msg::Endpoint;
-use kos_abi::msg::handle_ops::HandleReply;
-use kos_abi::msg::notice::{self, SubscribeReq, WaitReply, WaitReq};
+use kos_abi::interfaces::notice::call as m;
+use kos_abi::msg::notice::{SubscribeReq, WaitReq};
 use kos_abi::{Handle, Rc};
 use zerocopy::IntoBytes;
 
@@ -14,32 +13,9 @@ pub use kos_abi::msg::notice::{
     BADGE_CLOSED, Event, MAX_QUEUED, OBJECT_DESTROYED, PEER_DIED, USER,
 };
 
-fn notice_call<F, R>(
-    handle: Handle,
-    method: u16,
-    fixed: &F,
-    reply: &mut R,
-    arena: &mut [u8],
-) -> Result<usize, Rc>
-where
-    F: IntoBytes + zerocopy::Immutable,
-    R: zerocopy::FromBytes + IntoBytes,
-{
-    ipc::call(
-        handle,
-        Endpoint::Notice as u16,
-        method,
-        fixed,
-        &[],
-        reply,
-        arena,
-    )
-}
-
-/// Creates a notice (handle rights READ_EVENTS | COPY | TRANSFER).
+/// Creates a notice (handle rights READ_EVENTS | SIGNAL | COPY | TRANSFER).
 pub fn create() -> Result<Handle, Rc> {
-    let mut reply = HandleReply::default();
-    notice_call(Handle::KERNEL, notice::CREATE, &(), &mut reply, &mut [])?;
+    let (reply, _) = ipc::invoke::<m::Create>(Handle::KERNEL, &(), &[], &mut [])?;
     Ok(Handle(reply.handle))
 }
 
@@ -51,7 +27,7 @@ pub fn subscribe(notice: Handle, object: Handle, mask: u32, cookie: u64) -> Resu
         mask,
         cookie,
     };
-    notice_call(notice, notice::SUBSCRIBE, &req, &mut (), &mut []).map(|_| ())
+    ipc::invoke::<m::Subscribe>(notice, &req, &[], &mut []).map(drop)
 }
 
 /// What [`wait`] got.
@@ -66,14 +42,8 @@ pub struct Waited {
 /// Waits at most `timeout_ns` (`u64::MAX` = forever, 0 = do not block) for
 /// events and reads as many as `events` holds. [`Rc::Timeout`] if none came.
 pub fn wait(notice: Handle, timeout_ns: u64, events: &mut [Event]) -> Result<Waited, Rc> {
-    let mut reply = WaitReply::default();
-    let got = notice_call(
-        notice,
-        notice::WAIT,
-        &WaitReq { timeout_ns },
-        &mut reply,
-        events.as_mut_bytes(),
-    )?;
+    let (reply, got) =
+        ipc::invoke::<m::Wait>(notice, &WaitReq { timeout_ns }, &[], events.as_mut_bytes())?;
     let whole = got / core::mem::size_of::<Event>();
     Ok(Waited {
         count: (reply.count as usize).min(whole),
@@ -88,5 +58,5 @@ pub fn signal(notice: Handle, cookie: u64) -> Result<(), Rc> {
         event: USER,
         _reserved: 0,
     };
-    notice_call(notice, notice::SIGNAL, &ev, &mut (), &mut []).map(|_| ())
+    ipc::invoke::<m::Signal>(notice, &ev, &[], &mut []).map(drop)
 }

@@ -4,10 +4,10 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use kos_abi::msg::romfs::{READ, ReadReply, ReadReq};
-use kos_abi::msg::{ArenaRef, Endpoint, MAX_ARENA};
+use kos_abi::interfaces::romfs::call::Read as ReadCall;
+use kos_abi::msg::romfs::ReadReq;
+use kos_abi::msg::{ArenaRef, MAX_ARENA};
 use kos_abi::{Handle, Rc};
-use zerocopy::IntoBytes;
 
 use crate::ipc;
 
@@ -28,17 +28,9 @@ pub fn read(path: &str, offset: u64, buf: &mut [u8]) -> Result<Read, Rc> {
         path: ArenaRef { offset: 0, len },
         offset,
     };
-    let mut reply = ReadReply::default();
     let cap = buf.len().min(MAX_ARENA);
-    let got = ipc::call_parts(
-        Handle::KERNEL,
-        Endpoint::Romfs as u16,
-        READ,
-        req.as_bytes(),
-        &[path.as_bytes()],
-        reply.as_mut_bytes(),
-        &mut buf[..cap],
-    )?;
+    let (reply, got) =
+        ipc::invoke::<ReadCall>(Handle::KERNEL, &req, &[path.as_bytes()], &mut buf[..cap])?;
     Ok(Read {
         len: got,
         size: reply.size,

@@ -3,7 +3,8 @@
 
 use alloc::boxed::Box;
 
-use kos_abi::msg::{Endpoint, thread};
+use kos_abi::interfaces::thread::call as m;
+use kos_abi::msg::thread;
 use kos_abi::sched::{SchedClass, SchedPolicy};
 use kos_abi::{Handle, Rc};
 
@@ -78,18 +79,8 @@ pub fn spawn(
         stack_size,
         policy,
     };
-    let mut reply = thread::CreateReply::default();
-    let result = ipc::call(
-        Handle::SELF_TASK,
-        Endpoint::Thread as u16,
-        thread::CREATE,
-        &req,
-        &[],
-        &mut reply,
-        &mut [],
-    );
-    match result {
-        Ok(_) => Ok(JoinHandle {
+    match ipc::invoke::<m::Create>(Handle::SELF_TASK, &req, &[], &mut []) {
+        Ok((reply, _)) => Ok(JoinHandle {
             handle: Handle(reply.handle),
             tid: reply.tid,
         }),
@@ -145,30 +136,11 @@ impl Drop for JoinHandle {
 
 /// `Thread.Join` on any handle (tests use it on the wrong kinds).
 pub fn join_handle(handle: Handle, timeout_ns: u64) -> Result<i64, Rc> {
-    let mut reply = thread::JoinReply::default();
-    ipc::call(
-        handle,
-        Endpoint::Thread as u16,
-        thread::JOIN,
-        &thread::JoinReq { timeout_ns },
-        &[],
-        &mut reply,
-        &mut [],
-    )?;
+    let (reply, _) = ipc::invoke::<m::Join>(handle, &thread::JoinReq { timeout_ns }, &[], &mut [])?;
     Ok(reply.exit_code)
 }
 
 /// `Thread.Info` on any handle.
 pub fn info(handle: Handle) -> Result<ThreadInfo, Rc> {
-    let mut reply = ThreadInfo::default();
-    ipc::call(
-        handle,
-        Endpoint::Thread as u16,
-        thread::INFO,
-        &(),
-        &[],
-        &mut reply,
-        &mut [],
-    )?;
-    Ok(reply)
+    ipc::invoke::<m::Info>(handle, &(), &[], &mut []).map(|(reply, _)| reply)
 }

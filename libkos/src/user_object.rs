@@ -3,7 +3,8 @@
 //! rights it chooses (object-specific bits mean what it says) and learns
 //! its own `context` back with [`identify`](crate::handle::identify).
 
-use kos_abi::msg::handle_ops::{self, HandleReply, UserObjectReq};
+use kos_abi::interfaces::handle_ops::call::UserObjectCreate;
+use kos_abi::msg::handle_ops::UserObjectReq;
 use kos_abi::{Handle, Rc, Rights};
 
 use crate::handle::ops_call;
@@ -15,7 +16,5 @@ pub fn create(context: u64, rights: Rights) -> Result<Handle, Rc> {
         rights: rights.bits(),
         _reserved: 0,
     };
-    let mut reply = HandleReply::default();
-    ops_call(handle_ops::USER_OBJECT_CREATE, &req, &[], &mut reply)?;
-    Ok(Handle(reply.handle))
+    ops_call::<UserObjectCreate>(&req).map(|r| Handle(r.handle))
 }

@@ -1,7 +1,7 @@
 //! The calling process's memory (`Vm` endpoint on its own Task handle).
 
-use kos_abi::msg::Endpoint;
-use kos_abi::vm::{ALLOCATE, FREE, PROTECT, ProtectReq, VmPerms, VmRange};
+use kos_abi::interfaces::vm::call as m;
+use kos_abi::vm::{ProtectReq, VmPerms, VmRange};
 use kos_abi::{Handle, Rc};
 
 use crate::ipc;
@@ -9,17 +9,8 @@ use crate::ipc;
 /// Maps `size` bytes (rounded up to pages) of zeroed read-write memory;
 /// returns where.
 pub fn allocate(size: u64) -> Result<VmRange, Rc> {
-    let mut reply = VmRange::default();
-    ipc::call(
-        Handle::SELF_TASK,
-        Endpoint::Vm as u16,
-        ALLOCATE,
-        &VmRange { addr: 0, size },
-        &[],
-        &mut reply,
-        &mut [],
-    )?;
-    Ok(reply)
+    ipc::invoke::<m::Allocate>(Handle::SELF_TASK, &VmRange { addr: 0, size }, &[], &mut [])
+        .map(|(reply, _)| reply)
 }
 
 /// Unmaps a range [`allocate`] returned.
@@ -30,16 +21,7 @@ pub fn allocate(size: u64) -> Result<VmRange, Rc> {
 /// used after this call (in particular, memory the heap owns must never be
 /// freed this way).
 pub unsafe fn free(range: VmRange) -> Result<(), Rc> {
-    ipc::call(
-        Handle::SELF_TASK,
-        Endpoint::Vm as u16,
-        FREE,
-        &range,
-        &[],
-        &mut (),
-        &mut [],
-    )
-    .map(|_| ())
+    ipc::invoke::<m::Free>(Handle::SELF_TASK, &range, &[], &mut []).map(drop)
 }
 
 /// Changes the permissions of a whole range [`allocate`] returned (never
@@ -56,16 +38,7 @@ pub unsafe fn protect(range: VmRange, perms: VmPerms) -> Result<(), Rc> {
         perms: perms.bits(),
         _reserved: 0,
     };
-    ipc::call(
-        Handle::SELF_TASK,
-        Endpoint::Vm as u16,
-        PROTECT,
-        &req,
-        &[],
-        &mut (),
-        &mut [],
-    )
-    .map(|_| ())
+    ipc::invoke::<m::Protect>(Handle::SELF_TASK, &req, &[], &mut []).map(drop)
 }
 
 /// Heap statistics of this process: (bytes in use, bytes held).

@@ -17,8 +17,8 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, endpoint: Endpoint) -> Result<Rep
                 free_frames: free as u64,
                 total_frames: total as u64,
                 heap_used: crate::heap::usage().0 as u64,
-                processes: k.procs.len() as u64,
-                threads: k.threads.len() as u64,
+                processes: k.counts().0 as u64,
+                threads: k.counts().1 as u64,
             }))
         }
         (Endpoint::Romfs, romfs::READ) => read(k, req),

@@ -7,7 +7,10 @@
 #![forbid(unsafe_code)]
 
 mod core_ep;
-mod objects_ep;
+mod handles;
+mod locator;
+mod mdl;
+mod notice;
 mod task_build;
 mod task_ep;
 mod task_inspect;
@@ -161,8 +164,7 @@ impl Reply<'_> {
 
 /// The address space of live process `pid`.
 pub fn space_of(k: &Kernel, pid: Pid) -> Result<&crate::task::space::AddressSpace, Rc> {
-    k.procs
-        .get(pid)
+    k.process(pid)
         .and_then(|p| p.space.as_ref())
         .ok_or(Rc::InvalidArgument)
 }
@@ -209,7 +211,7 @@ pub fn call(
         cap: reply.len,
         rights: d.rights,
     };
-    if let Some(sent) = k.threads.get(k.current).map(|t| t.sent.fixed()) {
+    if let Some(sent) = k.thread(k.current()).map(|t| t.sent.fixed()) {
         let n = sent.len().min(KERNEL_FIXED);
         req.fixed[..n].copy_from_slice(&sent[..n]);
     }
@@ -262,15 +264,13 @@ fn decode(
     request: UserSlice,
     reply: UserSlice,
 ) -> Result<Decoded, Rc> {
-    let me = k.current;
-    let p = k.procs.get(caller).ok_or(Rc::InvalidArgument)?;
-    let space = p.space.as_ref().ok_or(Rc::InvalidArgument)?;
+    let me = k.current();
     if reply.len > MAX_MESSAGE as u64 {
         return Err(Rc::MessageTooLarge);
     }
-    let sent = &mut k.threads.get_mut(me).ok_or(Rc::InvalidArgument)?.sent;
-    sent.take(space, request.addr, request.len)?;
-    let header = sent.header;
+    let header = k.take_sent(caller, request)?;
+    let p = k.process(caller).ok_or(Rc::InvalidArgument)?;
+    let space = p.space.as_ref().ok_or(Rc::InvalidArgument)?;
     // The reply buffer must be writable before anything happens.
     space.check_range(reply.addr, reply.len as usize, true)?;
     let entry = p.handles.get(handle)?;
@@ -298,7 +298,7 @@ fn decode(
         target: None,
         held: entry.rights,
         needed: decl.right,
-        message: &k.threads.get(me).ok_or(Rc::InvalidArgument)?.sent,
+        message: &k.thread(me).ok_or(Rc::InvalidArgument)?.sent,
     })?;
     Ok(Decoded {
         header,
@@ -319,12 +319,14 @@ fn dispatch<'a>(k: &mut Kernel, req: &Request, object: Object) -> Result<Reply<'
         (Object::Kernel, Endpoint::Console | Endpoint::SysInfo | Endpoint::Romfs) => {
             core_ep::call(k, req, endpoint)
         }
-        (Object::Kernel, Endpoint::HandleOps) => objects_ep::handle_ops(k, req),
-        (Object::Kernel, Endpoint::Locator) => objects_ep::locator(k, req),
-        (Object::Kernel, Endpoint::Notice) => objects_ep::notice_create(k, req),
-        (Object::Kernel, Endpoint::Mdl) => objects_ep::mdl_create(k, req),
-        (Object::Notice(id), Endpoint::Notice) => objects_ep::notice_call(k, req, id),
-        (Object::Mdl(id), Endpoint::Mdl) => objects_ep::mdl_call(k, req, id),
+        (Object::Kernel, Endpoint::HandleOps) => handles::call(k, req),
+        (Object::Kernel, Endpoint::Locator) => locator::call(k, req),
+        // The gate let through only the methods declared on the kernel
+        // handle: Notice.Create and Mdl.Create.
+        (Object::Kernel, Endpoint::Notice) => notice::create(k, req),
+        (Object::Kernel, Endpoint::Mdl) => mdl::create(k, req),
+        (Object::Notice(id), Endpoint::Notice) => notice::call(k, req, id),
+        (Object::Mdl(id), Endpoint::Mdl) => mdl::call(k, req, id),
         _ => Err(Rc::WrongType),
     }
 }

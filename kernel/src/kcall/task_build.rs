@@ -21,7 +21,7 @@ use crate::task::thread::Pid;
 
 /// The target, which must not have started yet.
 fn created(k: &mut Kernel, target: Pid) -> Result<&mut Process, Rc> {
-    let p = k.procs.get_mut(target).ok_or(Rc::InvalidArgument)?;
+    let p = k.process_mut(target).ok_or(Rc::InvalidArgument)?;
     if p.lifecycle != Lifecycle::Created {
         return Err(Rc::Busy);
     }
@@ -95,7 +95,7 @@ pub fn call<'a>(
             p.load_offset = a.load_offset;
             match p.threads.first().copied() {
                 Some(main) => {
-                    if let Some(t) = k.threads.get_mut(main) {
+                    if let Some(t) = k.thread_mut(main) {
                         t.frame.elr = a.entry;
                     }
                 }
@@ -125,7 +125,7 @@ pub fn call<'a>(
             }))
         }
         Method::GetInitialThreadPriority => {
-            let p = k.procs.get(target).ok_or(Rc::InvalidArgument)?;
+            let p = k.process(target).ok_or(Rc::InvalidArgument)?;
             Ok(Reply::fixed(&PriorityReq {
                 priority: p.initial.1,
                 _reserved: 0,
@@ -144,7 +144,7 @@ pub fn call<'a>(
         }
         Method::ReseedAslr => {
             let a: SeedReq = req.args();
-            let p = k.procs.get_mut(target).ok_or(Rc::InvalidArgument)?;
+            let p = k.process_mut(target).ok_or(Rc::InvalidArgument)?;
             p.aslr.reseed(a.seed);
             Ok(Reply::empty())
         }
@@ -165,7 +165,7 @@ fn set_initial<'a>(
     let quantum = quantum.unwrap_or(p.initial.2);
     p.initial = (class, priority, quantum);
     if let Some(main) = p.threads.first().copied()
-        && let Some(t) = k.threads.get_mut(main)
+        && let Some(t) = k.thread_mut(main)
     {
         t.class = class;
         t.priority = priority;
@@ -184,8 +184,9 @@ fn load_seg<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
     let end = a.vaddr.checked_add(a.mem_size).ok_or(Rc::InvalidArgument)?;
     let start_page = a.vaddr & !(PAGE_SIZE - 1);
     let end_page = end.checked_add(PAGE_SIZE - 1).ok_or(Rc::InvalidArgument)? & !(PAGE_SIZE - 1);
-    let Kernel { procs, mdls, .. } = k;
-    let mdl = mdls.get(mdl_id).ok_or(Rc::InvalidArgument)?;
+    let (p, mdl) = k
+        .process_with_mdl(target, mdl_id)
+        .ok_or(Rc::InvalidArgument)?;
     let file_end = a
         .mdl_offset
         .checked_add(a.file_size)
@@ -193,7 +194,6 @@ fn load_seg<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
     if file_end > mdl.size() {
         return Err(Rc::InvalidArgument);
     }
-    let p = procs.get_mut(target).ok_or(Rc::InvalidArgument)?;
     if p.lifecycle != Lifecycle::Created {
         return Err(Rc::Busy);
     }
@@ -226,7 +226,7 @@ fn load_blob<'a>(
     let a: LoadBlobReq = req.args();
     let mdl_id = mdl_of(k, req.caller, a.mdl)?;
     created(k, target)?;
-    let mdl = k.mdls.get(mdl_id).ok_or(Rc::InvalidArgument)?;
+    let mdl = k.mdl(mdl_id).ok_or(Rc::InvalidArgument)?;
     let (size1, size2) = if method == Method::LoadElfHdr {
         if a.size > MAX_ELF_HDR || a.size < 4 {
             return Err(Rc::InvalidArgument);
@@ -274,32 +274,5 @@ pub fn mdl_with(k: &mut Kernel, owner: Pid, parts: &[&[u8]]) -> Result<Handle, R
         let _ = m.write(at, p);
         at += p.len() as u64;
     }
-    new_mdl_handle(
-        k,
-        owner,
-        m,
-        Rights::MAP_READ | Rights::COPY | Rights::TRANSFER,
-    )
-}
-
-/// Register `m` and give `owner` a handle to it with `rights`.
-pub fn new_mdl_handle(k: &mut Kernel, owner: Pid, m: Mdl, rights: Rights) -> Result<Handle, Rc> {
-    let id = match k.mdls.insert(m) {
-        Ok(id) => id,
-        Err(e) => {
-            return Err(match e {
-                kernel_core::slab::SlabError::Full => Rc::QuotaExceeded,
-                kernel_core::slab::SlabError::OutOfMemory => Rc::OutOfMemory,
-            });
-        }
-    };
-    match k.add_handle(owner, Object::Mdl(id), rights) {
-        Ok(h) => Ok(h),
-        Err(e) => {
-            // Unreferenced: releasing it returns its frames.
-            k.retain(Object::Mdl(id), Rights::empty());
-            k.release(Object::Mdl(id), Rights::empty());
-            Err(e)
-        }
-    }
+    k.create_mdl(owner, m, Rights::MAP_READ | Rights::COPY | Rights::TRANSFER)
 }

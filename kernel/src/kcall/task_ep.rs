@@ -35,7 +35,7 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
             Ok(Reply::Pending)
         }
         Method::Terminate => {
-            let p = k.procs.get(target).ok_or(Rc::InvalidArgument)?;
+            let p = k.process(target).ok_or(Rc::InvalidArgument)?;
             if p.lifecycle == Lifecycle::Ended {
                 return Err(Rc::Busy);
             }
@@ -43,15 +43,15 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
             Ok(if own { Reply::Pending } else { Reply::empty() })
         }
         Method::GetExitInfo => {
-            let p = k.procs.get(target).ok_or(Rc::InvalidArgument)?;
+            let p = k.process(target).ok_or(Rc::InvalidArgument)?;
             Ok(Reply::fixed(&p.exit_info()))
         }
         Method::GetPid => {
-            let p = k.procs.get(target).ok_or(Rc::InvalidArgument)?;
+            let p = k.process(target).ok_or(Rc::InvalidArgument)?;
             Ok(Reply::fixed(&PidReply { pid: p.pid as u64 }))
         }
         Method::GetName | Method::GetPath => {
-            let p = k.procs.get(target).ok_or(Rc::InvalidArgument)?;
+            let p = k.process(target).ok_or(Rc::InvalidArgument)?;
             let text = if method == Method::GetName {
                 p.name.as_str()
             } else {
@@ -61,7 +61,7 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
         }
         Method::SetEnv => set_env(k, req, target),
         Method::FreeSelfEnv => {
-            let p = k.procs.get_mut(target).ok_or(Rc::InvalidArgument)?;
+            let p = k.process_mut(target).ok_or(Rc::InvalidArgument)?;
             let (addr, _) = p.env.take().ok_or(Rc::ResourceNotFound)?;
             if let Some(space) = p.space.as_mut() {
                 space.release(addr);
@@ -90,7 +90,7 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
 fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     let a: CreateReq = req.args();
     let flags = CreateFlags::from_bits(a.flags).ok_or(Rc::InvalidArgument)?;
-    if flags.contains(CreateFlags::CRITICAL) && k.init != Some(req.caller) {
+    if flags.contains(CreateFlags::CRITICAL) && !k.is_init(req.caller) {
         // Stopping the system on a fault is for the first process to grant.
         return Err(Rc::NoCapability);
     }
@@ -128,7 +128,7 @@ fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     )?;
     match k.add_handle(req.caller, Object::Task(child), Rights::all()) {
         Ok(h) => {
-            let pid = k.procs.get(child).map_or(0, |p| p.pid);
+            let pid = k.process(child).map_or(0, |p| p.pid);
             Ok(Reply::fixed(&CreateReply { child: h.0, pid }))
         }
         Err(e) => {
@@ -145,7 +145,7 @@ fn set_env<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, 
     }
     let mut buf = [0u8; MAX_ENV];
     let data = req.arena_bytes(k, req.whole_arena(), &mut buf)?;
-    let p = k.procs.get_mut(target).ok_or(Rc::InvalidArgument)?;
+    let p = k.process_mut(target).ok_or(Rc::InvalidArgument)?;
     if p.lifecycle != Lifecycle::Created {
         return Err(Rc::Busy);
     }
@@ -177,7 +177,7 @@ fn wait<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc>
     if target == req.caller {
         return Err(Rc::InvalidArgument);
     }
-    let p = k.procs.get(target).ok_or(Rc::InvalidArgument)?;
+    let p = k.process(target).ok_or(Rc::InvalidArgument)?;
     if p.lifecycle == Lifecycle::Ended {
         return Ok(Reply::fixed(&p.exit_info()));
     }

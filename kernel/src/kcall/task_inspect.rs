@@ -10,16 +10,16 @@ use kos_abi::task::{
 use kos_abi::{Rc, Rights};
 use zerocopy::IntoBytes;
 
-use super::task_build::{mdl_with, new_mdl_handle};
+use super::task_build::mdl_with;
 use super::{Reply, Request};
 use crate::task::Kernel;
-use crate::task::object::{Mdl, Notice, Object, Subscription};
+use crate::task::object::{Mdl, Object};
 use crate::task::process::Lifecycle;
 use crate::task::space::RegionKind;
 use crate::task::thread::Pid;
 
 fn frozen(k: &Kernel, target: Pid) -> Result<(), Rc> {
-    match k.procs.get(target).map(|p| p.lifecycle) {
+    match k.process(target).map(|p| p.lifecycle) {
         Some(Lifecycle::Frozen) => Ok(()),
         Some(_) => Err(Rc::Busy),
         None => Err(Rc::InvalidArgument),
@@ -36,7 +36,7 @@ pub fn call<'a>(
         Method::GetThreadContext => {
             frozen(k, target)?;
             let a: ThreadIndex = req.args();
-            let p = k.procs.get(target).ok_or(Rc::InvalidArgument)?;
+            let p = k.process(target).ok_or(Rc::InvalidArgument)?;
             // The faulting thread first, then the others in creation order.
             let first = p.fault_thread;
             let tid = first
@@ -44,7 +44,7 @@ pub fn call<'a>(
                 .chain(p.threads.iter().copied().filter(|&t| Some(t) != first))
                 .nth(a.index as usize)
                 .ok_or(Rc::ResourceNotFound)?;
-            let t = k.threads.get(tid).ok_or(Rc::ResourceNotFound)?;
+            let t = k.thread(tid).ok_or(Rc::ResourceNotFound)?;
             let f = &t.frame;
             let ctx = ThreadContext {
                 tid: t.tid,
@@ -71,8 +71,7 @@ pub fn call<'a>(
             frozen(k, target)?;
             let a: NextRegionReq = req.args();
             let space = k
-                .procs
-                .get(target)
+                .process(target)
                 .and_then(|p| p.space.as_ref())
                 .ok_or(Rc::InvalidArgument)?;
             let r = *space
@@ -104,8 +103,7 @@ pub fn call<'a>(
                 }
                 at += n as u64;
             }
-            let h = new_mdl_handle(
-                k,
+            let h = k.create_mdl(
                 req.caller,
                 m,
                 Rights::MAP_READ | Rights::COPY | Rights::TRANSFER,
@@ -119,13 +117,13 @@ pub fn call<'a>(
         }
         Method::TerminateAfterFreezing => {
             frozen(k, target)?;
-            let info = k.procs.get(target).map(|p| p.exit).unwrap_or_default();
+            let info = k.process(target).map(|p| p.exit).unwrap_or_default();
             k.end_process(target, ExitStatus::Exception, 0, Some(info));
             Ok(Reply::empty())
         }
         Method::GetTasksList => tasks_list(k, req),
         Method::GetElfSyms => {
-            let p = k.procs.get(target).ok_or(Rc::InvalidArgument)?;
+            let p = k.process(target).ok_or(Rc::InvalidArgument)?;
             let syms = p.syms.as_ref().ok_or(Rc::ResourceNotFound)?;
             let (symtab, strtab) = syms.tables();
             let (ss, ts, off) = (symtab.len() as u64, strtab.len() as u64, p.load_offset);
@@ -154,32 +152,14 @@ fn tasks_list<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     const ENTRY: u64 = core::mem::size_of::<TaskEntry>() as u64;
     let head = (kos_abi::msg::HEADER_SIZE + core::mem::size_of::<TasksListReply>()) as u64;
     let room = (req.cap.saturating_sub(head) / ENTRY) as usize;
-    let nid = k
-        .notices
-        .insert(Notice::default())
-        .map_err(|_| Rc::QuotaExceeded)?;
-    let notice = match k.add_handle(
+    let (nid, notice) = k.create_notice(
         req.caller,
-        Object::Notice(nid),
         Rights::READ_EVENTS | Rights::COPY | Rights::TRANSFER,
-    ) {
-        Ok(h) => h,
-        Err(e) => {
-            k.notices.remove(nid);
-            return Err(e);
-        }
-    };
-    if k.subs.try_reserve(1).is_ok() {
-        k.subs.push(Subscription {
-            notice: nid,
-            object: Object::Kernel,
-            mask: OBJECT_DESTROYED,
-            cookie: 0,
-        });
-    }
+    )?;
+    k.subscribe(nid, Object::Kernel, OBJECT_DESTROYED, 0)?;
     let mut arena = alloc::vec::Vec::new();
     let mut count = 0u32;
-    for (_, p) in k.procs.iter() {
+    for p in k.processes() {
         if count as usize >= room || arena.try_reserve(ENTRY as usize).is_err() {
             break;
         }

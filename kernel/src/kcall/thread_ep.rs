@@ -21,7 +21,7 @@ pub fn create<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a
     let tid = k.spawn_thread(target, a.entry, a.arg, a.stack_size, &a.policy)?;
     match k.add_handle(req.caller, Object::Thread(tid), Rights::all()) {
         Ok(h) => {
-            let user_tid = k.threads.get(tid).map_or(0, |t| t.tid);
+            let user_tid = k.thread(tid).map_or(0, |t| t.tid);
             Ok(Reply::fixed(&CreateReply {
                 handle: h.0,
                 tid: user_tid,
@@ -38,10 +38,10 @@ pub fn create<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a
 pub fn call<'a>(k: &mut Kernel, req: &Request, target: Tid) -> Result<Reply<'a>, Rc> {
     match req.header.method {
         JOIN => {
-            if target == k.current {
+            if target == k.current() {
                 return Err(Rc::InvalidArgument);
             }
-            let t = k.threads.get(target).ok_or(Rc::InvalidArgument)?;
+            let t = k.thread(target).ok_or(Rc::InvalidArgument)?;
             if t.state == State::Dead {
                 return Ok(Reply::fixed(&JoinReply {
                     exit_code: t.exit_code,
@@ -55,7 +55,7 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Tid) -> Result<Reply<'a>,
             Ok(Reply::Pending)
         }
         INFO => {
-            let t = k.threads.get(target).ok_or(Rc::InvalidArgument)?;
+            let t = k.thread(target).ok_or(Rc::InvalidArgument)?;
             let (tid, state, switches) = (t.tid, t.state.abi(), t.switches);
             let ticks = k.cpu_time(target);
             let freq = crate::arch::timer::frequency().max(1);

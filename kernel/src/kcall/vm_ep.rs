@@ -12,8 +12,7 @@ use crate::task::thread::Pid;
 pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
     let a: VmRange = req.args();
     let space = k
-        .procs
-        .get_mut(target)
+        .process_mut(target)
         .and_then(|p| p.space.as_mut())
         .ok_or(Rc::InvalidArgument)?;
     match req.header.method {

@@ -418,15 +418,10 @@ impl Kernel {
             }
             return Rc::PeerDied;
         };
-        let Kernel { procs, threads, .. } = self;
-        let space = procs.get(pid).and_then(|p| p.space.as_ref());
-        let (Some(space), Some(t)) = (space, threads.get_mut(me)) else {
-            return Rc::InvalidArgument;
+        let header = match self.take_sent(pid, msg) {
+            Ok(h) => h,
+            Err(e) => return e,
         };
-        if let Err(e) = t.sent.take(space, msg.addr, msg.len) {
-            return e;
-        }
-        let header = t.sent.header;
         let mut out = Outgoing::new(pid, me, msg, header);
         if let Err(e) = self.read_descs_into(&mut out) {
             return e;
@@ -456,6 +451,25 @@ impl Kernel {
         }
         self.wake(client, rc_client, len);
         rc_server
+    }
+
+    /// Gate step 1 for the message at `msg` the current thread (of `pid`)
+    /// sends: its header and fixed part, limits checked, into the thread's
+    /// [`sent`](super::thread::Thread::sent) snapshot.
+    pub fn take_sent(&mut self, pid: Pid, msg: UserSlice) -> Result<Header, Rc> {
+        let Kernel {
+            procs,
+            threads,
+            current,
+            ..
+        } = self;
+        let space = procs
+            .get(pid)
+            .and_then(|p| p.space.as_ref())
+            .ok_or(Rc::InvalidArgument)?;
+        let t = threads.get_mut(*current).ok_or(Rc::InvalidArgument)?;
+        t.sent.take(space, msg.addr, msg.len)?;
+        Ok(t.sent.header)
     }
 
     /// The address space of a live process.

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod caps;
+mod create;
 pub mod fault;
 pub mod ipc;
 mod lifecycle;
@@ -22,6 +23,7 @@ mod schedule;
 pub mod space;
 #[cfg(not(feature = "ktest"))]
 pub mod start;
+mod statics;
 pub mod thread;
 mod wait;
 
@@ -51,11 +53,11 @@ pub const MAX_HANDLES_TOTAL: usize = 8192;
 pub const MAX_OBJECTS: usize = 1024;
 
 pub struct Kernel {
-    pub procs: Slab<Process>,
-    pub threads: Slab<Thread>,
+    procs: Slab<Process>,
+    threads: Slab<Thread>,
     runq: RunQueue<MAX_THREADS>,
     /// The thread this CPU runs (its idle thread if nothing else).
-    pub current: Tid,
+    current: Tid,
     idle: Tid,
     /// The ASID whose table is in TTBR0 (0 = the empty table).
     loaded_asid: u16,
@@ -65,22 +67,22 @@ pub struct Kernel {
     next_pid: u32,
     next_tid: u32,
     /// The first process: when it ends, the system stops.
-    pub init: Option<Pid>,
+    init: Option<Pid>,
     /// The tick last accounted by [`Kernel::on_tick`].
     last_tick: u64,
     /// Places the programs the kernel itself starts (einit), seeded from
     /// the best entropy the board has.
-    pub boot_aslr: kernel_core::aslr::Aslr,
+    boot_aslr: kernel_core::aslr::Aslr,
     /// Every handle's place in the inheritance tree: key (owner, handle),
     /// badge = a Badge object.
-    pub cdt: Cdt<(Pid, Handle), kernel_core::slab::Id>,
-    pub channels: Slab<Channel>,
-    pub badges: Slab<Badge>,
-    pub uobjs: Slab<UserObject>,
-    pub notices: Slab<Notice>,
-    pub mdls: Slab<Mdl>,
+    cdt: Cdt<(Pid, Handle), kernel_core::slab::Id>,
+    channels: Slab<Channel>,
+    badges: Slab<Badge>,
+    uobjs: Slab<UserObject>,
+    notices: Slab<Notice>,
+    mdls: Slab<Mdl>,
     /// Who wants to hear about which object's events.
-    pub subs: Vec<Subscription>,
+    subs: Vec<Subscription>,
 }
 
 static KERNEL: IrqLock<Option<alloc::boxed::Box<Kernel>>> = IrqLock::new(None);
@@ -106,7 +108,47 @@ pub fn deadline(timeout_ns: u64) -> Option<u64> {
     (timeout_ns != u64::MAX).then(|| deadline_after(timeout_ns))
 }
 
+/// What the layers above (dispatch, trap) read and change, through
+/// methods: the object layer keeps its tables and their invariants.
 impl Kernel {
+    /// Live process `pid`.
+    pub fn process(&self, pid: Pid) -> Option<&Process> {
+        self.procs.get(pid)
+    }
+
+    pub fn process_mut(&mut self, pid: Pid) -> Option<&mut Process> {
+        self.procs.get_mut(pid)
+    }
+
+    /// Every live process.
+    pub fn processes(&self) -> impl Iterator<Item = &Process> {
+        self.procs.iter().map(|(_, p)| p)
+    }
+
+    /// Thread `tid`, if it exists.
+    pub fn thread(&self, tid: Tid) -> Option<&Thread> {
+        self.threads.get(tid)
+    }
+
+    pub fn thread_mut(&mut self, tid: Tid) -> Option<&mut Thread> {
+        self.threads.get_mut(tid)
+    }
+
+    /// The thread this CPU runs.
+    pub fn current(&self) -> Tid {
+        self.current
+    }
+
+    /// Whether `pid` is the first process (einit).
+    pub fn is_init(&self, pid: Pid) -> bool {
+        self.init == Some(pid)
+    }
+
+    /// Live processes and threads.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.procs.len(), self.threads.len())
+    }
+
     /// Live process `pid` as the gate knows it: its PID and class.
     pub fn party(&self, pid: Pid) -> Result<crate::gate::Party<'_>, Rc> {
         self.procs

@@ -1,0 +1,45 @@
+//! `kl.core.Mdl`: creating an MDL buffer (on the kernel handle), mapping
+//! and unmapping it (on an MDL handle).
+
+use kos_abi::msg::mdl;
+use kos_abi::vm::VmRange;
+use kos_abi::{Rc, Rights};
+
+use super::handles::handle_reply;
+use super::{Reply, Request};
+use crate::task::Kernel;
+use crate::task::object::Mdl;
+
+/// `Mdl.Create` on the kernel handle.
+pub fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
+    let a: mdl::CreateReq = req.args();
+    if a.size == 0 || a.size > mdl::MAX_SIZE {
+        return Err(Rc::InvalidArgument);
+    }
+    let m = Mdl::zeroed(a.size)?;
+    let rights =
+        Rights::MAP_READ | Rights::MAP_WRITE | Rights::COPY | Rights::TRANSFER | Rights::REVOKE;
+    k.create_mdl(req.caller, m, rights).map(handle_reply)
+}
+
+/// Methods on an MDL handle.
+pub fn call<'a>(k: &mut Kernel, req: &Request, id: kernel_core::slab::Id) -> Result<Reply<'a>, Rc> {
+    match req.header.method {
+        mdl::MAP => {
+            let a: mdl::MapReq = req.args();
+            let writable = a.writable != 0;
+            // The gate checked MAP_READ; writable needs MAP_WRITE too.
+            if writable && !req.rights.contains(Rights::MAP_WRITE) {
+                return Err(Rc::NoCapability);
+            }
+            let (addr, size) = k.map_mdl(req.caller, id, writable)?;
+            Ok(Reply::fixed(&VmRange { addr, size }))
+        }
+        mdl::UNMAP => {
+            let a: VmRange = req.args();
+            k.unmap_mdl(req.caller, a.addr, a.size)
+                .map(|_| Reply::empty())
+        }
+        _ => Err(Rc::ResourceNotFound),
+    }
+}

@@ -1,0 +1,209 @@
+//! Creating kernel objects for a process: channels, badges, user objects,
+//! notices and MDLs, each registered in its table and given to its owner
+//! as a handle (nothing is left behind when the handle cannot be made),
+//! and subscriptions of notices to objects' events.
+
+use kernel_core::slab::{Id, SlabError};
+use kos_abi::msg::notice::BADGE_CLOSED;
+use kos_abi::{Handle, Rc, Rights};
+
+use super::Kernel;
+use super::object::{Badge, Channel, Mdl, Notice, Object, Subscription, UserObject};
+use super::process::Process;
+use super::thread::Pid;
+
+/// Subscriptions in all at most.
+const MAX_SUBSCRIPTIONS: usize = 4096;
+
+fn full(e: SlabError) -> Rc {
+    match e {
+        SlabError::Full => Rc::QuotaExceeded,
+        SlabError::OutOfMemory => Rc::OutOfMemory,
+    }
+}
+
+impl Kernel {
+    /// A new channel served by `owner`: its server end (SERVER, LISTENER)
+    /// and one client end (CLIENT), both in `owner`'s table.
+    pub fn create_channel(&mut self, owner: Pid) -> Result<(Handle, Handle), Rc> {
+        let channel = Channel {
+            server: Some(owner),
+            ..Channel::default()
+        };
+        let id = self.channels.insert(channel).map_err(full)?;
+        let server_rights = Rights::SERVER
+            | Rights::LISTENER
+            | Rights::COPY
+            | Rights::TRANSFER
+            | Rights::REVOKE
+            | Rights::WAIT;
+        let client_rights =
+            Rights::CLIENT | Rights::COPY | Rights::TRANSFER | Rights::REVOKE | Rights::WAIT;
+        let server = match self.add_handle(owner, Object::Channel(id), server_rights) {
+            Ok(h) => h,
+            Err(e) => {
+                self.channels.remove(id);
+                return Err(e);
+            }
+        };
+        match self.add_handle(owner, Object::Channel(id), client_rights) {
+            Ok(client) => Ok((server, client)),
+            Err(e) => {
+                let _ = self.close_handle(owner, server);
+                Err(e)
+            }
+        }
+    }
+
+    /// A channel for a static connection, served by `server` (no handle:
+    /// the static ends hold it).
+    pub fn create_static_channel(&mut self, server: Pid) -> Result<Id, Rc> {
+        self.channels
+            .insert(Channel {
+                server: Some(server),
+                ..Channel::default()
+            })
+            .map_err(full)
+    }
+
+    /// A badge with `value` in `owner`'s table; `notice` (with its cookie)
+    /// hears when the badge is closed.
+    pub fn create_badge(
+        &mut self,
+        owner: Pid,
+        value: u64,
+        notice: Option<(Id, u64)>,
+    ) -> Result<Handle, Rc> {
+        let id = self.badges.insert(Badge { value, refs: 0 }).map_err(full)?;
+        let h = match self.add_handle(
+            owner,
+            Object::Badge(id),
+            Rights::ATTACH | Rights::COPY | Rights::TRANSFER,
+        ) {
+            Ok(h) => h,
+            Err(e) => {
+                self.badges.remove(id);
+                return Err(e);
+            }
+        };
+        if let Some((n, cookie)) = notice {
+            self.subscribe(n, Object::Badge(id), BADGE_CLOSED, cookie)?;
+        }
+        Ok(h)
+    }
+
+    /// A user object of `owner`'s with its `context` (KnHandleCreateUserObject).
+    pub fn create_user_object(
+        &mut self,
+        owner: Pid,
+        context: u64,
+        rights: Rights,
+    ) -> Result<Handle, Rc> {
+        let id = self
+            .uobjs
+            .insert(UserObject {
+                owner,
+                context,
+                refs: 0,
+            })
+            .map_err(full)?;
+        self.add_handle(owner, Object::UserObject(id), rights)
+            .inspect_err(|_| {
+                self.uobjs.remove(id);
+            })
+    }
+
+    /// The context of user object `id`, if `pid` created it.
+    pub fn user_object_context(&self, pid: Pid, id: Id) -> Option<u64> {
+        self.uobjs
+            .get(id)
+            .filter(|o| o.owner == pid)
+            .map(|o| o.context)
+    }
+
+    /// A new notice in `owner`'s table, with `rights`.
+    pub fn create_notice(&mut self, owner: Pid, rights: Rights) -> Result<(Id, Handle), Rc> {
+        let id = self.notices.insert(Notice::default()).map_err(full)?;
+        match self.add_handle(owner, Object::Notice(id), rights) {
+            Ok(h) => Ok((id, h)),
+            Err(e) => {
+                self.notices.remove(id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Let `notice` hear `object`'s events in `mask`, reported with `cookie`.
+    pub fn subscribe(
+        &mut self,
+        notice: Id,
+        object: Object,
+        mask: u32,
+        cookie: u64,
+    ) -> Result<(), Rc> {
+        if self.subs.len() >= MAX_SUBSCRIPTIONS {
+            return Err(Rc::QuotaExceeded);
+        }
+        self.subs.try_reserve(1).map_err(|_| Rc::OutOfMemory)?;
+        self.subs.push(Subscription {
+            notice,
+            object,
+            mask,
+            cookie,
+        });
+        Ok(())
+    }
+
+    /// Register MDL `m` and give `owner` a handle to it with `rights`.
+    pub fn create_mdl(&mut self, owner: Pid, m: Mdl, rights: Rights) -> Result<Handle, Rc> {
+        let id = self.mdls.insert(m).map_err(full)?;
+        match self.add_handle(owner, Object::Mdl(id), rights) {
+            Ok(h) => Ok(h),
+            Err(e) => {
+                // Unreferenced: releasing it returns its frames.
+                self.retain(Object::Mdl(id), Rights::empty());
+                self.release(Object::Mdl(id), Rights::empty());
+                Err(e)
+            }
+        }
+    }
+
+    /// MDL `id`, if it exists.
+    pub fn mdl(&self, id: Id) -> Option<&Mdl> {
+        self.mdls.get(id)
+    }
+
+    /// Process `pid` (to change) and MDL `id` (to read) at once: loading a
+    /// segment from an MDL.
+    pub fn process_with_mdl(&mut self, pid: Pid, id: Id) -> Option<(&mut Process, &Mdl)> {
+        let Kernel { procs, mdls, .. } = self;
+        Some((procs.get_mut(pid)?, mdls.get(id)?))
+    }
+
+    /// Map MDL `id` into `pid` (writable or not); returns (address, size).
+    pub fn map_mdl(&mut self, pid: Pid, id: Id, writable: bool) -> Result<(u64, u64), Rc> {
+        let Kernel { mdls, procs, .. } = self;
+        let frames = &mdls.get(id).ok_or(Rc::InvalidArgument)?.frames;
+        let space = procs
+            .get_mut(pid)
+            .and_then(|p| p.space.as_mut())
+            .ok_or(Rc::InvalidArgument)?;
+        let addr = space.map_shared(frames, writable, id)?;
+        let size = frames.len() as u64 * kernel_core::addr::PAGE_SIZE;
+        // The mapping holds the frames as a handle would.
+        self.retain(Object::Mdl(id), Rights::empty());
+        Ok((addr, size))
+    }
+
+    /// Unmap the MDL mapping at `[addr, addr+size)` of `pid`.
+    pub fn unmap_mdl(&mut self, pid: Pid, addr: u64, size: u64) -> Result<(), Rc> {
+        let space = self
+            .procs
+            .get_mut(pid)
+            .and_then(|p| p.space.as_mut())
+            .ok_or(Rc::InvalidArgument)?;
+        let owner = space.unmap_shared(addr, size)?;
+        self.release(Object::Mdl(owner), Rights::empty());
+        Ok(())
+    }
+}
