@@ -2,6 +2,7 @@
 //! identifying the caller's handles, and creating channels, badges and
 //! user objects.
 
+use kos_abi::interfaces::handle_ops::Method;
 use kos_abi::msg::{NO_BADGE, handle_ops as ho};
 use kos_abi::{Handle, Rc, Rights};
 
@@ -28,12 +29,14 @@ pub fn notice_of(k: &Kernel, pid: Pid, handle: u32) -> Result<kernel_core::slab:
 
 pub fn call<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     let me = req.caller;
-    match req.header.method {
-        ho::CLOSE => {
+    let method = Method::from_u16(req.header.method).ok_or(Rc::ResourceNotFound)?;
+    // Exhaustive: a method added to the declaration must be served here.
+    match method {
+        Method::Close => {
             let a: ho::CloseReq = req.args();
             k.close_handle(me, Handle(a.handle)).map(|_| Reply::empty())
         }
-        ho::COPY => {
+        Method::Copy => {
             let a: ho::CopyReq = req.args();
             let e = k.entry(me, Handle(a.handle))?;
             if !e.rights.contains(Rights::COPY) {
@@ -48,19 +51,19 @@ pub fn call<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
             k.derive_handle(me, Handle(a.handle), me, rights, badge)
                 .map(handle_reply)
         }
-        ho::REVOKE => {
+        Method::Revoke => {
             let a: ho::CloseReq = req.args();
             k.revoke_handle(me, Handle(a.handle))
                 .map(|_| Reply::empty())
         }
-        ho::CHANNEL_CREATE => {
+        Method::ChannelCreate => {
             let (server, client) = k.create_channel(me)?;
             Ok(Reply::fixed(&ho::ChannelReply {
                 server: server.0,
                 client: client.0,
             }))
         }
-        ho::BADGE_CREATE => {
+        Method::BadgeCreate => {
             let a: ho::BadgeReq = req.args();
             let notice = if a.notice == NO_BADGE {
                 None
@@ -69,12 +72,12 @@ pub fn call<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
             };
             k.create_badge(me, a.value, notice).map(handle_reply)
         }
-        ho::USER_OBJECT_CREATE => {
+        Method::UserObjectCreate => {
             let a: ho::UserObjectReq = req.args();
             k.create_user_object(me, a.context, Rights::from_bits_retain(a.rights))
                 .map(handle_reply)
         }
-        ho::IDENTIFY => {
+        Method::Identify => {
             let a: ho::CloseReq = req.args();
             let e = k.entry(me, Handle(a.handle))?;
             let (kind, context) = match e.object.object {
@@ -97,6 +100,5 @@ pub fn call<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
                 context,
             }))
         }
-        _ => Err(Rc::ResourceNotFound),
     }
 }

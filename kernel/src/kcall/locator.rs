@@ -1,9 +1,10 @@
 //! `kl.core.Locator` on the kernel handle: static channels by name
 //! (ServiceLocatorRegister / Connect, and connecting two children).
 
+use kos_abi::interfaces::locator::Method;
 use kos_abi::msg::locator;
-use kos_abi::task::Method;
-use kos_abi::{Handle, Rc, Rights};
+
+use kos_abi::{Handle, Rc};
 
 use super::handles::handle_reply;
 use super::{Reply, Request};
@@ -15,15 +16,15 @@ use crate::task::thread::Pid;
 pub fn call<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     let me = req.caller;
     let mut buf = [0u8; locator::MAX_NAME];
-    match req.header.method {
-        locator::REGISTER | locator::CONNECT => {
+    let method = Method::from_u16(req.header.method).ok_or(Rc::ResourceNotFound)?;
+    match method {
+        Method::Register | Method::Connect => {
             let a: locator::NameReq = req.args();
             let name = req.arena_str(k, a.name, &mut buf)?;
-            let (object, rights) =
-                k.static_end(me, name, req.header.method == locator::REGISTER)?;
+            let (object, rights) = k.static_end(me, name, method == Method::Register)?;
             k.add_handle(me, object, rights).map(handle_reply)
         }
-        locator::CONNECT_TASKS => {
+        Method::ConnectTasks => {
             let a: locator::ConnectTasksReq = req.args();
             let name = req.arena_str(k, a.name, &mut buf)?;
             if name.is_empty() {
@@ -37,7 +38,6 @@ pub fn call<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
             k.connect_tasks(client, server, name)
                 .map(|_| Reply::empty())
         }
-        _ => Err(Rc::ResourceNotFound),
     }
 }
 
@@ -48,7 +48,10 @@ fn task_for_connect(k: &Kernel, me: Pid, handle: u32) -> Result<Pid, Rc> {
     let Object::Task(pid) = e.object.object else {
         return Err(Rc::WrongType);
     };
-    if !e.rights.contains(Rights::task(Method::TransferHandle)) {
+    if !e
+        .rights
+        .contains(kos_abi::task::Method::TransferHandle.decl().right)
+    {
         return Err(Rc::NoCapability);
     }
     match k.process(pid).map(|p| p.lifecycle) {

@@ -1,6 +1,7 @@
 //! `kl.core.Mdl`: creating an MDL buffer (on the kernel handle), mapping
 //! and unmapping it (on an MDL handle).
 
+use kos_abi::interfaces::mdl::Method;
 use kos_abi::msg::mdl;
 use kos_abi::vm::VmRange;
 use kos_abi::{Rc, Rights};
@@ -24,8 +25,11 @@ pub fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
 
 /// Methods on an MDL handle.
 pub fn call<'a>(k: &mut Kernel, req: &Request, id: kernel_core::slab::Id) -> Result<Reply<'a>, Rc> {
-    match req.header.method {
-        mdl::MAP => {
+    let method = Method::from_u16(req.header.method).ok_or(Rc::ResourceNotFound)?;
+    match method {
+        // On the kernel handle only (the gate checked the object).
+        Method::Create => Err(Rc::WrongType),
+        Method::Map => {
             let a: mdl::MapReq = req.args();
             let writable = a.writable != 0;
             // The gate checked MAP_READ; writable needs MAP_WRITE too.
@@ -35,11 +39,10 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, id: kernel_core::slab::Id) -> Res
             let (addr, size) = k.map_mdl(req.caller, id, writable)?;
             Ok(Reply::fixed(&VmRange { addr, size }))
         }
-        mdl::UNMAP => {
+        Method::Unmap => {
             let a: VmRange = req.args();
             k.unmap_mdl(req.caller, a.addr, a.size)
                 .map(|_| Reply::empty())
         }
-        _ => Err(Rc::ResourceNotFound),
     }
 }

@@ -1,6 +1,7 @@
 //! `kl.core.Notice`: creating a notification receiver (on the kernel
 //! handle), subscribing it to objects' events, waiting, signalling.
 
+use kos_abi::interfaces::notice::Method;
 use kos_abi::msg::notice;
 use kos_abi::{Handle, Rc, Rights};
 
@@ -19,8 +20,11 @@ pub fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
 
 /// Methods on a Notice handle.
 pub fn call<'a>(k: &mut Kernel, req: &Request, id: kernel_core::slab::Id) -> Result<Reply<'a>, Rc> {
-    match req.header.method {
-        notice::SUBSCRIBE => {
+    let method = Method::from_u16(req.header.method).ok_or(Rc::ResourceNotFound)?;
+    match method {
+        // On the kernel handle only (the gate checked the object).
+        Method::Create => Err(Rc::WrongType),
+        Method::Subscribe => {
             let a: notice::SubscribeReq = req.args();
             let e = k.entry(req.caller, Handle(a.object))?;
             let object = e.object.object;
@@ -39,14 +43,14 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, id: kernel_core::slab::Id) -> Res
             }
             Ok(Reply::empty())
         }
-        notice::WAIT => {
+        Method::Wait => {
             let a: notice::WaitReq = req.args();
             match k.notice_wait(req.caller, id, req.reply, req.cap, a.timeout_ns) {
                 Some((rc, len)) => Ok(Reply::Written(rc, len)),
                 None => Ok(Reply::Pending),
             }
         }
-        notice::SIGNAL => {
+        Method::Signal => {
             let a: notice::Event = req.args();
             if a.event != notice::USER {
                 return Err(Rc::InvalidArgument);
@@ -54,6 +58,5 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, id: kernel_core::slab::Id) -> Res
             k.signal_notice(id, a.cookie);
             Ok(Reply::empty())
         }
-        _ => Err(Rc::ResourceNotFound),
     }
 }

@@ -1,9 +1,8 @@
 //! Thread methods: create (on the caller's own Task handle), join and
 //! information (on a Thread handle).
 
-use kos_abi::msg::thread::{
-    CREATE, CreateReply, CreateReq, INFO, JOIN, JoinReply, JoinReq, ThreadInfo,
-};
+use kos_abi::interfaces::thread::Method;
+use kos_abi::msg::thread::{CreateReply, CreateReq, JoinReply, JoinReq, ThreadInfo};
 use kos_abi::{Rc, Rights};
 
 use super::{Reply, Request};
@@ -12,11 +11,9 @@ use crate::task::deadline;
 use crate::task::object::Object;
 use crate::task::thread::{Pid, State, Tid};
 
+/// `Thread.Create`: the gate let through only the method declared on a
+/// Task handle, and checked that `target` is the caller.
 pub fn create<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
-    if req.header.method != CREATE {
-        return Err(Rc::ResourceNotFound);
-    }
-    // The gate checked that `target` is the caller.
     let a: CreateReq = req.args();
     let tid = k.spawn_thread(target, a.entry, a.arg, a.stack_size, &a.policy)?;
     match k.add_handle(req.caller, Object::Thread(tid), Rights::all()) {
@@ -36,8 +33,11 @@ pub fn create<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a
 }
 
 pub fn call<'a>(k: &mut Kernel, req: &Request, target: Tid) -> Result<Reply<'a>, Rc> {
-    match req.header.method {
-        JOIN => {
+    let method = Method::from_u16(req.header.method).ok_or(Rc::ResourceNotFound)?;
+    match method {
+        // On the own Task handle (`create`; the gate checked the object).
+        Method::Create => Err(Rc::WrongType),
+        Method::Join => {
             if target == k.current() {
                 return Err(Rc::InvalidArgument);
             }
@@ -54,7 +54,7 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Tid) -> Result<Reply<'a>,
             k.join_thread(target, req.reply, req.cap, deadline(a.timeout_ns));
             Ok(Reply::Pending)
         }
-        INFO => {
+        Method::Info => {
             let t = k.thread(target).ok_or(Rc::InvalidArgument)?;
             let (tid, state, switches) = (t.tid, t.state.abi(), t.switches);
             let ticks = k.cpu_time(target);
@@ -67,6 +67,5 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Tid) -> Result<Reply<'a>,
                 switches,
             }))
         }
-        _ => Err(Rc::ResourceNotFound),
     }
 }

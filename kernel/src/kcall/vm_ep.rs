@@ -2,7 +2,8 @@
 
 use kernel_core::paging::{Access, Attrs, Exec, MemType};
 use kos_abi::Rc;
-use kos_abi::vm::{ALLOCATE, FREE, PROTECT, ProtectReq, VmPerms, VmRange};
+use kos_abi::interfaces::vm::Method;
+use kos_abi::vm::{ProtectReq, VmPerms, VmRange};
 
 use super::{Reply, Request};
 use crate::task::Kernel;
@@ -15,21 +16,21 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
         .process_mut(target)
         .and_then(|p| p.space.as_mut())
         .ok_or(Rc::InvalidArgument)?;
-    match req.header.method {
-        ALLOCATE => {
+    let method = Method::from_u16(req.header.method).ok_or(Rc::ResourceNotFound)?;
+    match method {
+        Method::Allocate => {
             let addr = space.allocate(a.size)?;
             let size = a.size.div_ceil(kos_abi::vm::PAGE_SIZE) * kos_abi::vm::PAGE_SIZE;
             Ok(Reply::fixed(&VmRange { addr, size }))
         }
-        FREE => space.free(a.addr, a.size).map(|_| Reply::empty()),
-        PROTECT => {
+        Method::Free => space.free(a.addr, a.size).map(|_| Reply::empty()),
+        Method::Protect => {
             let p: ProtectReq = req.args();
             let perms = VmPerms::from_bits(p.perms).ok_or(Rc::InvalidArgument)?;
             space
                 .protect(p.addr, p.size, attrs_for(perms)?)
                 .map(|_| Reply::empty())
         }
-        _ => Err(Rc::ResourceNotFound),
     }
 }
 
