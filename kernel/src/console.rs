@@ -1,19 +1,16 @@
 //! The kernel console: the board's PL011 UART, shared behind an [`IrqLock`].
 
+#![forbid(unsafe_code)]
+
 use bsp_rpi4::board;
 use bsp_rpi4::drivers::pl011::Pl011;
 use core::fmt::{self, Write};
 
-use crate::memory::layout::phys_to_virt_addr;
-use crate::sync::IrqLock;
+use crate::arch::sync::IrqLock;
 
 const BAUD: u32 = 115_200;
 
-fn uart() -> Pl011 {
-    // SAFETY: UART_BASE is the board's PL011 register block, mapped as Device
-    // memory at phys + KERNEL_VIRT_OFFSET by both the early and the kernel tables.
-    unsafe { Pl011::new(phys_to_virt_addr(board::UART_BASE) as usize) }
-}
+use crate::arch::devices::uart;
 
 pub struct Console {
     uart: Pl011,

@@ -27,11 +27,7 @@ extern crate alloc;
 #[path = "arch/aarch64/mod.rs"]
 mod arch;
 mod console;
-#[cfg(not(feature = "ktest"))]
-mod entropy;
 mod gate;
-mod heap;
-mod irq;
 #[cfg(feature = "kbench")]
 mod kbench;
 mod kcall;
@@ -42,7 +38,6 @@ mod panic;
 mod power;
 mod romfs;
 mod security;
-mod sync;
 mod syscall;
 mod task;
 mod tick;
@@ -71,8 +66,8 @@ pub extern "C" fn kernel_entry(dtb_pa: u64, entry_el: u64) -> ! {
     let platform = memory::init(dtb_pa);
     let (mmu, caches, wxn) = arch::mmu::status();
     println!("mmu: on={mmu} caches={caches} wxn={wxn}, kernel in the upper half (TTBR1)");
-    heap::init();
-    irq::init(platform.gic);
+    memory::heap::init();
+    arch::irq::init(platform.gic);
     tick::init();
     arch::cpu::irq_enable();
     romfs::init();

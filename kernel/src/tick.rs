@@ -18,7 +18,7 @@ pub fn init() {
     let interval = (freq / HZ).max(1);
     INTERVAL.store(interval, Ordering::Relaxed);
     let irq = crate::memory::platform::timer_irq().unwrap_or(board::TIMER_IRQ);
-    crate::irq::register(irq, on_tick);
+    crate::arch::irq::register(irq, on_tick);
     timer::arm(interval);
     println!(
         "timer: generic timer at {} Hz, tick {} Hz on INTID {}",

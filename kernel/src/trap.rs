@@ -21,7 +21,7 @@ const EC_WFX: u8 = 0x01;
 /// Returns the frame to resume (the same thread's or another's).
 pub fn from_thread(kind: Kind, _frame: *mut TrapFrame) -> *mut TrapFrame {
     if kind.is_irq() {
-        crate::irq::handle();
+        crate::arch::irq::handle();
     }
     let next = crate::task::with(|k| {
         let ticks = crate::tick::ticks();

@@ -5,9 +5,9 @@ use core::hint::black_box;
 use kernel_core::addr::VirtAddr;
 use kernel_core::paging::{Attrs, PageSize, PageTable};
 
+use crate::arch::sync::IrqLock;
 use crate::arch::{exception, mmu};
 use crate::memory::frames::{self, FrameTables};
-use crate::sync::IrqLock;
 
 pub fn nothing() {}
 

@@ -16,7 +16,7 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, endpoint: Endpoint) -> Result<Rep
             Ok(Reply::fixed(&sysinfo::MemStats {
                 free_frames: free as u64,
                 total_frames: total as u64,
-                heap_used: crate::heap::usage().0 as u64,
+                heap_used: crate::memory::heap::usage().0 as u64,
                 processes: k.counts().0 as u64,
                 threads: k.counts().1 as u64,
             }))

@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{TestResult, check};
-use crate::heap;
+use crate::memory::heap;
 
 pub fn box_vec_string() -> TestResult {
     let (used_before, total) = heap::usage();

@@ -7,7 +7,7 @@ use crate::tick;
 /// Ticks arrive: the timer interrupt goes through the GIC to its handler.
 pub fn tick_arrives() -> TestResult {
     check!(cpu::irqs_enabled(), "IRQs are masked");
-    let unhandled = crate::irq::unhandled_count();
+    let unhandled = crate::arch::irq::unhandled_count();
     let start = tick::ticks();
     let deadline = timer::counter() + timer::frequency() * 5;
     while tick::ticks() < start + 3 && timer::counter() < deadline {
@@ -18,7 +18,7 @@ pub fn tick_arrives() -> TestResult {
         got >= 3,
         "{got} ticks in 5 s of counter time, expected at least 3"
     );
-    let stray = crate::irq::unhandled_count() - unhandled;
+    let stray = crate::arch::irq::unhandled_count() - unhandled;
     check!(stray == 0, "{stray} interrupts arrived with no handler");
     Ok(())
 }

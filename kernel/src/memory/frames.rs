@@ -7,7 +7,7 @@ use kernel_core::memmap::{Region, RegionSet};
 use kernel_core::paging::TableAlloc;
 
 use super::layout::phys_to_virt;
-use crate::sync::IrqLock;
+use crate::arch::sync::IrqLock;
 
 static FRAMES: IrqLock<Option<FrameAllocator<'static>>> = IrqLock::new(None);
 

@@ -1,6 +1,7 @@
 //! Memory management: discovery, the kernel's page tables, the frame allocator.
 
 pub mod frames;
+pub mod heap;
 pub mod kernel_map;
 pub mod layout;
 pub mod phys;

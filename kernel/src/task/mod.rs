@@ -35,7 +35,7 @@ use kernel_core::slab::{Slab, SlabError};
 use kos_abi::sched::TICK_HZ;
 use kos_abi::{Handle, Rc};
 
-use crate::sync::IrqLock;
+use crate::arch::sync::IrqLock;
 use object::{Badge, Channel, Mdl, Notice, Subscription, UserObject};
 use process::Process;
 use thread::{Pid, Thread, Tid};
@@ -191,7 +191,7 @@ pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
         next_tid: 1,
         init: None,
         last_tick: 0,
-        boot_aslr: kernel_core::aslr::Aslr::new(crate::entropy::seed()),
+        boot_aslr: kernel_core::aslr::Aslr::new(crate::arch::entropy::seed()),
         cdt: Cdt::new(MAX_HANDLES_TOTAL),
         channels: Slab::new(MAX_OBJECTS),
         badges: Slab::new(MAX_OBJECTS),

@@ -14,11 +14,11 @@ use kernel_core::paging::{Access, Attrs, PageSize, PageTable, PagingError, Table
 use kos_abi::Rc;
 use kos_abi::vm::{HEAP_AREA_BASE, STACK_AREA_TOP, USER_END, USER_MIN};
 
+use crate::arch::sync::IrqLock;
 use crate::arch::user;
 use crate::memory::frames::{self, FrameTables};
 use crate::memory::layout::phys_to_virt;
 use crate::memory::phys;
-use crate::sync::IrqLock;
 
 /// Unmapped pages below every thread stack: an overflow faults here.
 pub const GUARD_PAGES: u64 = 16;

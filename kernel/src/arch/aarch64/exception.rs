@@ -146,7 +146,7 @@ extern "C" fn exception_dispatch(frame: *mut TrapFrame, kind: u64) -> *mut TrapF
     let frame = unsafe { &mut *frame };
     if kind.is_irq() {
         // The kernel itself is never preempted: it resumes where it was.
-        crate::irq::handle();
+        crate::arch::irq::handle();
         return frame;
     }
     let esr = Esr(ESR_EL1.get());
