@@ -9,6 +9,7 @@ mod image;
 mod kernel_build;
 mod qemu;
 mod report;
+mod sdimage;
 mod setup;
 mod testrun;
 mod user_build;
@@ -43,6 +44,25 @@ enum Cmd {
         /// Build for real hardware (SD card): leaves out the QEMU-only semihosting exit.
         #[arg(long)]
         hw: bool,
+    },
+    /// Write a flashable SD card image for the Raspberry Pi 4 (MBR + FAT32 boot
+    /// partition: kernel8.img, config.txt, device tree, GPU firmware).
+    Image {
+        /// Only rpi4 boots from an SD card.
+        #[arg(long, value_enum, default_value_t = Board::Rpi4)]
+        board: Board,
+        /// Where to write it (default: target/images/rpi4-hw/sdcard.img).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// A folder holding start4.elf, fixup4.dat and bcm2711-rpi-4-b.dtb (for
+        /// example boot/ of the Raspberry Pi firmware repository); without it,
+        /// Debian's raspi-firmware and linux-image packages.
+        #[arg(long, value_name = "DIR")]
+        firmware: Option<PathBuf>,
+        /// Put the user-test kernel in it (QEMU's semihosting exit included),
+        /// to check an image in QEMU.
+        #[arg(long)]
+        utest: bool,
     },
     /// Build, then boot the kernel in QEMU attached to this terminal (quit: Ctrl-A X).
     Qemu {
@@ -230,6 +250,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let img = kernel_build::build_image(flavor)?;
             println!("{}", img.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Image {
+            board,
+            output,
+            firmware,
+            utest,
+        } => {
+            let out = sdimage::build(board, firmware.as_deref(), utest, output)?;
+            println!("{}", out.display());
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Qemu {

@@ -3,7 +3,8 @@
 //! - the `aarch64-unknown-none` Rust target (`rustup target add`);
 //! - QEMU with the `raspi4b` machine (QEMU >= 9: on Debian bookworm it comes from
 //!   bookworm-backports, package `qemu-system-arm`);
-//! - `genromfs` (romfs-builder's tests compare against it).
+//! - `genromfs` (romfs-builder's tests compare against it);
+//! - mtools (the SD card image's test reads the image back with it).
 //!
 //! Installing with apt is only attempted as root on Debian; anywhere else a
 //! missing tool is an error that says what to install.
@@ -76,6 +77,9 @@ pub fn ensure_tools(need: Need) -> Result<()> {
     if find_in_path("genromfs").is_none() {
         missing.push(Tool::Genromfs);
     }
+    if find_in_path("mcopy").is_none() {
+        missing.push(Tool::Mtools);
+    }
     if missing.is_empty() {
         return Ok(());
     }
@@ -94,6 +98,7 @@ pub fn ensure_tools(need: Need) -> Result<()> {
             .filter(|t| match t {
                 Tool::Qemu => !qemu_has_raspi4b(),
                 Tool::Genromfs => find_in_path("genromfs").is_none(),
+                Tool::Mtools => find_in_path("mcopy").is_none(),
             })
             .collect();
         if still.is_empty() {
@@ -116,6 +121,7 @@ pub fn ensure_tools(need: Need) -> Result<()> {
 enum Tool {
     Qemu,
     Genromfs,
+    Mtools,
 }
 
 fn what_to_install(missing: &[Tool]) -> String {
@@ -131,6 +137,9 @@ fn what_to_install(missing: &[Tool]) -> String {
             ),
             Tool::Genromfs => s.push_str(
                 "\n  - genromfs (Debian/Ubuntu: `apt-get install genromfs`; Fedora: `dnf install genromfs`)",
+            ),
+            Tool::Mtools => s.push_str(
+                "\n  - mtools (Debian/Ubuntu: `apt-get install mtools`; Fedora: `dnf install mtools`; macOS: `brew install mtools`)",
             ),
         }
     }
@@ -235,6 +244,10 @@ fn install_with_apt(missing: &[Tool]) -> Result<()> {
     if missing.contains(&Tool::Genromfs) {
         apt_update()?;
         apt_get(&["install", "-y", "--no-install-recommends", "genromfs"])?;
+    }
+    if missing.contains(&Tool::Mtools) {
+        apt_update()?;
+        apt_get(&["install", "-y", "--no-install-recommends", "mtools"])?;
     }
     Ok(())
 }

@@ -120,6 +120,9 @@ pub fn run_all(opts: &TestOpts) -> bool {
         section(&format!("{}: benchmark kernel, twice", board.name()));
         bench_run(board, opts.timeout, &mut report);
         utest_runs(board, opts.timeout, &mut report);
+        if board == Board::Rpi4 {
+            sd_image_run(opts.timeout, &mut report);
+        }
     }
     report.finish()
 }
@@ -151,6 +154,67 @@ fn utest_runs(board: Board, timeout: Duration, report: &mut Report) {
         section(&format!("{label}: booting the user test image"));
         ktest_run(cfg, &label, &image, timeout, report);
     }
+}
+
+/// The SD card image: written with stand-in firmware files and the Pi 4
+/// device tree the DTB boots use; read back with mtools (a FAT and MBR
+/// reader independent of the writer); its kernel8.img and device tree,
+/// taken out of the image, booted on raspi4b through the user suite.
+fn sd_image_run(timeout: Duration, report: &mut Report) {
+    let label = "rpi4 sd image";
+    section("rpi4: SD card image (written, read back with mtools, booted)");
+    let mut check = |name: &str, result: Result<()>| match result {
+        Ok(()) => {
+            println!("[{label}] test {name} ... ok");
+            report.pass();
+        }
+        Err(e) => {
+            println!("[{label}] test {name} ... FAILED {e:#}");
+            report.fail(format!("[{label}] {name}: {e:#}"));
+        }
+    };
+    let dir = crate::kernel_build::target_dir().join("images/rpi4-sdtest");
+    let fw = dir.join("firmware");
+    let made = (|| -> Result<std::path::PathBuf> {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&fw)?;
+        std::fs::write(
+            fw.join("start4.elf"),
+            b"stand-in start4.elf for the image test\n",
+        )?;
+        std::fs::write(fw.join("fixup4.dat"), b"stand-in fixup4.dat\n")?;
+        std::fs::copy(
+            crate::workspace_root().join("bsp-rpi4/tests/data/rpi4.dtb"),
+            fw.join("bcm2711-rpi-4-b.dtb"),
+        )?;
+        crate::sdimage::build(Board::Rpi4, Some(&fw), true, Some(dir.join("sdcard.img")))
+    })();
+    let img = match made {
+        Ok(p) => p,
+        Err(e) => return check("sdimage::build", Err(e)),
+    };
+    check("sdimage::build", Ok(()));
+    let out = dir.join("read-back");
+    let read_back = crate::sdimage::read_back_with_mtools(&img, &out, &fw);
+    let read_ok = read_back.is_ok();
+    check("sdimage::files_read_back_by_mtools", read_back);
+    if !read_ok {
+        return;
+    }
+    let cfg = TestConfig {
+        label,
+        board: Board::Rpi4,
+        machine: "raspi4b",
+        cpu: None,
+        mem: "2G",
+        smp: None,
+        dtb: None,
+        utest: true,
+    };
+    let kernel = out.join("kernel8.img");
+    let mut args = cfg.qemu_args(&kernel, None);
+    args.dtb = Some(out.join("bcm2711-rpi-4-b.dtb"));
+    run_suite(&format!("{label} utest"), args.command(), timeout, report);
 }
 
 /// The benchmark kernel runs, reports every benchmark, and counts the same
@@ -578,7 +642,12 @@ fn ktest_run(
     timeout: Duration,
     report: &mut Report,
 ) {
-    let cmd = cfg.qemu_args(image, None).command();
+    run_suite(label, cfg.qemu_args(image, None).command(), timeout, report);
+}
+
+/// Boots `cmd` (a QEMU command line), reports each test the console shows
+/// and how the run ended.
+fn run_suite(label: &str, cmd: Command, timeout: Duration, report: &mut Report) {
     println!("[{label}] {}", describe(&cmd));
     let mut parser = ConsoleParser::default();
     let mut results: Vec<TestResult> = Vec::new();
