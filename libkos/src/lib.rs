@@ -38,6 +38,7 @@ pub mod mdl;
 pub mod notice;
 pub mod romfs;
 pub mod rt;
+pub mod services;
 pub mod sys;
 pub mod syscall;
 pub mod task;

@@ -105,6 +105,11 @@ pub struct Firmware {
 /// in its `broadcom/`), else where Debian's packages put them. An error
 /// names every missing file and where to get it.
 pub fn find_firmware(dir: Option<&Path>) -> Result<Firmware> {
+    find_firmware_in(dir, Path::new("/"))
+}
+
+/// [`find_firmware`], with Debian's files looked for under `root`.
+fn find_firmware_in(dir: Option<&Path>, root: &Path) -> Result<Firmware> {
     let candidates: [Vec<PathBuf>; 3] = match dir {
         Some(d) => [
             vec![d.join("start4.elf")],
@@ -115,9 +120,9 @@ pub fn find_firmware(dir: Option<&Path>) -> Result<Firmware> {
             ],
         ],
         None => [
-            vec![PathBuf::from("/usr/lib/raspi-firmware/start4.elf")],
-            vec![PathBuf::from("/usr/lib/raspi-firmware/fixup4.dat")],
-            debian_dtbs(),
+            vec![root.join("usr/lib/raspi-firmware/start4.elf")],
+            vec![root.join("usr/lib/raspi-firmware/fixup4.dat")],
+            debian_dtbs(&root.join("usr/lib")),
         ],
     };
     let mut found = Vec::new();
@@ -150,10 +155,10 @@ pub fn find_firmware(dir: Option<&Path>) -> Result<Firmware> {
     })
 }
 
-/// The Pi 4 device trees arm64 linux-image packages install, newest
-/// kernel version last.
-fn debian_dtbs() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir("/usr/lib")
+/// The Pi 4 device trees arm64 linux-image packages install under `lib`
+/// (`linux-image-<version>/broadcom/`), the greatest version name first.
+fn debian_dtbs(lib: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(lib)
         .into_iter()
         .flatten()
         .flatten()
@@ -378,6 +383,36 @@ mod tests {
         assert!(e.contains("bcm2711-rpi-4-b.dtb"), "{e}");
         assert!(!e.contains("  - fixup4.dat"), "{e}");
         assert!(e.contains("--firmware DIR"), "{e}");
+    }
+
+    #[test]
+    fn debian_packages_are_found() {
+        let root = temp_dir("debian");
+        let fw = root.join("usr/lib/raspi-firmware");
+        fs::create_dir_all(&fw).unwrap();
+        fs::write(fw.join("start4.elf"), b"s").unwrap();
+        fs::write(fw.join("fixup4.dat"), b"f").unwrap();
+        // Without a linux-image package the device tree is missing, and
+        // only it is named.
+        let e = format!("{:#}", find_firmware_in(None, &root).unwrap_err());
+        assert!(
+            e.contains("bcm2711-rpi-4-b.dtb") && !e.contains("  - start4.elf"),
+            "{e}"
+        );
+        for v in ["6.1.0-25-arm64", "6.1.0-28-arm64"] {
+            let b = root.join(format!("usr/lib/linux-image-{v}/broadcom"));
+            fs::create_dir_all(&b).unwrap();
+            fs::write(b.join("bcm2711-rpi-4-b.dtb"), v).unwrap();
+        }
+        let found = find_firmware_in(None, &root).unwrap();
+        assert_eq!(found.start4, fw.join("start4.elf"));
+        assert!(
+            found
+                .dtb
+                .to_str()
+                .unwrap()
+                .contains("linux-image-6.1.0-28-arm64")
+        );
     }
 
     #[test]

@@ -61,10 +61,6 @@ pub struct Request {
     pub caller: Pid,
     pub header: Header,
     /// Its declaration (resolved and checked by the gate).
-    #[allow(
-        dead_code,
-        reason = "endpoints will match on it as they move to the declarations"
-    )]
     pub decl: &'static MethodDecl,
     /// The fixed part, as the gate saw it (bytes past the declared
     /// request's size are not kept; bytes past `fixed_len` read as zero).

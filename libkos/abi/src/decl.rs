@@ -91,6 +91,42 @@ pub struct InterfaceDecl {
     pub methods: &'static [MethodDecl],
 }
 
+/// One user service, as declared in [`crate::services`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ServiceDecl {
+    pub name: &'static str,
+    /// The header's `endpoint` of its messages.
+    pub endpoint: u16,
+    pub doc: &'static str,
+    pub methods: &'static [ServiceMethodDecl],
+}
+
+/// One method of a user service. Calling it needs the CLIENT right on a
+/// channel to the service.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ServiceMethodDecl {
+    pub name: &'static str,
+    pub id: u16,
+    pub args: &'static [Field],
+    pub results: &'static [Field],
+    pub doc: &'static str,
+}
+
+/// An argument or result of a service method.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    pub name: &'static str,
+    /// How the declaration spells its type.
+    pub ty: &'static str,
+    /// Bytes it takes in the fixed part, handle descriptors, most arena
+    /// bytes.
+    pub fixed: usize,
+    pub handles: usize,
+    pub arena: usize,
+    /// "fixed", "bytes", "string" or "handle".
+    pub wire: &'static str,
+}
+
 /// A process class (a component) and the endpoints it provides, in the
 /// manner of KasperskyOS's EDL/CDL.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

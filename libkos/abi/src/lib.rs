@@ -9,6 +9,10 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+// Declarations name types by their full path (`kos_abi::...`), read both
+// here and in libkos.
+extern crate self as kos_abi;
+
 pub mod decl;
 pub mod handle;
 pub mod interfaces;
@@ -16,6 +20,7 @@ pub mod msg;
 pub mod rc;
 pub mod rights;
 pub mod sched;
+pub mod services;
 pub mod syscall;
 pub mod task;
 pub mod vm;

@@ -104,6 +104,35 @@ fn each_task_method_has_its_own_right() {
 }
 
 #[test]
+fn services_are_consistent_with_their_fields() {
+    use kos_abi::services::SERVICES;
+    assert!(!SERVICES.is_empty());
+    for s in SERVICES {
+        assert!(
+            Endpoint::from_u16(s.endpoint).is_none(),
+            "{} uses a kernel endpoint",
+            s.name
+        );
+        let mut ids = HashSet::new();
+        for m in s.methods {
+            assert!(ids.insert(m.id), "{}.{}: id {} twice", s.name, m.name, m.id);
+            for f in m.args.iter().chain(m.results) {
+                match f.wire {
+                    "fixed" => assert!(f.handles == 0 && f.arena == 0),
+                    "bytes" | "string" => assert!(f.fixed == 8 && f.arena > 0),
+                    "handle" => assert!(f.fixed == 0 && f.handles == 1),
+                    w => panic!("{}.{}: wire kind {w}", s.name, m.name),
+                }
+            }
+        }
+    }
+    let echo = kos_abi::services::echo::METHODS;
+    let add = echo.iter().find(|m| m.name == "add").unwrap();
+    assert_eq!(add.args[0].fixed, size_of::<kos_abi::services::Point>());
+    assert_eq!(add.results[1].ty, "i64");
+}
+
+#[test]
 fn components_name_declared_interfaces() {
     for c in COMPONENTS {
         let mut names = HashSet::new();
@@ -115,7 +144,10 @@ fn components_name_declared_interfaces() {
                 e.name
             );
             assert!(
-                INTERFACES.iter().any(|i| i.name == e.interface),
+                INTERFACES.iter().any(|i| i.name == e.interface)
+                    || kos_abi::services::SERVICES
+                        .iter()
+                        .any(|s| s.name == e.interface),
                 "{}.{}: no interface {}",
                 c.class,
                 e.name,

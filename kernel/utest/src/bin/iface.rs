@@ -1,5 +1,6 @@
-//! The `interface!` macro end to end: a client child calls every method of
-//! an interface through the generated `Client` stub, a server child answers
+//! A user service declared once (`utest.Echo` in `kos_abi::services`) end
+//! to end: a client child calls every method of it through the `Client`
+//! stub libkos generates from the declaration, a server child answers
 //! through the generated `Server` trait and `dispatch`: fixed-size values,
 //! byte strings and strings in the arena both ways, handles both ways,
 //! method errors, unknown methods and malformed requests.
@@ -15,53 +16,23 @@ use alloc::vec::Vec;
 
 use libkos::abi::msg::handle_ops::KIND_USER_OBJECT;
 use libkos::abi::msg::{ArenaRef, HandleDesc};
+use libkos::abi::services::Point;
 use libkos::ipc::{self, Encoder, Out};
 use libkos::notice::{self, Event};
+// `utest.Echo`, declared once in `kos_abi::services`; libkos makes its
+// stubs from that declaration.
+use libkos::services::echo;
 use libkos::syscall::FOREVER;
 use libkos::test::TestResult;
 use libkos::{Rc, Rights, check_eq, handle, locator};
 use utest::{child, child_result, ms, pattern_mismatch, pattern_vec, role, run_group};
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 libkos::main!(main);
 
 const SELF: &str = concat!("/tests/", env!("CARGO_BIN_NAME"));
 
-#[derive(
-    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
-)]
-#[repr(C)]
-pub struct Point {
-    pub x: i32,
-    pub y: i32,
-}
-
 /// An object-specific right of the server's user objects.
 const OBJ_USE: Rights = Rights::from_bits_retain(1 << 6);
-
-libkos::interface! {
-    /// The test interface.
-    pub interface echo = 0x40 {
-        /// y = x + 1.
-        fn ping(x: u32) -> (y: u32) = 1;
-        /// Vector sum and dot product.
-        fn add(a: Point, b: Point) -> (sum: Point, dot: i64) = 2;
-        /// a ++ b, and its length.
-        fn concat(a: Bytes<64>, b: Str<64>) -> (joined: Bytes<128>, len: u32) = 3;
-        /// "hello, <name>".
-        fn greet(name: Str<32>) -> (greeting: Str<64>) = 4;
-        /// Signals the notice `n` with `cookie`.
-        fn signal(n: Cap, cookie: u64) -> () = 5;
-        /// A new user object with `context`, moved to the caller.
-        fn make_object(context: u64) -> (obj: Cap) = 6;
-        /// Fails with the return code `code`.
-        fn fail(code: u32) -> () = 7;
-        /// Checks pattern 1 in `data`; answers its length and pattern 2.
-        fn big(data: Bytes<61440>) -> (len: u64, back: Bytes<61440>) = 8;
-        /// Ends the server.
-        fn stop() -> () = 9;
-    }
-}
 
 fn main() -> i32 {
     match role() {
@@ -95,6 +66,19 @@ fn run_role(role: &str) -> Result<(), String> {
 fn shapes_from_the_declaration() -> TestResult {
     use echo::methods;
     check_eq!(echo::ENDPOINT, 0x40, "endpoint");
+    // The declaration as the host tools read it is the one the stubs came from.
+    let decl = libkos::abi::services::echo::METHODS;
+    check_eq!(decl.len(), 9, "methods declared");
+    check_eq!(
+        (decl[0].name, decl[0].id, decl[0].args[0].fixed),
+        ("ping", methods::ping::ID, 4),
+        "ping as declared"
+    );
+    check_eq!(
+        (decl[7].name, decl[7].args[0].arena),
+        ("big", 61440),
+        "big's arena bound as declared"
+    );
     check_eq!((methods::ping::ID, methods::stop::ID), (1, 9), "ids");
     let s = methods::ping::SHAPE;
     check_eq!(

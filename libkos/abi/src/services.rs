@@ -1,0 +1,188 @@
+//! User services, declared once. [`with_services!`](crate::with_services)
+//! holds every declaration and hands it to a macro: here it becomes the
+//! tables host tools read ([`SERVICES`], in `docs/interfaces.md` and
+//! `docs/interfaces.json`); in libkos it becomes each service's client
+//! stub, server trait and dispatch (`libkos::services`, through
+//! `libkos::interface!`). A service is reached through a channel, so every
+//! method needs the channel's CLIENT right; which class may call which
+//! method is the policy's business.
+//!
+//! Syntax of one service (the same as `libkos::interface!`'s, with the
+//! service's name):
+//!
+//! ```text
+//! service "utest.Echo" as echo = 0x40 {
+//!     fn ping(x: u32) -> (y: u32) = 1;
+//! }
+//! ```
+//!
+//! Argument and result types are zerocopy types (in the fixed part),
+//! `Bytes<N>` and `Str<N>` (at most N bytes in the arena) or `Cap` (a
+//! handle descriptor); other types are named by their full path from
+//! `kos_abi`, since both this crate and libkos read the declaration.
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use crate::decl::Field;
+
+/// Every user service.
+#[macro_export]
+macro_rules! with_services {
+    ($($callback:ident)::+) => {
+        $($callback)::+! {
+            /// The service the on-target tests use to exercise service
+            /// declarations and the generated stubs (`utest-iface`): fixed
+            /// values, strings and byte strings both ways, handles both
+            /// ways, method errors.
+            service "utest.Echo" as echo = 0x40 {
+                /// y = x + 1.
+                fn ping(x: u32) -> (y: u32) = 1;
+                /// Vector sum and dot product.
+                fn add(a: kos_abi::services::Point, b: kos_abi::services::Point)
+                    -> (sum: kos_abi::services::Point, dot: i64) = 2;
+                /// a ++ b, and its length.
+                fn concat(a: Bytes<64>, b: Str<64>) -> (joined: Bytes<128>, len: u32) = 3;
+                /// "hello, <name>".
+                fn greet(name: Str<32>) -> (greeting: Str<64>) = 4;
+                /// Signals the notice `n` with `cookie`.
+                fn signal(n: Cap, cookie: u64) -> () = 5;
+                /// A new user object with `context`, moved to the caller.
+                fn make_object(context: u64) -> (obj: Cap) = 6;
+                /// Fails with the return code `code`.
+                fn fail(code: u32) -> () = 7;
+                /// Checks pattern 1 in `data`; answers its length and pattern 2.
+                fn big(data: Bytes<61440>) -> (len: u64, back: Bytes<61440>) = 8;
+                /// Ends the server.
+                fn stop() -> () = 9;
+            }
+        }
+    };
+}
+
+/// A point of `utest.Echo`'s `add`.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct Point {
+    pub x: i32,
+    pub y: i32,
+}
+
+/// How a declared argument or result travels: (fixed-part bytes, handle
+/// descriptors, most arena bytes, what it is).
+pub trait WireShape {
+    const SHAPE: (usize, usize, usize, &'static str);
+}
+
+impl<T: FromBytes + IntoBytes + Immutable> WireShape for T {
+    const SHAPE: (usize, usize, usize, &'static str) = (core::mem::size_of::<T>(), 0, 0, "fixed");
+}
+
+/// A byte string of at most `N` bytes, in the arena.
+pub struct Bytes<const N: usize>;
+/// A UTF-8 string of at most `N` bytes, in the arena.
+pub struct Str<const N: usize>;
+/// A handle, as a handle descriptor.
+pub struct Cap;
+
+impl<const N: usize> WireShape for Bytes<N> {
+    const SHAPE: (usize, usize, usize, &'static str) = (8, 0, N, "bytes");
+}
+impl<const N: usize> WireShape for Str<N> {
+    const SHAPE: (usize, usize, usize, &'static str) = (8, 0, N, "string");
+}
+impl WireShape for Cap {
+    const SHAPE: (usize, usize, usize, &'static str) = (0, 1, 0, "handle");
+}
+
+/// One field of a service method's request or reply.
+#[doc(hidden)]
+pub const fn field<T: WireShape + ?Sized>(name: &'static str, ty: &'static str) -> Field {
+    Field {
+        name,
+        ty,
+        fixed: T::SHAPE.0,
+        handles: T::SHAPE.1,
+        arena: T::SHAPE.2,
+        wire: T::SHAPE.3,
+    }
+}
+
+/// Makes the service tables from [`with_services!`](crate::with_services)'s
+/// declarations.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __service_tables {
+    ($(
+        $(#[doc = $idoc:literal])*
+        service $iname:literal as $imod:ident = $eid:literal {
+            $(
+                $(#[doc = $mdoc:literal])*
+                fn $m:ident ( $($a:ident : $at:ty),* $(,)? )
+                    -> ( $($r:ident : $rt:ty),* $(,)? ) = $id:literal ;
+            )*
+        }
+    )*) => {
+        $(
+            $(#[doc = $idoc])*
+            pub mod $imod {
+                #[allow(unused_imports, reason = "declarations name these without a path")]
+                use $crate::services::{Bytes, Cap, Str};
+
+                pub const NAME: &str = $iname;
+                pub const ENDPOINT: u16 = $eid;
+                pub const METHODS: &[$crate::decl::ServiceMethodDecl] = &[
+                    $(
+                        $crate::decl::ServiceMethodDecl {
+                            name: stringify!($m),
+                            id: $id,
+                            args: &[$($crate::services::field::<$at>(stringify!($a), stringify!($at))),*],
+                            results: &[$($crate::services::field::<$rt>(stringify!($r), stringify!($rt))),*],
+                            doc: concat!($($mdoc, "\n",)*),
+                        },
+                    )*
+                ];
+            }
+        )*
+
+        /// Every user service.
+        pub const SERVICES: &[$crate::decl::ServiceDecl] = &[
+            $(
+                $crate::decl::ServiceDecl {
+                    name: $iname,
+                    endpoint: $eid,
+                    doc: concat!($($idoc, "\n",)*),
+                    methods: $imod::METHODS,
+                },
+            )*
+        ];
+    };
+}
+
+crate::with_services!(crate::__service_tables);
+
+const _: () = {
+    // Ids distinct within each service, endpoints distinct across them and
+    // apart from the kernel's.
+    let mut s = 0;
+    while s < SERVICES.len() {
+        assert!(crate::interfaces::method(SERVICES[s].endpoint, 0).is_none());
+        let mut t = s + 1;
+        while t < SERVICES.len() {
+            assert!(SERVICES[s].endpoint != SERVICES[t].endpoint);
+            t += 1;
+        }
+        let ms = SERVICES[s].methods;
+        let mut i = 0;
+        while i < ms.len() {
+            let mut j = i + 1;
+            while j < ms.len() {
+                assert!(ms[i].id != ms[j].id, "two methods of a service share an id");
+                j += 1;
+            }
+            i += 1;
+        }
+        s += 1;
+    }
+};
