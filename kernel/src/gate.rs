@@ -39,7 +39,7 @@ pub trait UserMemory {
 }
 
 /// A message's header and fixed part, copied into the kernel. Each thread
-/// has one ([`Thread::sent`](crate::task::thread::Thread::sent)) for what
+/// has one (`Thread::sent` in the object layer) for what
 /// it sends, so taking one writes only the bytes the message has.
 pub struct Snapshot {
     pub header: Header,

@@ -9,8 +9,9 @@ use std::fs;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use kos_abi::components::COMPONENTS;
 use kos_abi::decl::{Field, InterfaceDecl, MethodDecl, ServiceDecl};
-use kos_abi::interfaces::{COMPONENTS, INTERFACES};
+use kos_abi::interfaces::INTERFACES;
 use kos_abi::services::SERVICES;
 use serde_json::{Value, json};
 

@@ -8,8 +8,6 @@
 //! methods (Thread.Create, Vm.*) need the Task right closest in meaning,
 //! since the Task methods fill every object-specific bit of a Task handle.
 
-use crate::decl::{ComponentDecl, EndpointDecl};
-
 crate::interfaces! {
     /// `kl.core.Task`: the process endpoint of seed 000, on a Task handle.
     /// Each of the 26 methods needs its own right bit.
@@ -166,54 +164,3 @@ crate::interfaces! {
         fn Unmap(vm::VmRange) -> () = 2, on Mdl, needs Rights::MAP_READ;
     }
 }
-
-/// The kernel as a component: the endpoints `kl.core.Core` provides.
-pub const CORE: ComponentDecl = ComponentDecl {
-    class: "kl.core.Core",
-    doc: "The kernel: its objects serve these endpoints through handles.",
-    endpoints: &[
-        EndpointDecl {
-            name: "task",
-            interface: task::NAME,
-        },
-        EndpointDecl {
-            name: "thread",
-            interface: thread::NAME,
-        },
-        EndpointDecl {
-            name: "vm",
-            interface: vm::NAME,
-        },
-        EndpointDecl {
-            name: "console",
-            interface: console::NAME,
-        },
-        EndpointDecl {
-            name: "sysinfo",
-            interface: sysinfo::NAME,
-        },
-        EndpointDecl {
-            name: "handle",
-            interface: handle_ops::NAME,
-        },
-        EndpointDecl {
-            name: "romfs",
-            interface: romfs::NAME,
-        },
-        EndpointDecl {
-            name: "locator",
-            interface: locator::NAME,
-        },
-        EndpointDecl {
-            name: "notice",
-            interface: notice::NAME,
-        },
-        EndpointDecl {
-            name: "mdl",
-            interface: mdl::NAME,
-        },
-    ],
-};
-
-/// Every declared component.
-pub const COMPONENTS: &[ComponentDecl] = &[CORE];

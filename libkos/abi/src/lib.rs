@@ -13,6 +13,7 @@
 // here and in libkos.
 extern crate self as kos_abi;
 
+pub mod components;
 pub mod decl;
 pub mod handle;
 pub mod interfaces;

@@ -5,8 +5,9 @@
 use std::collections::HashSet;
 use std::mem::size_of;
 
+use kos_abi::components::COMPONENTS;
 use kos_abi::decl::{Invoke, Target};
-use kos_abi::interfaces::{self, COMPONENTS, Endpoint, INTERFACES};
+use kos_abi::interfaces::{self, Endpoint, INTERFACES};
 use kos_abi::{Rights, msg, task};
 
 #[test]

@@ -14,6 +14,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use libkos::abi::components::UTEST_ECHO_SERVER;
 use libkos::abi::msg::handle_ops::KIND_USER_OBJECT;
 use libkos::abi::msg::{ArenaRef, HandleDesc};
 use libkos::abi::services::Point;
@@ -128,7 +129,8 @@ fn stub_and_dispatch_across_processes() -> TestResult {
         SELF,
         &[
             child("iface-client", "client"),
-            child("iface-server", "server"),
+            // The class the component declaration says provides utest.Echo.
+            child(UTEST_ECHO_SERVER.class, "server"),
         ],
         &[(0, 1, "echo")],
     )
@@ -141,7 +143,7 @@ fn generated_serve_loop() -> TestResult {
         SELF,
         &[
             child("iface-loop-client", "loop-client"),
-            utest::daemon("iface-loop-server", "serve-loop"),
+            utest::daemon(UTEST_ECHO_SERVER.class, "serve-loop"),
         ],
         &[(0, 1, "echo")],
     )
