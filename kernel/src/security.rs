@@ -73,6 +73,8 @@ pub mod test_rules {
     pub const REFUSED_REQUEST: u64 = 0x0BAD_0BAD;
     /// A reply from that class whose fixed part starts with this is refused.
     pub const REFUSED_REPLY: u64 = 0x00DE_41ED;
+    /// A process of this class cannot be terminated through a Task handle.
+    pub const PROTECTED_CLASS: &str = "utest.gate.Protected";
 
     fn first_word(fixed: &[u8]) -> Option<u64> {
         Some(u64::from_le_bytes(fixed.get(..8)?.try_into().ok()?))
@@ -88,7 +90,14 @@ pub mod test_rules {
             Event::Reply | Event::Error => {
                 msg.source_class == SERVER_CLASS && word == Some(REFUSED_REPLY)
             }
-            Event::KernelCall | Event::Execute => false,
+            Event::KernelCall => {
+                let terminate = kos_abi::task::Method::Terminate.decl();
+                msg.target
+                    .is_some_and(|(_, class)| class == PROTECTED_CLASS)
+                    && msg.header.endpoint == terminate.endpoint
+                    && msg.header.method == terminate.id
+            }
+            Event::Execute => false,
         };
         if refused {
             crate::println!(

@@ -107,11 +107,6 @@ impl Request {
         core::str::from_utf8(b).map_err(|_| Rc::InvalidArgument)
     }
 
-    /// The fixed part, as the gate saw it.
-    pub fn fixed(&self) -> &[u8] {
-        &self.fixed[..(self.header.fixed_len as usize).min(KERNEL_FIXED)]
-    }
-
     /// The whole arena as one reference.
     pub fn whole_arena(&self) -> ArenaRef {
         ArenaRef {
@@ -288,10 +283,17 @@ fn decode(
             rights: entry.rights,
         },
     )?;
+    // The process a Task or Thread handle names is the call's target (the
+    // policy tells a call on one's own child from one on another class).
+    let target = match object {
+        Object::Task(pid) => k.party(pid).ok(),
+        Object::Thread(tid) => k.thread(tid).and_then(|t| k.party(t.process).ok()),
+        _ => None,
+    };
     gate::pass(&gate::Passage {
         event: Event::KernelCall,
         source: k.party(caller)?,
-        target: None,
+        target,
         held: entry.rights,
         needed: decl.right,
         message: &k.thread(me).ok_or(Rc::InvalidArgument)?.sent,

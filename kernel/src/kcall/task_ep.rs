@@ -104,7 +104,9 @@ fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
         req.arena_str(k, a.eiid, &mut eiid_buf)?
     };
     let path = req.arena_str(k, a.path, &mut path_buf)?;
-    crate::gate::execute(k.party(req.caller)?, eiid, &req.header, req.fixed())?;
+    // The monitor sees the whole fixed part, as the kernel call's check did.
+    let sent = &k.thread(k.current()).ok_or(Rc::InvalidArgument)?.sent;
+    crate::gate::execute(k.party(req.caller)?, eiid, &sent.header, sent.fixed())?;
     let image = if flags.contains(CreateFlags::FROM_ROMFS) {
         Some(crate::romfs::file(path).map_err(|e| {
             use romfs_builder::Error as E;

@@ -86,8 +86,12 @@ impl Kernel {
                 return Err(e);
             }
         };
-        if let Some((n, cookie)) = notice {
-            self.subscribe(n, Object::Badge(id), BADGE_CLOSED, cookie)?;
+        if let Some((n, cookie)) = notice
+            && let Err(e) = self.subscribe(n, Object::Badge(id), BADGE_CLOSED, cookie)
+        {
+            // Closing the only handle destroys the badge.
+            let _ = self.close_handle(owner, h);
+            return Err(e);
         }
         Ok(h)
     }

@@ -350,9 +350,21 @@ impl Kernel {
             let Some(t) = self.threads.get(client) else {
                 continue;
             };
-            let Some(Wait::Call { request, badge, .. }) = t.wait else {
+            // Only a call queued on this channel, not yet served (its
+            // snapshot is in its `sent`).
+            let Some(Wait::Call {
+                request,
+                badge,
+                channel: on,
+                served_by: None,
+                ..
+            }) = t.wait
+            else {
                 continue;
             };
+            if on != channel {
+                continue;
+            }
             let cpid = t.process;
             let header = t.sent.header;
             let mut out = Outgoing::new(cpid, client, request, header);

@@ -39,6 +39,8 @@ const SELF: &str = concat!("/tests/", env!("CARGO_BIN_NAME"));
 const SERVER_CLASS: &str = "utest.gate.Server";
 const REFUSED_REQUEST: u64 = 0x0BAD_0BAD;
 const REFUSED_REPLY: u64 = 0x00DE_41ED;
+/// The monitor refuses Task.Terminate on a process of this class.
+const PROTECTED_CLASS: &str = "utest.gate.Protected";
 
 /// The test server's endpoint and methods.
 const ENDPOINT: u16 = 0x200;
@@ -56,6 +58,7 @@ fn main() -> i32 {
                 every_method_refuses_a_handle_without_its_right,
                 every_method_refuses_the_wrong_object,
                 refused_reply_reaches_both_sides,
+                kernel_call_target_is_seen,
                 queued_request_cannot_be_rewritten,
             ],
         ),
@@ -67,6 +70,10 @@ fn run_role(role: &str) -> Result<(), String> {
         "server" => server(),
         "c-reply" => client_reply(),
         "c-rewrite" => client_rewrite(),
+        "linger" => {
+            let _ = syscall::sleep_ns(ms(200));
+            Ok(())
+        }
         other => Err(format!("unknown role {other}")),
     }
 }
@@ -215,6 +222,30 @@ fn group(client_role: &str) -> TestResult {
 
 fn refused_reply_reaches_both_sides() -> TestResult {
     group("c-reply")
+}
+
+/// The monitor sees which process a Task handle names: a rule refusing
+/// Terminate on one class refuses it there, and only there.
+fn kernel_call_target_is_seen() -> TestResult {
+    let protected = utest::start_role(SELF, PROTECTED_CLASS, "linger")?;
+    expect_rc(
+        "Terminate of a protected process",
+        protected.terminate(),
+        Rc::SecurityDisallow,
+    )?;
+    protected
+        .pid()
+        .map_err(|e| format!("GetPid of the protected process: {e}"))?;
+    let info = protected
+        .wait(utest::CHILD_TIMEOUT_NS)
+        .map_err(|e| format!("wait: {e}"))?;
+    utest::expect_exit(&info, 0)?;
+    // Another class is terminated as usual.
+    let other = utest::start_role(SELF, "utest.gate.Other", "linger")?;
+    other
+        .terminate()
+        .map_err(|e| format!("Terminate of another class: {e}"))?;
+    Ok(())
 }
 
 fn queued_request_cannot_be_rewritten() -> TestResult {
