@@ -201,15 +201,12 @@ fn sd_image_run(timeout: Duration, report: &mut Report) {
     if !read_ok {
         return;
     }
-    let cfg = TestConfig {
-        label,
-        board: Board::Rpi4,
-        machine: "raspi4b",
-        cpu: None,
-        mem: "2G",
-        smp: None,
-        dtb: None,
-        utest: true,
+    // The raspi4b user-test configuration, with the device tree from the image.
+    let Some(cfg) = qemu::utest_configs(Board::Rpi4).next() else {
+        return check(
+            "sdimage::boot",
+            Err(anyhow::anyhow!("no raspi4b configuration")),
+        );
     };
     let kernel = out.join("kernel8.img");
     let mut args = cfg.qemu_args(&kernel, None);

@@ -140,9 +140,29 @@ impl Kernel {
         if !p.threads.is_empty() {
             return Err(Rc::AlreadyExists);
         }
-        let (class, priority, quantum) = p.initial;
-        let stack_size = p.stack_size;
-        let space = p.space.as_mut().ok_or(Rc::Busy)?;
+        let (initial, stack_size) = (p.initial, p.stack_size);
+        // The start-up code finds its stack size in x2.
+        self.add_user_thread(pid, entry, stack_size, initial, |t| {
+            t.frame.x[2] = stack_size
+        })
+    }
+
+    /// A thread of `pid` at `entry` on a new stack of `stack_size` bytes,
+    /// with its policy (class, priority, quantum) and `setup` applied to
+    /// it, registered; on failure its stack is released again.
+    fn add_user_thread(
+        &mut self,
+        pid: Pid,
+        entry: u64,
+        stack_size: u64,
+        (class, priority, quantum): (SchedClass, u32, u32),
+        setup: impl FnOnce(&mut Thread),
+    ) -> Result<Tid, Rc> {
+        let space = self
+            .procs
+            .get_mut(pid)
+            .and_then(|p| p.space.as_mut())
+            .ok_or(Rc::Busy)?;
         let top = space.new_stack(stack_size)?;
         let base = space.region_of(top - 1).map(|r| r.start).unwrap_or(0);
         let Some(mut t) = Thread::try_new(pid, 0, class, priority, quantum) else {
@@ -152,17 +172,13 @@ impl Kernel {
         t.frame.elr = entry;
         t.frame.spsr = user::SPSR_EL0;
         t.frame.sp_el0 = top;
-        t.frame.x[2] = stack_size;
         t.stack_base = base;
-        match self.add_thread(pid, t) {
-            Ok(tid) => Ok(tid),
-            Err(e) => {
-                if let Some(space) = self.procs.get_mut(pid).and_then(|p| p.space.as_mut()) {
-                    space.release(base);
-                }
-                Err(e)
+        setup(&mut t);
+        self.add_thread(pid, t).inspect_err(|_| {
+            if let Some(space) = self.procs.get_mut(pid).and_then(|p| p.space.as_mut()) {
+                space.release(base);
             }
-        }
+        })
     }
 
     pub(super) fn add_thread(&mut self, pid: Pid, mut t: Thread) -> Result<Tid, Rc> {
@@ -386,32 +402,11 @@ impl Kernel {
         } else {
             stack_size
         };
-        let space = p.space.as_mut().ok_or(Rc::Busy)?;
-        let top = space.new_stack(size)?;
-        let base = space.region_of(top - 1).map(|r| r.start).unwrap_or(0);
-        let Some(mut t) = Thread::try_new(pid, 0, class, priority, quantum) else {
-            if let Some(space) = self.procs.get_mut(pid).and_then(|p| p.space.as_mut()) {
-                space.release(base);
-            }
-            return Err(Rc::OutOfMemory);
-        };
-        t.frame.elr = entry;
-        t.frame.spsr = user::SPSR_EL0;
-        t.frame.sp_el0 = top;
-        t.frame.x[0] = arg;
-        t.stack_base = base;
-        match self.add_thread(pid, t) {
-            Ok(tid) => {
-                self.make_ready(tid);
-                Ok(tid)
-            }
-            Err(e) => {
-                if let Some(space) = self.procs.get_mut(pid).and_then(|p| p.space.as_mut()) {
-                    space.release(base);
-                }
-                Err(e)
-            }
-        }
+        let tid = self.add_user_thread(pid, entry, size, (class, priority, quantum), |t| {
+            t.frame.x[0] = arg
+        })?;
+        self.make_ready(tid);
+        Ok(tid)
     }
 }
 
