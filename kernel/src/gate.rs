@@ -106,7 +106,7 @@ impl Snapshot {
 }
 
 /// Check a header against the limits and the message length it came with.
-pub fn check_limits(h: &Header, len: u64) -> Result<(), Rc> {
+fn check_limits(h: &Header, len: u64) -> Result<(), Rc> {
     if h.fixed_len as usize > MAX_FIXED
         || h.arena_len as usize > MAX_ARENA
         || h.handles as usize > MAX_HANDLES

@@ -1,28 +1,42 @@
 //! The kernel's core endpoints on `Handle::KERNEL`: console, system
-//! information, handle operations and the ROMFS.
+//! information and the ROMFS.
 
 use kos_abi::Rc;
-use kos_abi::msg::{Endpoint, console, romfs, sysinfo};
+use kos_abi::interfaces::{console, romfs, sysinfo};
+use kos_abi::msg::Endpoint;
+use kos_abi::msg::romfs::{ReadReply, ReadReq};
+use kos_abi::msg::sysinfo::MemStats;
 
 use super::{Reply, Request, space_of};
 use crate::task::Kernel;
 
 pub fn call<'a>(k: &mut Kernel, req: &Request, endpoint: Endpoint) -> Result<Reply<'a>, Rc> {
-    let method = req.header.method;
-    match (endpoint, method) {
-        (Endpoint::Console, console::WRITE) => write(k, req),
-        (Endpoint::SysInfo, sysinfo::MEM_STATS) => {
-            let (free, total) = crate::memory::frames::counts();
-            Ok(Reply::fixed(&sysinfo::MemStats {
-                free_frames: free as u64,
-                total_frames: total as u64,
-                heap_used: crate::memory::heap::usage().0 as u64,
-                processes: k.counts().0 as u64,
-                threads: k.counts().1 as u64,
-            }))
-        }
-        (Endpoint::Romfs, romfs::READ) => read(k, req),
+    // One method each (the gate checked it is declared); the matches are
+    // exhaustive, so a method added to a declaration must be served here.
+    let m = req.header.method;
+    match endpoint {
+        Endpoint::Console => match console::Method::from_u16(m).ok_or(Rc::ResourceNotFound)? {
+            console::Method::Write => write(k, req),
+        },
+        Endpoint::SysInfo => match sysinfo::Method::from_u16(m).ok_or(Rc::ResourceNotFound)? {
+            sysinfo::Method::MemStats => Ok(Reply::fixed(&mem_stats(k))),
+        },
+        Endpoint::Romfs => match romfs::Method::from_u16(m).ok_or(Rc::ResourceNotFound)? {
+            romfs::Method::Read => read(k, req),
+        },
         _ => Err(Rc::ResourceNotFound),
+    }
+}
+
+fn mem_stats(k: &Kernel) -> MemStats {
+    let (free, total) = crate::memory::frames::counts();
+    let (processes, threads) = k.counts();
+    MemStats {
+        free_frames: free as u64,
+        total_frames: total as u64,
+        heap_used: crate::memory::heap::usage().0 as u64,
+        processes: processes as u64,
+        threads: threads as u64,
     }
 }
 
@@ -45,7 +59,7 @@ fn write<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
 }
 
 fn read<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
-    let a: romfs::ReadReq = req.args();
+    let a: ReadReq = req.args();
     let mut path_buf = [0u8; kos_abi::task::MAX_PATH];
     let path = req.arena_str(k, a.path, &mut path_buf)?;
     let data: &'static [u8] = crate::romfs::file(path).map_err(|_| Rc::ResourceNotFound)?;
@@ -54,11 +68,11 @@ fn read<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     }
     let _ = space_of(k, req.caller)?;
     let room = (req.cap as usize)
-        .saturating_sub(kos_abi::msg::HEADER_SIZE + core::mem::size_of::<romfs::ReadReply>())
+        .saturating_sub(kos_abi::msg::HEADER_SIZE + core::mem::size_of::<ReadReply>())
         .min(kos_abi::msg::MAX_ARENA);
     let rest = &data[a.offset as usize..];
     let chunk = &rest[..rest.len().min(room)];
-    let fixed = romfs::ReadReply {
+    let fixed = ReadReply {
         size: data.len() as u64,
     };
     Ok(Reply::Data(

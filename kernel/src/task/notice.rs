@@ -66,20 +66,7 @@ impl Kernel {
                 if cap < REPLY_HEAD + core::mem::size_of::<Event>() as u64 {
                     return Some((Rc::MessageTooLarge, 0));
                 }
-                let (events, left) = self.take_events(notice, cap);
-                let head = WaitReply {
-                    count: events.len() as u32,
-                    left: left as u32,
-                };
-                Some(crate::task::reply::write_reply(
-                    self,
-                    pid,
-                    reply,
-                    cap,
-                    Rc::Ok,
-                    &head,
-                    events.as_bytes(),
-                ))
+                Some(self.reply_events(pid, notice, reply, cap))
             }
         }
     }
@@ -120,20 +107,18 @@ impl Kernel {
             return;
         };
         let pid = t.process;
+        let (rc, len) = self.reply_events(pid, notice, reply, cap);
+        self.wake(waiter, rc, len);
+    }
+
+    /// Answer a `Notice.WAIT` of `pid` with as many queued events as its
+    /// reply buffer (`reply`, `cap` bytes) holds; returns the syscall's results.
+    fn reply_events(&mut self, pid: Pid, notice: Id, reply: u64, cap: u64) -> (Rc, u64) {
         let (events, left) = self.take_events(notice, cap);
         let head = WaitReply {
             count: events.len() as u32,
             left: left as u32,
         };
-        let (rc, len) = crate::task::reply::write_reply(
-            self,
-            pid,
-            reply,
-            cap,
-            Rc::Ok,
-            &head,
-            events.as_bytes(),
-        );
-        self.wake(waiter, rc, len);
+        crate::task::reply::write_reply(self, pid, reply, cap, Rc::Ok, &head, events.as_bytes())
     }
 }

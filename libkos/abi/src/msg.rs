@@ -100,18 +100,10 @@ impl ArenaRef {
 /// The endpoints kernel objects serve, declared in [`crate::interfaces`].
 pub use crate::interfaces::Endpoint;
 
-/// Console methods.
-pub mod console {
-    /// Write the arena's bytes to the console. No fixed part.
-    pub const WRITE: u16 = crate::interfaces::console::Method::Write.id();
-}
-
-/// System information methods.
+/// System information: its layouts (the methods are declared in
+/// [`crate::interfaces`]).
 pub mod sysinfo {
     use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
-
-    /// Reply: [`MemStats`].
-    pub const MEM_STATS: u16 = crate::interfaces::sysinfo::Method::MemStats.id();
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -134,30 +126,6 @@ pub mod sysinfo {
 /// Handle operations.
 pub mod handle_ops {
     use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
-
-    /// Request: [`CloseReq`]. Closes one handle of the caller.
-    pub const CLOSE: u16 = crate::interfaces::handle_ops::Method::Close.id();
-    /// Request [`CopyReq`], reply [`HandleReply`]: a descendant of `handle`
-    /// in the caller's own table, with `rights` (a subset: asking for more is
-    /// `rcNoCapability`; needs COPY) and optionally a badge attached.
-    pub const COPY: u16 = crate::interfaces::handle_ops::Method::Copy.id();
-    /// Request [`CloseReq`] (the handle): close every descendant of the
-    /// handle in every process (needs REVOKE); their later use gets
-    /// `rcHandleRevoked`. The handle itself stays.
-    pub const REVOKE: u16 = crate::interfaces::handle_ops::Method::Revoke.id();
-    /// Reply [`ChannelReply`]: a new channel, its server end (SERVER,
-    /// LISTENER) and one client end (CLIENT).
-    pub const CHANNEL_CREATE: u16 = crate::interfaces::handle_ops::Method::ChannelCreate.id();
-    /// Request [`BadgeReq`], reply [`HandleReply`]: a resource transfer
-    /// context with a value; the notice (if any) is told when the badge is
-    /// closed.
-    pub const BADGE_CREATE: u16 = crate::interfaces::handle_ops::Method::BadgeCreate.id();
-    /// Request [`UserObjectReq`], reply [`HandleReply`]: a handle to a
-    /// resource of the caller's own (like KnHandleCreateUserObject).
-    pub const USER_OBJECT_CREATE: u16 =
-        crate::interfaces::handle_ops::Method::UserObjectCreate.id();
-    /// Request [`CloseReq`] (the handle), reply [`Identity`].
-    pub const IDENTIFY: u16 = crate::interfaces::handle_ops::Method::Identify.id();
 
     /// Object kinds [`Identity::kind`] reports.
     pub const KIND_TASK: u32 = 1;
@@ -254,17 +222,6 @@ pub mod locator {
 
     use super::ArenaRef;
 
-    /// Request [`NameReq`], reply [`HandleReply`](super::handle_ops::HandleReply):
-    /// the server end of the caller's static channel `name`.
-    pub const REGISTER: u16 = crate::interfaces::locator::Method::Register.id();
-    /// Request [`NameReq`], reply `HandleReply`: the client end of the
-    /// caller's static channel `name`.
-    pub const CONNECT: u16 = crate::interfaces::locator::Method::Connect.id();
-    /// Request [`ConnectTasksReq`]: make (or join) the static channel
-    /// `name` from `client` to `server`, both not-yet-started processes the
-    /// caller holds Task handles to.
-    pub const CONNECT_TASKS: u16 = crate::interfaces::locator::Method::ConnectTasks.id();
-
     /// Longest channel name.
     pub const MAX_NAME: usize = 64;
 
@@ -290,19 +247,6 @@ pub mod locator {
 /// Notification receivers.
 pub mod notice {
     use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
-
-    /// On the kernel handle: reply `HandleReply`.
-    pub const CREATE: u16 = crate::interfaces::notice::Method::Create.id();
-    /// On a notice: request [`SubscribeReq`]: report `mask` events of the
-    /// object behind `object` (a handle of the caller's) with `cookie`.
-    pub const SUBSCRIBE: u16 = crate::interfaces::notice::Method::Subscribe.id();
-    /// On a notice: request [`WaitReq`]; reply [`WaitReply`] and the events
-    /// as [`Event`]s in the arena (as many as the reply buffer holds; the rest
-    /// stay queued). `rcTimeout` if none came in time.
-    pub const WAIT: u16 = crate::interfaces::notice::Method::Wait.id();
-    /// On a notice: request [`Event`] (event bits must be [`USER`]): queue
-    /// an event on it, waking a waiter.
-    pub const SIGNAL: u16 = crate::interfaces::notice::Method::Signal.id();
 
     /// The object was destroyed (its last handle closed) or, for a task,
     /// it ended.
@@ -361,14 +305,6 @@ pub mod notice {
 pub mod mdl {
     use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-    /// On the kernel handle: request [`CreateReq`], reply `HandleReply`.
-    /// Zeroed memory, `size` rounded up to pages.
-    pub const CREATE: u16 = crate::interfaces::mdl::Method::Create.id();
-    /// On an MDL handle: request [`MapReq`], reply [`VmRange`](crate::vm::VmRange):
-    /// map the buffer into the caller (MAP_READ; MAP_WRITE if writable).
-    pub const MAP: u16 = crate::interfaces::mdl::Method::Map.id();
-    /// On an MDL handle: request `VmRange` (as MAP returned): unmap it.
-    pub const UNMAP: u16 = crate::interfaces::mdl::Method::Unmap.id();
     /// Largest MDL buffer.
     pub const MAX_SIZE: u64 = 16 << 20;
 
@@ -391,16 +327,12 @@ pub mod mdl {
     }
 }
 
-/// ROMFS methods.
+/// The ROMFS: its layouts (the methods are declared in
+/// [`crate::interfaces`]).
 pub mod romfs {
     use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
     use super::ArenaRef;
-
-    /// Request [`ReadReq`] (the path in the arena); reply [`ReadReply`] with
-    /// the bytes from `offset` in the reply's arena (as many as fit in the
-    /// caller's reply buffer, at most `MAX_ARENA`).
-    pub const READ: u16 = crate::interfaces::romfs::Method::Read.id();
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -421,21 +353,12 @@ pub mod romfs {
     }
 }
 
-/// Thread methods.
+/// Threads: their layouts (the methods are declared in
+/// [`crate::interfaces`]).
 pub mod thread {
     use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
     use crate::sched::SchedPolicy;
-
-    /// On a Task handle (the caller's own): request [`CreateReq`], reply
-    /// [`CreateReply`]. The kernel maps the stack (with a guard page below)
-    /// and starts the thread at `entry` with `arg` in x0.
-    pub const CREATE: u16 = crate::interfaces::thread::Method::Create.id();
-    /// On a Thread handle: request [`JoinReq`], reply [`JoinReply`]: wait
-    /// until the thread ends (needs `WAIT`).
-    pub const JOIN: u16 = crate::interfaces::thread::Method::Join.id();
-    /// On a Thread handle: reply [`ThreadInfo`].
-    pub const INFO: u16 = crate::interfaces::thread::Method::Info.id();
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -494,7 +417,11 @@ const _: () = {
     assert!(HEADER_SIZE == 16);
     assert!(DESC_SIZE == 24);
     assert!(Endpoint::Locator as u16 == 8 && Endpoint::Mdl as u16 == 10);
-    assert!(handle_ops::COPY == 1 && handle_ops::REVOKE == 2 && handle_ops::IDENTIFY == 6);
+    {
+        use crate::interfaces::handle_ops::Method;
+        assert!(Method::Copy as u16 == 1 && Method::Revoke as u16 == 2);
+        assert!(Method::Identify as u16 == 6);
+    }
     assert!(core::mem::size_of::<handle_ops::BadgeReq>() == 24);
     assert!(core::mem::size_of::<notice::Event>() == 16);
     assert!(core::mem::size_of::<ArenaRef>() == 8);

@@ -11,10 +11,6 @@ use crate::msg::ArenaRef;
 /// 26 of the specification in its order, then [`Method::Wait`].
 pub use crate::interfaces::task::{ALL, Method};
 
-/// Not one of the 26: block until the task ends (request [`WaitReq`], reply
-/// [`ExitInfo`]); needs the generic `WAIT` right.
-pub const WAIT: u16 = Method::Wait as u16;
-
 /// The methods of the specification (seed 000); each has its own right bit.
 pub const METHOD_COUNT: u16 = 26;
 

@@ -22,13 +22,6 @@ pub const DEFAULT_STACK_SIZE: u64 = 64 * 1024;
 /// Largest thread stack.
 pub const MAX_STACK_SIZE: u64 = 8 * 1024 * 1024;
 
-/// `Vm` methods.
-pub const ALLOCATE: u16 = crate::interfaces::vm::Method::Allocate.id();
-pub const FREE: u16 = crate::interfaces::vm::Method::Free.id();
-/// `Protect`: change the permissions of a whole region `Allocate` returned
-/// (request [`ProtectReq`]). Writable and executable at once is refused.
-pub const PROTECT: u16 = crate::interfaces::vm::Method::Protect.id();
-
 bitflags! {
     /// Page permissions for `Protect`.
     #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -63,7 +56,11 @@ pub struct VmRange {
 }
 
 const _: () = {
-    assert!(ALLOCATE == 0 && FREE == 1 && PROTECT == 2);
+    {
+        use crate::interfaces::vm::Method;
+        assert!(Method::Allocate as u16 == 0 && Method::Free as u16 == 1);
+        assert!(Method::Protect as u16 == 2);
+    }
     assert!(VmPerms::READ.bits() == 1 && VmPerms::WRITE.bits() == 2 && VmPerms::EXEC.bits() == 4);
     assert!(core::mem::size_of::<ProtectReq>() == 24);
     assert!(core::mem::size_of::<VmRange>() == 16);

@@ -9,7 +9,7 @@ extern crate alloc;
 
 use alloc::vec;
 
-use libkos::abi::msg::{Endpoint, HEADER_SIZE, Header, MAX_ARENA, MAX_FIXED, sysinfo, thread};
+use libkos::abi::msg::{Endpoint, HEADER_SIZE, Header, MAX_ARENA, MAX_FIXED, thread};
 use libkos::abi::{Handle, Rc};
 use libkos::syscall::{self, call_bytes, call_raw};
 use libkos::test::TestResult;
@@ -49,7 +49,7 @@ const KERNEL_ADDR: u64 = 0xFFFF_0000_4000_0000;
 fn mem_stats_request() -> Header {
     Header {
         endpoint: Endpoint::SysInfo as u16,
-        method: sysinfo::MEM_STATS,
+        method: libkos::abi::interfaces::sysinfo::Method::MemStats.id(),
         ..Header::default()
     }
 }
@@ -248,7 +248,7 @@ fn join_on_kernel_handle_is_wrong_type() -> TestResult {
     let r = ipc::call(
         Handle::KERNEL,
         Endpoint::Thread as u16,
-        thread::JOIN,
+        libkos::abi::interfaces::thread::Method::Join.id(),
         &thread::JoinReq { timeout_ns: 0 },
         &[],
         &mut reply,
