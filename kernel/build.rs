@@ -5,7 +5,10 @@
 //!   physical load address (the firmware/QEMU jumps there with the MMU off);
 //! - the ROMFS image the kernel embeds: the file named by `KERNEL_ROMFS`
 //!   (xtask builds it and sets that), or else one built here from
-//!   `romfs/manifest` with the same library.
+//!   `romfs/manifest` with the same library;
+//! - the security policy table the kernel embeds: the file named by
+//!   `KERNEL_POLICY` (xtask compiles the system's policy and sets that), or
+//!   else none, and the kernel then refuses every message (fail closed).
 
 use std::{env, fs, path::PathBuf};
 
@@ -17,6 +20,7 @@ fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     linker_script(&out);
     romfs_image(&out);
+    policy_table(&out);
     println!("cargo:rerun-if-changed=build.rs");
 }
 
@@ -57,4 +61,17 @@ fn romfs_image(out: &std::path::Path) {
         }
     };
     fs::write(out.join("romfs.img"), image).unwrap();
+}
+
+fn policy_table(out: &std::path::Path) {
+    println!("cargo:rerun-if-env-changed=KERNEL_POLICY");
+    let table = match env::var_os("KERNEL_POLICY") {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            println!("cargo:rerun-if-changed={}", path.display());
+            fs::read(&path).unwrap_or_else(|e| panic!("KERNEL_POLICY={}: {e}", path.display()))
+        }
+        None => Vec::new(),
+    };
+    fs::write(out.join("policy.bin"), table).unwrap();
 }

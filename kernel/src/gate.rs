@@ -15,7 +15,7 @@
 //!
 //! Layers: the gate sits below the object layer (`task`, which calls it
 //! when IPC delivers) and the dispatch layer (`kcall`), above the monitor;
-//! it knows processes only as (PID, class) and memory only through
+//! it knows processes only as [`Party`]s and memory only through
 //! [`UserMemory`].
 
 #![forbid(unsafe_code)]
@@ -25,10 +25,8 @@ use kos_abi::msg::{HEADER_SIZE, Header, MAX_ARENA, MAX_FIXED, MAX_HANDLES, MAX_M
 use kos_abi::{Rc, Rights};
 use zerocopy::FromBytes;
 
+pub use crate::security::Party;
 use crate::security::{self, Event};
-
-/// A process as the monitor knows it: its PID and class (`eiid`).
-pub type Party<'a> = (u32, &'a str);
 
 /// Checked reads of a process's memory (an address space).
 pub trait UserMemory {
@@ -157,46 +155,116 @@ pub fn kernel_method(header: &Header, on: Invoked) -> Result<&'static MethodDecl
     Ok(decl)
 }
 
-/// A process start (`Task.Create`): may `creator` start a process of
-/// `class`? (The monitor's execute event, with the Create request.)
-pub fn execute(creator: Party<'_>, class: &str, header: &Header, fixed: &[u8]) -> Result<(), Rc> {
+/// A process start (`Task.Create`, and einit's at boot): may `creator`
+/// start `new` (its PID 0, its subject the one its class and name give)
+/// from `path`? (The monitor's execute event, with the Create request's
+/// fixed part.) `Ok` gives the state the new process starts in, if the
+/// granting rule sets one.
+pub fn execute(
+    creator: Party<'_>,
+    new: Party<'_>,
+    fixed: &[u8],
+    name: &str,
+    path: &str,
+) -> Result<Option<u8>, Rc> {
     security::check(&security::Message {
         event: Event::Execute,
-        source_pid: creator.0,
-        source_class: creator.1,
-        target: Some((0, class)),
-        header,
+        source: creator,
+        target: Some(new),
+        endpoint: 0,
+        method: 0,
         fixed,
+        name,
+        path,
     })
 }
 
 /// One message passing the gate.
-pub struct Passage<'a> {
+pub struct Passage {
     pub event: Event,
-    /// The sending process.
-    pub source: Party<'a>,
-    /// The process it goes to (a server, or a client for a reply); `None`
-    /// for a kernel object.
-    pub target: Option<Party<'a>>,
+    /// The policy subjects of the sending process and of the process it
+    /// goes to (a server, a client for a reply, the process a Task or
+    /// Thread handle names; the kernel's for a kernel object).
+    pub src: u16,
+    pub dst: u16,
     /// The rights of the handle the message goes through, and the rights
     /// its declaration (or the channel end) needs.
     pub held: Rights,
     pub needed: Rights,
-    pub message: &'a Snapshot,
+    /// The endpoint and method the policy decides on: the message's own,
+    /// or for a reply its request's (the kernel's record of it, not what
+    /// the server writes).
+    pub endpoint: u16,
+    pub method: u16,
+    /// The sending thread's last two remembered grants
+    /// ([`Granted::remember`]; 0: none).
+    pub cached: [u64; 2],
+}
+
+/// What the monitor's full check reads (the fast path needs none of it):
+/// the sender, the target, the message.
+pub type Full<'p> = (Party<'p>, Option<Party<'p>>, &'p Snapshot);
+
+/// A passage's outcome: the state the target enters (if the granting rule
+/// sets one), and a grant the sending thread may remember.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Granted {
+    pub enter: Option<u8>,
+    /// The key to keep in the sender's two-entry cache ([`Passage::cached`]).
+    pub remember: Option<u64>,
+}
+
+impl Passage {
+    /// The key of a message in the sender's grant cache: the event, the
+    /// target subject, endpoint and method (the sender's subject is the
+    /// thread's own and never changes). Never 0, the empty cache.
+    #[inline(always)]
+    fn cache_key(&self) -> u64 {
+        (u64::from(self.event as u8) + 1) << 48
+            | u64::from(self.dst) << 32
+            | u64::from(self.endpoint) << 16
+            | u64::from(self.method)
+    }
 }
 
 /// Steps 2 (the right, once the handle was found) and 3 (the monitor).
 /// `Ok` means the effect may happen.
-pub fn pass(p: &Passage<'_>) -> Result<(), Rc> {
+///
+/// The monitor's fast path first: the sending thread's last two grants
+/// ([`Passage::cached`]) if one was this same message kind, else the
+/// table's unconditional grants. Only grants the table gives outright (no
+/// conditions, no audit, no transition) are remembered, and the policy
+/// never changes at run time, so a remembered grant stays true. `full`
+/// gives the sender, the target and the message; it is asked only when
+/// the fast path does not decide.
+#[inline(always)]
+pub fn pass<'p>(p: &Passage, full: impl FnOnce() -> Result<Full<'p>, Rc>) -> Result<Granted, Rc> {
     if !p.held.contains(p.needed) {
         return Err(Rc::NoCapability);
     }
-    security::check(&security::Message {
+    let key = p.cache_key();
+    if p.cached[0] == key || p.cached[1] == key {
+        return Ok(Granted::default());
+    }
+    if security::granted_outright(p.event, p.src, p.dst, p.endpoint, p.method) {
+        return Ok(Granted {
+            enter: None,
+            remember: Some(key),
+        });
+    }
+    let (source, target, message) = full()?;
+    let enter = security::check(&security::Message {
         event: p.event,
-        source_pid: p.source.0,
-        source_class: p.source.1,
-        target: p.target,
-        header: &p.message.header,
-        fixed: p.message.fixed(),
+        source,
+        target,
+        endpoint: p.endpoint,
+        method: p.method,
+        fixed: message.fixed(),
+        name: "",
+        path: "",
+    })?;
+    Ok(Granted {
+        enter,
+        remember: None,
     })
 }

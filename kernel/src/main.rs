@@ -26,6 +26,7 @@ extern crate alloc;
 
 #[path = "arch/aarch64/mod.rs"]
 mod arch;
+mod audit;
 mod console;
 mod gate;
 #[cfg(feature = "kbench")]
@@ -71,6 +72,7 @@ pub extern "C" fn kernel_entry(dtb_pa: u64, entry_el: u64) -> ! {
     tick::init();
     arch::cpu::irq_enable();
     romfs::init();
+    security::init();
     println!(
         "boot: done, {} KiB free",
         memory::frames::free_bytes() / 1024

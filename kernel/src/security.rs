@@ -1,112 +1,201 @@
 //! The security monitor: [`check`] decides on every message the gate
 //! ([`crate::gate`]) lets through its limits and rights, and on every
-//! process start. Until the policy exists (the policy issue compiles it
-//! into a table) it allows everything; what it sees is already what the
-//! policy will decide on.
+//! process start, with the system's policy: a table compiled on the host
+//! (`policy/`, `cargo xtask policy`) and embedded in the image. A decision
+//! is a table lookup (`policy_table::Policy::decide`): no parsing, no
+//! allocation. Every denial, and every grant its rule asks to audit, goes
+//! to the audit ring ([`crate::audit`]).
 //!
-//! The user-test kernel (`monitor-test` feature) carries a few fixed rules
-//! that the on-target tests of the gate rely on; see [`test_rules`].
+//! Without a table that reads (a kernel built without xtask), every
+//! message is refused: the monitor fails closed.
 
 #![forbid(unsafe_code)]
 
 use kos_abi::Rc;
-use kos_abi::msg::Header;
+pub use policy_table::Event;
+use policy_table::{Decision, KERNEL, Policy, Query};
 
-/// What happens, as the monitor sees it (KasperskyOS's policy events).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// A request delivered to a server process.
-    Request,
-    /// A reply (status rcOk) delivered to a client.
-    Reply,
-    /// A reply carrying an error status.
-    Error,
-    /// A call on a kernel object.
-    KernelCall,
-    /// A process is created (`Task.Create`): the target is the new class.
-    Execute,
+use crate::audit;
+
+/// 8-aligned bytes (a table is read in place with aligned loads).
+#[repr(C, align(8))]
+struct Aligned<T: ?Sized>(T);
+
+/// The policy table xtask compiled for this image (empty without xtask).
+static TABLE: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/policy.bin")));
+
+static POLICY: spin::Once<Option<Policy<'static>>> = spin::Once::new();
+
+/// Read the table (once, at boot, before the first process).
+pub fn init() {
+    POLICY.call_once(|| match Policy::parse(&TABLE.0) {
+        Ok(p) => {
+            crate::println!(
+                "security: policy of {} classes and instances, {} rules",
+                p.subject_count(),
+                p.rule_count()
+            );
+            Some(p)
+        }
+        Err(e) => {
+            crate::println!("security: no usable policy ({e:?}): every message is refused");
+            None
+        }
+    });
+}
+
+#[inline]
+fn policy() -> Option<&'static Policy<'static>> {
+    POLICY.get().and_then(|p| p.as_ref())
+}
+
+/// A process as the monitor knows it.
+#[derive(Copy, Clone, Debug)]
+pub struct Party<'a> {
+    pub pid: u32,
+    /// Its class (`eiid`).
+    pub class: &'a str,
+    /// Its subject in the policy (class or instance) and its state in its
+    /// class's state machine.
+    pub subject: u16,
+    pub state: u8,
+    /// Its creator's PID (0: none).
+    pub parent: u32,
 }
 
 /// One message (or process start), as the monitor sees it.
-#[cfg_attr(
-    not(feature = "monitor-test"),
-    allow(
-        dead_code,
-        reason = "the policy (the next issue) reads them; the test rules do in the user-test kernel"
-    )
-)]
 pub struct Message<'a> {
     pub event: Event,
-    /// The sending process: its PID and class (`eiid`).
-    pub source_pid: u32,
-    pub source_class: &'a str,
+    pub source: Party<'a>,
     /// The receiving process (a request's server, a reply's client, a new
-    /// process): its PID (0 for one not created yet) and class; `None` for
-    /// the kernel's own objects.
-    pub target: Option<(u32, &'a str)>,
-    /// Endpoint, method, sizes and (for a reply) status.
-    pub header: &'a Header,
+    /// process, the process a Task or Thread handle names); `None` for the
+    /// kernel's own objects.
+    pub target: Option<Party<'a>>,
+    /// The request's endpoint and method (for a reply: its request's).
+    pub endpoint: u16,
+    pub method: u16,
     /// The fixed part, as it will be delivered (a kernel copy).
     pub fixed: &'a [u8],
+    /// A process start's name and path.
+    pub name: &'a str,
+    pub path: &'a str,
 }
 
-/// Allow or deny. Deny is `rcSecurityDisallow`.
-pub fn check(msg: &Message<'_>) -> Result<(), Rc> {
-    #[cfg(feature = "monitor-test")]
-    test_rules::check(msg)?;
-    let _ = msg;
+/// The fast path, before any [`Message`] is built: whether one
+/// unconditional rule (no conditions, no audit, no transition) grants the
+/// message. If not, [`check`] decides.
+#[inline(always)]
+pub fn granted_outright(event: Event, src: u16, dst: u16, endpoint: u16, method: u16) -> bool {
+    match POLICY.get() {
+        Some(Some(p)) => p.grants_outright(event, src, dst, endpoint, method),
+        _ => false,
+    }
+}
+
+/// Allow or deny. Deny is `rcSecurityDisallow`; a grant gives the state
+/// the target enters, if its rule makes one.
+#[inline(never)]
+pub fn check(msg: &Message<'_>) -> Result<Option<u8>, Rc> {
+    let Some(p) = policy() else {
+        audit::record(msg, &Decision::DENY, None);
+        return Err(Rc::SecurityDisallow);
+    };
+    let (dst, state, own, child) = match &msg.target {
+        Some(t) => (
+            t.subject,
+            t.state,
+            t.pid == msg.source.pid,
+            t.parent == msg.source.pid && t.pid != 0,
+        ),
+        None => (KERNEL, 0, false, false),
+    };
+    let q = Query {
+        event: msg.event,
+        src: msg.source.subject,
+        dst,
+        endpoint: msg.endpoint,
+        method: msg.method,
+        fixed: msg.fixed,
+        name: msg.name.as_bytes(),
+        path: msg.path.as_bytes(),
+        target_self: own,
+        target_child: child,
+        dst_state: state,
+    };
+    let d = p.decide(&q);
+    if d.granted {
+        if d.audit {
+            audit::record(msg, &d, Some(p));
+        }
+        Ok(d.enter)
+    } else {
+        audit::record(msg, &d, Some(p));
+        Err(Rc::SecurityDisallow)
+    }
+}
+
+/// The subject of a new process of `class` named `name`, and the state it
+/// starts in; `None` if the policy names neither the class nor the
+/// instance (it cannot be started).
+pub fn subject_of(class: &str, name: &str) -> Option<(u16, u8)> {
+    let p = policy()?;
+    let s = p.subject(class.as_bytes(), name.as_bytes())?;
+    Some((s, p.initial_state(s)))
+}
+
+/// The policy's limits for processes of `subject`.
+pub fn quota(subject: u16) -> policy_table::Quota {
+    policy().map_or(policy_table::Quota::NONE, |p| p.quota(subject))
+}
+
+/// Whether a process of `subject` may ask for a thread of scheduling
+/// `class` at `priority` (its quota's ceiling and classes); else
+/// `rcQuotaExceeded`.
+pub fn sched_allowed(
+    subject: u16,
+    class: kos_abi::sched::SchedClass,
+    priority: u32,
+) -> Result<(), Rc> {
+    let q = quota(subject);
+    if priority > u32::from(q.priority) || q.sched & (1 << class as u32) == 0 {
+        return Err(Rc::QuotaExceeded);
+    }
     Ok(())
 }
 
-/// Rules of the user-test kernel only: each refuses one chosen message, so
-/// that the gate's tests can see a refusal at each point (a request at its
-/// delivery, a reply). The values are the tests' own (`utest-gate`).
-#[cfg(feature = "monitor-test")]
-pub mod test_rules {
-    use kos_abi::Rc;
+/// The subject of a process start the policy does not name: the kernel's,
+/// which no `execute` rule can target (so the start is refused, and
+/// audited, like any other).
+pub const UNNAMED: u16 = KERNEL;
 
-    use super::{Event, Message};
-
-    /// The class of the gate tests' server.
-    pub const SERVER_CLASS: &str = "utest.gate.Server";
-    /// A request to that class whose fixed part starts with this is refused.
-    pub const REFUSED_REQUEST: u64 = 0x0BAD_0BAD;
-    /// A reply from that class whose fixed part starts with this is refused.
-    pub const REFUSED_REPLY: u64 = 0x00DE_41ED;
-    /// A process of this class cannot be terminated through a Task handle.
-    pub const PROTECTED_CLASS: &str = "utest.gate.Protected";
-
-    fn first_word(fixed: &[u8]) -> Option<u64> {
-        Some(u64::from_le_bytes(fixed.get(..8)?.try_into().ok()?))
-    }
-
-    pub fn check(msg: &Message<'_>) -> Result<(), Rc> {
-        let word = first_word(msg.fixed);
-        let refused = match msg.event {
-            Event::Request => {
-                msg.target.is_some_and(|(_, class)| class == SERVER_CLASS)
-                    && word == Some(REFUSED_REQUEST)
-            }
-            Event::Reply | Event::Error => {
-                msg.source_class == SERVER_CLASS && word == Some(REFUSED_REPLY)
-            }
-            Event::KernelCall => {
-                let terminate = kos_abi::task::Method::Terminate.decl();
-                msg.target
-                    .is_some_and(|(_, class)| class == PROTECTED_CLASS)
-                    && msg.header.endpoint == terminate.endpoint
-                    && msg.header.method == terminate.id
-            }
-            Event::Execute => false,
-        };
-        if refused {
-            crate::println!(
-                "security: {:?} from {} refused by a test rule",
-                msg.event,
-                msg.source_class
-            );
-            return Err(Rc::SecurityDisallow);
-        }
-        Ok(())
-    }
+/// A decision on a message of subject `src` to `dst`, for the kernel's
+/// benchmarks.
+#[cfg(feature = "kbench")]
+#[inline(never)]
+pub fn bench_decide(
+    event: Event,
+    src: u16,
+    dst: u16,
+    method: &kos_abi::decl::MethodDecl,
+    path: &[u8],
+) -> policy_table::Decision {
+    use core::hint::black_box;
+    let Some(p) = policy() else {
+        return Decision::DENY;
+    };
+    let fixed = [0u8; 40];
+    let q = Query {
+        event,
+        src: black_box(src),
+        dst: black_box(dst),
+        endpoint: method.endpoint,
+        method: method.id,
+        fixed: &fixed,
+        name: b"",
+        path,
+        target_self: false,
+        target_child: false,
+        dst_state: 0,
+    };
+    black_box(p).decide(black_box(&q))
 }

@@ -25,6 +25,7 @@
 
 extern crate alloc;
 
+pub mod audit;
 pub mod badge;
 pub mod channel;
 pub mod console;

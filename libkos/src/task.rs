@@ -469,9 +469,26 @@ pub struct Task {
 impl Task {
     /// Creates a process named `name` from the executable at `path` (a
     /// ROMFS path with [`CreateFlags::FROM_ROMFS`]), its initial thread at
-    /// `priority`. It does not run until [`Task::resume`].
+    /// `priority`, of the caller's own class. It does not run until
+    /// [`Task::resume`].
     pub fn create(name: &str, path: &str, priority: u32, flags: CreateFlags) -> Result<Task, Rc> {
         Task::create_ex(name, path, 0, priority, flags)
+    }
+
+    /// [`Task::create`] of class `class` (the policy decides whether the
+    /// caller may start it).
+    pub fn create_as(
+        name: &str,
+        class: &str,
+        path: &str,
+        priority: u32,
+        flags: CreateFlags,
+    ) -> Result<Task, Rc> {
+        let c = create(name, class, path, 0, priority, flags)?;
+        Ok(Task {
+            handle: c.handle,
+            pid: c.pid,
+        })
     }
 
     /// [`Task::create`] with the default thread stack size (0 = the

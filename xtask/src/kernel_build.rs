@@ -29,7 +29,7 @@ impl Suite {
             Suite::None => None,
             Suite::Ktest => Some("ktest"),
             Suite::Kbench => Some("kbench"),
-            Suite::Utest => Some("monitor-test"),
+            Suite::Utest => None,
         }
     }
 
@@ -113,6 +113,9 @@ pub fn build_romfs(suite: Suite, out: &std::path::Path) -> Result<PathBuf> {
     Ok(out.to_path_buf())
 }
 
+/// Written beside the kernel image; the kernel embeds it (KERNEL_POLICY).
+pub const POLICY_FILE: &str = "policy.bin";
+
 /// The file name each board's loader expects.
 pub fn image_file_name(board: Board) -> &'static str {
     match board {
@@ -138,12 +141,15 @@ pub fn build_image(flavor: KernelFlavor) -> Result<PathBuf> {
     let out_dir = out.parent().expect("image path has a directory");
     fs::create_dir_all(out_dir)?;
     let romfs = build_romfs(flavor.suite, &out_dir.join(ROMFS_FILE))?;
+    let policy =
+        crate::policies::build_table(flavor.suite, flavor.board, &out_dir.join(POLICY_FILE))?;
 
     let features = flavor.features();
     eprintln!("xtask: building kernel ({features})");
     run_checked(
         cargo()
             .env("KERNEL_ROMFS", &romfs)
+            .env("KERNEL_POLICY", &policy)
             .args([
                 "build",
                 "-p",
@@ -208,7 +214,7 @@ mod tests {
             suite: Suite::Utest,
             qemu_exit: true,
         };
-        assert_eq!(utest.features(), "board-virt,qemu-exit,monitor-test");
+        assert_eq!(utest.features(), "board-virt,qemu-exit");
         assert!(
             utest
                 .image_path()

@@ -7,6 +7,7 @@ mod bench;
 mod docs;
 mod image;
 mod kernel_build;
+mod policies;
 mod qemu;
 mod report;
 mod sdimage;
@@ -121,11 +122,51 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
+    /// The systems' security policies (policy/systems/<system>.policy).
+    Policy {
+        #[command(subcommand)]
+        cmd: PolicyCmd,
+    },
     /// Format every crate of the workspace.
     Fmt {
         /// Only check, do not rewrite files.
         #[arg(long)]
         check: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCmd {
+    /// Compile every system's policy for every board and report errors.
+    Check {
+        /// Only this system (demo, utest, bench).
+        #[arg(long)]
+        system: Option<String>,
+    },
+    /// Run the tests written in the policies.
+    Test {
+        #[arg(long)]
+        system: Option<String>,
+    },
+    /// The decision on one message and the rule (file:line) behind it:
+    /// `explain <source class> <target class> <Interface.Method | execute> [field=value ...]`.
+    Explain {
+        /// Source class (or `class@instance`, or `kernel`).
+        src: String,
+        /// Target class (`kernel` for calls on kernel objects).
+        dst: String,
+        /// `Interface.Method`, or `execute` for a process start.
+        method: String,
+        /// Field values; `target=self|child` for calls on a process;
+        /// `state=<name>` for the target's state.
+        fields: Vec<String>,
+        #[arg(long, default_value = "demo")]
+        system: String,
+        #[arg(long, value_enum, default_value_t = Board::Virt)]
+        board: Board,
+        /// `response` or `error` (default: the request or call).
+        #[arg(long)]
+        event: Option<String>,
     },
 }
 
@@ -360,6 +401,44 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Docs { check } => {
             docs::run(check)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Policy { cmd } => {
+            let ok = match cmd {
+                PolicyCmd::Check { system } => policies::check_all(system.as_deref(), false)?,
+                PolicyCmd::Test { system } => policies::check_all(system.as_deref(), true)?,
+                PolicyCmd::Explain {
+                    src,
+                    dst,
+                    method,
+                    fields,
+                    system,
+                    board,
+                    event,
+                } => {
+                    let mut pairs = Vec::new();
+                    for f in &fields {
+                        let (k, v) = f
+                            .split_once('=')
+                            .with_context(|| format!("`{f}`: fields are field=value"))?;
+                        pairs.push((k.to_string(), v.to_string()));
+                    }
+                    let q = policy::explain::Question {
+                        src,
+                        dst,
+                        method,
+                        event,
+                        fields: pairs,
+                    };
+                    // The answer is the output; a denial is not a failure.
+                    policies::explain_cmd(&system, board, &q)?;
+                    true
+                }
+            };
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Cmd::Fmt { check } => {
             let mut cmd = cargo();

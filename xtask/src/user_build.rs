@@ -49,6 +49,7 @@ pub const TEST_PROGRAMS: &[&str] = &[
     "utest-task2",
     "utest-gate",
     "utest-fuzz",
+    "utest-policy",
 ];
 
 /// Programs carried as data (not run by einit): (cargo bin name, path in

@@ -65,13 +65,10 @@ fn name_of(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
+/// Starts the program at `path`, named and classed after its file name.
 fn start(path: &str) -> Result<Task, Rc> {
-    let task = Task::create(
-        name_of(path),
-        path,
-        DEFAULT_PRIORITY,
-        CreateFlags::FROM_ROMFS,
-    )?;
+    let name = name_of(path);
+    let task = Task::create_as(name, name, path, DEFAULT_PRIORITY, CreateFlags::FROM_ROMFS)?;
     task.resume()?;
     Ok(task)
 }

@@ -55,6 +55,16 @@ static BENCHES: &[Bench] = &[
         setup: ops::romfs_setup,
         teardown: ops::nothing,
     },
+    Bench {
+        name: "policy_check",
+        setup: ops::policy_setup,
+        teardown: ops::nothing,
+    },
+    Bench {
+        name: "policy_check_conditional",
+        setup: ops::policy_conditional_setup,
+        teardown: ops::nothing,
+    },
 ];
 
 #[inline(never)]

@@ -105,3 +105,63 @@ pub fn romfs_setup() -> fn() {
     }
     op
 }
+
+/// The subjects of the policy benchmarks' messages (looked up in set-up).
+static SUBJECTS: [core::sync::atomic::AtomicU16; 2] = [
+    core::sync::atomic::AtomicU16::new(0),
+    core::sync::atomic::AtomicU16::new(0),
+];
+
+fn subjects(src: &str, dst: &str) -> (u16, u16) {
+    use core::sync::atomic::Ordering::Relaxed;
+    crate::security::init();
+    let s = crate::security::subject_of(src, src).map_or(u16::MAX, |x| x.0);
+    let d = crate::security::subject_of(dst, dst).map_or(u16::MAX, |x| x.0);
+    SUBJECTS[0].store(s, Relaxed);
+    SUBJECTS[1].store(d, Relaxed);
+    (s, d)
+}
+
+fn prepared() -> (u16, u16) {
+    use core::sync::atomic::Ordering::Relaxed;
+    (SUBJECTS[0].load(Relaxed), SUBJECTS[1].load(Relaxed))
+}
+
+/// One policy decision (`Policy::decide`, the monitor's full path, as a
+/// sending thread's grant cache would not have it): ubench's console
+/// write, granted by one unconditional rule of the benchmark policy.
+pub fn policy_setup() -> fn() {
+    subjects("ubench", "kl.core.Core");
+    #[inline(never)]
+    fn op() {
+        let (s, d) = prepared();
+        let d = crate::security::bench_decide(
+            policy_table::Event::Call,
+            s,
+            d,
+            kos_abi::interfaces::console::Method::Write.decl(),
+            b"",
+        );
+        black_box(d);
+    }
+    op
+}
+
+/// One decision of a rule with a condition: einit starting ubench, granted
+/// if the path is `/bench/ubench`.
+pub fn policy_conditional_setup() -> fn() {
+    subjects("einit", "ubench");
+    #[inline(never)]
+    fn op() {
+        let (s, d) = prepared();
+        let d = crate::security::bench_decide(
+            policy_table::Event::Execute,
+            s,
+            d,
+            kos_abi::interfaces::task::Method::Create.decl(),
+            b"/bench/ubench",
+        );
+        black_box(d);
+    }
+    op
+}

@@ -1,8 +1,8 @@
 //! The kernel's core endpoints on `Handle::KERNEL`: console, system
-//! information and the ROMFS.
+//! information, the ROMFS and the security audit.
 
 use kos_abi::Rc;
-use kos_abi::interfaces::{console, romfs, sysinfo};
+use kos_abi::interfaces::{audit, console, romfs, sysinfo};
 use kos_abi::msg::Endpoint;
 use kos_abi::msg::romfs::{ReadReply, ReadReq};
 use kos_abi::msg::sysinfo::MemStats;
@@ -23,6 +23,9 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, endpoint: Endpoint) -> Result<Rep
         },
         Endpoint::Romfs => match romfs::Method::from_u16(m).ok_or(Rc::ResourceNotFound)? {
             romfs::Method::Read => read(k, req),
+        },
+        Endpoint::Audit => match audit::Method::from_u16(m).ok_or(Rc::ResourceNotFound)? {
+            audit::Method::Read => read_audit(k, req),
         },
         _ => Err(Rc::ResourceNotFound),
     }
@@ -79,4 +82,28 @@ fn read<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
         heapless::Vec::from_slice(zerocopy::IntoBytes::as_bytes(&fixed)).unwrap_or_default(),
         chunk,
     ))
+}
+
+/// `Audit.Read`: the records after `after`, as many as `READ_MAX`.
+fn read_audit<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
+    use kos_abi::msg::audit::{READ_MAX, ReadReply, ReadReq, Record};
+    use zerocopy::{FromZeros, IntoBytes};
+    let a: ReadReq = req.args();
+    let mut records = [Record::new_zeroed(); READ_MAX];
+    let (n, lost, last) = crate::audit::read(a.after, &mut records);
+    let fixed = ReadReply {
+        count: n as u32,
+        lost: u32::try_from(lost).unwrap_or(u32::MAX),
+        last,
+    };
+    let (rc, len) = crate::task::reply::write_reply(
+        k,
+        req.caller,
+        req.reply,
+        req.cap,
+        Rc::Ok,
+        &fixed,
+        records[..n].as_bytes(),
+    );
+    Ok(Reply::Written(rc, len))
 }

@@ -285,19 +285,45 @@ fn decode(
     )?;
     // The process a Task or Thread handle names is the call's target (the
     // policy tells a call on one's own child from one on another class).
-    let target = match object {
-        Object::Task(pid) => k.party(pid).ok(),
-        Object::Thread(tid) => k.thread(tid).and_then(|t| k.party(t.process).ok()),
+    let target_pid = match object {
+        Object::Task(pid) => Some(pid),
+        Object::Thread(tid) => k.thread(tid).map(|t| t.process),
         _ => None,
     };
-    gate::pass(&gate::Passage {
-        event: Event::KernelCall,
-        source: k.party(caller)?,
-        target,
-        held: entry.rights,
-        needed: decl.right,
-        message: &k.thread(me).ok_or(Rc::InvalidArgument)?.sent,
-    })?;
+    let dst = match object {
+        Object::Task(pid) => k.process(pid).map(|p| p.subject),
+        Object::Thread(tid) => k.thread(tid).map(|t| t.subject),
+        _ => None,
+    };
+    let caller_thread = k.thread(me).ok_or(Rc::InvalidArgument)?;
+    let g = gate::pass(
+        &gate::Passage {
+            event: Event::Call,
+            src: caller_thread.subject,
+            cached: caller_thread.granted,
+            dst: dst.unwrap_or(policy_table::KERNEL),
+            held: entry.rights,
+            needed: decl.right,
+            endpoint: header.endpoint,
+            method: header.method,
+        },
+        || {
+            let sent = &k.thread(me).ok_or(Rc::InvalidArgument)?.sent;
+            Ok((
+                k.party(caller)?,
+                target_pid.and_then(|p| k.party(p).ok()),
+                sent,
+            ))
+        },
+    )?;
+    if let Some(key) = g.remember
+        && let Some(t) = k.thread_mut(me)
+    {
+        t.granted = [key, t.granted[0]];
+    }
+    if let (Some(pid), Some(_)) = (target_pid, g.enter) {
+        k.enter_state(pid, g.enter);
+    }
     Ok(Decoded {
         header,
         object,
@@ -314,9 +340,10 @@ fn dispatch<'a>(k: &mut Kernel, req: &Request, object: Object) -> Result<Reply<'
         (Object::Task(pid), Endpoint::Thread) => thread_ep::create(k, req, pid),
         (Object::Task(pid), Endpoint::Vm) => vm_ep::call(k, req, pid),
         (Object::Thread(tid), Endpoint::Thread) => thread_ep::call(k, req, tid),
-        (Object::Kernel, Endpoint::Console | Endpoint::SysInfo | Endpoint::Romfs) => {
-            core_ep::call(k, req, endpoint)
-        }
+        (
+            Object::Kernel,
+            Endpoint::Console | Endpoint::SysInfo | Endpoint::Romfs | Endpoint::Audit,
+        ) => core_ep::call(k, req, endpoint),
         (Object::Kernel, Endpoint::HandleOps) => handles::call(k, req),
         (Object::Kernel, Endpoint::Locator) => locator::call(k, req),
         // The gate let through only the methods declared on the kernel

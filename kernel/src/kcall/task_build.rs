@@ -161,7 +161,15 @@ fn set_initial<'a>(
     quantum: Option<u32>,
 ) -> Result<Reply<'a>, Rc> {
     kernel_core::sched::level(class, priority).ok_or(Rc::InvalidArgument)?;
+    // Within the quotas of the target's class and of the caller's.
+    let caller = k
+        .process(k.thread(k.current()).map_or(target, |t| t.process))
+        .map(|p| p.subject);
+    if let Some(s) = caller {
+        crate::security::sched_allowed(s, class, priority)?;
+    }
     let p = created(k, target)?;
+    crate::security::sched_allowed(p.subject, class, priority)?;
     let quantum = quantum.unwrap_or(p.initial.2);
     p.initial = (class, priority, quantum);
     if let Some(main) = p.threads.first().copied()

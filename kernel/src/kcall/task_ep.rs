@@ -99,14 +99,35 @@ fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     let mut path_buf = [0u8; MAX_PATH];
     let name = req.arena_str(k, a.name, &mut name_buf)?;
     let eiid = if a.eiid.len == 0 {
-        name
+        // No class given: the creator's own (a child gets no privilege its
+        // creator does not have, and the policy still decides).
+        let own = k
+            .process(req.caller)
+            .ok_or(Rc::InvalidArgument)?
+            .eiid
+            .as_bytes();
+        let copy = eiid_buf.get_mut(..own.len()).ok_or(Rc::InvalidArgument)?;
+        copy.copy_from_slice(own);
+        core::str::from_utf8(copy).map_err(|_| Rc::InvalidArgument)?
     } else {
         req.arena_str(k, a.eiid, &mut eiid_buf)?
     };
     let path = req.arena_str(k, a.path, &mut path_buf)?;
+    // The new process's subject: the instance its name is, else its class.
+    // A class the policy does not name cannot be started.
+    let (subject, state) =
+        crate::security::subject_of(eiid, name).unwrap_or((crate::security::UNNAMED, 0));
+    let creator = k.party(req.caller)?;
+    let new = crate::gate::Party {
+        pid: 0,
+        class: eiid,
+        subject,
+        state,
+        parent: creator.pid,
+    };
     // The monitor sees the whole fixed part, as the kernel call's check did.
     let sent = &k.thread(k.current()).ok_or(Rc::InvalidArgument)?.sent;
-    crate::gate::execute(k.party(req.caller)?, eiid, &sent.header, sent.fixed())?;
+    let state = crate::gate::execute(creator, new, sent.fixed(), name, path)?.unwrap_or(state);
     let image = if flags.contains(CreateFlags::FROM_ROMFS) {
         Some(crate::romfs::file(path).map_err(|e| {
             use romfs_builder::Error as E;
@@ -127,6 +148,7 @@ fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
         a.stack_size,
         a.priority,
         flags,
+        (subject, state),
     )?;
     match k.add_handle(req.caller, Object::Task(child), Rights::all()) {
         Ok(h) => {

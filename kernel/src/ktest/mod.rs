@@ -15,6 +15,7 @@ mod frames;
 mod heap;
 mod paging;
 mod romfs;
+mod security;
 mod space;
 mod timer;
 
@@ -71,6 +72,9 @@ static TESTS: &[Test] = tests![
     romfs::lookup_and_read,
     romfs::missing_paths_are_errors,
     romfs::corrupted_images_rejected,
+    security::embedded_policy_reads,
+    security::denials_are_audited,
+    security::audit_ring_is_bounded,
     space::copy_roundtrip,
     space::bad_addresses_refused,
     space::refusals_change_nothing,

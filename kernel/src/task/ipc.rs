@@ -188,22 +188,45 @@ impl Kernel {
     }
 
     /// The gate for a message delivered to `to` (a request to its server,
-    /// a reply to its client).
+    /// a reply to its client), decided on `(endpoint, method)`: the
+    /// request's. A state the policy makes the target enter is entered.
+    #[inline(always)]
     fn pass_delivery(
-        &self,
+        &mut self,
         event: Event,
         out: &Outgoing,
-        to: Pid,
+        (to, to_thread): (Pid, Tid),
         right: Rights,
+        (endpoint, method): (u16, u16),
     ) -> Result<(), Rc> {
-        gate::pass(&Passage {
-            event,
-            source: self.party(out.from)?,
-            target: Some(self.party(to)?),
-            held: right,
-            needed: right,
-            message: &self.threads.get(out.thread).ok_or(Rc::PeerDied)?.sent,
-        })
+        let sender = self.threads.get(out.thread).ok_or(Rc::PeerDied)?;
+        let (src, cached) = (sender.subject, sender.granted);
+        let dst = self.threads.get(to_thread).ok_or(Rc::PeerDied)?.subject;
+        let g = gate::pass(
+            &Passage {
+                event,
+                src,
+                dst,
+                cached,
+                held: right,
+                needed: right,
+                endpoint,
+                method,
+            },
+            || {
+                let sent = &self.threads.get(out.thread).ok_or(Rc::PeerDied)?.sent;
+                Ok((self.party(out.from)?, Some(self.party(to)?), sent))
+            },
+        )?;
+        if let Some(key) = g.remember
+            && let Some(t) = self.threads.get_mut(out.thread)
+        {
+            t.granted = [key, t.granted[0]];
+        }
+        if g.enter.is_some() {
+            self.enter_state(to, g.enter);
+        }
+        Ok(())
     }
 
     /// `Call` through a channel handle. Returns `None` when the caller
@@ -245,7 +268,10 @@ impl Kernel {
             let mut out = Outgoing::new(caller, me, request, header);
             let result = self
                 .read_descs_into(&mut out)
-                .and_then(|_| self.pass_delivery(Event::Request, &out, spid, Rights::CLIENT))
+                .and_then(|_| {
+                    let key = (out.header.endpoint, out.header.method);
+                    self.pass_delivery(Event::Request, &out, (spid, server), Rights::CLIENT, key)
+                })
                 .and_then(|_| self.deliver(&out, spid, buf));
             match result {
                 Ok(len) => {
@@ -370,7 +396,10 @@ impl Kernel {
             let mut out = Outgoing::new(cpid, client, request, header);
             let result = self
                 .read_descs_into(&mut out)
-                .and_then(|_| self.pass_delivery(Event::Request, &out, pid, Rights::CLIENT))
+                .and_then(|_| {
+                    let key = (out.header.endpoint, out.header.method);
+                    self.pass_delivery(Event::Request, &out, (pid, me), Rights::CLIENT, key)
+                })
                 .and_then(|_| self.deliver(&out, pid, buf));
             match result {
                 Ok(len) => {
@@ -440,14 +469,20 @@ impl Kernel {
         }
         let status = Rc::from_u32(out.header.status).unwrap_or(Rc::NotSupported);
         let event = if status == Rc::Ok {
-            Event::Reply
+            Event::Response
         } else {
             Event::Error
         };
         // The reply token is the server's right to answer (it received the
         // request through a SERVER end).
+        // The policy decides on the request's endpoint and method: the
+        // client's snapshot of it (it is blocked in Call, so unchanged).
+        let key = self
+            .threads
+            .get(client)
+            .map_or((0, 0), |t| (t.sent.header.endpoint, t.sent.header.method));
         let delivered = self
-            .pass_delivery(event, &out, cpid, Rights::empty())
+            .pass_delivery(event, &out, (cpid, client), Rights::empty(), key)
             .and_then(|_| self.deliver(&out, cpid, reply));
         // A refused or undeliverable reply ends the call for both: the
         // client gets the refusal, the server learns it from Reply.

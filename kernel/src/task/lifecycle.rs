@@ -34,6 +34,7 @@ impl Kernel {
         stack_size: u64,
         priority: u32,
         flags: CreateFlags,
+        label: (u16, u8),
     ) -> Result<Pid, Rc> {
         use kos_abi::sched::MAX_PRIORITY;
         use kos_abi::vm::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE};
@@ -53,6 +54,23 @@ impl Kernel {
         if self.threads.len() >= MAX_THREADS {
             return Err(Rc::QuotaExceeded);
         }
+        // The policy's quotas: the creator's (children alive at once, the
+        // priority it may give) and the new process's own (its priority
+        // ceiling and classes, its handles and frames).
+        let quota = crate::security::quota(label.0);
+        crate::security::sched_allowed(label.0, SchedClass::Normal, priority)?;
+        if let Some(c) = creator.and_then(|c| self.procs.get(c)) {
+            let (cpid, csubject) = (c.pid, c.subject);
+            crate::security::sched_allowed(csubject, SchedClass::Normal, priority)?;
+            let children = self
+                .procs
+                .iter()
+                .filter(|(_, p)| p.parent == cpid && p.lifecycle != Lifecycle::Ended)
+                .count();
+            if children >= crate::security::quota(csubject).processes as usize {
+                return Err(Rc::QuotaExceeded);
+            }
+        }
         // Room for the process first: its address space is not dropped
         // lightly (frames and an ASID would leak).
         self.procs.reserve_one().map_err(slab_err)?;
@@ -62,6 +80,7 @@ impl Kernel {
             stack_size
         };
 
+        let parent = creator.and_then(|c| self.procs.get(c)).map_or(0, |c| c.pid);
         // The child's own generator is seeded from its creator's, so that
         // reseeding the creator makes its children's placements repeat.
         let aslr = match creator.and_then(|c| self.procs.get_mut(c)) {
@@ -69,7 +88,7 @@ impl Kernel {
             None => &mut self.boot_aslr,
         };
         let child_seed = aslr.next_u64();
-        let mut space = AddressSpace::new(DEFAULT_QUOTA_FRAMES)?;
+        let mut space = AddressSpace::new(DEFAULT_QUOTA_FRAMES.min(quota.frames as usize))?;
         let loaded = match image {
             Some(image) => loader::load(&mut space, path, image, aslr).map(Some),
             None => Ok(None),
@@ -90,7 +109,7 @@ impl Kernel {
             flags,
             lifecycle: Lifecycle::Created,
             space: Some(space),
-            handles: HandleTable::new(MAX_HANDLES),
+            handles: HandleTable::new(MAX_HANDLES.min(quota.handles as usize)),
             threads: Vec::new(),
             stack_size,
             exit: ExitInfo::default(),
@@ -107,6 +126,9 @@ impl Kernel {
             aslr: kernel_core::aslr::Aslr::new(child_seed),
             initial: (SchedClass::Normal, priority, 0),
             fault_thread: None,
+            subject: label.0,
+            state: label.1,
+            parent,
         };
         let pid = match self.procs.insert(proc) {
             Ok(pid) => pid,
@@ -158,17 +180,22 @@ impl Kernel {
         (class, priority, quantum): (SchedClass, u32, u32),
         setup: impl FnOnce(&mut Thread),
     ) -> Result<Tid, Rc> {
-        let space = self
-            .procs
-            .get_mut(pid)
-            .and_then(|p| p.space.as_mut())
-            .ok_or(Rc::Busy)?;
+        let p = self.procs.get_mut(pid).ok_or(Rc::Busy)?;
+        let subject = p.subject;
+        // The policy's quota of the process's class: threads, priority
+        // ceiling, scheduling classes.
+        crate::security::sched_allowed(subject, class, priority)?;
+        if p.threads.len() >= crate::security::quota(p.subject).threads as usize {
+            return Err(Rc::QuotaExceeded);
+        }
+        let space = p.space.as_mut().ok_or(Rc::Busy)?;
         let top = space.new_stack(stack_size)?;
         let base = space.region_of(top - 1).map(|r| r.start).unwrap_or(0);
         let Some(mut t) = Thread::try_new(pid, 0, class, priority, quantum) else {
             space.release(base);
             return Err(Rc::OutOfMemory);
         };
+        t.subject = subject;
         t.frame.elr = entry;
         t.frame.spsr = user::SPSR_EL0;
         t.frame.sp_el0 = top;

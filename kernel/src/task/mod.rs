@@ -149,12 +149,26 @@ impl Kernel {
         (self.procs.len(), self.threads.len())
     }
 
-    /// Live process `pid` as the gate knows it: its PID and class.
+    /// Live process `pid` as the gate knows it.
+    #[inline]
     pub fn party(&self, pid: Pid) -> Result<crate::gate::Party<'_>, Rc> {
         self.procs
             .get(pid)
-            .map(|p| (p.pid, p.eiid.as_str()))
+            .map(|p| crate::gate::Party {
+                pid: p.pid,
+                class: p.eiid.as_str(),
+                subject: p.subject,
+                state: p.state,
+                parent: p.parent,
+            })
             .ok_or(Rc::PeerDied)
+    }
+
+    /// Put `pid` in the state a granting rule named.
+    pub fn enter_state(&mut self, pid: Pid, state: Option<u8>) {
+        if let (Some(s), Some(p)) = (state, self.procs.get_mut(pid)) {
+            p.state = s;
+        }
     }
 }
 

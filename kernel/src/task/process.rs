@@ -65,6 +65,12 @@ pub struct Process {
     pub initial: (kos_abi::sched::SchedClass, u32, u32),
     /// The thread whose fault froze it (a frozen process).
     pub fault_thread: Option<Tid>,
+    /// Its subject in the security policy (its class, or a named instance
+    /// of it) and its state in its class's state machine.
+    pub subject: u16,
+    pub state: u8,
+    /// Its creator's PID (0 for the first process).
+    pub parent: u32,
 }
 
 /// `.symtab` and `.strtab` of a process.

@@ -82,6 +82,12 @@ pub struct Thread {
     /// runs (SP_EL1 points at its end, see vectors.s).
     pub frame: Box<TrapFrame>,
     pub process: Pid,
+    /// Its process's policy subject, kept here for the IPC path's policy
+    /// check (a process's subject never changes; set with the thread).
+    pub subject: u16,
+    /// The last two message kinds the policy granted it outright, newest
+    /// first (see `gate::pass`; 0: none).
+    pub granted: [u64; 2],
     /// The number users see (`ThreadInfo.tid`).
     pub tid: u32,
     pub state: State,
@@ -124,6 +130,8 @@ impl Thread {
         Some(Thread {
             frame: TrapFrame::try_new_boxed()?,
             process,
+            subject: policy_table::KERNEL,
+            granted: [0; 2],
             tid,
             state: State::New,
             class,

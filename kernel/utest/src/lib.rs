@@ -25,11 +25,24 @@ pub fn role() -> Option<&'static str> {
     env.strip_prefix("role=")
 }
 
-/// Creates `path` as process `name` with environment `role=<role>` and
-/// starts it.
+/// The class a child named `name` is started as: a dotted name
+/// (`utest.gate.Server`) is a class name, and the child is of that class;
+/// any other name gives a child of the caller's own class.
+pub fn class_for(name: &str) -> &str {
+    if name.contains('.') { name } else { "" }
+}
+
+/// Creates `path` as process `name` (of [`class_for`] it) with
+/// environment `role=<role>` and starts it.
 pub fn start_role(path: &str, name: &str, role: &str) -> Result<Task, String> {
-    let t = Task::create(name, path, DEFAULT_PRIORITY, CreateFlags::FROM_ROMFS)
-        .map_err(|e| format!("create {name} ({path}): {e}"))?;
+    let t = Task::create_as(
+        name,
+        class_for(name),
+        path,
+        DEFAULT_PRIORITY,
+        CreateFlags::FROM_ROMFS,
+    )
+    .map_err(|e| format!("create {name} ({path}): {e}"))?;
     t.set_env(format!("role={role}").as_bytes())
         .map_err(|e| format!("set_env of {name}: {e}"))?;
     t.resume().map_err(|e| format!("resume {name}: {e}"))?;
@@ -135,8 +148,14 @@ pub fn run_group(path: &str, children: &[Child<'_>], links: &[Link<'_>]) -> Resu
 
     let mut tasks = Vec::new();
     for c in children {
-        let t = Task::create(c.name, path, DEFAULT_PRIORITY, CreateFlags::FROM_ROMFS)
-            .map_err(|e| format!("create {}: {e}", c.name))?;
+        let t = Task::create_as(
+            c.name,
+            class_for(c.name),
+            path,
+            DEFAULT_PRIORITY,
+            CreateFlags::FROM_ROMFS,
+        )
+        .map_err(|e| format!("create {}: {e}", c.name))?;
         t.set_env(format!("role={}", c.role).as_bytes())
             .map_err(|e| format!("set_env of {}: {e}", c.name))?;
         tasks.push(t);

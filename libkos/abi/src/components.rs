@@ -51,6 +51,10 @@ pub const CORE: ComponentDecl = ComponentDecl {
             name: "mdl",
             interface: interfaces::mdl::NAME,
         },
+        EndpointDecl {
+            name: "audit",
+            interface: interfaces::audit::NAME,
+        },
     ],
 };
 

@@ -60,6 +60,98 @@ pub struct Layout {
     pub size: usize,
 }
 
+/// How a request field reads, for the policy's conditions on it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    /// An unsigned little-endian integer.
+    Unsigned,
+    /// A signed little-endian integer.
+    Signed,
+    /// A range of the arena (a string or bytes the fixed part points at).
+    Arena,
+    /// Anything else (bytes, nested structs).
+    Other,
+}
+
+/// One field of a request's fixed part, as the policy compiler reads it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct FieldDesc {
+    pub name: &'static str,
+    /// Bytes from the start of the fixed part, and its size.
+    pub offset: usize,
+    pub size: usize,
+    pub kind: FieldKind,
+    /// The names of its values (an enum), or of its bits (flags).
+    pub values: &'static [(&'static str, u64)],
+    /// Whether `values` are bits (tested with `has`) rather than values.
+    pub flags: bool,
+}
+
+/// A fixed part whose fields the declarations describe: implemented with
+/// [`fields!`](crate::fields), which checks at compile time that the list
+/// names every field of the struct with its type.
+pub trait Fields {
+    const FIELDS: &'static [FieldDesc];
+}
+
+impl Fields for () {
+    const FIELDS: &'static [FieldDesc] = &[];
+}
+
+/// A field's type, as [`FieldDesc::kind`] says it.
+pub trait FieldType {
+    const KIND: FieldKind;
+}
+
+macro_rules! field_types {
+    ($($t:ty => $k:ident),* $(,)?) => { $( impl FieldType for $t { const KIND: FieldKind = FieldKind::$k; } )* };
+}
+field_types!(u8 => Unsigned, u16 => Unsigned, u32 => Unsigned, u64 => Unsigned,
+    i32 => Signed, i64 => Signed, crate::msg::ArenaRef => Arena);
+impl<const N: usize> FieldType for [u8; N] {
+    const KIND: FieldKind = FieldKind::Other;
+}
+
+/// A type whose values (or bits) have names, for a field declared `as` it.
+pub trait Named {
+    const VALUES: &'static [(&'static str, u64)];
+    /// The values are bits of a set.
+    const BITS: bool;
+}
+
+/// Describes the fields of a request struct (in the struct's own module):
+/// `fields!(CreateReq { name: ArenaRef, priority: u32, flags: u32 as CreateFlags });`.
+/// Every field must be listed, with its type: the expansion destructures
+/// the struct and checks each type, so the list cannot disagree with it.
+#[macro_export]
+macro_rules! fields {
+    ($T:ident { $($f:ident : $ft:ty $(as $E:ty)?),* $(,)? }) => {
+        impl $crate::decl::Fields for $T {
+            const FIELDS: &'static [$crate::decl::FieldDesc] = &[
+                $( $crate::decl::FieldDesc {
+                    name: stringify!($f),
+                    offset: ::core::mem::offset_of!($T, $f),
+                    size: ::core::mem::size_of::<$ft>(),
+                    kind: <$ft as $crate::decl::FieldType>::KIND,
+                    values: $crate::fields!(@values $($E)?),
+                    flags: $crate::fields!(@flags $($E)?),
+                }, )*
+            ];
+        }
+        const _: () = {
+            #[allow(dead_code, reason = "a compile-time check only")]
+            fn every_field_listed(v: &$T) {
+                let $T { $($f: _),* } = v;
+                $( let _: &$ft = &v.$f; )*
+            }
+        };
+    };
+    (@values) => { &[] };
+    (@values $E:ty) => { <$E as $crate::decl::Named>::VALUES };
+    (@flags) => { false };
+    (@flags $E:ty) => { <$E as $crate::decl::Named>::BITS };
+}
+
 /// One method, as declared.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct MethodDecl {
@@ -76,6 +168,8 @@ pub struct MethodDecl {
     /// How the declaration spells the right.
     pub right_name: &'static str,
     pub request: Layout,
+    /// The request's fields (what the policy's conditions can read).
+    pub fields: &'static [FieldDesc],
     pub reply: Layout,
     /// The declaration's doc comment.
     pub doc: &'static str,
@@ -121,6 +215,8 @@ pub struct Field {
     /// Bytes it takes in the fixed part, handle descriptors, most arena
     /// bytes.
     pub fixed: usize,
+    /// The alignment of its fixed-part bytes.
+    pub align: usize,
     pub handles: usize,
     pub arena: usize,
     /// "fixed", "bytes", "string" or "handle".
@@ -246,6 +342,7 @@ macro_rules! interfaces {
                                 name: stringify!($req),
                                 size: ::core::mem::size_of::<$req>(),
                             },
+                            fields: <$req as $crate::decl::Fields>::FIELDS,
                             reply: Layout {
                                 name: stringify!($rep),
                                 size: ::core::mem::size_of::<$rep>(),
@@ -320,4 +417,30 @@ macro_rules! interfaces {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Named;
+
+    /// Each flags type's names are its bitflags names (the `Named` list is
+    /// written by hand; this keeps it whole).
+    fn same<F: bitflags::Flags<Bits = u32> + Named>() {
+        let names: alloc_free::Names = <F as bitflags::Flags>::FLAGS
+            .iter()
+            .map(|f| (f.name(), u64::from(f.value().bits())))
+            .collect();
+        assert_eq!(names.as_slice(), F::VALUES);
+    }
+
+    mod alloc_free {
+        extern crate std;
+        pub type Names = std::vec::Vec<(&'static str, u64)>;
+    }
+
+    #[test]
+    fn flag_names_are_the_bitflags_names() {
+        same::<crate::task::CreateFlags>();
+        same::<crate::vm::VmPerms>();
+    }
 }

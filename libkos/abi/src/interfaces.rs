@@ -163,4 +163,12 @@ crate::interfaces! {
         /// Unmap what Map returned.
         fn Unmap(vm::VmRange) -> () = 2, on Mdl, needs Rights::MAP_READ;
     }
+
+    /// The security audit: what the policy decided, and why.
+    interface "kl.core.Audit" as Audit in audit = 11 {
+        /// The records after sequence number `after`, oldest first (as
+        /// many as fit, at most `msg::audit::READ_MAX`, in the reply's
+        /// arena).
+        fn Read(msg::audit::ReadReq) -> msg::audit::ReadReply = 0, on Kernel, needs Rights::AUDIT;
+    }
 }

@@ -148,6 +148,12 @@ pub mod handle_ops {
         pub badge: u32,
         pub _reserved: u32,
     }
+    crate::fields!(CopyReq {
+        handle: u32,
+        rights: u32,
+        badge: u32,
+        _reserved: u32
+    });
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -179,6 +185,12 @@ pub mod handle_ops {
         /// The cookie that notice reports.
         pub cookie: u64,
     }
+    crate::fields!(BadgeReq {
+        value: u64,
+        notice: u32,
+        _reserved: u32,
+        cookie: u64
+    });
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -191,6 +203,11 @@ pub mod handle_ops {
         pub rights: u32,
         pub _reserved: u32,
     }
+    crate::fields!(UserObjectReq {
+        context: u64,
+        rights: u32,
+        _reserved: u32
+    });
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -214,6 +231,10 @@ pub mod handle_ops {
         pub handle: u32,
         pub _reserved: u32,
     }
+    crate::fields!(CloseReq {
+        handle: u32,
+        _reserved: u32
+    });
 }
 
 /// Static channels by name (`ServiceLocatorRegister` / `Connect`).
@@ -232,6 +253,7 @@ pub mod locator {
     pub struct NameReq {
         pub name: ArenaRef,
     }
+    crate::fields!(NameReq { name: ArenaRef });
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -242,6 +264,11 @@ pub mod locator {
         pub server: u32,
         pub name: ArenaRef,
     }
+    crate::fields!(ConnectTasksReq {
+        client: u32,
+        server: u32,
+        name: ArenaRef
+    });
 }
 
 /// Notification receivers.
@@ -269,6 +296,11 @@ pub mod notice {
         pub mask: u32,
         pub cookie: u64,
     }
+    crate::fields!(SubscribeReq {
+        object: u32,
+        mask: u32,
+        cookie: u64
+    });
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -278,6 +310,7 @@ pub mod notice {
         /// Nanoseconds; `u64::MAX` = forever; 0 = do not block.
         pub timeout_ns: u64,
     }
+    crate::fields!(WaitReq { timeout_ns: u64 });
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -299,6 +332,11 @@ pub mod notice {
         pub event: u32,
         pub _reserved: u32,
     }
+    crate::fields!(Event {
+        cookie: u64,
+        event: u32,
+        _reserved: u32
+    });
 }
 
 /// MDL buffers: physical memory shared by handle.
@@ -315,6 +353,7 @@ pub mod mdl {
     pub struct CreateReq {
         pub size: u64,
     }
+    crate::fields!(CreateReq { size: u64 });
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -325,6 +364,83 @@ pub mod mdl {
         pub writable: u32,
         pub _reserved: u32,
     }
+    crate::fields!(MapReq {
+        writable: u32,
+        _reserved: u32
+    });
+}
+
+/// The security audit: its records and the layouts of `Audit.Read`.
+pub mod audit {
+    use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout};
+
+    /// Records one `Audit.Read` returns at most.
+    pub const READ_MAX: usize = 8;
+    /// Bytes of a class name or rule location a record keeps.
+    pub const NAME_LEN: usize = 32;
+    /// [`Record::decision`]: refused, granted (and audited).
+    pub const DENIED: u8 = 0;
+    pub const GRANTED: u8 = 1;
+
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct ReadReq {
+        /// Records with a greater sequence number are returned.
+        pub after: u64,
+    }
+    crate::fields!(ReadReq { after: u64 });
+
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct ReadReply {
+        /// Records in the arena.
+        pub count: u32,
+        /// Records after `after` that the bounded ring lost.
+        pub lost: u32,
+        /// The sequence number of the newest record so far.
+        pub last: u64,
+    }
+
+    /// One decision. Names are cut to [`NAME_LEN`] bytes, NUL-padded.
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[repr(C)]
+    pub struct Record {
+        /// 1, 2, 3, ... in the order of the decisions.
+        pub seq: u64,
+        pub src_pid: u32,
+        /// 0 for the kernel's own objects and for a process not created yet.
+        pub dst_pid: u32,
+        pub endpoint: u16,
+        pub method: u16,
+        /// The rule that decided (0xFFFF: none granted it).
+        pub rule: u16,
+        /// The policy's event: request 0, response 1, error 2, call 3,
+        /// execute 4.
+        pub event: u8,
+        pub decision: u8,
+        pub src_class: [u8; NAME_LEN],
+        pub dst_class: [u8; NAME_LEN],
+        /// Where the rule is written (`file:line:column`, cut to fit).
+        pub rule_at: [u8; NAME_LEN],
+    }
+
+    impl Default for Record {
+        fn default() -> Record {
+            Record::new_zeroed()
+        }
+    }
+
+    /// A name field as text.
+    pub fn text(field: &[u8; NAME_LEN]) -> &str {
+        let end = field.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
+        core::str::from_utf8(&field[..end]).unwrap_or("?")
+    }
+
+    const _: () = assert!(core::mem::size_of::<Record>() == 120);
 }
 
 /// The ROMFS: its layouts (the methods are declared in
@@ -342,6 +458,10 @@ pub mod romfs {
         pub path: ArenaRef,
         pub offset: u64,
     }
+    crate::fields!(ReadReq {
+        path: ArenaRef,
+        offset: u64
+    });
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -371,6 +491,12 @@ pub mod thread {
         pub stack_size: u64,
         pub policy: SchedPolicy,
     }
+    crate::fields!(CreateReq {
+        entry: u64,
+        arg: u64,
+        stack_size: u64,
+        policy: SchedPolicy
+    });
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -389,6 +515,7 @@ pub mod thread {
         /// Nanoseconds; `u64::MAX` = forever.
         pub timeout_ns: u64,
     }
+    crate::fields!(JoinReq { timeout_ns: u64 });
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,

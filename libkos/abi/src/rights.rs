@@ -54,6 +54,8 @@ bitflags! {
         /// Kernel handle: may use the service locator (register, connect,
         /// connect tasks).
         const LOCATOR = 1 << (GENERIC_BITS + 5);
+        /// Kernel handle: may read the security audit (`Audit.Read`).
+        const AUDIT = 1 << (GENERIC_BITS + 6);
         /// Every object-specific bit.
         const SPECIFIC = !((1 << GENERIC_BITS) - 1);
         /// Every generic bit.

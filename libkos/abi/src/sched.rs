@@ -53,6 +53,12 @@ pub struct SchedPolicy {
     pub quantum_ticks: u32,
     pub _reserved: u32,
 }
+crate::fields!(SchedPolicy {
+    class: u32 as SchedClass,
+    priority: u32,
+    quantum_ticks: u32,
+    _reserved: u32
+});
 
 const _: () = {
     assert!(SchedClass::Fifo as u32 == 0);
@@ -60,3 +66,16 @@ const _: () = {
     assert!(SchedClass::Normal as u32 == 2);
     assert!(core::mem::size_of::<SchedPolicy>() == 16);
 };
+
+impl crate::decl::Named for SchedClass {
+    const VALUES: &'static [(&'static str, u64)] = &[
+        ("Fifo", SchedClass::Fifo as u64),
+        ("RoundRobin", SchedClass::RoundRobin as u64),
+        ("Normal", SchedClass::Normal as u64),
+    ];
+    const BITS: bool = false;
+}
+
+impl crate::decl::FieldType for SchedPolicy {
+    const KIND: crate::decl::FieldKind = crate::decl::FieldKind::Other;
+}

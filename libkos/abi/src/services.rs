@@ -55,6 +55,31 @@ macro_rules! with_services {
                 /// Ends the server.
                 fn stop() -> () = 9;
             }
+
+            /// The service of the gate's on-target tests (`utest-gate`): the
+            /// user-test policy refuses some values of `v`, on the request
+            /// and on the reply.
+            service "utest.Gate" as gate = 0x41 {
+                /// Answers `v`, the return code of the server's previous
+                /// Reply, and the method.
+                fn echo(v: u64) -> (v: u64, prev: u64, method: u64) = 1;
+                /// Sleeps `v` milliseconds, then answers as `echo`.
+                fn delay(v: u64) -> (v: u64, prev: u64, method: u64) = 2;
+            }
+
+            /// A door, for the on-target tests of the policy's state
+            /// machines (`utest-policy`): the user-test policy lets a
+            /// client knock only while the door is open.
+            service "utest.Door" as door = 0x42 {
+                /// Opens it (rcBusy if open).
+                fn open() -> () = 1;
+                /// Closes it (rcBusy if closed).
+                fn close() -> () = 2;
+                /// Knocks.
+                fn knock() -> () = 3;
+                /// Shouts `v` (its reply is what the policy refuses).
+                fn shout(v: u64) -> (v: u64) = 4;
+            }
         }
     };
 }
@@ -69,14 +94,22 @@ pub struct Point {
     pub y: i32,
 }
 
-/// How a declared argument or result travels: (fixed-part bytes, handle
-/// descriptors, most arena bytes, what it is).
+/// How a declared argument or result travels: (fixed-part bytes, their
+/// alignment, handle descriptors, most arena bytes, what it is). The fixed
+/// part lays the fields out in order, each at its alignment (as
+/// `libkos::interface` encodes them).
 pub trait WireShape {
-    const SHAPE: (usize, usize, usize, &'static str);
+    const SHAPE: (usize, usize, usize, usize, &'static str);
 }
 
 impl<T: FromBytes + IntoBytes + Immutable> WireShape for T {
-    const SHAPE: (usize, usize, usize, &'static str) = (core::mem::size_of::<T>(), 0, 0, "fixed");
+    const SHAPE: (usize, usize, usize, usize, &'static str) = (
+        core::mem::size_of::<T>(),
+        core::mem::align_of::<T>(),
+        0,
+        0,
+        "fixed",
+    );
 }
 
 /// A byte string of at most `N` bytes, in the arena.
@@ -87,13 +120,25 @@ pub struct Str<const N: usize>;
 pub struct Cap;
 
 impl<const N: usize> WireShape for Bytes<N> {
-    const SHAPE: (usize, usize, usize, &'static str) = (8, 0, N, "bytes");
+    const SHAPE: (usize, usize, usize, usize, &'static str) = (
+        core::mem::size_of::<crate::msg::ArenaRef>(),
+        core::mem::align_of::<crate::msg::ArenaRef>(),
+        0,
+        N,
+        "bytes",
+    );
 }
 impl<const N: usize> WireShape for Str<N> {
-    const SHAPE: (usize, usize, usize, &'static str) = (8, 0, N, "string");
+    const SHAPE: (usize, usize, usize, usize, &'static str) = (
+        core::mem::size_of::<crate::msg::ArenaRef>(),
+        core::mem::align_of::<crate::msg::ArenaRef>(),
+        0,
+        N,
+        "string",
+    );
 }
 impl WireShape for Cap {
-    const SHAPE: (usize, usize, usize, &'static str) = (0, 1, 0, "handle");
+    const SHAPE: (usize, usize, usize, usize, &'static str) = (0, 1, 1, 0, "handle");
 }
 
 /// One field of a service method's request or reply.
@@ -103,9 +148,10 @@ pub const fn field<T: WireShape + ?Sized>(name: &'static str, ty: &'static str) 
         name,
         ty,
         fixed: T::SHAPE.0,
-        handles: T::SHAPE.1,
-        arena: T::SHAPE.2,
-        wire: T::SHAPE.3,
+        align: T::SHAPE.1,
+        handles: T::SHAPE.2,
+        arena: T::SHAPE.3,
+        wire: T::SHAPE.4,
     }
 }
 

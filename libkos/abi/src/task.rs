@@ -49,6 +49,14 @@ pub struct CreateReq {
     /// [`CreateFlags`] bits.
     pub flags: u32,
 }
+crate::fields!(CreateReq {
+    name: ArenaRef,
+    eiid: ArenaRef,
+    path: ArenaRef,
+    stack_size: u64,
+    priority: u32,
+    flags: u32 as CreateFlags
+});
 
 #[derive(
     Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -68,6 +76,7 @@ pub struct CreateReply {
 pub struct ExitReq {
     pub code: i64,
 }
+crate::fields!(ExitReq { code: i64 });
 
 /// `Wait`.
 #[derive(
@@ -78,6 +87,7 @@ pub struct WaitReq {
     /// Nanoseconds; `u64::MAX` = forever.
     pub timeout_ns: u64,
 }
+crate::fields!(WaitReq { timeout_ns: u64 });
 
 /// `SetEnv`: the environment data is the request's arena (at most
 /// [`MAX_ENV`] bytes); the child finds it at start (x0 = address, x1 =
@@ -209,6 +219,12 @@ pub struct VmReserveReq {
     pub perms: u32,
     pub _reserved: u32,
 }
+crate::fields!(VmReserveReq {
+    addr: u64,
+    size: u64,
+    perms: u32 as crate::vm::VmPerms,
+    _reserved: u32
+});
 
 #[derive(
     Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -236,6 +252,14 @@ pub struct LoadSegReq {
     pub mdl_offset: u64,
     pub file_size: u64,
 }
+crate::fields!(LoadSegReq {
+    mdl: u32,
+    perms: u32 as crate::vm::VmPerms,
+    vaddr: u64,
+    mem_size: u64,
+    mdl_offset: u64,
+    file_size: u64
+});
 
 /// `LoadElfSyms` (`.symtab`, `.strtab`) and `LoadElfHdr` (the ELF header and
 /// program headers): bytes from an MDL, kept by the kernel for the process
@@ -252,6 +276,14 @@ pub struct LoadBlobReq {
     pub offset2: u64,
     pub size2: u64,
 }
+crate::fields!(LoadBlobReq {
+    mdl: u32,
+    _reserved: u32,
+    offset: u64,
+    size: u64,
+    offset2: u64,
+    size2: u64
+});
 
 /// Largest symbol table (`.symtab` + `.strtab`) and ELF header kept per process.
 pub const MAX_SYMS: u64 = 4 << 20;
@@ -268,6 +300,10 @@ pub struct SetEntryReq {
     pub entry: u64,
     pub load_offset: u64,
 }
+crate::fields!(SetEntryReq {
+    entry: u64,
+    load_offset: u64
+});
 
 /// `TransferHandle`: a descendant of the caller's `handle` (with `rights`,
 /// a subset, and optionally a badge) put into the not-yet-started process;
@@ -284,6 +320,12 @@ pub struct TransferHandleReq {
     pub badge: u32,
     pub _reserved: u32,
 }
+crate::fields!(TransferHandleReq {
+    handle: u32,
+    rights: u32,
+    badge: u32,
+    _reserved: u32
+});
 
 #[derive(
     Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -303,6 +345,10 @@ pub struct PriorityReq {
     pub priority: u32,
     pub _reserved: u32,
 }
+crate::fields!(PriorityReq {
+    priority: u32,
+    _reserved: u32
+});
 
 /// `ReseedAslr`: the seed of the process's ASLR generator, which places the
 /// position-independent programs it creates. The same seed gives the same
@@ -314,6 +360,7 @@ pub struct PriorityReq {
 pub struct SeedReq {
     pub seed: u64,
 }
+crate::fields!(SeedReq { seed: u64 });
 
 /// `GetTasksList` reply: `count` [`TaskEntry`]s in the arena (as many as fit),
 /// and a Notice handle that hears `OBJECT_DESTROYED` with the PID as cookie
@@ -351,6 +398,10 @@ pub struct ThreadIndex {
     pub index: u32,
     pub _reserved: u32,
 }
+crate::fields!(ThreadIndex {
+    index: u32,
+    _reserved: u32
+});
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
@@ -375,6 +426,7 @@ pub struct ThreadContext {
 pub struct NextRegionReq {
     pub after: u64,
 }
+crate::fields!(NextRegionReq { after: u64 });
 
 #[derive(
     Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -421,3 +473,12 @@ const _: () = {
     assert!(core::mem::size_of::<ThreadContext>() == 8 + 31 * 8 + 32);
     assert!(FaultKind::StackOverflow as u32 == 4);
 };
+
+impl crate::decl::Named for CreateFlags {
+    const VALUES: &'static [(&'static str, u64)] = &[
+        ("FROM_ROMFS", CreateFlags::FROM_ROMFS.bits() as u64),
+        ("DUMPABLE", CreateFlags::DUMPABLE.bits() as u64),
+        ("CRITICAL", CreateFlags::CRITICAL.bits() as u64),
+    ];
+    const BITS: bool = true;
+}

@@ -43,6 +43,12 @@ pub struct ProtectReq {
     pub perms: u32,
     pub _reserved: u32,
 }
+crate::fields!(ProtectReq {
+    addr: u64,
+    size: u64,
+    perms: u32 as VmPerms,
+    _reserved: u32
+});
 
 /// `Allocate`: zeroed read-write memory, `size` rounded up to pages.
 /// Reply: [`VmRange`] with the address chosen.
@@ -54,6 +60,10 @@ pub struct VmRange {
     pub addr: u64,
     pub size: u64,
 }
+crate::fields!(VmRange {
+    addr: u64,
+    size: u64
+});
 
 const _: () = {
     {
@@ -65,3 +75,12 @@ const _: () = {
     assert!(core::mem::size_of::<ProtectReq>() == 24);
     assert!(core::mem::size_of::<VmRange>() == 16);
 };
+
+impl crate::decl::Named for VmPerms {
+    const VALUES: &'static [(&'static str, u64)] = &[
+        ("READ", VmPerms::READ.bits() as u64),
+        ("WRITE", VmPerms::WRITE.bits() as u64),
+        ("EXEC", VmPerms::EXEC.bits() as u64),
+    ];
+    const BITS: bool = true;
+}

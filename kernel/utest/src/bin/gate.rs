@@ -3,10 +3,10 @@
 //! reply passes the security monitor (a test rule of the user-test kernel
 //! refuses one chosen reply); a client cannot rewrite a queued request.
 //!
-//! The monitor's test rules (kernel `monitor-test` feature) refuse a
-//! request to class [`SERVER_CLASS`] whose fixed part starts with
-//! [`REFUSED_REQUEST`], and a reply from it starting with
-//! [`REFUSED_REPLY`].
+//! The user-test policy (`policy/systems/utest.policy`) refuses a
+//! `utest.Gate` request to class [`SERVER_CLASS`] whose `v` is
+//! [`REFUSED_REQUEST`], a reply from it whose `v` is [`REFUSED_REPLY`],
+//! and `Task.Terminate` of a process of class [`PROTECTED_CLASS`].
 
 #![no_std]
 #![no_main]
@@ -35,19 +35,18 @@ libkos::main!(main);
 
 const SELF: &str = concat!("/tests/", env!("CARGO_BIN_NAME"));
 
-/// The class the monitor's test rules name (a child's class is its name).
+/// The classes the policy names (a dotted child name is its class).
 const SERVER_CLASS: &str = "utest.gate.Server";
 const REFUSED_REQUEST: u64 = 0x0BAD_0BAD;
 const REFUSED_REPLY: u64 = 0x00DE_41ED;
-/// The monitor refuses Task.Terminate on a process of this class.
+/// The policy refuses Task.Terminate on a process of this class.
 const PROTECTED_CLASS: &str = "utest.gate.Protected";
 
-/// The test server's endpoint and methods.
-const ENDPOINT: u16 = 0x200;
-/// u64 v: reply (v, the Rc of the server's previous Reply, the method).
-const ECHO: u16 = 1;
-/// u64 ms: sleep that long, then reply as ECHO does.
-const DELAY: u16 = 2;
+/// The test server's endpoint and methods (`utest.Gate`, declared in
+/// `kos_abi::services`), spoken here with raw messages.
+const ENDPOINT: u16 = libkos::services::gate::ENDPOINT;
+const ECHO: u16 = libkos::services::gate::methods::echo::ID;
+const DELAY: u16 = libkos::services::gate::methods::delay::ID;
 
 fn main() -> i32 {
     match role() {

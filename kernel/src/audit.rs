@@ -1,0 +1,129 @@
+//! The security audit: a bounded ring of the monitor's decisions (every
+//! denial; grants whose rule asks for it). A process holding the kernel
+//! handle's AUDIT right reads it through `kl.core.Audit`; QEMU builds other
+//! than the benchmarks also print each denial on the console, with the rule
+//! behind it, so that a denial is explained without any set-up.
+
+#![forbid(unsafe_code)]
+
+use kos_abi::msg::audit::{DENIED, GRANTED, NAME_LEN, Record};
+use policy_table::{Decision, Policy};
+
+use crate::security::Message;
+
+/// Records kept; older ones are overwritten (readers learn how many they
+/// lost).
+pub const RING: usize = 64;
+
+struct Ring {
+    records: [Record; RING],
+    /// Sequence number of the newest record (0: none yet).
+    last: u64,
+}
+
+static AUDIT: spin::Mutex<Ring> = spin::Mutex::new(Ring {
+    records: [Record {
+        seq: 0,
+        src_pid: 0,
+        dst_pid: 0,
+        endpoint: 0,
+        method: 0,
+        rule: 0,
+        event: 0,
+        decision: 0,
+        src_class: [0; NAME_LEN],
+        dst_class: [0; NAME_LEN],
+        rule_at: [0; NAME_LEN],
+    }; RING],
+    last: 0,
+});
+
+fn name(s: &str) -> [u8; NAME_LEN] {
+    let mut out = [0u8; NAME_LEN];
+    let b = s.as_bytes();
+    // Keep the end of a long rule location (its line and column).
+    let from = b.len().saturating_sub(NAME_LEN);
+    out[..b.len() - from].copy_from_slice(&b[from..]);
+    out
+}
+
+/// Record a decision (and print a denial).
+#[inline(never)]
+pub fn record(m: &Message<'_>, d: &Decision, policy: Option<&Policy<'_>>) {
+    let (rule_at, _rule_text) = policy
+        .and_then(|p| p.rule_source(d.rule))
+        .unwrap_or(("", ""));
+    let dst_class = m.target.map_or("kl.core.Core", |t| t.class);
+    let mut ring = AUDIT.lock();
+    ring.last += 1;
+    let seq = ring.last;
+    ring.records[(seq % RING as u64) as usize] = Record {
+        seq,
+        src_pid: m.source.pid,
+        dst_pid: m.target.map_or(0, |t| t.pid),
+        endpoint: m.endpoint,
+        method: m.method,
+        rule: d.rule,
+        event: m.event as u8,
+        decision: if d.granted { GRANTED } else { DENIED },
+        src_class: name(m.source.class),
+        dst_class: name(dst_class),
+        rule_at: name(rule_at),
+    };
+    drop(ring);
+    #[cfg(not(feature = "kbench"))]
+    if !d.granted {
+        print_denial(m, dst_class, rule_at, _rule_text);
+    }
+}
+
+#[cfg(not(feature = "kbench"))]
+fn print_denial(m: &Message<'_>, dst_class: &str, rule_at: &str, rule_text: &str) {
+    let kernel = kos_abi::interfaces::method(m.endpoint, m.method).map(|d| (d.interface, d.name));
+    let service = || {
+        let s = kos_abi::services::SERVICES
+            .iter()
+            .find(|s| s.endpoint == m.endpoint)?;
+        let d = s.methods.iter().find(|d| d.id == m.method)?;
+        Some((s.name, d.name))
+    };
+    let what = match (m.event, kernel.or_else(service)) {
+        (policy_table::Event::Execute, _) => alloc::format!(" (path {})", m.path),
+        (_, Some((interface, method))) => alloc::format!(" : {interface}.{method}"),
+        (_, None) => alloc::format!(" : endpoint {:#x} method {}", m.endpoint, m.method),
+    };
+    if rule_at.is_empty() {
+        crate::println!(
+            "security: DENIED {} {} (pid {}) -> {}{what}: no rule grants it",
+            m.event.name(),
+            m.source.class,
+            m.source.pid,
+            dst_class
+        );
+    } else {
+        crate::println!(
+            "security: DENIED {} {} (pid {}) -> {}{what}: {rule_at}: `{rule_text}`",
+            m.event.name(),
+            m.source.class,
+            m.source.pid,
+            dst_class
+        );
+    }
+}
+
+/// Copies the records after `after` (oldest first) into `out`; returns
+/// how many, how many after `after` were lost, and the newest's number.
+pub fn read(after: u64, out: &mut [Record]) -> (usize, u64, u64) {
+    let ring = AUDIT.lock();
+    let oldest = ring.last.saturating_sub(RING as u64 - 1).max(1);
+    let first = after.saturating_add(1).max(oldest);
+    let lost = first - after.saturating_add(1).min(first);
+    let mut n = 0;
+    let mut seq = first;
+    while seq <= ring.last && n < out.len() {
+        out[n] = ring.records[(seq % RING as u64) as usize];
+        n += 1;
+        seq += 1;
+    }
+    (n, lost, ring.last)
+}

@@ -1,0 +1,455 @@
+//! The security policy on target (`policy/systems/utest.policy`): what it
+//! grants works; what it does not is refused with rcSecurityDisallow, changes
+//! nothing and leaves an audit record, for kernel calls, process starts,
+//! requests, responses and errors; a state machine lets a method through
+//! only in its state; a rule on one instance applies to it alone; each
+//! quota stops at its number.
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use libkos::abi::msg::audit::{self, Record};
+use libkos::abi::sched::{DEFAULT_PRIORITY, SchedClass, SchedPolicy};
+use libkos::abi::task::CreateFlags;
+use libkos::abi::{Handle, Rights};
+use libkos::ipc::{self, Out};
+use libkos::services::door;
+use libkos::syscall::FOREVER;
+use libkos::task::Task;
+use libkos::test::TestResult;
+use libkos::{Rc, handle, notice, romfs, thread, vm};
+use utest::{CHILD_TIMEOUT_NS, child_result, expect_exit, expect_rc, ms, role};
+
+libkos::main!(main);
+
+const SELF: &str = concat!("/tests/", env!("CARGO_BIN_NAME"));
+/// Classes and the instance the policy names for these tests.
+const DOOR: &str = "utest.policy.Door";
+const FRONT: &str = "front";
+const QUOTA: &str = "utest.policy.Quota";
+/// The quota of `QUOTA` in the policy.
+const QUOTA_THREADS: usize = 3;
+const QUOTA_PROCESSES: usize = 2;
+const QUOTA_HANDLES: usize = 24;
+const QUOTA_PRIORITY: u32 = 20;
+
+fn main() -> i32 {
+    match role() {
+        Some(r) => child_result(r, run_role(r)),
+        None => libkos::test::run(
+            "utest_policy",
+            libkos::tests![
+                granted_calls_work,
+                refused_kernel_call_is_audited,
+                refused_starts_are_audited,
+                audit_needs_its_right,
+                door_state_machine,
+                refused_response_and_error,
+                rule_on_one_instance,
+                quotas_stop_at_their_number,
+            ],
+        ),
+    }
+}
+
+fn run_role(role: &str) -> Result<(), String> {
+    match role {
+        r if r.starts_with("door") => {
+            let h: u32 = r["door".len()..].parse().map_err(|_| "bad door handle")?;
+            door_server(Handle(h))
+        }
+        "quota" => quota_child(),
+        "idle" => Ok(()),
+        other => Err(format!("unknown role {other}")),
+    }
+}
+
+/// The audit records after `after` from `pid`.
+fn audited_since(after: u64, pid: u32) -> Result<Vec<Record>, String> {
+    let all = libkos::audit::read_all(after).map_err(|e| format!("Audit.Read: {e}"))?;
+    Ok(all.into_iter().filter(|r| r.src_pid == pid).collect())
+}
+
+fn last_seq() -> Result<u64, String> {
+    libkos::audit::read(u64::MAX)
+        .map(|(r, _)| r.last)
+        .map_err(|e| format!("Audit.Read: {e}"))
+}
+
+fn my_pid() -> Result<u32, String> {
+    libkos::task::get_pid(Handle::SELF_TASK)
+        .map(|p| p as u32)
+        .map_err(|e| format!("GetPid: {e}"))
+}
+
+/// One denial of `event` recorded, with these classes.
+fn expect_denial(records: &[Record], event: u8, dst_class: &str) -> Result<(), String> {
+    if records.iter().any(|r| {
+        r.event == event && r.decision == audit::DENIED && audit::text(&r.dst_class) == dst_class
+    }) {
+        Ok(())
+    } else {
+        let seen: Vec<(u8, u8, &str)> = records
+            .iter()
+            .map(|r| (r.event, r.decision, audit::text(&r.dst_class)))
+            .collect();
+        Err(format!(
+            "no audit record of a denied event {event} to {dst_class}; records: {seen:?}"
+        ))
+    }
+}
+
+fn granted_calls_work() -> TestResult {
+    // The policy grants this class its console, its own Task and children
+    // of its own class.
+    libkos::println!("utest-policy: a granted console write");
+    my_pid()?;
+    let t = utest::start_role(SELF, "pol-idle", "idle")?;
+    let info = t.wait(CHILD_TIMEOUT_NS).map_err(|e| format!("wait: {e}"))?;
+    expect_exit(&info, 0)
+}
+
+fn refused_kernel_call_is_audited() -> TestResult {
+    let before = last_seq()?;
+    // The policy gives this class no ROMFS.
+    let mut buf = [0u8; 16];
+    expect_rc(
+        "Romfs.Read",
+        romfs::read("/etc/motd", 0, &mut buf),
+        Rc::SecurityDisallow,
+    )?;
+    let records = audited_since(before, my_pid()?)?;
+    let r = records
+        .iter()
+        .find(|r| r.event == 3 && r.decision == audit::DENIED)
+        .ok_or_else(|| format!("no record of the refused call: {records:?}"))?;
+    let romfs_read = libkos::abi::interfaces::romfs::Method::Read.decl();
+    if (r.endpoint, r.method) != (romfs_read.endpoint, romfs_read.id)
+        || audit::text(&r.src_class) != "utest-policy"
+        || audit::text(&r.dst_class) != "kl.core.Core"
+        || r.rule != 0xFFFF
+    {
+        return Err(format!("the record says {r:?}"));
+    }
+    Ok(())
+}
+
+fn refused_starts_are_audited() -> TestResult {
+    let before = last_seq()?;
+    // A class the policy does not name, and one it names but does not let
+    // this class start.
+    expect_rc(
+        "start of an unnamed class",
+        Task::create_as(
+            "pol-x",
+            "utest.policy.Unnamed",
+            SELF,
+            DEFAULT_PRIORITY,
+            CreateFlags::FROM_ROMFS,
+        ),
+        Rc::SecurityDisallow,
+    )?;
+    expect_rc(
+        "start of a class it may not start",
+        Task::create_as(
+            "pol-y",
+            "utest-ipc",
+            SELF,
+            DEFAULT_PRIORITY,
+            CreateFlags::FROM_ROMFS,
+        ),
+        Rc::SecurityDisallow,
+    )?;
+    // Nothing was created: the names are free.
+    let t = Task::create("pol-x", SELF, DEFAULT_PRIORITY, CreateFlags::FROM_ROMFS)
+        .map_err(|e| format!("create after the refusals: {e}"))?;
+    let _ = t.terminate();
+    let records = audited_since(before, my_pid()?)?;
+    expect_denial(&records, 4, "utest.policy.Unnamed")?;
+    expect_denial(&records, 4, "utest-ipc")
+}
+
+fn audit_needs_its_right() -> TestResult {
+    let weak = handle::copy(Handle::KERNEL, Rights::CONSOLE | Rights::HANDLES)
+        .map_err(|e| format!("copy: {e}"))?;
+    expect_rc(
+        "Audit.Read without AUDIT",
+        libkos::audit::read_via(weak, 0),
+        Rc::NoCapability,
+    )?;
+    let _ = handle::close(weak);
+    Ok(())
+}
+
+/// Starts a door server of class DOOR (named `name`), handing it the
+/// server end of a new channel (its handle value in the environment);
+/// returns it and the client end.
+fn start_door(name: &str) -> Result<(Task, Handle), String> {
+    let t = Task::create_as(name, DOOR, SELF, DEFAULT_PRIORITY, CreateFlags::FROM_ROMFS)
+        .map_err(|e| format!("create door {name}: {e}"))?;
+    let ends = libkos::channel::create().map_err(|e| format!("channel: {e}"))?;
+    let served = t
+        .transfer_handle(ends.server, Rights::SERVER, None)
+        .map_err(|e| format!("transfer: {e}"))?;
+    let _ = handle::close(ends.server);
+    t.set_env(format!("role=door{}", served.0).as_bytes())
+        .map_err(|e| format!("set_env: {e}"))?;
+    t.resume().map_err(|e| format!("resume: {e}"))?;
+    Ok((t, ends.client))
+}
+
+fn stop_door(t: Task, h: Handle) -> TestResult {
+    let _ = handle::close(h);
+    t.terminate().map_err(|e| format!("terminate door: {e}"))?;
+    let _ = t.wait(CHILD_TIMEOUT_NS);
+    Ok(())
+}
+
+fn door_state_machine() -> TestResult {
+    let (t, h) = start_door("pol-door")?;
+    let c = door::Client::new(h).with_timeout(ms(5000));
+    let before = last_seq()?;
+    // Closed: knocking is refused before the server sees it.
+    expect_rc("knock on a closed door", c.knock(), Rc::SecurityDisallow)?;
+    c.open().map_err(|e| format!("open: {e}"))?;
+    c.knock()
+        .map_err(|e| format!("knock on an open door: {e}"))?;
+    c.knock().map_err(|e| format!("second knock: {e}"))?;
+    c.close().map_err(|e| format!("close: {e}"))?;
+    expect_rc("knock after closing", c.knock(), Rc::SecurityDisallow)?;
+    let records = audited_since(before, my_pid()?)?;
+    let knocks = records
+        .iter()
+        .filter(|r| {
+            r.event == 0 && r.decision == audit::DENIED && r.method == door::methods::knock::ID
+        })
+        .count();
+    if knocks != 2 {
+        return Err(format!("{knocks} refused knocks audited, expected 2"));
+    }
+    stop_door(t, h)
+}
+
+fn refused_response_and_error() -> TestResult {
+    let (t, h) = start_door("pol-door2")?;
+    let c = door::Client::new(h).with_timeout(ms(5000));
+    let before = last_seq()?;
+    // The policy refuses the reply to `shout`: the client gets the
+    // refusal, not the answer.
+    expect_rc("shout", c.shout(7), Rc::SecurityDisallow)?;
+    // The door is closed: the server answers `close` with rcBusy, an
+    // error the policy does not let through; `open` twice gives rcBusy,
+    // which it does.
+    expect_rc("close of a closed door", c.close(), Rc::SecurityDisallow)?;
+    c.open().map_err(|e| format!("open: {e}"))?;
+    expect_rc("open of an open door", c.open(), Rc::Busy)?;
+    // The server went on after its refused replies.
+    c.close().map_err(|e| format!("close: {e}"))?;
+    let all = libkos::audit::read_all(before).map_err(|e| format!("Audit.Read: {e}"))?;
+    let door_pid = t.pid().map_err(|e| format!("GetPid: {e}"))? as u32;
+    let from_door: Vec<Record> = all.into_iter().filter(|r| r.src_pid == door_pid).collect();
+    expect_denial(&from_door, 1, "utest-policy")?;
+    expect_denial(&from_door, 2, "utest-policy")?;
+    stop_door(t, h)
+}
+
+fn rule_on_one_instance() -> TestResult {
+    // `front` is an instance with a rule of its own: knocking is always
+    // allowed there, closed or not; on other doors only when open.
+    let (t, h) = start_door(FRONT)?;
+    let c = door::Client::new(h).with_timeout(ms(5000));
+    c.knock()
+        .map_err(|e| format!("knock on the closed front door: {e}"))?;
+    stop_door(t, h)?;
+    let (t, h) = start_door("pol-back")?;
+    let c = door::Client::new(h).with_timeout(ms(5000));
+    expect_rc(
+        "knock on a closed back door",
+        c.knock(),
+        Rc::SecurityDisallow,
+    )?;
+    stop_door(t, h)
+}
+
+fn quotas_stop_at_their_number() -> TestResult {
+    let t = utest::start_role(SELF, QUOTA, "quota")?;
+    let info = t.wait(CHILD_TIMEOUT_NS).map_err(|e| format!("wait: {e}"))?;
+    expect_exit(&info, 0)?;
+    // Its priority ceiling binds its creator too.
+    expect_rc(
+        "start above the class's priority ceiling",
+        Task::create_as(
+            "pol-q2",
+            QUOTA,
+            SELF,
+            QUOTA_PRIORITY + 1,
+            CreateFlags::FROM_ROMFS,
+        ),
+        Rc::QuotaExceeded,
+    )?;
+    let ok = Task::create_as(
+        "pol-q3",
+        QUOTA,
+        SELF,
+        QUOTA_PRIORITY,
+        CreateFlags::FROM_ROMFS,
+    )
+    .map_err(|e| format!("start at the ceiling: {e}"))?;
+    let _ = ok.terminate();
+    Ok(())
+}
+
+// --- children --------------------------------------------------------------
+
+/// The door: answers open/close (rcBusy when already so), knock, shout.
+fn door_server(h: Handle) -> Result<(), String> {
+    let mut buf = vec![0u8; 256];
+    let mut open = false;
+    loop {
+        let r = ipc::recv(h, &mut buf, FOREVER).map_err(|e| format!("recv: {e}"))?;
+        let m = r.msg.header.method;
+        let v: u64 = r.msg.fixed_as().unwrap_or(0);
+        let status = if m == door::methods::open::ID {
+            let s = if open { Rc::Busy } else { Rc::Ok };
+            open = true;
+            s
+        } else if m == door::methods::close::ID {
+            let s = if open { Rc::Ok } else { Rc::Busy };
+            open = false;
+            s
+        } else {
+            Rc::Ok
+        };
+        let fixed: &[u8] = if m == door::methods::shout::ID && status == Rc::Ok {
+            libkos::zerocopy::IntoBytes::as_bytes(&v)
+        } else {
+            &[]
+        };
+        // A refused reply is the client's loss; the door goes on.
+        let _ = ipc::reply(
+            r.token,
+            status,
+            &Out {
+                fixed,
+                handles: &[],
+                arena: &[],
+            },
+        );
+    }
+}
+
+/// Runs as class QUOTA: each of its quota's limits holds at its number.
+fn quota_child() -> Result<(), String> {
+    // Handles: it starts with two (itself, the kernel); notices fill the
+    // rest of its table.
+    let mut notices = Vec::new();
+    let stop = loop {
+        match notice::create() {
+            Ok(n) => notices.push(n),
+            Err(e) => break e,
+        }
+        if notices.len() > 2 * QUOTA_HANDLES {
+            return Err(String::from("the handle quota did not stop it"));
+        }
+    };
+    if stop != Rc::QuotaExceeded || notices.len() + 2 != QUOTA_HANDLES {
+        return Err(format!(
+            "handles stopped at {} with {stop}, expected {QUOTA_HANDLES} with rcQuotaExceeded",
+            notices.len() + 2
+        ));
+    }
+    for n in notices {
+        let _ = handle::close(n);
+    }
+
+    let policy = |class: SchedClass, priority: u32| SchedPolicy {
+        class: class as u32,
+        priority,
+        ..SchedPolicy::default()
+    };
+    // Threads: the initial one and QUOTA_THREADS - 1 more.
+    let mut threads = Vec::new();
+    let stop = loop {
+        match thread::spawn(policy(SchedClass::Normal, DEFAULT_PRIORITY), 0, || {
+            let _ = libkos::syscall::sleep_ns(ms(300));
+            0
+        }) {
+            Ok(t) => threads.push(t),
+            Err(e) => break e,
+        }
+        if threads.len() > 2 * QUOTA_THREADS {
+            return Err(String::from("the thread quota did not stop it"));
+        }
+    };
+    if stop != Rc::QuotaExceeded || threads.len() + 1 != QUOTA_THREADS {
+        return Err(format!(
+            "threads stopped at {} with {stop}, expected {QUOTA_THREADS} with rcQuotaExceeded",
+            threads.len() + 1
+        ));
+    }
+    for t in threads {
+        let _ = t.join(FOREVER);
+    }
+
+    // Priority ceiling and scheduling classes.
+    expect_rc(
+        "a thread above the ceiling",
+        thread::spawn(policy(SchedClass::Normal, QUOTA_PRIORITY + 1), 0, || 0).map(|_| ()),
+        Rc::QuotaExceeded,
+    )?;
+    expect_rc(
+        "a FIFO thread",
+        thread::spawn(policy(SchedClass::Fifo, 1), 0, || 0).map(|_| ()),
+        Rc::QuotaExceeded,
+    )?;
+    for (class, what) in [
+        (SchedClass::Normal, "Normal"),
+        (SchedClass::RoundRobin, "RoundRobin"),
+    ] {
+        let t = thread::spawn(policy(class, QUOTA_PRIORITY), 0, || 0)
+            .map_err(|e| format!("a {what} thread at the ceiling: {e}"))?;
+        let _ = t.join(FOREVER);
+    }
+
+    // Processes: QUOTA_PROCESSES children alive at once.
+    let mut kids = Vec::new();
+    let stop = loop {
+        match Task::create(
+            &format!("pol-kid{}", kids.len()),
+            SELF,
+            DEFAULT_PRIORITY,
+            CreateFlags::FROM_ROMFS,
+        ) {
+            Ok(t) => kids.push(t),
+            Err(e) => break e,
+        }
+        if kids.len() > 2 * QUOTA_PROCESSES {
+            return Err(String::from("the process quota did not stop it"));
+        }
+    };
+    if stop != Rc::QuotaExceeded || kids.len() != QUOTA_PROCESSES {
+        return Err(format!(
+            "children stopped at {} with {stop}, expected {QUOTA_PROCESSES} with rcQuotaExceeded",
+            kids.len()
+        ));
+    }
+    for k in kids {
+        let _ = k.terminate();
+    }
+
+    // Frames: its 512 (2 MiB) hold its image, stacks and tables; 4 MiB
+    // more cannot come.
+    expect_rc(
+        "4 MiB",
+        vm::allocate(4 << 20).map(|_| ()),
+        Rc::QuotaExceeded,
+    )?;
+    Ok(())
+}

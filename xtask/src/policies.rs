@@ -1,0 +1,142 @@
+//! The systems' security policies (`policy/systems/<system>.policy`):
+//! compiled for a board into the table the kernel embeds, checked, tested
+//! and explained (`cargo xtask policy ...`).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use policy::explain::{Question, explain};
+use policy::{Compiled, Source};
+
+use crate::kernel_build::Suite;
+use crate::{Board, workspace_root};
+
+/// Each system and the suite whose image runs it.
+pub const SYSTEMS: &[(&str, Suite)] = &[
+    ("demo", Suite::None),
+    ("utest", Suite::Utest),
+    ("bench", Suite::Kbench),
+];
+
+/// The system whose policy a suite's image carries. The kernel test suites
+/// start no user process but einit's start, under the demo policy.
+pub fn system_of(suite: Suite) -> &'static str {
+    match suite {
+        Suite::None | Suite::Ktest => "demo",
+        Suite::Utest => "utest",
+        Suite::Kbench => "bench",
+    }
+}
+
+pub fn path(system: &str) -> PathBuf {
+    workspace_root()
+        .join("policy/systems")
+        .join(format!("{system}.policy"))
+}
+
+/// Compiles a system's policy for `board`; errors are printed rustc-style.
+pub fn compile(system: &str, board: Board) -> Result<Compiled> {
+    let p = path(system);
+    let shown = p
+        .strip_prefix(workspace_root())
+        .unwrap_or(&p)
+        .display()
+        .to_string();
+    let src = Source::read(&p, &shown).with_context(|| format!("cannot read {}", p.display()))?;
+    match policy::compile(&src, board.name()) {
+        Ok(c) => Ok(c),
+        Err(diags) => {
+            eprint!("{}", policy::render(&src, &diags));
+            bail!("{shown}: {} error(s) (board {})", diags.len(), board.name())
+        }
+    }
+}
+
+/// Runs a compiled policy's tests; prints each; true if all passed.
+pub fn run_tests(system: &str, c: &Compiled, quiet: bool) -> Result<bool> {
+    let outcomes = match policy::testing::run(c) {
+        Ok(o) => o,
+        Err(diags) => {
+            eprint!("{}", policy::render(&c.source, &diags));
+            bail!("{system}: the policy's tests name unknown things");
+        }
+    };
+    let mut ok = true;
+    for o in &outcomes {
+        if o.passed() {
+            if !quiet {
+                println!("policy test {system}::{} ... ok", o.name);
+            }
+        } else {
+            ok = false;
+            println!(
+                "policy test {system}::{} ... FAILED ({})",
+                o.name, o.location
+            );
+            for f in &o.failures {
+                println!("    {f}");
+            }
+        }
+    }
+    Ok(ok)
+}
+
+/// Compiles the policy of `suite`'s system for `board` into `out` (the
+/// kernel embeds it: KERNEL_POLICY), after its own tests pass.
+pub fn build_table(suite: Suite, board: Board, out: &Path) -> Result<PathBuf> {
+    let system = system_of(suite);
+    let c = compile(system, board)?;
+    if !run_tests(system, &c, true)? {
+        bail!("the {system} policy's own tests fail");
+    }
+    fs::write(out, c.bytes.bytes()).with_context(|| format!("cannot write {}", out.display()))?;
+    eprintln!(
+        "xtask: policy {system} ({} rules, {} bytes)",
+        c.tables.rules.len(),
+        c.bytes.bytes().len()
+    );
+    Ok(out.to_path_buf())
+}
+
+/// `cargo xtask policy check|test`: every system (or one) on every board.
+pub fn check_all(only: Option<&str>, test: bool) -> Result<bool> {
+    let mut ok = true;
+    for (system, _) in SYSTEMS.iter().filter(|(s, _)| only.is_none_or(|o| o == *s)) {
+        for board in Board::ALL {
+            let c = compile(system, board)?;
+            if test {
+                println!("policy {system} (board {}):", board.name());
+                ok &= run_tests(system, &c, false)?;
+            } else {
+                // `check` resolves the tests' names too.
+                policy::testing::run(&c).map_err(|d| {
+                    eprint!("{}", policy::render(&c.source, &d));
+                    anyhow::anyhow!("{system}: the policy's tests name unknown things")
+                })?;
+                println!(
+                    "policy {system} (board {}): {} classes and instances, {} rules, {} bytes",
+                    board.name(),
+                    c.subject_names().len(),
+                    c.tables.rules.len(),
+                    c.bytes.bytes().len()
+                );
+            }
+        }
+    }
+    if only.is_some_and(|o| !SYSTEMS.iter().any(|(s, _)| *s == o)) {
+        bail!(
+            "no system `{}` (systems: demo, utest, bench)",
+            only.unwrap_or("")
+        );
+    }
+    Ok(ok)
+}
+
+/// `cargo xtask policy explain`.
+pub fn explain_cmd(system: &str, board: Board, q: &Question) -> Result<bool> {
+    let c = compile(system, board)?;
+    let answer = explain(&c, q).map_err(|e| anyhow::anyhow!(e))?;
+    print!("{}", answer.text);
+    Ok(answer.granted)
+}
