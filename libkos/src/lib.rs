@@ -39,6 +39,7 @@ pub mod mdl;
 pub mod notice;
 pub mod romfs;
 pub mod rt;
+pub mod security;
 pub mod services;
 pub mod sys;
 pub mod syscall;

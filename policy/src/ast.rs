@@ -45,6 +45,7 @@ pub enum EventKw {
     Ipc,
     Call,
     Execute,
+    Security,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,6 +172,9 @@ pub struct SyntaxError {
 
 /// Parses a policy file.
 pub fn parse(src: &str) -> Result<Vec<Item>, SyntaxError> {
+    // Track the literal tokens each failed attempt expected too (`;`,
+    // `->`...), so that an error points at the place and names them.
+    pest::set_error_detail(true);
     let mut pairs = PolicyParser::parse(R::file, src).map_err(syntax_error)?;
     let file = pairs.next().expect("the grammar's file rule");
     file.into_inner()
@@ -181,6 +185,30 @@ pub fn parse(src: &str) -> Result<Vec<Item>, SyntaxError> {
 
 fn syntax_error(e: pest::error::Error<R>) -> SyntaxError {
     use pest::error::{ErrorVariant, InputLocation};
+    if let Some(attempts) = e.parse_attempts() {
+        let at = attempts.max_position;
+        let mut tokens: Vec<String> = attempts
+            .expected_tokens()
+            .iter()
+            .map(|t| t.to_string())
+            // Whitespace and comments may come anywhere: not worth naming.
+            .filter(|t| !matches!(t.as_str(), " " | "\t" | "\r" | "\n" | "#"))
+            .map(|t| format!("`{t}`"))
+            .collect();
+        for stack in attempts.call_stacks() {
+            if let Some(r) = stack.deepest.get_rule() {
+                tokens.push(rule_name(*r).to_string());
+            }
+        }
+        tokens.sort();
+        tokens.dedup();
+        if !tokens.is_empty() {
+            return SyntaxError {
+                span: at..at,
+                message: format!("expected {}", tokens.join(", ")),
+            };
+        }
+    }
     let span = match e.location {
         InputLocation::Pos(p) => p..p,
         InputLocation::Span((a, b)) => a..b,
@@ -219,7 +247,7 @@ fn rule_name(r: R) -> &'static str {
             "a declaration (class, instance, set, machine, quota, audit, board, grant, deny, test)"
         }
         R::effect => "`grant` or `deny`",
-        R::event => "an event (request, response, error, ipc, call, execute)",
+        R::event => "an event (request, response, error, ipc, call, execute, security)",
         R::target => "a target (a class, a set or `self`)",
         R::methods => "methods or `*`",
         R::cond => "a condition",
@@ -256,6 +284,7 @@ fn event(p: &Pair<'_, R>) -> EventKw {
         "error" => EventKw::Error,
         "ipc" => EventKw::Ipc,
         "call" => EventKw::Call,
+        "security" => EventKw::Security,
         _ => EventKw::Execute,
     }
 }

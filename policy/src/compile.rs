@@ -533,9 +533,19 @@ impl Compiler<'_> {
             }
         };
         let dst_subjects: BTreeSet<Subject> = pairs.iter().map(|p| p.1).collect();
-        if r.event != EventKw::Call && r.event != EventKw::Execute && dst_subjects.contains(&KERNEL)
+        if matches!(
+            r.event,
+            EventKw::Request | EventKw::Response | EventKw::Error | EventKw::Ipc
+        ) && dst_subjects.contains(&KERNEL)
         {
             self.error(&r.span, "the kernel takes calls (`call`), not messages");
+            return;
+        }
+        if r.event == EventKw::Security && dst_subjects.iter().any(|&d| d != KERNEL) {
+            self.error(
+                &r.span,
+                "a security question goes to the kernel: `security <class> -> kernel : ...`",
+            );
             return;
         }
         if execute && dst_subjects.contains(&KERNEL) {
@@ -611,6 +621,35 @@ impl Compiler<'_> {
                 v
             }
         };
+
+        // A kernel method's target is the kernel, or the process its handle
+        // names: a rule naming the other can never apply.
+        if r.event == EventKw::Call && !matches!(r.methods, Some(Methods::Any(_))) {
+            let to_kernel = dst_subjects.contains(&KERNEL);
+            let to_process = dst_subjects.iter().any(|&d| d != KERNEL);
+            for s in &slots {
+                let Slot::Method(i, m) = s else { continue };
+                let method = &self.world.interfaces[*i].methods[*m];
+                let span = match &r.dst {
+                    Target::Name(w) => w.span.clone(),
+                    Target::Own(s) => s.clone(),
+                };
+                if method.on_process && to_kernel {
+                    self.error(&span, format!("`{}` is called on a process (a Task or Thread handle): its target is a class or `self`, not the kernel", method.full_name()));
+                    return;
+                }
+                if !method.on_process && to_process {
+                    self.error(
+                        &span,
+                        format!(
+                            "`{}` is called on a kernel object: its target is `kernel`",
+                            method.full_name()
+                        ),
+                    );
+                    return;
+                }
+            }
+        }
 
         // A server class with a component declaration must provide what
         // its clients are allowed to ask of it (`*` means whatever it
@@ -694,6 +733,7 @@ impl Compiler<'_> {
             ],
             EventKw::Call => &[(Event::Call, false)],
             EventKw::Execute => &[(Event::Execute, false)],
+            EventKw::Security => &[(Event::Security, false)],
         };
         for &(event, swap) in events {
             for &(s, d) in &pairs {

@@ -39,6 +39,11 @@ fn word(s: &str) -> Word {
 pub fn explain(c: &Compiled, q: &Question) -> Result<Answer, String> {
     let policy = Policy::parse(c.bytes.bytes()).map_err(|e| format!("bad table: {e:?}"))?;
     let subject = |name: &str| {
+        let name = if name == crate::compile::KERNEL_ALIAS {
+            crate::compile::KERNEL_CLASS
+        } else {
+            name
+        };
         let (class, inst) = name.split_once('@').unwrap_or((name, ""));
         c.subject(class)
             .and_then(|_| policy.subject(class.as_bytes(), inst.as_bytes()))
@@ -69,6 +74,7 @@ pub fn explain(c: &Compiled, q: &Question) -> Result<Answer, String> {
                 }
             }
             Some("response") if !kernel => Event::Response,
+            Some("security") if !kernel => Event::Security,
             Some("error") if !kernel => Event::Error,
             Some(e) => return Err(format!("`{e}` is not an event of `{}`", q.method)),
         }

@@ -184,6 +184,7 @@ fn step(
                 EventKw::Error => Event::Error,
                 EventKw::Call => Event::Call,
                 EventKw::Execute => Event::Execute,
+                EventKw::Security => Event::Security,
                 EventKw::Ipc => {
                     return Err(Diag::error(
                         event_span.clone(),

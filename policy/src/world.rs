@@ -2,7 +2,7 @@
 //! interfaces and their methods, the user services, the components, and the
 //! fields of each request that conditions can read.
 
-use kos_abi::decl::{ComponentDecl, FieldDesc, FieldKind};
+use kos_abi::decl::{ComponentDecl, FieldDesc, FieldKind, Target};
 
 /// A field a condition can read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +39,9 @@ pub struct MethodInfo {
     /// The request's fields, and the reply's (declared for services).
     pub fields: Vec<FieldInfo>,
     pub results: Vec<FieldInfo>,
+    /// A kernel method invoked on a process (a Task or Thread handle): its
+    /// target is that process; other kernel methods' is the kernel.
+    pub on_process: bool,
 }
 
 impl MethodInfo {
@@ -90,6 +93,10 @@ impl World {
                         name: m.name,
                         fields: m.fields.iter().map(FieldInfo::from_desc).collect(),
                         results: Vec::new(),
+                        on_process: matches!(
+                            m.target,
+                            Target::Task | Target::OwnTask | Target::Thread
+                        ),
                     })
                     .collect(),
                 slots: i.methods.len() as u16,
@@ -106,6 +113,7 @@ impl World {
                     name: m.name,
                     fields: service_fields(m.args),
                     results: service_fields(m.results),
+                    on_process: false,
                 })
                 .collect();
             interfaces.push(InterfaceInfo {

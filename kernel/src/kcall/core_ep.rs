@@ -1,8 +1,8 @@
 //! The kernel's core endpoints on `Handle::KERNEL`: console, system
-//! information, the ROMFS and the security audit.
+//! information, the ROMFS, the security audit and questions to the policy.
 
 use kos_abi::Rc;
-use kos_abi::interfaces::{audit, console, romfs, sysinfo};
+use kos_abi::interfaces::{audit, console, romfs, security, sysinfo};
 use kos_abi::msg::Endpoint;
 use kos_abi::msg::romfs::{ReadReply, ReadReq};
 use kos_abi::msg::sysinfo::MemStats;
@@ -26,6 +26,9 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, endpoint: Endpoint) -> Result<Rep
         },
         Endpoint::Audit => match audit::Method::from_u16(m).ok_or(Rc::ResourceNotFound)? {
             audit::Method::Read => read_audit(k, req),
+        },
+        Endpoint::Security => match security::Method::from_u16(m).ok_or(Rc::ResourceNotFound)? {
+            security::Method::Check => ask(k, req),
         },
         _ => Err(Rc::ResourceNotFound),
     }
@@ -106,4 +109,20 @@ fn read_audit<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
         records[..n].as_bytes(),
     );
     Ok(Reply::Written(rc, len))
+}
+
+/// `Security.Check`: the policy's security event on the caller's question.
+fn ask<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
+    let a: kos_abi::msg::security::CheckReq = req.args();
+    crate::security::check(&crate::security::Message {
+        event: crate::security::Event::Security,
+        source: k.party(req.caller)?,
+        target: None,
+        endpoint: a.endpoint,
+        method: a.method,
+        fixed: &a.args,
+        name: "",
+        path: "",
+    })?;
+    Ok(Reply::empty())
 }

@@ -342,7 +342,11 @@ fn dispatch<'a>(k: &mut Kernel, req: &Request, object: Object) -> Result<Reply<'
         (Object::Thread(tid), Endpoint::Thread) => thread_ep::call(k, req, tid),
         (
             Object::Kernel,
-            Endpoint::Console | Endpoint::SysInfo | Endpoint::Romfs | Endpoint::Audit,
+            Endpoint::Console
+            | Endpoint::SysInfo
+            | Endpoint::Romfs
+            | Endpoint::Audit
+            | Endpoint::Security,
         ) => core_ep::call(k, req, endpoint),
         (Object::Kernel, Endpoint::HandleOps) => handles::call(k, req),
         (Object::Kernel, Endpoint::Locator) => locator::call(k, req),

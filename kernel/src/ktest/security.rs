@@ -2,7 +2,6 @@
 //! demo system's, for the kernel test image) reads and decides, and its
 //! decisions reach the bounded audit ring.
 
-
 use kos_abi::Rc;
 use kos_abi::msg::audit::{self, Record};
 use zerocopy::FromZeros;

@@ -55,6 +55,10 @@ pub const CORE: ComponentDecl = ComponentDecl {
             name: "audit",
             interface: interfaces::audit::NAME,
         },
+        EndpointDecl {
+            name: "security",
+            interface: interfaces::security::NAME,
+        },
     ],
 };
 

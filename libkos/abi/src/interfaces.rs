@@ -171,4 +171,13 @@ crate::interfaces! {
         /// arena).
         fn Read(msg::audit::ReadReq) -> msg::audit::ReadReply = 0, on Kernel, needs Rights::AUDIT;
     }
+
+    /// Questions to the security policy (PSL's security event): may the
+    /// caller do a method of one of its security interfaces (declared as
+    /// services) with these arguments? rcOk, or rcSecurityDisallow.
+    interface "kl.core.Security" as Security in security = 12 {
+        /// The question: the interface's endpoint, the method, its
+        /// arguments (laid out as its request's fixed part).
+        fn Check(msg::security::CheckReq) -> () = 0, on Kernel, needs Rights::ASK;
+    }
 }

@@ -443,6 +443,31 @@ pub mod audit {
     const _: () = assert!(core::mem::size_of::<Record>() == 120);
 }
 
+/// Questions to the security policy: `Security.Check`.
+pub mod security {
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// Bytes of arguments a question carries.
+    pub const ARGS: usize = 48;
+
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+    #[repr(C)]
+    pub struct CheckReq {
+        /// The security interface's endpoint and the method asked about.
+        pub endpoint: u16,
+        pub method: u16,
+        pub _reserved: u32,
+        /// Its arguments, laid out as the method's request fixed part.
+        pub args: [u8; ARGS],
+    }
+    crate::fields!(CheckReq {
+        endpoint: u16,
+        method: u16,
+        _reserved: u32,
+        args: [u8; 48]
+    });
+}
+
 /// The ROMFS: its layouts (the methods are declared in
 /// [`crate::interfaces`]).
 pub mod romfs {

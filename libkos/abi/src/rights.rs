@@ -56,6 +56,8 @@ bitflags! {
         const LOCATOR = 1 << (GENERIC_BITS + 5);
         /// Kernel handle: may read the security audit (`Audit.Read`).
         const AUDIT = 1 << (GENERIC_BITS + 6);
+        /// Kernel handle: may ask the security policy (`Security.Check`).
+        const ASK = 1 << (GENERIC_BITS + 7);
         /// Every object-specific bit.
         const SPECIFIC = !((1 << GENERIC_BITS) - 1);
         /// Every generic bit.

@@ -40,6 +40,10 @@ pub enum Event {
     Call = 3,
     /// A process start: the target is the new process's subject.
     Execute = 4,
+    /// A process asks the policy about an operation of its own (a method
+    /// of a security interface and its arguments); the target is the
+    /// kernel.
+    Security = 5,
 }
 
 impl Event {
@@ -49,6 +53,7 @@ impl Event {
         Event::Error,
         Event::Call,
         Event::Execute,
+        Event::Security,
     ];
 
     /// How the policy language spells it.
@@ -59,6 +64,7 @@ impl Event {
             Event::Error => "error",
             Event::Call => "call",
             Event::Execute => "execute",
+            Event::Security => "security",
         }
     }
 
@@ -71,7 +77,7 @@ impl Event {
     }
 }
 
-pub const EVENTS: usize = 5;
+pub const EVENTS: usize = 6;
 
 /// A subject: an index into the policy's classes and instances.
 pub type Subject = u16;

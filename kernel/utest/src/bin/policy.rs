@@ -39,6 +39,7 @@ const QUOTA_THREADS: usize = 3;
 const QUOTA_PROCESSES: usize = 2;
 const QUOTA_HANDLES: usize = 24;
 const QUOTA_PRIORITY: u32 = 20;
+const QUOTA_FRAMES: usize = 512;
 
 fn main() -> i32 {
     match role() {
@@ -53,6 +54,7 @@ fn main() -> i32 {
                 door_state_machine,
                 refused_response_and_error,
                 rule_on_one_instance,
+                security_questions,
                 quotas_stop_at_their_number,
             ],
         ),
@@ -278,6 +280,34 @@ fn rule_on_one_instance() -> TestResult {
     stop_door(t, h)
 }
 
+fn security_questions() -> TestResult {
+    use libkos::services::gate;
+    let before = last_seq()?;
+    let echo =
+        |v: u64| libkos::security::ask(gate::ENDPOINT, gate::methods::echo::ID, &v.to_le_bytes());
+    echo(5).map_err(|e| format!("asking about echo(5): {e}"))?;
+    expect_rc("asking about echo(500)", echo(500), Rc::SecurityDisallow)?;
+    expect_rc(
+        "asking about a knock",
+        libkos::security::ask(door::ENDPOINT, door::methods::knock::ID, &[]),
+        Rc::SecurityDisallow,
+    )?;
+    expect_rc(
+        "a question too long",
+        libkos::security::ask(gate::ENDPOINT, gate::methods::echo::ID, &[0; 49]),
+        Rc::InvalidArgument,
+    )?;
+    let records = audited_since(before, my_pid()?)?;
+    let denied = records
+        .iter()
+        .filter(|r| r.event == 5 && r.decision == audit::DENIED)
+        .count();
+    if denied != 2 {
+        return Err(format!("{denied} refused questions audited, expected 2"));
+    }
+    Ok(())
+}
+
 fn quotas_stop_at_their_number() -> TestResult {
     let t = utest::start_role(SELF, QUOTA, "quota")?;
     let info = t.wait(CHILD_TIMEOUT_NS).map_err(|e| format!("wait: {e}"))?;
@@ -444,12 +474,44 @@ fn quota_child() -> Result<(), String> {
         let _ = k.terminate();
     }
 
-    // Frames: its 512 (2 MiB) hold its image, stacks and tables; 4 MiB
-    // more cannot come.
+    // Frames: its 512 (2 MiB) hold its image, stacks, heap and tables;
+    // 4 MiB more cannot come; pages come until they are used up, then no
+    // more, and one freed page can be had again.
     expect_rc(
         "4 MiB",
         vm::allocate(4 << 20).map(|_| ()),
         Rc::QuotaExceeded,
     )?;
-    Ok(())
+    // Room for the page list first: the heap must not need a page when
+    // there is none left.
+    let mut pages = Vec::with_capacity(QUOTA_FRAMES + 1);
+    let stop = loop {
+        match vm::allocate(4096) {
+            Ok(r) => pages.push(r),
+            Err(e) => break e,
+        }
+        if pages.len() > QUOTA_FRAMES {
+            break Rc::Ok;
+        }
+    };
+    let count = pages.len();
+    let (again, more) = match pages.pop() {
+        // SAFETY: a page this test allocated and never used.
+        Some(last) => match unsafe { vm::free(last) } {
+            Ok(()) => (vm::allocate(4096), vm::allocate(4096)),
+            Err(e) => (Err(e), Err(e)),
+        },
+        None => (Err(Rc::ResourceNotFound), Err(Rc::ResourceNotFound)),
+    };
+    for r in pages.into_iter().chain(again.ok()).chain(more.ok()) {
+        // SAFETY: pages this test allocated and never used.
+        let _ = unsafe { vm::free(r) };
+    }
+    if stop != Rc::QuotaExceeded || count < QUOTA_FRAMES / 4 {
+        return Err(format!(
+            "pages stopped after {count} with {stop}, expected rcQuotaExceeded within {QUOTA_FRAMES} frames"
+        ));
+    }
+    again.map_err(|e| format!("a page after freeing one: {e}"))?;
+    expect_rc("one page more", more.map(|_| ()), Rc::QuotaExceeded)
 }
