@@ -19,7 +19,18 @@ struct Ring {
     records: [Record; RING],
     /// Sequence number of the newest record (0: none yet).
     last: u64,
+    /// Console lines printed in the current window of ticks, the window's
+    /// start, and the denials left unprinted in it.
+    printed: u32,
+    window: u64,
+    unprinted: u64,
 }
+
+/// Denials printed per window of [`PRINT_WINDOW`] ticks: a process that
+/// provokes refusals in a loop cannot make the console (slow, and written
+/// with interrupts masked) its weapon. Every denial is still recorded.
+const PRINT_BUDGET: u32 = 16;
+const PRINT_WINDOW: u64 = 100;
 
 static AUDIT: spin::Mutex<Ring> = spin::Mutex::new(Ring {
     records: [Record {
@@ -36,6 +47,9 @@ static AUDIT: spin::Mutex<Ring> = spin::Mutex::new(Ring {
         rule_at: [0; NAME_LEN],
     }; RING],
     last: 0,
+    printed: 0,
+    window: 0,
+    unprinted: 0,
 });
 
 fn name(s: &str) -> [u8; NAME_LEN] {
@@ -70,10 +84,24 @@ pub fn record(m: &Message<'_>, d: &Decision, policy: Option<&Policy<'_>>) {
         dst_class: name(dst_class),
         rule_at: name(rule_at),
     };
-    drop(ring);
     #[cfg(not(feature = "kbench"))]
     if !d.granted {
-        print_denial(m, dst_class, rule_at, _rule_text);
+        let now = crate::tick::ticks();
+        if now >= ring.window + PRINT_WINDOW {
+            let skipped = core::mem::take(&mut ring.unprinted);
+            ring.window = now;
+            ring.printed = 0;
+            if skipped > 0 {
+                crate::println!("security: {skipped} more denials recorded, not printed");
+            }
+        }
+        if ring.printed < PRINT_BUDGET {
+            ring.printed += 1;
+            drop(ring);
+            print_denial(m, dst_class, rule_at, _rule_text);
+        } else {
+            ring.unprinted += 1;
+        }
     }
 }
 

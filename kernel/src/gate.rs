@@ -166,7 +166,7 @@ pub fn execute(
     fixed: &[u8],
     name: &str,
     path: &str,
-) -> Result<Option<u8>, Rc> {
+) -> Result<Option<policy_table::State>, Rc> {
     security::check(&security::Message {
         event: Event::Execute,
         source: creator,
@@ -205,11 +205,11 @@ pub struct Passage {
 /// the sender, the target, the message.
 pub type Full<'p> = (Party<'p>, Option<Party<'p>>, &'p Snapshot);
 
-/// A passage's outcome: the state the target enters (if the granting rule
-/// sets one), and a grant the sending thread may remember.
+/// A passage's outcome: the target's new policy state (if a granting rule
+/// changes it), and a grant the sending thread may remember.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Granted {
-    pub enter: Option<u8>,
+    pub state: Option<policy_table::State>,
     /// The key to keep in the sender's two-entry cache ([`Passage::cached`]).
     pub remember: Option<u64>,
 }
@@ -248,12 +248,12 @@ pub fn pass<'p>(p: &Passage, full: impl FnOnce() -> Result<Full<'p>, Rc>) -> Res
     }
     if security::granted_outright(p.event, p.src, p.dst, p.endpoint, p.method) {
         return Ok(Granted {
-            enter: None,
+            state: None,
             remember: Some(key),
         });
     }
     let (source, target, message) = full()?;
-    let enter = security::check(&security::Message {
+    let state = security::check(&security::Message {
         event: p.event,
         source,
         target,
@@ -264,7 +264,7 @@ pub fn pass<'p>(p: &Passage, full: impl FnOnce() -> Result<Full<'p>, Rc>) -> Res
         path: "",
     })?;
     Ok(Granted {
-        enter,
+        state,
         remember: None,
     })
 }

@@ -58,7 +58,9 @@ pub struct Party<'a> {
     /// Its subject in the policy (class or instance) and its state in its
     /// class's state machine.
     pub subject: u16,
-    pub state: u8,
+    pub state: &'a policy_table::State,
+    /// Its integrity level.
+    pub level: u8,
     /// Its creator's PID (0: none).
     pub parent: u32,
 }
@@ -92,23 +94,31 @@ pub fn granted_outright(event: Event, src: u16, dst: u16, endpoint: u16, method:
     }
 }
 
-/// Allow or deny. Deny is `rcSecurityDisallow`; a grant gives the state
-/// the target enters, if its rule makes one.
+/// Allow or deny. Deny is `rcSecurityDisallow`; a grant gives the
+/// target's new policy state, if a granting rule changes it.
 #[inline(never)]
-pub fn check(msg: &Message<'_>) -> Result<Option<u8>, Rc> {
+pub fn check(msg: &Message<'_>) -> Result<Option<policy_table::State>, Rc> {
     let Some(p) = policy() else {
         audit::record(msg, &Decision::DENY, None);
         return Err(Rc::SecurityDisallow);
     };
-    let (dst, state, own, child) = match &msg.target {
-        Some(t) => (
-            t.subject,
-            t.state,
-            t.pid == msg.source.pid,
-            t.parent == msg.source.pid && t.pid != 0,
-        ),
-        None => (KERNEL, 0, false, false),
-    };
+    let (dst, state, level, own, child): (u16, &policy_table::State, u8, bool, bool) =
+        match &msg.target {
+            Some(t) => (
+                t.subject,
+                t.state,
+                t.level,
+                t.pid == msg.source.pid,
+                t.parent == msg.source.pid && t.pid != 0,
+            ),
+            None => (
+                KERNEL,
+                &policy_table::NO_STATE,
+                p.level(KERNEL),
+                false,
+                false,
+            ),
+        };
     let q = Query {
         event: msg.event,
         src: msg.source.subject,
@@ -121,26 +131,40 @@ pub fn check(msg: &Message<'_>) -> Result<Option<u8>, Rc> {
         target_self: own,
         target_child: child,
         dst_state: state,
+        src_level: msg.source.level,
+        dst_level: level,
     };
     let d = p.decide(&q);
     if d.granted {
         if d.audit {
             audit::record(msg, &d, Some(p));
         }
-        Ok(d.enter)
+        Ok(d.effects.then(|| p.effects(&q)))
     } else {
         audit::record(msg, &d, Some(p));
         Err(Rc::SecurityDisallow)
     }
 }
 
-/// The subject of a new process of `class` named `name`, and the state it
-/// starts in; `None` if the policy names neither the class nor the
-/// instance (it cannot be started).
-pub fn subject_of(class: &str, name: &str) -> Option<(u16, u8)> {
+/// The subject of a new process of `class` named `name`, the policy
+/// state it starts in and its integrity level as declared; `None` if the
+/// policy names neither the class nor the instance (it cannot be started).
+pub fn subject_of(class: &str, name: &str) -> Option<(u16, policy_table::State, u8)> {
     let p = policy()?;
     let s = p.subject(class.as_bytes(), name.as_bytes())?;
-    Some((s, p.initial_state(s)))
+    Some((s, policy_table::State::new(p.initial_state(s)), p.level(s)))
+}
+
+/// The kernel as a party (the first process's creator).
+pub fn kernel_party() -> Party<'static> {
+    Party {
+        pid: 0,
+        class: "kl.core.Core",
+        subject: KERNEL,
+        state: &policy_table::NO_STATE,
+        level: policy().map_or(0, |p| p.level(KERNEL)),
+        parent: 0,
+    }
 }
 
 /// The policy's limits for processes of `subject`.
@@ -195,7 +219,9 @@ pub fn bench_decide(
         path,
         target_self: false,
         target_child: false,
-        dst_state: 0,
+        dst_state: &policy_table::NO_STATE,
+        src_level: 0,
+        dst_level: 0,
     };
     black_box(p).decide(black_box(&q))
 }

@@ -72,10 +72,25 @@ pub enum CmpOp {
     Ge,
 }
 
+/// A side of an integrity comparison.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LevelOf {
+    Source,
+    Target,
+    /// A level by name.
+    Named(Word),
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CondKind {
     /// `target is self` (true) / `target is child` (false).
     TargetIs(bool),
+    /// `source level >= target level`, `target level < high`...
+    Level(LevelOf, CmpOp, LevelOf),
+    /// `Map.var <op> value`.
+    Var(Word, CmpOp, SpannedValue),
+    /// `field in Set` (a hashset).
+    Member(Word, Word),
     In(Word, Vec<SpannedValue>),
     Has(Word, Word),
     Cmp(Word, CmpOp, SpannedValue),
@@ -97,10 +112,21 @@ pub struct Rule {
     pub dst: Target,
     pub methods: Option<Methods>,
     pub conds: Vec<Cond>,
-    /// `then <machine> = <state>`.
-    pub then: Option<(Word, Word)>,
+    /// `then ...`: what the rule does to the target's state.
+    pub then: Vec<Effect>,
     pub audit: bool,
     pub span: Span,
+}
+
+/// An effect of a granting rule on the target's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// `Machine = state`.
+    Machine(Word, Word),
+    /// `Map.var = v`, `+= v`, `-= v` (the op: '=', '+', '-').
+    Var(Word, char, SpannedValue),
+    /// `Set add field`, `Set remove field`.
+    Set(Word, bool, Word),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,11 +172,29 @@ pub enum Item {
         states: Vec<Word>,
         initial: Word,
     },
+    /// `map Name on classes { var, ... }` (PSL's StaticMap).
+    Map {
+        name: Word,
+        on: Vec<Word>,
+        vars: Vec<Word>,
+    },
+    /// `hashset Name on classes;` (PSL's HashSet).
+    HashSet {
+        name: Word,
+        on: Vec<Word>,
+    },
     Quota {
         on: Vec<Word>,
         items: Vec<(Word, QuotaValue, Span)>,
     },
     AuditGrants,
+    /// `levels { low, high }`: integrity levels, lowest first.
+    Levels(Vec<Word>),
+    /// `level classes = name;`
+    Level {
+        on: Vec<Word>,
+        level: Word,
+    },
     Board {
         name: Word,
         items: Vec<Item>,
@@ -191,8 +235,14 @@ fn syntax_error(e: pest::error::Error<R>) -> SyntaxError {
             .expected_tokens()
             .iter()
             .map(|t| t.to_string())
-            // Whitespace and comments may come anywhere: not worth naming.
-            .filter(|t| !matches!(t.as_str(), " " | "\t" | "\r" | "\n" | "#"))
+            // Whitespace and comments may come anywhere, and the letters of
+            // a name go on: not worth naming.
+            .filter(|t| {
+                !matches!(
+                    t.as_str(),
+                    " " | "\t" | "\r" | "\n" | "#" | "-" | "_" | "." | ".*" | "@"
+                ) && !t.contains("..")
+            })
             .map(|t| format!("`{t}`"))
             .collect();
         for stack in attempts.call_stacks() {
@@ -239,12 +289,16 @@ fn rule_name(r: R) -> &'static str {
         | R::instance_decl
         | R::set_decl
         | R::machine_decl
+        | R::map_decl
+        | R::hashset_decl
         | R::quota_decl
         | R::audit_decl
+        | R::levels_decl
+        | R::level_decl
         | R::board_block
         | R::rule
         | R::test_block => {
-            "a declaration (class, instance, set, machine, quota, audit, board, grant, deny, test)"
+            "a declaration (class, instance, set, machine, quota, audit, levels, level, board, grant, deny, test)"
         }
         R::effect => "`grant` or `deny`",
         R::event => "an event (request, response, error, ipc, call, execute, security)",
@@ -315,6 +369,22 @@ fn item(p: Pair<'_, R>) -> Result<Item, SyntaxError> {
                 initial,
             }
         }
+        R::map_decl => {
+            let mut it = p.into_inner();
+            let name = word(it.next().expect("map name"));
+            let on = names(it.next().expect("map classes"));
+            Item::Map {
+                name,
+                on,
+                vars: it.map(word).collect(),
+            }
+        }
+        R::hashset_decl => {
+            let mut it = p.into_inner();
+            let name = word(it.next().expect("hashset name"));
+            let on = names(it.next().expect("hashset classes"));
+            Item::HashSet { name, on }
+        }
         R::quota_decl => {
             let mut it = p.into_inner();
             let on = names(it.next().expect("quota classes"));
@@ -333,6 +403,12 @@ fn item(p: Pair<'_, R>) -> Result<Item, SyntaxError> {
             Item::Quota { on, items }
         }
         R::audit_decl => Item::AuditGrants,
+        R::levels_decl => Item::Levels(names(p)),
+        R::level_decl => {
+            let mut on: Vec<Word> = p.into_inner().map(word).collect();
+            let level = on.pop().expect("a level");
+            Item::Level { on, level }
+        }
         R::board_block => {
             let mut it = p.into_inner();
             let name = word(it.next().expect("board name"));
@@ -428,7 +504,7 @@ fn rule(p: Pair<'_, R>) -> Result<crate::ast::Rule, SyntaxError> {
         dst,
         methods: None,
         conds: Vec::new(),
-        then: None,
+        then: Vec::new(),
         audit: false,
         span: whole,
     };
@@ -448,10 +524,27 @@ fn rule(p: Pair<'_, R>) -> Result<crate::ast::Rule, SyntaxError> {
                 }
             }
             R::transition => {
-                let mut ti = part.into_inner();
-                let m = word(ti.next().expect("machine"));
-                let s = word(ti.next().expect("state"));
-                r.then = Some((m, s));
+                for e in part.into_inner() {
+                    let e = e.into_inner().next().expect("an effect");
+                    let kind = e.as_rule();
+                    let mut ei = e.into_inner();
+                    let target = word(ei.next().expect("what it changes"));
+                    r.then.push(match kind {
+                        R::var_change => {
+                            let op = match ei.next().expect("op").as_str() {
+                                "+=" => '+',
+                                "-=" => '-',
+                                _ => '=',
+                            };
+                            Effect::Var(target, op, value(ei.next().expect("value"))?)
+                        }
+                        R::set_change => {
+                            let add = ei.next().expect("add or remove").as_str() == "add";
+                            Effect::Set(target, add, word(ei.next().expect("field")))
+                        }
+                        _ => Effect::Machine(target, word(ei.next().expect("state"))),
+                    });
+                }
             }
             R::audit_flag => r.audit = true,
             other => unreachable!("rule part {other:?}"),
@@ -467,6 +560,31 @@ fn cond(p: Pair<'_, R>) -> Result<Cond, SyntaxError> {
     for part in p.into_inner() {
         match part.as_rule() {
             R::negation => negate = true,
+            R::var_cond => {
+                let mut it = part.into_inner();
+                let var = word(it.next().expect("variable"));
+                let op = cmp_op(it.next().expect("op").as_str());
+                let v = value(it.next().expect("value"))?;
+                kind = Some(CondKind::Var(var, op, v));
+            }
+            R::member_cond => {
+                let mut it = part.into_inner();
+                let field = word(it.next().expect("field"));
+                let set = word(it.next().expect("set"));
+                kind = Some(CondKind::Member(field, set));
+            }
+            R::level_cond => {
+                let mut it = part.into_inner();
+                let side = |p: Pair<'_, R>| match (p.as_rule(), p.as_str()) {
+                    (R::party, "source") => LevelOf::Source,
+                    (R::party, _) => LevelOf::Target,
+                    _ => LevelOf::Named(word(p)),
+                };
+                let lhs = side(it.next().expect("party"));
+                let op = cmp_op(it.next().expect("op").as_str());
+                let rhs = side(it.next().expect("level"));
+                kind = Some(CondKind::Level(lhs, op, rhs));
+            }
             R::target_is => {
                 let which = part.into_inner().next().expect("self or child");
                 kind = Some(CondKind::TargetIs(which.as_rule() == R::self_kw));
@@ -486,14 +604,7 @@ fn cond(p: Pair<'_, R>) -> Result<Cond, SyntaxError> {
             R::cmp_cond => {
                 let mut it = part.into_inner();
                 let field = word(it.next().expect("field"));
-                let op = match it.next().expect("op").as_str() {
-                    "==" => CmpOp::Eq,
-                    "!=" => CmpOp::Ne,
-                    "<" => CmpOp::Lt,
-                    "<=" => CmpOp::Le,
-                    ">" => CmpOp::Gt,
-                    _ => CmpOp::Ge,
-                };
+                let op = cmp_op(it.next().expect("op").as_str());
                 let v = value(it.next().expect("value"))?;
                 kind = Some(CondKind::Cmp(field, op, v));
             }
@@ -573,4 +684,15 @@ fn field_values(p: Pair<'_, R>) -> Result<Vec<(Word, SpannedValue)>, SyntaxError
             Ok((k, v))
         })
         .collect()
+}
+
+fn cmp_op(s: &str) -> CmpOp {
+    match s {
+        "==" => CmpOp::Eq,
+        "!=" => CmpOp::Ne,
+        "<" => CmpOp::Lt,
+        "<=" => CmpOp::Le,
+        ">" => CmpOp::Gt,
+        _ => CmpOp::Ge,
+    }
 }

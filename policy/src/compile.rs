@@ -6,12 +6,13 @@
 use std::collections::{BTreeSet, HashMap};
 
 use kos_abi::decl::FieldKind;
-use policy_table::build::{CondIn, FieldAt, MachineIn, RuleIn, SubjectIn, Tables};
+use policy_table::build::{CondIn, EffectIn, FieldAt, MachineIn, RuleIn, SubjectIn, Tables};
 use policy_table::format::{OP_EQ, OP_GE, OP_GT, OP_LE, OP_LT, OP_NE};
 use policy_table::{Event, KERNEL, MAX_RULES, MAX_SUBJECTS, Quota, Subject};
 
 use crate::ast::{
-    self, CmpOp, CondKind, EventKw, Item, Methods, QuotaValue, Span, Target, Value, Word,
+    self, CmpOp, CondKind, Effect, EventKw, Item, LevelOf, Methods, QuotaValue, Span, Target,
+    Value, Word,
 };
 use crate::world::{FieldInfo, MethodInfo, World};
 use crate::{Diag, Source};
@@ -57,6 +58,20 @@ pub(crate) struct Names {
     pub sets: HashMap<String, (Word, Vec<Word>)>,
     /// Machine name → (index, states).
     pub machines: HashMap<String, (u16, Vec<String>)>,
+    /// Integrity levels, lowest first.
+    pub levels: Vec<String>,
+    /// Maps and hashsets by name.
+    pub stores: HashMap<String, Store>,
+}
+
+/// A map (its variables) or a hashset, and the subjects that have it.
+#[derive(Clone, Debug)]
+pub(crate) struct Store {
+    /// The variables of a map and their indices; `None` for a hashset.
+    pub vars: Option<Vec<(String, u8)>>,
+    /// A hashset's index.
+    pub set: u8,
+    pub subjects: Vec<Subject>,
 }
 
 struct Compiler<'a> {
@@ -204,6 +219,269 @@ impl Compiler<'_> {
         for item in items {
             if let Item::Quota { on, items } = item {
                 self.quota(on, items);
+            }
+        }
+        self.levels(items);
+        self.stores(items);
+    }
+
+    /// `map` and `hashset` declarations: each class's variables and sets
+    /// get indices in its processes' policy state.
+    fn stores(&mut self, items: &[Item]) {
+        use policy_table::{SETS, VARS};
+        let mut used_vars: HashMap<Subject, usize> = HashMap::new();
+        let mut used_sets: HashMap<Subject, usize> = HashMap::new();
+        for item in items {
+            let (name, on, vars) = match item {
+                Item::Map { name, on, vars } => (name, on, Some(vars)),
+                Item::HashSet { name, on } => (name, on, None),
+                _ => continue,
+            };
+            if self.names.stores.contains_key(&name.text)
+                || self.names.machines.contains_key(&name.text)
+            {
+                self.error(&name.span, format!("`{}` is declared twice", name.text));
+                continue;
+            }
+            let mut subjects = Vec::new();
+            for w in on {
+                let Some(ss) = self.subjects(w, false) else {
+                    continue;
+                };
+                if ss.contains(&KERNEL) {
+                    self.error(&w.span, "the kernel keeps no policy state");
+                    continue;
+                }
+                subjects.extend(ss);
+            }
+            let used = if vars.is_some() {
+                &mut used_vars
+            } else {
+                &mut used_sets
+            };
+            let base = subjects
+                .iter()
+                .map(|s| used.get(s).copied().unwrap_or(0))
+                .max()
+                .unwrap_or(0);
+            let n = vars.map_or(1, |v| v.len());
+            let limit = if vars.is_some() { VARS } else { SETS };
+            if base + n > limit {
+                self.error(
+                    &name.span,
+                    format!(
+                        "a process has room for {limit} {} in its policy state",
+                        if vars.is_some() {
+                            "map variables"
+                        } else {
+                            "hashsets"
+                        }
+                    ),
+                );
+                continue;
+            }
+            for s in &subjects {
+                used.insert(*s, base + n);
+            }
+            let store = Store {
+                vars: vars.map(|v| {
+                    v.iter()
+                        .enumerate()
+                        .map(|(i, w)| (w.text.clone(), (base + i) as u8))
+                        .collect()
+                }),
+                set: base as u8,
+                subjects,
+            };
+            self.names.stores.insert(name.text.clone(), store);
+        }
+    }
+
+    /// The store `w` names, which every target must have.
+    fn store_of_targets(&mut self, w: &Word, targets: &BTreeSet<Subject>) -> Option<Store> {
+        let Some(store) = self.names.stores.get(&w.text).cloned() else {
+            self.error(&w.span, format!("unknown map or hashset `{}`", w.text));
+            return None;
+        };
+        for t in targets {
+            if !store.subjects.contains(t) {
+                let class = self.tables.subjects[*t as usize].class.clone();
+                self.error(&w.span, format!("the target `{class}` has no `{}`", w.text));
+                return None;
+            }
+        }
+        Some(store)
+    }
+
+    /// `Map.var`: its index, on every target.
+    fn var_of_targets(&mut self, w: &Word, targets: &BTreeSet<Subject>) -> Option<u8> {
+        let (map, var) = w.text.split_once('.').unwrap_or((&w.text, ""));
+        let map_word = Word {
+            text: map.to_string(),
+            span: w.span.clone(),
+        };
+        let store = self.store_of_targets(&map_word, targets)?;
+        let Some(vars) = store.vars else {
+            self.error(&w.span, format!("`{map}` is a hashset, not a map"));
+            return None;
+        };
+        match vars.iter().find(|(n, _)| n == var) {
+            Some((_, i)) => Some(*i),
+            None => {
+                self.error(&w.span, format!("map `{map}` has no variable `{var}`"));
+                None
+            }
+        }
+    }
+
+    /// A hashset's index, on every target.
+    fn set_of_targets(&mut self, w: &Word, targets: &BTreeSet<Subject>) -> Option<u8> {
+        let store = self.store_of_targets(w, targets)?;
+        if store.vars.is_some() {
+            self.error(&w.span, format!("`{}` is a map, not a hashset", w.text));
+            return None;
+        }
+        Some(store.set)
+    }
+
+    fn integer(&mut self, v: &SpannedName) -> Option<i64> {
+        match &v.value {
+            Value::Num(n) => match i64::try_from(*n) {
+                Ok(x) => Some(x),
+                Err(_) => {
+                    self.error(&v.span, "a 64-bit signed number goes here");
+                    None
+                }
+            },
+            _ => {
+                self.error(&v.span, "a number goes here");
+                None
+            }
+        }
+    }
+
+    /// One `then` effect; a hashset `add` also adds its room as a condition
+    /// (a full set refuses).
+    fn effect(
+        &mut self,
+        e: &Effect,
+        r: &ast::Rule,
+        slots: &[Slot],
+        targets: &BTreeSet<Subject>,
+        conds: &mut Vec<(CondIn, bool)>,
+    ) -> Option<EffectIn> {
+        if r.event == EventKw::Execute {
+            // The target of a start is the new process: its state is new.
+        }
+        match e {
+            Effect::Machine(m, st) => {
+                let machine = self.machine_of_targets(m, targets)?;
+                match machine.1.iter().position(|x| *x == st.text) {
+                    Some(i) => Some(EffectIn::Machine(i as u8)),
+                    None => {
+                        self.error(
+                            &st.span,
+                            format!("`{}` is not a state of `{}`", st.text, m.text),
+                        );
+                        None
+                    }
+                }
+            }
+            Effect::Var(var, op, v) => {
+                let i = self.var_of_targets(var, targets)?;
+                let x = self.integer(v)?;
+                Some(match op {
+                    '+' => EffectIn::VarAdd(i, x),
+                    '-' => EffectIn::VarAdd(i, x.checked_neg()?),
+                    _ => EffectIn::VarSet(i, x),
+                })
+            }
+            Effect::Set(set, add, field) => {
+                let i = self.set_of_targets(set, targets)?;
+                let f = self.field(field, r.event, slots, r.event == EventKw::Execute)?;
+                if !matches!(f.kind, FieldKind::Unsigned | FieldKind::Signed) {
+                    self.error(&field.span, format!("`{}` is not a number", f.name));
+                    return None;
+                }
+                let at = FieldAt {
+                    offset: f.offset as u16,
+                    size: f.size as u8,
+                    signed: f.kind == FieldKind::Signed,
+                };
+                if *add {
+                    conds.push((
+                        CondIn::SetRoom {
+                            index: i,
+                            field: at,
+                        },
+                        false,
+                    ));
+                    Some(EffectIn::SetAdd(i, at))
+                } else {
+                    Some(EffectIn::SetRemove(i, at))
+                }
+            }
+        }
+    }
+
+    /// `levels { ... }` once, then `level classes = name;`. The kernel is
+    /// at the highest level; a class not given one is at the lowest.
+    fn levels(&mut self, items: &[Item]) {
+        for item in items {
+            let Item::Levels(words) = item else { continue };
+            if !self.names.levels.is_empty() {
+                self.error(&words[0].span, "`levels` is declared twice");
+                continue;
+            }
+            if words.len() > 16 {
+                self.error(&words[16].span, "at most 16 levels");
+                continue;
+            }
+            for (i, w) in words.iter().enumerate() {
+                if words[..i].iter().any(|x| x.text == w.text) {
+                    self.error(&w.span, format!("level `{}` is listed twice", w.text));
+                }
+            }
+            self.names.levels = words.iter().map(|w| w.text.clone()).collect();
+            self.tables.subjects[KERNEL as usize].level = (words.len() - 1) as u8;
+        }
+        for item in items {
+            let Item::Level { on, level } = item else {
+                continue;
+            };
+            let Some(l) = self.level_index(level) else {
+                continue;
+            };
+            for w in on {
+                let Some(subjects) = self.subjects(w, false) else {
+                    continue;
+                };
+                for s in subjects {
+                    if s == KERNEL {
+                        self.error(&w.span, "the kernel is at the highest level");
+                        continue;
+                    }
+                    self.tables.subjects[s as usize].level = l;
+                }
+            }
+        }
+    }
+
+    fn level_index(&mut self, w: &Word) -> Option<u8> {
+        if self.names.levels.is_empty() {
+            self.error(&w.span, "no `levels { ... }` declared");
+            return None;
+        }
+        match self.names.levels.iter().position(|l| *l == w.text) {
+            Some(i) => Some(i as u8),
+            None => {
+                let msg = format!(
+                    "unknown level `{}` (levels: {})",
+                    w.text,
+                    self.names.levels.join(", ")
+                );
+                self.error(&w.span, msg);
+                None
             }
         }
     }
@@ -680,7 +958,7 @@ impl Compiler<'_> {
 
         // Conditions, typed by the fields every named method has.
         let mut conds = Vec::new();
-        if r.event == EventKw::Ipc && (!r.conds.is_empty() || r.then.is_some()) {
+        if r.event == EventKw::Ipc && (!r.conds.is_empty() || !r.then.is_empty()) {
             self.error(&r.span, "an `ipc` rule has no conditions or transitions: write its request and response rules apart");
             return;
         }
@@ -693,20 +971,11 @@ impl Compiler<'_> {
                 None => return,
             }
         }
-        let mut enter = None;
-        if let Some((m, s)) = &r.then {
-            let Some(machine) = self.machine_of_targets(m, &dst_subjects) else {
-                return;
-            };
-            match machine.1.iter().position(|x| *x == s.text) {
-                Some(i) => enter = Some(i as u8),
-                None => {
-                    self.error(
-                        &s.span,
-                        format!("`{}` is not a state of `{}`", s.text, m.text),
-                    );
-                    return;
-                }
+        let mut effects = Vec::new();
+        for e in &r.then {
+            match self.effect(e, r, &slots, &dst_subjects, &mut conds) {
+                Some(x) => effects.push(x),
+                None => return,
             }
         }
 
@@ -714,7 +983,7 @@ impl Compiler<'_> {
         self.tables.rules.push(RuleIn {
             deny: r.deny,
             audit: r.audit || self.audit_all,
-            enter,
+            effects,
             conds,
             loc: self.src.location(r.span.start),
             text: self.src.text[r.span.clone()]
@@ -796,6 +1065,53 @@ impl Compiler<'_> {
     ) -> Option<CondIn> {
         let execute = r.event == EventKw::Execute;
         let field_word = match &c.kind {
+            CondKind::Level(lhs, op, rhs) => {
+                use policy_table::format::{LEVEL_SOURCE, LEVEL_TARGET, LEVEL_VALUE};
+                let side = |c: &mut Self, l: &LevelOf| -> Option<(u32, u64)> {
+                    match l {
+                        LevelOf::Source => Some((LEVEL_SOURCE, 0)),
+                        LevelOf::Target => Some((LEVEL_TARGET, 0)),
+                        LevelOf::Named(w) => c.level_index(w).map(|i| (LEVEL_VALUE, u64::from(i))),
+                    }
+                };
+                if self.names.levels.is_empty() {
+                    self.error(&c.span, "no `levels { ... }` declared");
+                    return None;
+                }
+                let (lhs, _) = side(self, lhs)?;
+                let (rhs, value) = side(self, rhs)?;
+                return Some(CondIn::Level {
+                    lhs,
+                    op: op_code(*op),
+                    rhs,
+                    value,
+                });
+            }
+            CondKind::Var(var, op, v) => {
+                let index = self.var_of_targets(var, targets)?;
+                let value = self.integer(v)?;
+                return Some(CondIn::VarCmp {
+                    index,
+                    op: op_code(*op),
+                    value,
+                });
+            }
+            CondKind::Member(field, set) => {
+                let index = self.set_of_targets(set, targets)?;
+                let f = self.field(field, r.event, slots, execute)?;
+                if !matches!(f.kind, FieldKind::Unsigned | FieldKind::Signed) {
+                    self.error(&field.span, format!("`{}` is not a number", f.name));
+                    return None;
+                }
+                return Some(CondIn::SetHas {
+                    index,
+                    field: FieldAt {
+                        offset: f.offset as u16,
+                        size: f.size as u8,
+                        signed: f.kind == FieldKind::Signed,
+                    },
+                });
+            }
             CondKind::TargetIs(is_self) => {
                 if r.event != EventKw::Call {
                     self.error(
@@ -934,7 +1250,10 @@ impl Compiler<'_> {
                     value,
                 })
             }
-            CondKind::TargetIs(_) => None,
+            CondKind::TargetIs(_)
+            | CondKind::Level(..)
+            | CondKind::Var(..)
+            | CondKind::Member(..) => None,
         }
     }
 
@@ -1004,6 +1323,17 @@ impl Compiler<'_> {
 }
 
 type SpannedName = ast::SpannedValue;
+
+fn op_code(op: CmpOp) -> u8 {
+    match op {
+        CmpOp::Eq => OP_EQ,
+        CmpOp::Ne => OP_NE,
+        CmpOp::Lt => OP_LT,
+        CmpOp::Le => OP_LE,
+        CmpOp::Gt => OP_GT,
+        CmpOp::Ge => OP_GE,
+    }
+}
 
 /// A number as a field of this size and sign holds it (bits as stored).
 pub(crate) fn number_fits(field: &FieldInfo, n: i128) -> Option<u64> {

@@ -113,7 +113,15 @@ pub fn explain(c: &Compiled, q: &Question) -> Result<Answer, String> {
     }
     let method = (event != Event::Execute).then(|| word(&q.method));
     let msg = message(c, event, method.as_ref(), &fields, &(0..0)).map_err(|d| d.message)?;
-    let query = query(&msg, src, dst, target_self, target_child, state);
+    let state = policy_table::State::new(state);
+    let mut query = query(&msg, src, dst, target_self, target_child, &state);
+    // Levels as declared (a process started by a lower one is lower).
+    query.src_level = policy.level(src);
+    query.dst_level = if event == Event::Execute {
+        policy.level(dst).min(query.src_level)
+    } else {
+        policy.level(dst)
+    };
     let d = policy.decide(&query);
     let mut text = format!(
         "{} {} {} -> {}{}: {}\n",
@@ -140,8 +148,16 @@ pub fn explain(c: &Compiled, q: &Question) -> Result<Answer, String> {
             text.push_str(&format!("{mark} {}\n", why(&policy, r)));
         }
     }
-    if let Some(s) = d.enter.and_then(|s| policy.state_name(dst, s)) {
-        text.push_str(&format!("the target enters state `{s}`\n"));
+    if d.granted && d.effects {
+        let after = policy.effects(&query);
+        if after.machine != state.machine
+            && let Some(s) = policy.state_name(dst, after.machine)
+        {
+            text.push_str(&format!("the target enters state `{s}`\n"));
+        }
+        if after.vars != state.vars || after.sets != state.sets {
+            text.push_str("the target's variables or sets change\n");
+        }
     }
     Ok(Answer {
         granted: d.granted,

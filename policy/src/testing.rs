@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use kos_abi::decl::FieldKind;
-use policy_table::{Event, KERNEL, Policy, Query, Subject};
+use policy_table::{Event, KERNEL, Policy, Query, State, Subject};
 
 use crate::Diag;
 use crate::ast::{EventKw, Span, Stmt, Value, Word};
@@ -30,7 +30,9 @@ impl Outcome {
 struct Proc {
     subject: Subject,
     parent: Option<usize>,
-    state: u8,
+    state: State,
+    /// Its integrity level: its class's, or its creator's if lower.
+    level: u8,
 }
 
 /// A message of a test (or of `explain`), ready to decide on.
@@ -59,7 +61,8 @@ pub fn run(c: &Compiled) -> Result<Vec<Outcome>, Vec<Diag>> {
         let mut procs = vec![Proc {
             subject: KERNEL,
             parent: None,
-            state: 0,
+            state: State::new(0),
+            level: policy.level(KERNEL),
         }];
         let mut vars: HashMap<String, usize> = HashMap::new();
         for stmt in &t.stmts {
@@ -123,7 +126,8 @@ fn step(
                 procs.push(Proc {
                     subject,
                     parent: None,
-                    state: policy.initial_state(subject),
+                    state: State::new(policy.initial_state(subject)),
+                    level: policy.level(subject),
                 });
                 vars.insert(var.text.clone(), procs.len() - 1);
                 return Ok(());
@@ -141,15 +145,17 @@ fn step(
             if msg.name.is_empty() {
                 msg.name = name.as_bytes().to_vec();
             }
-            let q = query(
-                &msg,
-                procs[parent].subject,
-                subject,
-                false,
-                false,
-                policy.initial_state(subject),
-            );
+            let level = policy.level(subject).min(procs[parent].level);
+            let fresh = State::new(policy.initial_state(subject));
+            let mut q = query(&msg, procs[parent].subject, subject, false, false, &fresh);
+            q.src_level = procs[parent].level;
+            q.dst_level = level;
             let d = policy.decide(&q);
+            let state = if d.granted && d.effects {
+                policy.effects(&q)
+            } else {
+                fresh
+            };
             if !d.granted {
                 failures.push(format!(
                     "{}: `{}` cannot be started by `{}`: {}",
@@ -163,7 +169,8 @@ fn step(
             procs.push(Proc {
                 subject,
                 parent: Some(parent),
-                state: d.enter.unwrap_or(policy.initial_state(subject)),
+                state,
+                level,
             });
             vars.insert(var.text.clone(), procs.len() - 1);
             Ok(())
@@ -188,11 +195,11 @@ fn step(
                 EventKw::Ipc => {
                     return Err(Diag::error(
                         event_span.clone(),
-                        "`expect` takes one event: request, response, error, call or execute",
+                        "`expect` takes one event: request, response, error, call, execute or security",
                     ));
                 }
             };
-            let s = process(c, src, procs, vars)?;
+            let s = process(c, policy, src, procs, vars)?;
             let msg_fields: Vec<(Word, crate::ast::SpannedValue)> = fields.clone();
             let (d_subject, d_index) = if event == Event::Execute {
                 let name = msg_fields
@@ -211,22 +218,30 @@ fn step(
                     })?;
                 (subject, None)
             } else {
-                let i = process(c, dst, procs, vars)?;
+                let i = process(c, policy, dst, procs, vars)?;
                 (procs[i].subject, Some(i))
             };
             let msg = message(c, event, method.as_ref(), &msg_fields, span)?;
             let target_self = d_index == Some(s);
             let target_child = d_index.is_some_and(|i| procs[i].parent == Some(s));
-            let state = d_index.map_or(policy.initial_state(d_subject), |i| procs[i].state);
-            let q = query(
+            let state = d_index.map_or(State::new(policy.initial_state(d_subject)), |i| {
+                procs[i].state
+            });
+            let mut q = query(
                 &msg,
                 procs[s].subject,
                 d_subject,
                 target_self,
                 target_child,
-                state,
+                &state,
             );
+            q.src_level = procs[s].level;
+            q.dst_level = match d_index {
+                Some(i) => procs[i].level,
+                None => policy.level(d_subject).min(procs[s].level),
+            };
             let d = policy.decide(&q);
+            let after = (d.granted && d.effects).then(|| policy.effects(&q));
             if d.granted != *grant {
                 failures.push(format!(
                     "{}: expected {}, got {}: {}",
@@ -236,9 +251,7 @@ fn step(
                     why(policy, d.rule)
                 ));
             }
-            if d.granted
-                && let (Some(state), Some(i)) = (d.enter, d_index)
-            {
+            if let (Some(state), Some(i)) = (after, d_index) {
                 procs[i].state = state;
             }
             Ok(())
@@ -250,6 +263,7 @@ fn step(
 /// of it, started by the kernel).
 fn process(
     c: &Compiled,
+    policy: &Policy<'_>,
     w: &Word,
     procs: &mut Vec<Proc>,
     vars: &HashMap<String, usize>,
@@ -269,7 +283,8 @@ fn process(
     procs.push(Proc {
         subject,
         parent: None,
-        state: 0,
+        state: State::new(policy.initial_state(subject)),
+        level: policy.level(subject),
     });
     Ok(procs.len() - 1)
 }
@@ -288,7 +303,7 @@ pub(crate) fn query<'a>(
     dst: Subject,
     target_self: bool,
     target_child: bool,
-    dst_state: u8,
+    dst_state: &'a State,
 ) -> Query<'a> {
     Query {
         event: msg.event,
@@ -302,6 +317,8 @@ pub(crate) fn query<'a>(
         target_self,
         target_child,
         dst_state,
+        src_level: 0,
+        dst_level: 0,
     }
 }
 

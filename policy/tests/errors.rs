@@ -68,7 +68,7 @@ fn syntax() {
     expect(&format!("{HEAD}grant ⟦talk a.A -> b.B : *;"), "an event");
     expect(
         &format!("{HEAD}grant call a.A -> kernel : Console.Write if priority ⟦=> 3;"),
-        "comparison",
+        "`>=`",
     );
 }
 
@@ -233,6 +233,43 @@ fn machines() {
     expect(
         &format!("{HEAD}{m}machine ⟦M on a.A {{ states x; initial x; }}"),
         "declared twice",
+    );
+}
+
+#[test]
+fn maps_and_hashsets() {
+    let decl = "map C on b.B { n }\nhashset S on b.B;\n";
+    expect(
+        &format!("{HEAD}{decl}grant request a.A -> b.B : utest.Echo.ping if ⟦X.n < 3;"),
+        "unknown map or hashset `X`",
+    );
+    expect(
+        &format!("{HEAD}{decl}grant request a.A -> b.B : utest.Echo.ping if ⟦C.m < 3;"),
+        "map `C` has no variable `m`",
+    );
+    expect(
+        &format!("{HEAD}{decl}grant request b.B -> a.A : utest.Echo.ping if ⟦C.n < 3;"),
+        "the target `a.A` has no `C`",
+    );
+    expect(
+        &format!("{HEAD}{decl}grant request a.A -> b.B : utest.Echo.ping if x in ⟦C;"),
+        "is a map, not a hashset",
+    );
+    expect(
+        &format!("{HEAD}{decl}grant request a.A -> b.B : utest.Echo.ping then ⟦S.n += 1;"),
+        "is a hashset, not a map",
+    );
+    expect(
+        &format!("{HEAD}{decl}grant request a.A -> b.B : utest.Echo.ping then S add ⟦y;"),
+        "has no field `y`",
+    );
+    expect(
+        &format!("{HEAD}map ⟦C on b.B {{ a, b, c, d, e }}"),
+        "room for 4 map variables",
+    );
+    expect(
+        &format!("{HEAD}hashset S1 on b.B;\nhashset S2 on b.B;\nhashset ⟦S3 on b.B;"),
+        "room for 2 hashsets",
     );
 }
 

@@ -96,6 +96,8 @@ class a.A, b.B, c.C;
 instance b.B@x;
 set S = { a.A, b.B };
 machine M on b.B { states s0, s1; initial s0; }
+map C on b.B { n }
+hashset H on b.B;
 quota c.C { threads 2; priority 9; sched { Normal }; }
 grant execute kernel -> a.A;
 grant execute a.A -> S if path in { "/bin/b", "/bin/c" } and not flags has CRITICAL;
@@ -103,7 +105,8 @@ grant call S -> self : Task.*;
 grant call S -> kernel : Console.Write;
 grant call a.A -> S : Task.SetInitialThreadPriority if target is child and priority <= 10;
 grant ipc a.A -> b.B : utest.Echo.*;
-grant request a.A -> b.B : utest.Door.open then M = s1;
+grant request a.A -> b.B : utest.Door.open then M = s1, C.n += 2;
+grant request a.A -> b.B : utest.Door.shout if not v in H and C.n < 5 then H add v;
 deny request a.A -> b.B@x : utest.Door.knock if M in { s0 } audit;
 "#;
 
@@ -141,14 +144,20 @@ proptest! {
         if let Ok(p) = Policy::parse(table.bytes()) {
             for (e, s, d, ep, m, state) in queries {
                 let fixed = [state; 64];
+                let mut st = policy_table::State::new(state);
+                st.vars[0] = i64::from(state) - 3;
+                st.set_len = [state % 12, state % 3];
                 let q = Query {
                     fixed: &fixed,
                     path: b"/bin/b",
-                    dst_state: state,
+                    dst_state: &st,
                     target_child: state & 1 != 0,
                     ..Query::new(Event::from_u8(e).unwrap_or(Event::Call), s % 8, d % 8, ep % 0x50, m % 32)
                 };
                 let decision = p.decide(&q);
+                if decision.granted && decision.effects {
+                    let _ = p.effects(&q);
+                }
                 let _ = p.slot_rules(&q).count();
                 let _ = p.rule_source(decision.rule);
                 let _ = p.quota(q.src);

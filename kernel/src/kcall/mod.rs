@@ -321,8 +321,8 @@ fn decode(
     {
         t.granted = [key, t.granted[0]];
     }
-    if let (Some(pid), Some(_)) = (target_pid, g.enter) {
-        k.enter_state(pid, g.enter);
+    if let (Some(pid), Some(_)) = (target_pid, g.state) {
+        k.enter_state(pid, g.state);
     }
     Ok(Decoded {
         header,

@@ -115,14 +115,20 @@ fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     let path = req.arena_str(k, a.path, &mut path_buf)?;
     // The new process's subject: the instance its name is, else its class.
     // A class the policy does not name cannot be started.
-    let (subject, state) =
-        crate::security::subject_of(eiid, name).unwrap_or((crate::security::UNNAMED, 0));
+    let (subject, state, level) = crate::security::subject_of(eiid, name).unwrap_or((
+        crate::security::UNNAMED,
+        policy_table::State::new(0),
+        0,
+    ));
     let creator = k.party(req.caller)?;
+    // No process starts above its creator's integrity level.
+    let level = level.min(creator.level);
     let new = crate::gate::Party {
         pid: 0,
         class: eiid,
         subject,
-        state,
+        state: &state,
+        level,
         parent: creator.pid,
     };
     // The monitor sees the whole fixed part, as the kernel call's check did.
@@ -148,7 +154,7 @@ fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
         a.stack_size,
         a.priority,
         flags,
-        (subject, state),
+        (subject, state, level),
     )?;
     match k.add_handle(req.caller, Object::Task(child), Rights::all()) {
         Ok(h) => {

@@ -11,12 +11,17 @@ use crate::audit::RING;
 use crate::security::{self, Event, Message, Party};
 
 fn party(pid: u32, class: &str) -> Party<'_> {
-    let (subject, state) = security::subject_of(class, class).unwrap_or((security::UNNAMED, 0));
+    let (subject, _, level) = security::subject_of(class, class).unwrap_or((
+        security::UNNAMED,
+        policy_table::NO_STATE,
+        0,
+    ));
     Party {
         pid,
         class,
         subject,
-        state,
+        state: &policy_table::NO_STATE,
+        level,
         parent: 0,
     }
 }
@@ -48,13 +53,7 @@ pub fn embedded_policy_reads() -> TestResult {
         security::subject_of("no.such.Class", "x").is_none(),
         "an unnamed class has a subject"
     );
-    let kernel = Party {
-        pid: 0,
-        class: "kl.core.Core",
-        subject: policy_table::KERNEL,
-        state: 0,
-        parent: 0,
-    };
+    let kernel = security::kernel_party();
     let start = |source: Party<'_>, class: &str, path: &str| {
         let new = party(0, class);
         security::check(&Message {

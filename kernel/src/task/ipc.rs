@@ -223,8 +223,8 @@ impl Kernel {
         {
             t.granted = [key, t.granted[0]];
         }
-        if g.enter.is_some() {
-            self.enter_state(to, g.enter);
+        if g.state.is_some() {
+            self.enter_state(to, g.state);
         }
         Ok(())
     }

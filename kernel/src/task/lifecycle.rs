@@ -34,7 +34,7 @@ impl Kernel {
         stack_size: u64,
         priority: u32,
         flags: CreateFlags,
-        label: (u16, u8),
+        label: (u16, policy_table::State, u8),
     ) -> Result<Pid, Rc> {
         use kos_abi::sched::MAX_PRIORITY;
         use kos_abi::vm::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE};
@@ -127,7 +127,8 @@ impl Kernel {
             initial: (SchedClass::Normal, priority, 0),
             fault_thread: None,
             subject: label.0,
-            state: label.1,
+            policy: label.1,
+            level: label.2,
             parent,
         };
         let pid = match self.procs.insert(proc) {

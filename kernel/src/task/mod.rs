@@ -158,16 +158,17 @@ impl Kernel {
                 pid: p.pid,
                 class: p.eiid.as_str(),
                 subject: p.subject,
-                state: p.state,
+                state: &p.policy,
+                level: p.level,
                 parent: p.parent,
             })
             .ok_or(Rc::PeerDied)
     }
 
     /// Put `pid` in the state a granting rule named.
-    pub fn enter_state(&mut self, pid: Pid, state: Option<u8>) {
+    pub fn enter_state(&mut self, pid: Pid, state: Option<policy_table::State>) {
         if let (Some(s), Some(p)) = (state, self.procs.get_mut(pid)) {
-            p.state = s;
+            p.policy = s;
         }
     }
 }

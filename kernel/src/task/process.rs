@@ -68,7 +68,11 @@ pub struct Process {
     /// Its subject in the security policy (its class, or a named instance
     /// of it) and its state in its class's state machine.
     pub subject: u16,
-    pub state: u8,
+    /// Its policy state: its class's machine's state, its variables and
+    /// sets (`policy_table::State`).
+    pub policy: policy_table::State,
+    /// Its integrity level: its class's, or its creator's if that is lower.
+    pub level: u8,
     /// Its creator's PID (0 for the first process).
     pub parent: u32,
 }

@@ -9,23 +9,21 @@ pub const INIT_PATH: &str = "/bin/einit";
 pub const INIT_CLASS: &str = "einit";
 
 /// The policy's execute decision on einit's start by the kernel: its
-/// subject and initial state.
-fn admit() -> Result<(u16, u8), kos_abi::Rc> {
+/// subject, initial state and integrity level.
+fn admit() -> Result<(u16, policy_table::State, u8), kos_abi::Rc> {
     use crate::security::{Party, UNNAMED};
-    let kernel = Party {
-        pid: 0,
-        class: "kl.core.Core",
-        subject: policy_table::KERNEL,
-        state: 0,
-        parent: 0,
-    };
-    let (subject, state) =
-        crate::security::subject_of(INIT_CLASS, INIT_CLASS).unwrap_or((UNNAMED, 0));
+    let kernel = crate::security::kernel_party();
+    let (subject, state, level) = crate::security::subject_of(INIT_CLASS, INIT_CLASS).unwrap_or((
+        UNNAMED,
+        policy_table::State::new(0),
+        0,
+    ));
     let new = Party {
         pid: 0,
         class: INIT_CLASS,
         subject,
-        state,
+        state: &state,
+        level: level.min(kernel.level),
         parent: 0,
     };
     let create = kos_abi::task::CreateReq::default();
@@ -36,7 +34,7 @@ fn admit() -> Result<(u16, u8), kos_abi::Rc> {
         INIT_CLASS,
         INIT_PATH,
     )?;
-    Ok((subject, entered.unwrap_or(state)))
+    Ok((subject, entered.unwrap_or(state), new.level))
 }
 
 /// Start user space: create the first process from the ROMFS; returns the

@@ -21,6 +21,8 @@ pub struct SubjectIn {
     /// Its machine and initial state.
     pub machine: Option<(u16, u8)>,
     pub quota: Option<u16>,
+    /// Its integrity level (0 the lowest).
+    pub level: u8,
 }
 
 /// A condition, as the compiler gives it.
@@ -48,6 +50,40 @@ pub enum CondIn {
     TargetChild,
     /// The target's state is one of these (bits).
     StateIn(u64),
+    /// Integrity levels compared: `lhs` (LEVEL_SOURCE, LEVEL_TARGET)
+    /// against `rhs` (either, or LEVEL_VALUE and `value`).
+    Level {
+        lhs: u32,
+        op: u8,
+        rhs: u32,
+        value: u64,
+    },
+    /// The target's variable compared with a value.
+    VarCmp {
+        index: u8,
+        op: u8,
+        value: i64,
+    },
+    /// The target's set holds the field's value.
+    SetHas {
+        index: u8,
+        field: FieldAt,
+    },
+    /// The target's set holds it or has room for it.
+    SetRoom {
+        index: u8,
+        field: FieldAt,
+    },
+}
+
+/// A change a granting rule makes to the target's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EffectIn {
+    Machine(u8),
+    VarSet(u8, i64),
+    VarAdd(u8, i64),
+    SetAdd(u8, FieldAt),
+    SetRemove(u8, FieldAt),
 }
 
 /// Where a field is in the fixed part.
@@ -62,7 +98,7 @@ pub struct FieldAt {
 pub struct RuleIn {
     pub deny: bool,
     pub audit: bool,
-    pub enter: Option<u8>,
+    pub effects: Vec<EffectIn>,
     /// Each condition, and whether it is negated.
     pub conds: Vec<(CondIn, bool)>,
     pub loc: String,
@@ -133,7 +169,8 @@ impl Tables {
                 instance: w.str(&s.instance),
                 machine: (s.machine.map_or(NONE16, |m| m.0)),
                 initial: s.machine.map_or(0, |m| m.1),
-                _pad: [0; 3],
+                level: s.level,
+                _pad: [0; 2],
                 quota: (s.quota.unwrap_or(NONE16)),
             })
             .collect();
@@ -152,6 +189,7 @@ impl Tables {
         let mut strings: Vec<StrRef> = Vec::new();
         let mut values: Vec<u64> = Vec::new();
         let mut conds: Vec<CondRec> = Vec::new();
+        let mut effects: Vec<EffectRec> = Vec::new();
         let rules: Vec<RuleRec> = self
             .rules
             .iter()
@@ -160,15 +198,18 @@ impl Tables {
                 for (c, negate) in &r.conds {
                     conds.push(cond(c, *negate, &mut w, &mut values, &mut strings));
                 }
+                let effects_start = effects.len();
+                effects.extend(r.effects.iter().map(effect));
                 RuleRec {
                     flags: if r.deny { RULE_DENY } else { 0 }
                         | if r.audit { RULE_AUDIT } else { 0 },
-                    enter: r.enter.unwrap_or(NONE8),
+                    effects_start: effects_start as u16,
+                    effects_len: r.effects.len() as u16,
                     conds_start: (start as u16),
                     conds_len: (r.conds.len() as u16),
                     loc: w.str(&r.loc),
                     text: w.str(&r.text),
-                    _pad: [0; 2],
+                    _pad: [0; 7],
                 }
             })
             .collect();
@@ -232,7 +273,7 @@ impl Tables {
             }
             let fast = ids.len() == 1 && {
                 let r = &self.rules[ids[0] as usize];
-                !r.deny && !r.audit && r.enter.is_none() && r.conds.is_empty()
+                !r.deny && !r.audit && r.effects.is_empty() && r.conds.is_empty()
             };
             row[slot] = if ids.is_empty() {
                 0
@@ -264,6 +305,7 @@ impl Tables {
             &w.pool,
             machines.as_bytes(),
             quotas.as_bytes(),
+            effects.as_bytes(),
         ];
         let mut header = Header {
             magic: MAGIC,
@@ -351,6 +393,79 @@ fn cond(
         CondIn::StateIn(mask) => {
             r.kind = COND_STATE_IN;
             r.value = *mask;
+        }
+        CondIn::VarCmp { index, op, value } => {
+            r.kind = COND_VAR_CMP;
+            r.a = u32::from(*index);
+            r.op = *op;
+            r.value = *value as u64;
+        }
+        CondIn::SetHas { index, field } | CondIn::SetRoom { index, field } => {
+            at(field, &mut r);
+            r.kind = if matches!(c, CondIn::SetHas { .. }) {
+                COND_SET_HAS
+            } else {
+                COND_SET_ROOM
+            };
+            r.a = u32::from(*index);
+        }
+        CondIn::Level {
+            lhs,
+            op,
+            rhs,
+            value,
+        } => {
+            r.kind = COND_LEVEL;
+            r.op = *op;
+            r.a = *lhs;
+            r.b = *rhs;
+            r.value = *value;
+        }
+    }
+    r
+}
+
+fn effect(e: &EffectIn) -> EffectRec {
+    let mut r = EffectRec {
+        value: 0,
+        offset: 0,
+        kind: 0,
+        index: 0,
+        size: 0,
+        flags: 0,
+        _pad: [0; 2],
+    };
+    let field = |r: &mut EffectRec, f: &FieldAt| {
+        r.offset = f.offset;
+        r.size = f.size;
+        if f.signed {
+            r.flags = COND_SIGNED;
+        }
+    };
+    match e {
+        EffectIn::Machine(s) => {
+            r.kind = EFF_MACHINE;
+            r.value = u64::from(*s);
+        }
+        EffectIn::VarSet(i, v) => {
+            r.kind = EFF_VAR_SET;
+            r.index = *i;
+            r.value = *v as u64;
+        }
+        EffectIn::VarAdd(i, v) => {
+            r.kind = EFF_VAR_ADD;
+            r.index = *i;
+            r.value = *v as u64;
+        }
+        EffectIn::SetAdd(i, f) => {
+            r.kind = EFF_SET_ADD;
+            r.index = *i;
+            field(&mut r, f);
+        }
+        EffectIn::SetRemove(i, f) => {
+            r.kind = EFF_SET_REMOVE;
+            r.index = *i;
+            field(&mut r, f);
         }
     }
     r

@@ -15,9 +15,8 @@ compile_error!("policy tables are little-endian, read in place");
 pub const MAGIC: [u8; 4] = *b"KPOL";
 pub const VERSION: u16 = 1;
 
-/// "None" in a 16-bit index and an 8-bit state.
+/// "None" in a 16-bit index.
 pub const NONE16: u16 = 0xFFFF;
-pub const NONE8: u8 = 0xFF;
 
 /// The sections, in header order.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -47,9 +46,11 @@ pub enum Sect {
     Machines,
     /// [`QuotaRec`].
     Quotas,
+    /// [`EffectRec`].
+    Effects,
 }
 
-pub const SECTIONS: usize = 12;
+pub const SECTIONS: usize = 13;
 
 #[derive(Copy, Clone, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
@@ -88,7 +89,10 @@ pub struct SubjectRec {
     /// Its quota ([`NONE16`]: unlimited).
     pub quota: u16,
     pub initial: u8,
-    pub _pad: [u8; 3],
+    /// Its integrity level (0 the lowest): a process of it gets this, or
+    /// its creator's if that is lower.
+    pub level: u8,
+    pub _pad: [u8; 2],
 }
 
 /// Where an endpoint's methods start in a row, and how many it has.
@@ -111,11 +115,12 @@ pub struct RuleRec {
     pub text: StrRef,
     pub conds_start: u16,
     pub conds_len: u16,
+    /// What it does to the target's state when it grants.
+    pub effects_start: u16,
+    pub effects_len: u16,
     /// [`RULE_DENY`], [`RULE_AUDIT`].
     pub flags: u8,
-    /// The state the target enters when it grants ([`NONE8`]: none).
-    pub enter: u8,
-    pub _pad: [u8; 2],
+    pub _pad: [u8; 7],
 }
 
 /// Condition kinds.
@@ -130,6 +135,21 @@ pub const COND_TARGET_SELF: u8 = 4;
 pub const COND_TARGET_CHILD: u8 = 5;
 /// The target's state is a bit of `value`.
 pub const COND_STATE_IN: u8 = 6;
+/// An integrity level compared: `a`'s level (LEVEL_SOURCE or LEVEL_TARGET)
+/// against `b`'s (either, or LEVEL_VALUE: `value`).
+pub const COND_LEVEL: u8 = 7;
+
+/// The target's variable `a` compared (signed) with `value`.
+pub const COND_VAR_CMP: u8 = 8;
+/// The target's set `a` holds the field's value.
+pub const COND_SET_HAS: u8 = 9;
+/// The target's set `a` holds the field's value or has room for it (the
+/// compiler adds it to a rule that adds the value).
+pub const COND_SET_ROOM: u8 = 10;
+
+pub const LEVEL_SOURCE: u32 = 0;
+pub const LEVEL_TARGET: u32 = 1;
+pub const LEVEL_VALUE: u32 = 2;
 
 pub const OP_EQ: u8 = 0;
 pub const OP_NE: u8 = 1;
@@ -182,4 +202,28 @@ pub struct QuotaRec {
     pub priority: u8,
     pub sched: u8,
     pub _pad: [u8; 6],
+}
+
+/// Effect kinds.
+pub const EFF_MACHINE: u8 = 0;
+pub const EFF_VAR_SET: u8 = 1;
+pub const EFF_VAR_ADD: u8 = 2;
+pub const EFF_SET_ADD: u8 = 3;
+pub const EFF_SET_REMOVE: u8 = 4;
+
+/// One change a granting rule makes to the target's state.
+#[derive(Copy, Clone, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct EffectRec {
+    /// The new machine state, the variable's new value or its increment.
+    pub value: u64,
+    /// The field a set effect reads.
+    pub offset: u16,
+    pub kind: u8,
+    /// The variable or the set.
+    pub index: u8,
+    pub size: u8,
+    /// `COND_SIGNED` for a signed field.
+    pub flags: u8,
+    pub _pad: [u8; 2],
 }

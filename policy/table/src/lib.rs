@@ -21,7 +21,8 @@ pub mod build;
 pub mod format;
 
 use format::{
-    CondRec, EndpointRec, Header, MachineRec, QuotaRec, RuleRec, Section, StrRef, SubjectRec,
+    CondRec, EffectRec, EndpointRec, Header, MachineRec, QuotaRec, RuleRec, Section, StrRef,
+    SubjectRec,
 };
 use zerocopy::FromBytes;
 
@@ -99,6 +100,75 @@ pub const MAX_ENDPOINT: u16 = 0x0FFF;
 /// Conditions read at most this many bytes of the fixed part.
 pub const MAX_FIXED: usize = 64;
 
+/// Variables (PSL's StaticMap) and sets (PSL's HashSet) of a process's
+/// policy state, and a set's capacity.
+pub const VARS: usize = 4;
+pub const SETS: usize = 2;
+pub const SET_CAP: usize = 8;
+
+/// A process's policy state: the state of its class's machine, its
+/// variables and its sets of values. The kernel keeps one per process;
+/// rules read the target's, and granting rules' effects change it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    pub machine: u8,
+    pub set_len: [u8; SETS],
+    pub vars: [i64; VARS],
+    pub sets: [[u64; SET_CAP]; SETS],
+}
+
+impl State {
+    /// A new process's state: its machine at `machine`, the rest empty.
+    pub const fn new(machine: u8) -> State {
+        State {
+            machine,
+            set_len: [0; SETS],
+            vars: [0; VARS],
+            sets: [[0; SET_CAP]; SETS],
+        }
+    }
+
+    fn members(&self, set: usize) -> &[u64] {
+        match (self.sets.get(set), self.set_len.get(set)) {
+            (Some(s), Some(&n)) => &s[..(n as usize).min(SET_CAP)],
+            _ => &[],
+        }
+    }
+
+    pub fn contains(&self, set: usize, v: u64) -> bool {
+        self.members(set).contains(&v)
+    }
+
+    /// Whether `v` could be added (already there, or room left).
+    pub fn has_room(&self, set: usize, v: u64) -> bool {
+        self.contains(set, v)
+            || self
+                .set_len
+                .get(set)
+                .is_some_and(|&n| (n as usize) < SET_CAP)
+    }
+
+    fn add(&mut self, set: usize, v: u64) {
+        if self.contains(set, v) || !self.has_room(set, v) {
+            return;
+        }
+        let n = self.set_len[set] as usize;
+        self.sets[set][n] = v;
+        self.set_len[set] += 1;
+    }
+
+    fn remove(&mut self, set: usize, v: u64) {
+        let n = self.members(set).len();
+        if let Some(i) = self.members(set).iter().position(|&x| x == v) {
+            self.sets[set][i] = self.sets[set][n - 1];
+            self.set_len[set] -= 1;
+        }
+    }
+}
+
+/// The state of a party that has none (the kernel; tools that do not care).
+pub static NO_STATE: State = State::new(0);
+
 /// A message (or process start) to decide on.
 #[derive(Copy, Clone, Debug)]
 pub struct Query<'a> {
@@ -118,8 +188,11 @@ pub struct Query<'a> {
     /// child of the caller.
     pub target_self: bool,
     pub target_child: bool,
-    /// The target process's state in its class's state machine.
-    pub dst_state: u8,
+    /// The target process's policy state.
+    pub dst_state: &'a State,
+    /// The integrity levels of the source and the target processes.
+    pub src_level: u8,
+    pub dst_level: u8,
 }
 
 impl<'a> Query<'a> {
@@ -136,7 +209,9 @@ impl<'a> Query<'a> {
             path: &[],
             target_self: false,
             target_child: false,
-            dst_state: 0,
+            dst_state: &NO_STATE,
+            src_level: 0,
+            dst_level: 0,
         }
     }
 }
@@ -150,8 +225,9 @@ pub struct Decision {
     pub rule: u16,
     /// A granting rule asked for its grants to be audited.
     pub audit: bool,
-    /// The state the target enters (a granting rule's transition).
-    pub enter: Option<u8>,
+    /// A granting rule changes the target's state: [`Policy::effects`]
+    /// gives the new one.
+    pub effects: bool,
 }
 
 impl Decision {
@@ -159,7 +235,7 @@ impl Decision {
         granted: false,
         rule: NO_RULE,
         audit: false,
-        enter: None,
+        effects: false,
     };
 
     const fn deny(rule: u16) -> Decision {
@@ -167,7 +243,7 @@ impl Decision {
             granted: false,
             rule,
             audit: false,
-            enter: None,
+            effects: false,
         }
     }
 }
@@ -230,6 +306,7 @@ pub struct Policy<'a> {
     pool: &'a [u8],
     machines: &'a [MachineRec],
     quotas: &'a [QuotaRec],
+    effects: &'a [EffectRec],
     /// Method slots per row.
     methods: usize,
 }
@@ -272,6 +349,7 @@ impl<'a> Policy<'a> {
             pool: section(bytes, &s[Sect::Pool as usize], 9)?,
             machines: section(bytes, &s[Sect::Machines as usize], 10)?,
             quotas: section(bytes, &s[Sect::Quotas as usize], 11)?,
+            effects: section(bytes, &s[Sect::Effects as usize], 12)?,
             methods: header.methods as usize,
         };
         p.check()?;
@@ -330,12 +408,18 @@ impl<'a> Policy<'a> {
             if start + len > self.conds.len() {
                 return Err(BadIndex("rule conditions"));
             }
+            if r.effects_start as usize + r.effects_len as usize > self.effects.len() {
+                return Err(BadIndex("rule effects"));
+            }
             self.str_checked(r.loc)?;
             self.str_checked(r.text)?;
         }
         for c in self.conds {
             let (a, b) = (c.a as usize, c.b as usize);
             match c.kind {
+                format::COND_LEVEL if c.a > format::LEVEL_TARGET || c.b > format::LEVEL_VALUE => {
+                    return Err(BadIndex("condition level"));
+                }
                 format::COND_FIELD_IN if a + b > self.values.len() => {
                     return Err(BadIndex("condition values"));
                 }
@@ -452,7 +536,7 @@ impl<'a> Policy<'a> {
                 granted: true,
                 rule: e & !FAST,
                 audit: false,
-                enter: None,
+                effects: false,
             };
         }
         if e == 0 {
@@ -495,14 +579,59 @@ impl<'a> Policy<'a> {
                 granted: true,
                 rule: id,
                 audit: false,
-                enter: None,
+                effects: false,
             });
             d.audit |= r.flags & format::RULE_AUDIT != 0;
-            if d.enter.is_none() && r.enter != format::NONE8 {
-                d.enter = Some(r.enter);
-            }
+            d.effects |= r.effects_len > 0;
         }
         granted.unwrap_or(Decision::deny(failed))
+    }
+
+    /// The target's state after a granted message: the effects of every
+    /// granting rule (conditions read the state before any of them).
+    pub fn effects(&self, q: &Query<'_>) -> State {
+        let mut s = *q.dst_state;
+        let e = self.entry(q.event, q.src, q.dst, q.endpoint, q.method);
+        if e == 0 || e & FAST != 0 {
+            return s;
+        }
+        let at = e as usize - 1;
+        let len = self.lists.get(at).map_or(0, |v| *v as usize);
+        let Some(ids) = self.lists.get(at + 1..at + 1 + len) else {
+            return s;
+        };
+        for &id in ids {
+            let Some(r) = self.rules.get(id as usize) else {
+                continue;
+            };
+            if r.flags & format::RULE_DENY != 0 || !self.conditions_hold(r, q) {
+                continue;
+            }
+            let start = r.effects_start as usize;
+            let Some(effects) = self.effects.get(start..start + r.effects_len as usize) else {
+                continue;
+            };
+            for f in effects {
+                let field = read_field(
+                    q.fixed,
+                    f.offset as usize,
+                    f.size,
+                    f.flags & format::COND_SIGNED != 0,
+                );
+                let i = f.index as usize;
+                match f.kind {
+                    format::EFF_MACHINE => s.machine = f.value as u8,
+                    format::EFF_VAR_SET if i < VARS => s.vars[i] = f.value as i64,
+                    format::EFF_VAR_ADD if i < VARS => {
+                        s.vars[i] = s.vars[i].saturating_add(f.value as i64)
+                    }
+                    format::EFF_SET_ADD if i < SETS => s.add(i, field),
+                    format::EFF_SET_REMOVE if i < SETS => s.remove(i, field),
+                    _ => {}
+                }
+            }
+        }
+        s
     }
 
     fn conditions_hold(&self, r: &RuleRec, q: &Query<'_>) -> bool {
@@ -537,7 +666,24 @@ impl<'a> Policy<'a> {
             }
             format::COND_TARGET_SELF => q.target_self,
             format::COND_TARGET_CHILD => q.target_child,
-            format::COND_STATE_IN => q.dst_state < 64 && v & (1 << q.dst_state) != 0,
+            format::COND_STATE_IN => {
+                q.dst_state.machine < 64 && v & (1 << q.dst_state.machine) != 0
+            }
+            format::COND_VAR_CMP => q
+                .dst_state
+                .vars
+                .get(a)
+                .is_some_and(|&x| compare(c.op, x as u64, v, true)),
+            format::COND_SET_HAS => q.dst_state.contains(a, field),
+            format::COND_SET_ROOM => q.dst_state.has_room(a, field),
+            format::COND_LEVEL => {
+                let level = |which: u32| match which {
+                    format::LEVEL_SOURCE => u64::from(q.src_level),
+                    format::LEVEL_TARGET => u64::from(q.dst_level),
+                    _ => v,
+                };
+                compare(c.op, level(c.a), level(c.b), false)
+            }
             _ => false,
         };
         yes != (c.flags & format::COND_NEGATE != 0)
@@ -573,6 +719,11 @@ impl<'a> Policy<'a> {
         self.subjects
             .get(s as usize)
             .map_or(("?", ""), |r| (self.str(r.class), self.str(r.instance)))
+    }
+
+    /// The integrity level declared for `s` (0 if none).
+    pub fn level(&self, s: Subject) -> u8 {
+        self.subjects.get(s as usize).map_or(0, |r| r.level)
     }
 
     /// The state a new process of `s` starts in.

@@ -52,9 +52,11 @@ fn main() -> i32 {
                 refused_starts_are_audited,
                 audit_needs_its_right,
                 door_state_machine,
+                door_counts_and_remembers,
                 refused_response_and_error,
                 rule_on_one_instance,
                 security_questions,
+                no_read_down,
                 quotas_stop_at_their_number,
             ],
         ),
@@ -239,6 +241,47 @@ fn door_state_machine() -> TestResult {
     stop_door(t, h)
 }
 
+fn door_counts_and_remembers() -> TestResult {
+    let (t, h) = start_door("pol-door3")?;
+    let c = door::Client::new(h).with_timeout(ms(5000));
+    c.open().map_err(|e| format!("open: {e}"))?;
+    for i in 0..3 {
+        c.knock().map_err(|e| format!("knock {i}: {e}"))?;
+    }
+    expect_rc("a fourth knock", c.knock(), Rc::SecurityDisallow)?;
+    // Closing resets the count.
+    c.close().map_err(|e| format!("close: {e}"))?;
+    c.open().map_err(|e| format!("open again: {e}"))?;
+    c.knock()
+        .map_err(|e| format!("knock after reopening: {e}"))?;
+
+    // Shouts: each request the policy lets through reaches the door (whose
+    // reply the policy then refuses); a value heard once is refused at the
+    // request; the set holds eight values.
+    let before = last_seq()?;
+    let door_pid = t.pid().map_err(|e| format!("GetPid: {e}"))? as u32;
+    for v in 1..=9u64 {
+        expect_rc("a shout", c.shout(v), Rc::SecurityDisallow)?;
+    }
+    expect_rc("a shout heard before", c.shout(1), Rc::SecurityDisallow)?;
+    let all = libkos::audit::read_all(before).map_err(|e| format!("Audit.Read: {e}"))?;
+    let shout = door::methods::shout::ID;
+    let requests = all
+        .iter()
+        .filter(|r| r.event == 0 && r.decision == audit::DENIED && r.method == shout)
+        .count();
+    let responses = all
+        .iter()
+        .filter(|r| r.event == 1 && r.src_pid == door_pid && r.method == shout)
+        .count();
+    if (requests, responses) != (2, 8) {
+        return Err(format!(
+            "refused shout requests {requests} (expected 2: the ninth value, a repeat), replies {responses} (expected 8)"
+        ));
+    }
+    stop_door(t, h)
+}
+
 fn refused_response_and_error() -> TestResult {
     let (t, h) = start_door("pol-door2")?;
     let c = door::Client::new(h).with_timeout(ms(5000));
@@ -304,6 +347,32 @@ fn security_questions() -> TestResult {
         .count();
     if denied != 2 {
         return Err(format!("{denied} refused questions audited, expected 2"));
+    }
+    Ok(())
+}
+
+fn no_read_down() -> TestResult {
+    // A door is at the low level, a Quota helper at utest-policy's own
+    // (high): reading the path of the first is reading down.
+    let (t, h) = start_door("pol-low")?;
+    expect_rc("GetPath of a lower process", t.path(), Rc::SecurityDisallow)?;
+    t.pid()
+        .map_err(|e| format!("GetPid of a lower process: {e}"))?;
+    stop_door(t, h)?;
+    let q = Task::create_as(
+        "pol-high",
+        QUOTA,
+        SELF,
+        DEFAULT_PRIORITY,
+        CreateFlags::FROM_ROMFS,
+    )
+    .map_err(|e| format!("create: {e}"))?;
+    let path = q
+        .path()
+        .map_err(|e| format!("GetPath of an equal process: {e}"))?;
+    let _ = q.terminate();
+    if path != SELF {
+        return Err(format!("path {path:?}"));
     }
     Ok(())
 }
