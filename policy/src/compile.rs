@@ -62,6 +62,9 @@ pub(crate) struct Names {
     pub levels: Vec<String>,
     /// Maps and hashsets by name.
     pub stores: HashMap<String, Store>,
+    /// Instances given a quota or a level of their own.
+    pub explicit_quota: BTreeSet<Subject>,
+    pub explicit_level: BTreeSet<Subject>,
 }
 
 /// A map (its variables) or a hashset, and the subjects that have it.
@@ -123,7 +126,12 @@ pub fn compile(src: &Source, board: &str) -> Result<Compiled, Vec<Diag>> {
     }
     let tables = c.tables;
     let names = c.names;
-    let bytes = tables.to_bytes();
+    let bytes = tables.to_bytes().map_err(|what| {
+        vec![Diag::error(
+            0..0,
+            format!("the policy is too large for its table ({what})"),
+        )]
+    })?;
     Ok(Compiled {
         tables,
         bytes,
@@ -392,7 +400,13 @@ impl Compiler<'_> {
                 let x = self.integer(v)?;
                 Some(match op {
                     '+' => EffectIn::VarAdd(i, x),
-                    '-' => EffectIn::VarAdd(i, x.checked_neg()?),
+                    '-' => match x.checked_neg() {
+                        Some(n) => EffectIn::VarAdd(i, n),
+                        None => {
+                            self.error(&v.span, "too large to subtract");
+                            return None;
+                        }
+                    },
                     _ => EffectIn::VarSet(i, x),
                 })
             }
@@ -452,16 +466,17 @@ impl Compiler<'_> {
             let Some(l) = self.level_index(level) else {
                 continue;
             };
-            for w in on {
-                let Some(subjects) = self.subjects(w, false) else {
+            for (w, s, explicit) in self.targets_of(on) {
+                if s == KERNEL {
+                    self.error(&w.span, "the kernel is at the highest level");
                     continue;
-                };
-                for s in subjects {
-                    if s == KERNEL {
-                        self.error(&w.span, "the kernel is at the highest level");
-                        continue;
-                    }
-                    self.tables.subjects[s as usize].level = l;
+                }
+                if !explicit && self.names.explicit_level.contains(&s) {
+                    continue;
+                }
+                self.tables.subjects[s as usize].level = l;
+                if explicit {
+                    self.names.explicit_level.insert(s);
                 }
             }
         }
@@ -653,24 +668,46 @@ impl Compiler<'_> {
         }
         let index = self.tables.quotas.len() as u16;
         self.tables.quotas.push(q);
+        for (w, s, explicit) in self.targets_of(on) {
+            if s == KERNEL {
+                self.error(&w.span, "the kernel has no quota");
+                continue;
+            }
+            if !explicit && self.names.explicit_quota.contains(&s) {
+                continue;
+            }
+            let subject = &self.tables.subjects[s as usize];
+            let again = if explicit {
+                self.names.explicit_quota.contains(&s)
+            } else {
+                subject.quota.is_some() && subject.instance.is_empty()
+            };
+            if again {
+                let msg = format!("`{}` already has a quota", w.text);
+                self.error(&w.span, msg);
+                continue;
+            }
+            self.tables.subjects[s as usize].quota = Some(index);
+            if explicit {
+                self.names.explicit_quota.insert(s);
+            }
+        }
+    }
+
+    /// The subjects a declaration on `on` applies to, and whether each is
+    /// named as an instance (`Class@name`). An instance's own declaration
+    /// wins over its class's, whatever their order: a class's declaration
+    /// skips the instances that have their own.
+    fn targets_of(&mut self, on: &[Word]) -> Vec<(Word, Subject, bool)> {
+        let mut out = Vec::new();
         for w in on {
+            let explicit = w.text.contains('@');
             let Some(subjects) = self.subjects(w, false) else {
                 continue;
             };
-            for s in subjects {
-                if s == KERNEL {
-                    self.error(&w.span, "the kernel has no quota");
-                    continue;
-                }
-                let subject = &self.tables.subjects[s as usize];
-                if subject.quota.is_some() && subject.instance.is_empty() {
-                    let msg = format!("`{}` already has a quota", subject.class);
-                    self.error(&w.span, msg);
-                    continue;
-                }
-                self.tables.subjects[s as usize].quota = Some(index);
-            }
+            out.extend(subjects.into_iter().map(|s| (w.clone(), s, explicit)));
         }
+        out
     }
 
     /// The subjects `w` names. A class includes its instances, except as
@@ -1009,6 +1046,10 @@ impl Compiler<'_> {
                 let (a, b) = if swap { (d, s) } else { (s, d) };
                 let slot_ids: Vec<usize> = if execute {
                     vec![policy_table::EXECUTE_SLOT]
+                } else if matches!(r.methods, Some(Methods::Any(_))) {
+                    // `*`: every method slot, declared or not (ids a
+                    // declaration skips included).
+                    (1..self.tables.methods()).collect()
                 } else {
                     slots.iter().map(|s| self.slot_index(event, s)).collect()
                 };
@@ -1167,6 +1208,16 @@ impl Compiler<'_> {
             size: field.size as u8,
             signed: field.kind == FieldKind::Signed,
         };
+        if field.kind == FieldKind::Arena && !execute {
+            // The kernel decides on the fixed part it snapshotted; strings
+            // in the arena are not part of it (a process start's name and
+            // path are: the kernel reads them first).
+            self.error(
+                &field_word.span,
+                format!("`{}` is a string in the message's arena: conditions read the fixed part only (strings: a process start's `name` and `path`)", field.name),
+            );
+            return None;
+        }
         if field.kind == FieldKind::Arena {
             // The strings of a process start.
             let path = field.name == "path";
@@ -1441,6 +1492,12 @@ pub(crate) fn field_of(
                 }
             ));
         };
+        if f.offset + f.size > policy_table::MAX_FIXED {
+            return Err(format!(
+                "`{name}` lies beyond the first {} bytes of the fixed part, which conditions read",
+                policy_table::MAX_FIXED
+            ));
+        }
         match &found {
             Some(prev) if prev.offset != f.offset || prev.size != f.size || prev.kind != f.kind => {
                 return Err(format!(

@@ -377,6 +377,15 @@ pub fn message(
             .find(|f| f.name == k.text)
             .ok_or_else(|| Diag::error(k.span.clone(), format!("no field `{}` here", k.text)))?;
         if f.kind == FieldKind::Arena {
+            if event != Event::Execute {
+                return Err(Diag::error(
+                    k.span.clone(),
+                    format!(
+                        "`{}` is in the message's arena, which the policy does not read",
+                        f.name
+                    ),
+                ));
+            }
             let Value::Str(s) = &v.value else {
                 return Err(Diag::error(v.span.clone(), "a string goes here"));
             };

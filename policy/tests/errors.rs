@@ -204,6 +204,10 @@ fn conditions() {
         "a string goes here",
     );
     expect(
+        &format!("{HEAD}grant call a.A -> kernel : Romfs.Read if ⟦path == \"/x\";"),
+        "in the message's arena",
+    );
+    expect(
         &format!("{HEAD}grant request a.A -> b.B : utest.Echo.ping if ⟦target is child;"),
         "applies to kernel calls",
     );

@@ -75,6 +75,42 @@ test \"writing up\" {{
     );
 }
 
+/// An instance's own level and quota win over its class's, whichever is
+/// written first.
+#[test]
+fn instance_declarations_win() {
+    for order in [0, 1] {
+        let class = "level d.D = high;\nquota d.D { threads 9; }\n";
+        let inst = "level d.D@front = low;\nquota d.D@front { threads 1; }\n";
+        let (first, second) = if order == 0 {
+            (class, inst)
+        } else {
+            (inst, class)
+        };
+        let text =
+            format!("class d.D;\ninstance d.D@front;\nlevels {{ low, high }}\n{first}{second}");
+        let src = Source {
+            name: "i.policy".into(),
+            text,
+        };
+        let c = compile(&src, "virt").unwrap_or_else(|d| panic!("{}", policy::render(&src, &d)));
+        let p = policy_table::Policy::parse(c.bytes.bytes()).expect("table");
+        let front = p.subject(b"d.D", b"front").expect("instance");
+        let other = p.subject(b"d.D", b"other").expect("class");
+        assert_ne!(front, other);
+        assert_eq!(
+            (p.level(front), p.quota(front).threads),
+            (0, 1),
+            "order {order}"
+        );
+        assert_eq!(
+            (p.level(other), p.quota(other).threads),
+            (1, 9),
+            "order {order}"
+        );
+    }
+}
+
 #[test]
 fn level_errors() {
     for (text, want) in [

@@ -207,7 +207,12 @@ pub fn call(
         req.fixed[..n].copy_from_slice(&sent[..n]);
     }
     let (reply_addr, cap) = (reply.addr, reply.len);
-    match dispatch(k, &req, d.object) {
+    let result = dispatch(k, &req, d.object);
+    // The policy state a granting rule set commits with the call's success.
+    if let (Ok(_), Some((pid, state))) = (&result, d.state) {
+        k.enter_state(pid, Some(state));
+    }
+    match result {
         Ok(Reply::Data(fixed, arena)) => {
             let (rc, len) = write_reply(k, caller, reply_addr, cap, Rc::Ok, &fixed[..], arena);
             Outcome::Done(rc, len)
@@ -241,6 +246,8 @@ struct Decoded {
     rights: Rights,
     node: kernel_core::cdt::NodeId,
     decl: Option<&'static MethodDecl>,
+    /// The target process's new policy state, to keep if the call succeeds.
+    state: Option<(Pid, policy_table::State)>,
 }
 
 /// The gate's steps for a call, in order: limits (taking the snapshot into
@@ -273,6 +280,7 @@ fn decode(
             rights: entry.rights,
             node: entry.object.node,
             decl: None,
+            state: None,
         });
     }
     let decl = gate::kernel_method(
@@ -321,15 +329,14 @@ fn decode(
     {
         t.granted = [key, t.granted[0]];
     }
-    if let (Some(pid), Some(_)) = (target_pid, g.state) {
-        k.enter_state(pid, g.state);
-    }
+
     Ok(Decoded {
         header,
         object,
         rights: entry.rights,
         node: entry.object.node,
         decl: Some(decl),
+        state: target_pid.zip(g.state),
     })
 }
 

@@ -133,7 +133,17 @@ fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     };
     // The monitor sees the whole fixed part, as the kernel call's check did.
     let sent = &k.thread(k.current()).ok_or(Rc::InvalidArgument)?.sent;
-    let state = crate::gate::execute(creator, new, sent.fixed(), name, path)?.unwrap_or(state);
+    // The path is what the process will run only when the kernel loads it
+    // from there; an empty process runs what its creator loads, so the
+    // monitor sees no path (a `path` condition cannot be satisfied by a
+    // claim).
+    let monitor_path = if flags.contains(CreateFlags::FROM_ROMFS) {
+        path
+    } else {
+        ""
+    };
+    let state =
+        crate::gate::execute(creator, new, sent.fixed(), name, monitor_path)?.unwrap_or(state);
     let image = if flags.contains(CreateFlags::FROM_ROMFS) {
         Some(crate::romfs::file(path).map_err(|e| {
             use romfs_builder::Error as E;

@@ -189,7 +189,9 @@ impl Kernel {
 
     /// The gate for a message delivered to `to` (a request to its server,
     /// a reply to its client), decided on `(endpoint, method)`: the
-    /// request's. A state the policy makes the target enter is entered.
+    /// request's. `Ok` gives the target's new policy state, if a granting
+    /// rule changes it: [`Kernel::deliver_passed`] keeps it once the
+    /// message is delivered.
     #[inline(always)]
     fn pass_delivery(
         &mut self,
@@ -198,7 +200,7 @@ impl Kernel {
         (to, to_thread): (Pid, Tid),
         right: Rights,
         (endpoint, method): (u16, u16),
-    ) -> Result<(), Rc> {
+    ) -> Result<Option<policy_table::State>, Rc> {
         let sender = self.threads.get(out.thread).ok_or(Rc::PeerDied)?;
         let (src, cached) = (sender.subject, sender.granted);
         let dst = self.threads.get(to_thread).ok_or(Rc::PeerDied)?.subject;
@@ -223,10 +225,21 @@ impl Kernel {
         {
             t.granted = [key, t.granted[0]];
         }
-        if g.state.is_some() {
-            self.enter_state(to, g.state);
-        }
-        Ok(())
+        Ok(g.state)
+    }
+
+    /// Deliver a message that passed the gate, then keep the target's new
+    /// policy state: effects commit only with the delivery.
+    fn deliver_passed(
+        &mut self,
+        out: &Outgoing,
+        to: Pid,
+        buf: UserSlice,
+        state: Option<policy_table::State>,
+    ) -> Result<u64, Rc> {
+        let len = self.deliver(out, to, buf)?;
+        self.enter_state(to, state);
+        Ok(len)
     }
 
     /// `Call` through a channel handle. Returns `None` when the caller
@@ -272,7 +285,7 @@ impl Kernel {
                     let key = (out.header.endpoint, out.header.method);
                     self.pass_delivery(Event::Request, &out, (spid, server), Rights::CLIENT, key)
                 })
-                .and_then(|_| self.deliver(&out, spid, buf));
+                .and_then(|state| self.deliver_passed(&out, spid, buf, state));
             match result {
                 Ok(len) => {
                     self.block_current(
@@ -400,7 +413,7 @@ impl Kernel {
                     let key = (out.header.endpoint, out.header.method);
                     self.pass_delivery(Event::Request, &out, (pid, me), Rights::CLIENT, key)
                 })
-                .and_then(|_| self.deliver(&out, pid, buf));
+                .and_then(|state| self.deliver_passed(&out, pid, buf, state));
             match result {
                 Ok(len) => {
                     if let Some(Wait::Call { served_by, .. }) =
@@ -483,7 +496,7 @@ impl Kernel {
             .map_or((0, 0), |t| (t.sent.header.endpoint, t.sent.header.method));
         let delivered = self
             .pass_delivery(event, &out, (cpid, client), Rights::empty(), key)
-            .and_then(|_| self.deliver(&out, cpid, reply));
+            .and_then(|state| self.deliver_passed(&out, cpid, reply, state));
         // A refused or undeliverable reply ends the call for both: the
         // client gets the refusal, the server learns it from Reply.
         let (rc_client, len, rc_server) = match delivered {

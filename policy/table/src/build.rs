@@ -156,7 +156,15 @@ impl Tables {
         self.methods() - 1
     }
 
-    pub fn to_bytes(&self) -> TableBytes {
+    /// The table's bytes; an error names an index that would not fit its
+    /// field (a policy far larger than any system's).
+    pub fn to_bytes(&self) -> Result<TableBytes, &'static str> {
+        if self.subjects.len() > crate::MAX_SUBJECTS || self.subjects.is_empty() {
+            return Err("subjects");
+        }
+        if self.rules.len() > crate::MAX_RULES {
+            return Err("rules");
+        }
         let mut w = Writer::default();
         let n = self.subjects.len();
         let methods = self.methods();
@@ -289,6 +297,8 @@ impl Tables {
             };
         }
         flush(current, &mut row);
+        let (rows_count, lists_len) = (rows.len(), lists.len());
+        let (conds_len, effects_len, strings_len) = (conds.len(), effects.len(), strings.len());
         let rows: Vec<u16> = rows.iter().flatten().copied().collect();
 
         // Layout: header, then each section in `Sect` order.
@@ -331,7 +341,20 @@ impl Tables {
             out.resize(out.len().next_multiple_of(8), 0);
             out.extend_from_slice(s);
         }
-        TableBytes::new(&out)
+        // Every 16-bit index the layout stores must have fit: rows, list
+        // indices (below the FAST bit), condition and effect starts, state
+        // name starts.
+        let fits = |n: usize| n <= u16::MAX as usize;
+        if !fits(rows_count)
+            || lists_len + 1 >= FAST as usize
+            || !fits(conds_len)
+            || !fits(effects_len)
+            || !fits(strings_len)
+            || !fits(methods)
+        {
+            return Err("a table index (rows, lists, conditions, effects or strings)");
+        }
+        Ok(TableBytes::new(&out))
     }
 }
 

@@ -434,6 +434,19 @@ impl<'a> Policy<'a> {
                 return Err(BadIndex("condition field"));
             }
         }
+        for e in self.effects {
+            let field_ok = matches!(e.size, 0 | 1 | 2 | 4 | 8)
+                && e.offset as usize + e.size as usize <= MAX_FIXED;
+            let index_ok = match e.kind {
+                format::EFF_MACHINE => e.value < 8,
+                format::EFF_VAR_SET | format::EFF_VAR_ADD => (e.index as usize) < VARS,
+                format::EFF_SET_ADD | format::EFF_SET_REMOVE => (e.index as usize) < SETS,
+                _ => false,
+            };
+            if !field_ok || !index_ok {
+                return Err(BadIndex("effect"));
+            }
+        }
         for s in self.strings {
             self.str_checked(*s)?;
         }
@@ -801,7 +814,7 @@ impl<'a> Policy<'a> {
 }
 
 fn read_field(fixed: &[u8], offset: usize, size: u8, signed: bool) -> u64 {
-    let size = size as usize;
+    let size = (size as usize).min(8);
     let mut b = [0u8; 8];
     // A field beyond a short fixed part reads as zero, as the kernel's
     // decoding of a short request does.

@@ -219,6 +219,24 @@ fn stop_door(t: Task, h: Handle) -> TestResult {
 fn door_state_machine() -> TestResult {
     let (t, h) = start_door("pol-door")?;
     let c = door::Client::new(h).with_timeout(ms(5000));
+    // An `open` the policy grants but that cannot be delivered (larger
+    // than the door's buffer) changes no state: the door stays closed.
+    let big = [0u8; 1024];
+    let mut nothing = [0u8; 0];
+    let undelivered = ipc::call(
+        h,
+        door::ENDPOINT,
+        door::methods::open::ID,
+        &[0u8; 0][..],
+        &big,
+        &mut nothing,
+        &mut [0u8; 0][..],
+    );
+    if undelivered.is_ok() {
+        return Err(String::from(
+            "a request larger than the server's buffer was delivered",
+        ));
+    }
     let before = last_seq()?;
     // Closed: knocking is refused before the server sees it.
     expect_rc("knock on a closed door", c.knock(), Rc::SecurityDisallow)?;
