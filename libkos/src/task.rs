@@ -63,9 +63,11 @@ pub struct Created {
     pub pid: u32,
 }
 
-/// `Create` (on the own Task handle): creates a process — from the ELF at
-/// ROMFS `path` with [`CreateFlags::FROM_ROMFS`], else empty (no memory, no
-/// thread) to be prepared with [`load_seg`] .. [`set_entry`]. Danger: a
+/// `Create` (on the own Task handle): creates a process of class `eiid`
+/// (empty: the caller's own class) — from the ELF at ROMFS `path` with
+/// [`CreateFlags::FROM_ROMFS`], else empty (no memory, no thread) to be
+/// prepared with [`load_seg`] .. [`set_entry`]. The security policy decides
+/// whether the caller may start that class (`rcSecurityDisallow`). Danger: a
 /// privileged class (`eiid`), reserving a name, a process that stops the
 /// system on an exception (`CRITICAL`: einit only), loading code,
 /// exhausting RAM and kernel memory (bounded by the process quota:

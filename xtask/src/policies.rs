@@ -82,14 +82,66 @@ pub fn run_tests(system: &str, c: &Compiled, quiet: bool) -> Result<bool> {
     Ok(ok)
 }
 
+/// The programs einit starts in `system`'s image: their ROMFS paths (the
+/// class of each is its file name, as einit names it).
+pub fn started_by_einit(system: &str) -> Vec<String> {
+    use crate::user_build::{BENCH_PROGRAMS, INIT_PROGRAMS, TEST_PROGRAMS};
+    match system {
+        "utest" => TEST_PROGRAMS
+            .iter()
+            .map(|p| format!("/tests/{p}"))
+            .collect(),
+        "bench" => BENCH_PROGRAMS
+            .iter()
+            .map(|p| format!("/bench/{p}"))
+            .collect(),
+        _ => INIT_PROGRAMS.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+/// The image and its policy checked together: the kernel may start einit,
+/// and einit may start every program its list names, so that a list the
+/// policy would refuse is a build error, not a denial at boot.
+pub fn check_starts(system: &str, c: &Compiled) -> Result<()> {
+    let mut starts = vec![(
+        "kernel".to_string(),
+        "einit".to_string(),
+        "/bin/einit".to_string(),
+    )];
+    for path in started_by_einit(system) {
+        let class = path.rsplit('/').next().unwrap_or(&path).to_string();
+        starts.push(("einit".into(), class, path));
+    }
+    for (src, class, path) in starts {
+        let q = Question {
+            src: src.clone(),
+            dst: class.clone(),
+            method: "execute".into(),
+            event: None,
+            fields: vec![("path".into(), path.clone())],
+        };
+        let answer = explain(c, &q)
+            .map_err(|e| anyhow::anyhow!("{system}: {src} starts {path} (class {class}): {e}"))?;
+        if !answer.granted {
+            bail!(
+                "the {system} policy does not let {src} start {path} (class {class}):\n{}",
+                answer.text
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Compiles the policy of `suite`'s system for `board` into `out` (the
-/// kernel embeds it: KERNEL_POLICY), after its own tests pass.
+/// kernel embeds it: KERNEL_POLICY), after its own tests pass and the
+/// programs the image starts are checked against it.
 pub fn build_table(suite: Suite, board: Board, out: &Path) -> Result<PathBuf> {
     let system = system_of(suite);
     let c = compile(system, board)?;
     if !run_tests(system, &c, true)? {
         bail!("the {system} policy's own tests fail");
     }
+    check_starts(system, &c)?;
     fs::write(out, c.bytes.bytes()).with_context(|| format!("cannot write {}", out.display()))?;
     eprintln!(
         "xtask: policy {system} ({} rules, {} bytes)",
@@ -109,11 +161,13 @@ pub fn check_all(only: Option<&str>, test: bool) -> Result<bool> {
                 println!("policy {system} (board {}):", board.name());
                 ok &= run_tests(system, &c, false)?;
             } else {
-                // `check` resolves the tests' names too.
+                // `check` resolves the tests' names too, and checks the
+                // image's starts.
                 policy::testing::run(&c).map_err(|d| {
                     eprint!("{}", policy::render(&c.source, &d));
                     anyhow::anyhow!("{system}: the policy's tests name unknown things")
                 })?;
+                check_starts(system, &c)?;
                 println!(
                     "policy {system} (board {}): {} classes and instances, {} rules, {} bytes",
                     board.name(),
@@ -139,4 +193,44 @@ pub fn explain_cmd(system: &str, board: Board, q: &Question) -> Result<bool> {
     let answer = explain(&c, q).map_err(|e| anyhow::anyhow!(e))?;
     print!("{}", answer.text);
     Ok(answer.granted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every system's policy compiles for every board, passes its own
+    /// tests, and lets einit start what the image lists.
+    #[test]
+    fn every_system_policy_holds() {
+        for (system, _) in SYSTEMS {
+            for board in Board::ALL {
+                let c = compile(system, board).expect("compiles");
+                assert!(
+                    run_tests(system, &c, true).expect("tests resolve"),
+                    "{system}"
+                );
+                check_starts(system, &c).expect("starts allowed");
+            }
+        }
+    }
+
+    /// A program list the policy does not allow is an error before any
+    /// image is built.
+    #[test]
+    fn a_refused_start_is_a_build_error() {
+        let src = Source {
+            name: "t.policy".into(),
+            text: "class einit, hello;\ngrant execute kernel -> einit;\n\
+                   grant execute einit -> hello if path == \"/bin/other\";\n"
+                .into(),
+        };
+        let c = policy::compile(&src, "virt").expect("compiles");
+        let err = check_starts("demo", &c).expect_err("/bin/hello is not allowed");
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("/bin/hello") && text.contains("DENIED"),
+            "{text}"
+        );
+    }
 }
