@@ -650,6 +650,7 @@ impl Compiler<'_> {
                 ("threads", v) if amount(v).is_some() => q.threads = small(self, amount(v).unwrap_or(0)),
                 ("handles", v) if amount(v).is_some() => q.handles = small(self, amount(v).unwrap_or(0)),
                 ("frames", v) if amount(v).is_some() => q.frames = small(self, amount(v).unwrap_or(0)),
+                ("memory", v) if amount(v).is_some() => q.memory = amount(v).unwrap_or(0),
                 ("priority", v) if amount(v).is_some() => {
                     let p = amount(v).unwrap_or(0);
                     if p > u64::from(kos_abi::sched::MAX_PRIORITY) {
@@ -660,7 +661,7 @@ impl Compiler<'_> {
                 _ => self.error(
                     &key.span,
                     format!(
-                        "unknown quota `{}` (processes, threads, handles, frames, priority: a number; sched: {{classes}})",
+                        "unknown quota `{}` (processes, threads, handles, frames, memory, priority: a number; sched: {{classes}})",
                         key.text
                     ),
                 ),

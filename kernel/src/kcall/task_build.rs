@@ -234,7 +234,7 @@ fn load_blob<'a>(
     let a: LoadBlobReq = req.args();
     let mdl_id = mdl_of(k, req.caller, a.mdl)?;
     created(k, target)?;
-    let mdl = k.mdl(mdl_id).ok_or(Rc::InvalidArgument)?;
+    k.mdl(mdl_id).ok_or(Rc::InvalidArgument)?;
     let (size1, size2) = if method == Method::LoadElfHdr {
         if a.size > MAX_ELF_HDR || a.size < 4 {
             return Err(Rc::InvalidArgument);
@@ -247,18 +247,45 @@ fn load_blob<'a>(
         }
         (a.size, a.size2)
     };
+    // The blob is charged to the process it goes into, in place of the one
+    // it replaces (its class's `memory` quota).
+    let old = {
+        let p = created(k, target)?;
+        if method == Method::LoadElfHdr {
+            p.elf_hdr.as_ref().map_or(0, |b| b.len())
+        } else {
+            p.syms.as_ref().map_or(0, |s| s.kmem())
+        }
+    } as u64;
+    k.charge(target, old, size1 + size2)?;
     let mut bytes = alloc::vec::Vec::new();
-    bytes
-        .try_reserve_exact((size1 + size2) as usize)
-        .map_err(|_| Rc::OutOfMemory)?;
+    if bytes.try_reserve_exact((size1 + size2) as usize).is_err() {
+        k.charge(target, size1 + size2, old).ok();
+        return Err(Rc::OutOfMemory);
+    }
     bytes.resize((size1 + size2) as usize, 0);
     let (first, second) = bytes.split_at_mut(size1 as usize);
-    mdl.read(a.offset, first)?;
-    if size2 > 0 {
-        mdl.read(a.offset2, second)?;
-    }
-    if method == Method::LoadElfHdr && bytes[..4] != *b"\x7fELF" {
-        return Err(Rc::BadExecutable);
+    let Some(mdl) = k.mdl(mdl_id) else {
+        k.charge(target, size1 + size2, old).ok();
+        return Err(Rc::InvalidArgument);
+    };
+    let read = mdl.read(a.offset, first).and_then(|()| {
+        if size2 > 0 {
+            mdl.read(a.offset2, second)
+        } else {
+            Ok(())
+        }
+    });
+    let read = read.and_then(|()| {
+        if method == Method::LoadElfHdr && bytes[..4] != *b"\x7fELF" {
+            Err(Rc::BadExecutable)
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(e) = read {
+        k.charge(target, size1 + size2, old).ok();
+        return Err(e);
     }
     let p = created(k, target)?;
     if method == Method::LoadElfHdr {

@@ -129,6 +129,7 @@ impl Kernel {
             subject: label.0,
             policy: label.1,
             level: label.2,
+            kmem: 0,
             parent,
         };
         let pid = match self.procs.insert(proc) {
@@ -215,8 +216,15 @@ impl Kernel {
             return Err(Rc::QuotaExceeded);
         }
         p.threads.try_reserve(1).map_err(|_| Rc::OutOfMemory)?;
+        self.charge(pid, 0, super::THREAD_KMEM)?;
         t.tid = self.next_tid;
-        let tid = self.threads.insert(t).map_err(slab_err)?;
+        let tid = match self.threads.insert(t) {
+            Ok(tid) => tid,
+            Err(e) => {
+                self.charge(pid, super::THREAD_KMEM, 0).ok();
+                return Err(slab_err(e));
+            }
+        };
         self.next_tid += 1;
         if let Some(p) = self.procs.get_mut(pid) {
             p.threads.push(tid);
@@ -242,7 +250,9 @@ impl Kernel {
             && t.handle_refs == 0
             && tid != self.current
         {
+            let pid = t.process;
             self.threads.remove(tid);
+            self.charge(pid, super::THREAD_KMEM, 0).ok();
         }
     }
 

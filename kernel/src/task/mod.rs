@@ -51,6 +51,11 @@ pub const MAX_HANDLES_TOTAL: usize = 8192;
 /// Live objects of each IPC kind at most (channels, badges, ...).
 #[cfg(not(feature = "ktest"))]
 pub const MAX_OBJECTS: usize = 1024;
+/// Kernel heap a thread holds (its record and its saved registers), as
+/// charged to its process's `memory` quota.
+pub const THREAD_KMEM: u64 = (core::mem::size_of::<thread::Thread>()
+    + core::mem::size_of::<crate::arch::exception::TrapFrame>())
+    as u64;
 
 pub struct Kernel {
     procs: Slab<Process>,
@@ -163,6 +168,19 @@ impl Kernel {
                 parent: p.parent,
             })
             .ok_or(Rc::PeerDied)
+    }
+
+    /// Charge `pid`'s kernel memory `new` bytes in place of `old`, within
+    /// its class's `memory` quota (else `rcQuotaExceeded`, nothing
+    /// charged). Giving back never fails.
+    pub fn charge(&mut self, pid: Pid, old: u64, new: u64) -> Result<(), Rc> {
+        let p = self.procs.get_mut(pid).ok_or(Rc::InvalidArgument)?;
+        let total = p.kmem.saturating_sub(old).saturating_add(new);
+        if new > old && total > crate::security::quota(p.subject).memory {
+            return Err(Rc::QuotaExceeded);
+        }
+        p.kmem = total;
+        Ok(())
     }
 
     /// Put `pid` in the state a granting rule named.

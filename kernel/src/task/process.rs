@@ -73,6 +73,10 @@ pub struct Process {
     pub policy: policy_table::State,
     /// Its integrity level: its class's, or its creator's if that is lower.
     pub level: u8,
+    /// Kernel heap charged to it, against its class's `memory` quota: its
+    /// threads' state and the ELF blobs loaded into it (see
+    /// [`Kernel::charge`](super::Kernel::charge)).
+    pub kmem: u64,
     /// Its creator's PID (0 for the first process).
     pub parent: u32,
 }
@@ -86,6 +90,14 @@ pub enum Syms {
 }
 
 impl Syms {
+    /// Kernel heap it holds (nothing for tables in the ROMFS image).
+    pub fn kmem(&self) -> usize {
+        match self {
+            Syms::Romfs(..) => 0,
+            Syms::Owned(_, v) => v.len(),
+        }
+    }
+
     pub fn tables(&self) -> (&[u8], &[u8]) {
         match self {
             Syms::Romfs(s, t) => (s, t),

@@ -40,6 +40,7 @@ const QUOTA_PROCESSES: usize = 2;
 const QUOTA_HANDLES: usize = 24;
 const QUOTA_PRIORITY: u32 = 20;
 const QUOTA_FRAMES: usize = 512;
+const QUOTA_MEMORY: u64 = 16 * 1024;
 
 fn main() -> i32 {
     match role() {
@@ -560,6 +561,24 @@ fn quota_child() -> Result<(), String> {
     for k in kids {
         let _ = k.terminate();
     }
+
+    // Kernel memory: an empty child (of this class, so its quota) takes
+    // ELF symbols up to its `memory` quota and not a byte more; a new
+    // table replaces the old one in the count.
+    let blob_child = Task::create_empty("pol-blob", DEFAULT_PRIORITY, CreateFlags::empty())
+        .map_err(|e| format!("an empty child: {e}"))?;
+    let table = vec![0u8; 2 * QUOTA_MEMORY as usize];
+    let mdl = libkos::elf::mdl_with(&table).map_err(|e| format!("MDL: {e}"))?;
+    let syms =
+        |size: u64| libkos::task::load_elf_syms(blob_child.handle(), mdl.get(), (0, size), (0, 0));
+    // Symbol tables are whole 24-byte entries.
+    let fits = QUOTA_MEMORY / 24 * 24;
+    expect_rc("symbols twice the quota", syms(2 * fits), Rc::QuotaExceeded)?;
+    syms(fits).map_err(|e| format!("symbols filling the quota: {e}"))?;
+    syms(fits).map_err(|e| format!("symbols replacing those: {e}"))?;
+    expect_rc("one entry more", syms(fits + 24), Rc::QuotaExceeded)?;
+    drop(mdl);
+    let _ = blob_child.terminate();
 
     // Frames: its 512 (2 MiB) hold its image, stacks, heap and tables;
     // 4 MiB more cannot come; pages come until they are used up, then no
