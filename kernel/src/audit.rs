@@ -107,35 +107,60 @@ pub fn record(m: &Message<'_>, d: &Decision, policy: Option<&Policy<'_>>) {
 
 #[cfg(not(feature = "kbench"))]
 fn print_denial(m: &Message<'_>, dst_class: &str, rule_at: &str, rule_text: &str) {
-    let kernel = kos_abi::interfaces::method(m.endpoint, m.method).map(|d| (d.interface, d.name));
-    let service = || {
-        let s = kos_abi::services::SERVICES
-            .iter()
-            .find(|s| s.endpoint == m.endpoint)?;
-        let d = s.methods.iter().find(|d| d.id == m.method)?;
-        Some((s.name, d.name))
-    };
-    let what = match (m.event, kernel.or_else(service)) {
-        (policy_table::Event::Execute, _) => alloc::format!(" (path {})", m.path),
-        (_, Some((interface, method))) => alloc::format!(" : {interface}.{method}"),
-        (_, None) => alloc::format!(" : endpoint {:#x} method {}", m.endpoint, m.method),
-    };
-    if rule_at.is_empty() {
-        crate::println!(
-            "security: DENIED {} {} (pid {}) -> {}{what}: no rule grants it",
-            m.event.name(),
-            m.source.class,
-            m.source.pid,
-            dst_class
-        );
-    } else {
-        crate::println!(
-            "security: DENIED {} {} (pid {}) -> {}{what}: {rule_at}: `{rule_text}`",
-            m.event.name(),
-            m.source.class,
-            m.source.pid,
-            dst_class
-        );
+    let why = Why { rule_at, rule_text };
+    crate::println!(
+        "security: DENIED {} {} (pid {}) -> {}{}: {why}",
+        m.event.name(),
+        m.source.class,
+        m.source.pid,
+        dst_class,
+        What(m)
+    );
+}
+
+/// What a denied message was, as a denial's line says it: formatted in
+/// place, since a denial may come when the kernel heap is exhausted.
+#[cfg(not(feature = "kbench"))]
+struct What<'a, 'm>(&'a Message<'m>);
+
+#[cfg(not(feature = "kbench"))]
+impl core::fmt::Display for What<'_, '_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let m = self.0;
+        if m.event == policy_table::Event::Execute {
+            return write!(f, " (path {})", m.path);
+        }
+        let kernel =
+            kos_abi::interfaces::method(m.endpoint, m.method).map(|d| (d.interface, d.name));
+        let service = || {
+            let s = kos_abi::services::SERVICES
+                .iter()
+                .find(|s| s.endpoint == m.endpoint)?;
+            let d = s.methods.iter().find(|d| d.id == m.method)?;
+            Some((s.name, d.name))
+        };
+        match kernel.or_else(service) {
+            Some((interface, method)) => write!(f, " : {interface}.{method}"),
+            None => write!(f, " : endpoint {:#x} method {}", m.endpoint, m.method),
+        }
+    }
+}
+
+/// The rule that refused, or that none granted.
+#[cfg(not(feature = "kbench"))]
+struct Why<'a> {
+    rule_at: &'a str,
+    rule_text: &'a str,
+}
+
+#[cfg(not(feature = "kbench"))]
+impl core::fmt::Display for Why<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.rule_at.is_empty() {
+            f.write_str("no rule grants it")
+        } else {
+            write!(f, "{}: `{}`", self.rule_at, self.rule_text)
+        }
     }
 }
 

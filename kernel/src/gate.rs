@@ -167,7 +167,7 @@ pub fn execute(
     name: &str,
     path: &str,
 ) -> Result<Option<policy_table::State>, Rc> {
-    security::check(&security::Message {
+    let msg = security::Message {
         event: Event::Execute,
         source: creator,
         target: Some(new),
@@ -176,10 +176,16 @@ pub fn execute(
         fixed,
         name,
         path,
+    };
+    Ok(if security::check(&msg)? {
+        security::effects(&msg)
+    } else {
+        None
     })
 }
 
 /// One message passing the gate.
+#[derive(Copy, Clone, Debug)]
 pub struct Passage {
     pub event: Event,
     /// The policy subjects of the sending process and of the process it
@@ -205,11 +211,12 @@ pub struct Passage {
 /// the sender, the target, the message.
 pub type Full<'p> = (Party<'p>, Option<Party<'p>>, &'p Snapshot);
 
-/// A passage's outcome: the target's new policy state (if a granting rule
-/// changes it), and a grant the sending thread may remember.
+/// A passage's outcome: whether a granting rule changes the target's
+/// policy state (its caller applies [`effects`] once the message has
+/// taken effect), and a grant the sending thread may remember.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Granted {
-    pub state: Option<policy_table::State>,
+    pub effects: bool,
     /// The key to keep in the sender's two-entry cache ([`Passage::cached`]).
     pub remember: Option<u64>,
 }
@@ -248,12 +255,36 @@ pub fn pass<'p>(p: &Passage, full: impl FnOnce() -> Result<Full<'p>, Rc>) -> Res
     }
     if security::granted_outright(p.event, p.src, p.dst, p.endpoint, p.method) {
         return Ok(Granted {
-            state: None,
+            effects: false,
             remember: Some(key),
         });
     }
     let (source, target, message) = full()?;
-    let state = security::check(&security::Message {
+    let effects = security::check(&message_of(p, source, target, message))?;
+    Ok(Granted {
+        effects,
+        remember: None,
+    })
+}
+
+/// The target's new policy state after a passage whose grant had effects
+/// ([`Granted::effects`]), asked once the message has taken effect, so
+/// that a state is kept only with the message's success.
+pub fn effects<'p>(
+    p: &Passage,
+    full: impl FnOnce() -> Result<Full<'p>, Rc>,
+) -> Option<policy_table::State> {
+    let (source, target, message) = full().ok()?;
+    security::effects(&message_of(p, source, target, message))
+}
+
+fn message_of<'a>(
+    p: &Passage,
+    source: Party<'a>,
+    target: Option<Party<'a>>,
+    message: &'a Snapshot,
+) -> security::Message<'a> {
+    security::Message {
         event: p.event,
         source,
         target,
@@ -262,9 +293,5 @@ pub fn pass<'p>(p: &Passage, full: impl FnOnce() -> Result<Full<'p>, Rc>) -> Res
         fixed: message.fixed(),
         name: "",
         path: "",
-    })?;
-    Ok(Granted {
-        state,
-        remember: None,
-    })
+    }
 }

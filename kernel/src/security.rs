@@ -94,14 +94,42 @@ pub fn granted_outright(event: Event, src: u16, dst: u16, endpoint: u16, method:
     }
 }
 
-/// Allow or deny. Deny is `rcSecurityDisallow`; a grant gives the
-/// target's new policy state, if a granting rule changes it.
+/// Allow or deny. Deny is `rcSecurityDisallow`; a grant says whether a
+/// granting rule changes the target's policy state ([`effects`] gives the
+/// new one, once the effect of the message is sure: a state is never moved
+/// through the message's path, where copying it would cost more than the
+/// decision).
 #[inline(never)]
-pub fn check(msg: &Message<'_>) -> Result<Option<policy_table::State>, Rc> {
+pub fn check(msg: &Message<'_>) -> Result<bool, Rc> {
     let Some(p) = policy() else {
         audit::record(msg, &Decision::DENY, None);
         return Err(Rc::SecurityDisallow);
     };
+    let q = query(p, msg);
+    let d = p.decide(&q);
+    if d.granted {
+        if d.audit {
+            audit::record(msg, &d, Some(p));
+        }
+        Ok(d.effects)
+    } else {
+        audit::record(msg, &d, Some(p));
+        Err(Rc::SecurityDisallow)
+    }
+}
+
+/// The target's new policy state after a message [`check`] granted with
+/// effects (`None` if it would not grant now).
+#[inline(never)]
+pub fn effects(msg: &Message<'_>) -> Option<policy_table::State> {
+    let p = policy()?;
+    let q = query(p, msg);
+    let d = p.decide(&q);
+    (d.granted && d.effects).then(|| p.effects(&q))
+}
+
+/// The policy's question for a message.
+fn query<'a>(p: &Policy<'_>, msg: &Message<'a>) -> Query<'a> {
     let (dst, state, level, own, child): (u16, &policy_table::State, u8, bool, bool) =
         match &msg.target {
             Some(t) => (
@@ -119,7 +147,7 @@ pub fn check(msg: &Message<'_>) -> Result<Option<policy_table::State>, Rc> {
                 false,
             ),
         };
-    let q = Query {
+    Query {
         event: msg.event,
         src: msg.source.subject,
         dst,
@@ -133,16 +161,6 @@ pub fn check(msg: &Message<'_>) -> Result<Option<policy_table::State>, Rc> {
         dst_state: state,
         src_level: msg.source.level,
         dst_level: level,
-    };
-    let d = p.decide(&q);
-    if d.granted {
-        if d.audit {
-            audit::record(msg, &d, Some(p));
-        }
-        Ok(d.effects.then(|| p.effects(&q)))
-    } else {
-        audit::record(msg, &d, Some(p));
-        Err(Rc::SecurityDisallow)
     }
 }
 

@@ -29,7 +29,7 @@ use crate::security::Event;
 use crate::task::Kernel;
 use crate::task::object::Object;
 use crate::task::reply::write_reply;
-use crate::task::thread::Pid;
+use crate::task::thread::{Pid, Tid};
 
 /// How a call ended for its caller.
 pub enum Outcome {
@@ -207,10 +207,14 @@ pub fn call(
         req.fixed[..n].copy_from_slice(&sent[..n]);
     }
     let (reply_addr, cap) = (reply.addr, reply.len);
+    // The calling thread (dispatch may block it and pick another).
+    let me = k.current();
     let result = dispatch(k, &req, d.object);
-    // The policy state a granting rule set commits with the call's success.
-    if let (Ok(_), Some((pid, state))) = (&result, d.state) {
-        k.enter_state(pid, Some(state));
+    // A granting rule's effects on the target's policy state commit with
+    // the call's success.
+    if let (Ok(_), Some((passage, pid))) = (&result, d.effects) {
+        let state = gate::effects(&passage, || call_parties(k, me, caller, Some(pid)));
+        k.enter_state(pid, state);
     }
     match result {
         Ok(Reply::Data(fixed, arena)) => {
@@ -246,8 +250,9 @@ struct Decoded {
     rights: Rights,
     node: kernel_core::cdt::NodeId,
     decl: Option<&'static MethodDecl>,
-    /// The target process's new policy state, to keep if the call succeeds.
-    state: Option<(Pid, policy_table::State)>,
+    /// The passage and its target process, if its grant changes the
+    /// target's policy state: applied if the call succeeds.
+    effects: Option<(gate::Passage, Pid)>,
 }
 
 /// The gate's steps for a call, in order: limits (taking the snapshot into
@@ -280,7 +285,7 @@ fn decode(
             rights: entry.rights,
             node: entry.object.node,
             decl: None,
-            state: None,
+            effects: None,
         });
     }
     let decl = gate::kernel_method(
@@ -298,36 +303,23 @@ fn decode(
         Object::Thread(tid) => k.thread(tid).map(|t| t.process),
         _ => None,
     };
-    let dst = match object {
-        Object::Task(pid) => k.process(pid).map(|p| p.subject),
-        Object::Thread(tid) => k.thread(tid).map(|t| t.subject),
-        _ => None,
-    };
+    let dst = target_pid.and_then(|p| k.process(p)).map(|p| p.subject);
     let caller_thread = k.thread(me).ok_or(Rc::InvalidArgument)?;
-    let g = gate::pass(
-        &gate::Passage {
-            event: Event::Call,
-            src: caller_thread.subject,
-            cached: caller_thread.granted,
-            dst: dst.unwrap_or(policy_table::KERNEL),
-            held: entry.rights,
-            needed: decl.right,
-            endpoint: header.endpoint,
-            method: header.method,
-        },
-        || {
-            let sent = &k.thread(me).ok_or(Rc::InvalidArgument)?.sent;
-            Ok((
-                k.party(caller)?,
-                target_pid.and_then(|p| k.party(p).ok()),
-                sent,
-            ))
-        },
-    )?;
+    let passage = gate::Passage {
+        event: Event::Call,
+        src: caller_thread.subject,
+        cached: caller_thread.granted,
+        dst: dst.unwrap_or(policy_table::KERNEL),
+        held: entry.rights,
+        needed: decl.right,
+        endpoint: header.endpoint,
+        method: header.method,
+    };
+    let g = gate::pass(&passage, || call_parties(k, me, caller, target_pid))?;
     if let Some(key) = g.remember
         && let Some(t) = k.thread_mut(me)
     {
-        t.granted = [key, t.granted[0]];
+        t.remember_grant(key);
     }
 
     Ok(Decoded {
@@ -336,8 +328,20 @@ fn decode(
         rights: entry.rights,
         node: entry.object.node,
         decl: Some(decl),
-        state: target_pid.zip(g.state),
+        effects: target_pid.filter(|_| g.effects).map(|pid| (passage, pid)),
     })
+}
+
+/// What the monitor's full check of a kernel call reads: the caller, the
+/// process its handle names (if any), the caller's snapshot.
+fn call_parties(
+    k: &Kernel,
+    me: Tid,
+    caller: Pid,
+    target: Option<Pid>,
+) -> Result<gate::Full<'_>, Rc> {
+    let sent = &k.thread(me).ok_or(Rc::InvalidArgument)?.sent;
+    Ok((k.party(caller)?, target.and_then(|p| k.party(p).ok()), sent))
 }
 
 fn dispatch<'a>(k: &mut Kernel, req: &Request, object: Object) -> Result<Reply<'a>, Rc> {

@@ -189,9 +189,9 @@ impl Kernel {
 
     /// The gate for a message delivered to `to` (a request to its server,
     /// a reply to its client), decided on `(endpoint, method)`: the
-    /// request's. `Ok` gives the target's new policy state, if a granting
-    /// rule changes it: [`Kernel::deliver_passed`] keeps it once the
-    /// message is delivered.
+    /// request's. `Ok` gives the passage again if a granting rule changes
+    /// the target's policy state: [`Kernel::deliver_passed`] applies that
+    /// once the message is delivered.
     #[inline(always)]
     fn pass_delivery(
         &mut self,
@@ -200,45 +200,51 @@ impl Kernel {
         (to, to_thread): (Pid, Tid),
         right: Rights,
         (endpoint, method): (u16, u16),
-    ) -> Result<Option<policy_table::State>, Rc> {
+    ) -> Result<Option<Passage>, Rc> {
         let sender = self.threads.get(out.thread).ok_or(Rc::PeerDied)?;
         let (src, cached) = (sender.subject, sender.granted);
         let dst = self.threads.get(to_thread).ok_or(Rc::PeerDied)?.subject;
-        let g = gate::pass(
-            &Passage {
-                event,
-                src,
-                dst,
-                cached,
-                held: right,
-                needed: right,
-                endpoint,
-                method,
-            },
-            || {
-                let sent = &self.threads.get(out.thread).ok_or(Rc::PeerDied)?.sent;
-                Ok((self.party(out.from)?, Some(self.party(to)?), sent))
-            },
-        )?;
+        let passage = Passage {
+            event,
+            src,
+            dst,
+            cached,
+            held: right,
+            needed: right,
+            endpoint,
+            method,
+        };
+        let g = gate::pass(&passage, || self.delivery_parties(out, to))?;
         if let Some(key) = g.remember
             && let Some(t) = self.threads.get_mut(out.thread)
         {
-            t.granted = [key, t.granted[0]];
+            t.remember_grant(key);
         }
-        Ok(g.state)
+        Ok(g.effects.then_some(passage))
     }
 
-    /// Deliver a message that passed the gate, then keep the target's new
-    /// policy state: effects commit only with the delivery.
+    /// What the monitor's full check of a delivery reads: the sender, the
+    /// target and the sender's snapshot.
+    fn delivery_parties(&self, out: &Outgoing, to: Pid) -> Result<gate::Full<'_>, Rc> {
+        let sent = &self.threads.get(out.thread).ok_or(Rc::PeerDied)?.sent;
+        Ok((self.party(out.from)?, Some(self.party(to)?), sent))
+    }
+
+    /// Deliver a message that passed the gate, then apply the effects of
+    /// its grant on the target's policy state (`pending`, the passage, if
+    /// it had any): effects commit only with the delivery.
     fn deliver_passed(
         &mut self,
         out: &Outgoing,
         to: Pid,
         buf: UserSlice,
-        state: Option<policy_table::State>,
+        pending: Option<Passage>,
     ) -> Result<u64, Rc> {
         let len = self.deliver(out, to, buf)?;
-        self.enter_state(to, state);
+        if let Some(p) = pending {
+            let state = gate::effects(&p, || self.delivery_parties(out, to));
+            self.enter_state(to, state);
+        }
         Ok(len)
     }
 

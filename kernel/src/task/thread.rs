@@ -152,6 +152,12 @@ impl Thread {
         })
     }
 
+    /// Keep `key` (a message kind the policy granted outright, see
+    /// `gate::pass`) as the newest of the two remembered grants.
+    pub fn remember_grant(&mut self, key: u64) {
+        self.granted = [key, self.granted[0]];
+    }
+
     /// Its run-queue level (the policy was validated when it was set).
     pub fn level(&self) -> u8 {
         policy::level(self.class, self.priority).unwrap_or(0)

@@ -463,26 +463,39 @@ fn door_server(h: Handle) -> Result<(), String> {
     }
 }
 
+/// Makes things with `make` (given how many it made so far) until it
+/// fails, at most `most + 1` of them: what it made, and the error that
+/// stopped it (`rcOk` if none did). The list's room is taken first, so
+/// that filling a quota never needs the heap to grow.
+fn fill<T>(most: usize, mut make: impl FnMut(usize) -> Result<T, Rc>) -> (Vec<T>, Rc) {
+    let mut made = Vec::with_capacity(most + 1);
+    while made.len() <= most {
+        match make(made.len()) {
+            Ok(x) => made.push(x),
+            Err(e) => return (made, e),
+        }
+    }
+    (made, Rc::Ok)
+}
+
+/// `Ok` if `what` stopped at `count` with rcQuotaExceeded, as a quota of
+/// `want` says.
+fn stopped_at(what: &str, count: usize, stop: Rc, want: usize) -> TestResult {
+    if stop == Rc::QuotaExceeded && count == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} stopped at {count} with {stop}, expected {want} with rcQuotaExceeded"
+        ))
+    }
+}
+
 /// Runs as class QUOTA: each of its quota's limits holds at its number.
 fn quota_child() -> Result<(), String> {
     // Handles: it starts with two (itself, the kernel); notices fill the
     // rest of its table.
-    let mut notices = Vec::new();
-    let stop = loop {
-        match notice::create() {
-            Ok(n) => notices.push(n),
-            Err(e) => break e,
-        }
-        if notices.len() > 2 * QUOTA_HANDLES {
-            return Err(String::from("the handle quota did not stop it"));
-        }
-    };
-    if stop != Rc::QuotaExceeded || notices.len() + 2 != QUOTA_HANDLES {
-        return Err(format!(
-            "handles stopped at {} with {stop}, expected {QUOTA_HANDLES} with rcQuotaExceeded",
-            notices.len() + 2
-        ));
-    }
+    let (notices, stop) = fill(2 * QUOTA_HANDLES, |_| notice::create());
+    stopped_at("handles", notices.len() + 2, stop, QUOTA_HANDLES)?;
     for n in notices {
         let _ = handle::close(n);
     }
@@ -493,25 +506,13 @@ fn quota_child() -> Result<(), String> {
         ..SchedPolicy::default()
     };
     // Threads: the initial one and QUOTA_THREADS - 1 more.
-    let mut threads = Vec::new();
-    let stop = loop {
-        match thread::spawn(policy(SchedClass::Normal, DEFAULT_PRIORITY), 0, || {
+    let (threads, stop) = fill(2 * QUOTA_THREADS, |_| {
+        thread::spawn(policy(SchedClass::Normal, DEFAULT_PRIORITY), 0, || {
             let _ = libkos::syscall::sleep_ns(ms(300));
             0
-        }) {
-            Ok(t) => threads.push(t),
-            Err(e) => break e,
-        }
-        if threads.len() > 2 * QUOTA_THREADS {
-            return Err(String::from("the thread quota did not stop it"));
-        }
-    };
-    if stop != Rc::QuotaExceeded || threads.len() + 1 != QUOTA_THREADS {
-        return Err(format!(
-            "threads stopped at {} with {stop}, expected {QUOTA_THREADS} with rcQuotaExceeded",
-            threads.len() + 1
-        ));
-    }
+        })
+    });
+    stopped_at("threads", threads.len() + 1, stop, QUOTA_THREADS)?;
     for t in threads {
         let _ = t.join(FOREVER);
     }
@@ -537,27 +538,15 @@ fn quota_child() -> Result<(), String> {
     }
 
     // Processes: QUOTA_PROCESSES children alive at once.
-    let mut kids = Vec::new();
-    let stop = loop {
-        match Task::create(
-            &format!("pol-kid{}", kids.len()),
+    let (kids, stop) = fill(2 * QUOTA_PROCESSES, |i| {
+        Task::create(
+            &format!("pol-kid{i}"),
             SELF,
             DEFAULT_PRIORITY,
             CreateFlags::FROM_ROMFS,
-        ) {
-            Ok(t) => kids.push(t),
-            Err(e) => break e,
-        }
-        if kids.len() > 2 * QUOTA_PROCESSES {
-            return Err(String::from("the process quota did not stop it"));
-        }
-    };
-    if stop != Rc::QuotaExceeded || kids.len() != QUOTA_PROCESSES {
-        return Err(format!(
-            "children stopped at {} with {stop}, expected {QUOTA_PROCESSES} with rcQuotaExceeded",
-            kids.len()
-        ));
-    }
+        )
+    });
+    stopped_at("children", kids.len(), stop, QUOTA_PROCESSES)?;
     for k in kids {
         let _ = k.terminate();
     }
@@ -588,18 +577,7 @@ fn quota_child() -> Result<(), String> {
         vm::allocate(4 << 20).map(|_| ()),
         Rc::QuotaExceeded,
     )?;
-    // Room for the page list first: the heap must not need a page when
-    // there is none left.
-    let mut pages = Vec::with_capacity(QUOTA_FRAMES + 1);
-    let stop = loop {
-        match vm::allocate(4096) {
-            Ok(r) => pages.push(r),
-            Err(e) => break e,
-        }
-        if pages.len() > QUOTA_FRAMES {
-            break Rc::Ok;
-        }
-    };
+    let (mut pages, stop) = fill(QUOTA_FRAMES, |_| vm::allocate(4096));
     let count = pages.len();
     let (again, more) = match pages.pop() {
         // SAFETY: a page this test allocated and never used.
