@@ -6,10 +6,10 @@
 //! from them (an MDL with the file, `LoadSeg` per segment, `LoadElfSyms`,
 //! `LoadElfHdr`, `SetEntry`).
 //!
-//! Relocations are not applied: a position-independent program built by
-//! hand this way runs only if it needs none (or the caller patches the
-//! segments' bytes first); `Create` with `FROM_ROMFS` has the kernel do
-//! it.
+//! [`load`] applies a position-independent image's `R_AARCH64_RELATIVE`
+//! relocations for its load offset (with the kernel's own reader of the
+//! relocation table, `kernel_core::reloc`), as the kernel does for
+//! `Create` with `FROM_ROMFS`.
 
 use alloc::vec::Vec;
 
@@ -124,6 +124,15 @@ pub fn load_offset_for(seed: u64) -> u64 {
 /// segment outside user space once placed, `PT_INTERP`, no segment, an
 /// entry outside every executable segment.
 pub fn prepare(elf: &[u8], seed: u64) -> Result<Image, Rc> {
+    prepare_at(elf, load_offset_for(seed))
+}
+
+/// [`prepare`] with the load offset given (used by an `ET_DYN` image only;
+/// page aligned, else [`Rc::InvalidArgument`]).
+pub fn prepare_at(elf: &[u8], dyn_offset: u64) -> Result<Image, Rc> {
+    if dyn_offset % PAGE_SIZE != 0 {
+        return Err(Rc::InvalidArgument);
+    }
     if elf.len() < EHDR_SIZE || &elf[..4] != b"\x7fELF" {
         return Err(Rc::BadExecutable);
     }
@@ -148,7 +157,7 @@ pub fn prepare(elf: &[u8], seed: u64) -> Result<Image, Rc> {
     let ph = table(e_phoff, e_phnum, e_phentsize, elf.len())?;
     let position_independent = e_type == ET_DYN;
     let load_offset = if position_independent {
-        load_offset_for(seed)
+        dyn_offset
     } else {
         0
     };
@@ -296,7 +305,14 @@ pub fn mdl_with(bytes: &[u8]) -> Result<OwnedHandle, Rc> {
 /// not-started `task`: the file's bytes in an MDL, `LoadSeg` per segment,
 /// `LoadElfSyms` (if it has symbols), `LoadElfHdr`, then `SetEntry`.
 pub fn load(task: &Task, elf: &[u8], image: &Image) -> Result<(), Rc> {
-    let file = mdl_with(elf)?;
+    let relocated;
+    let bytes = if image.position_independent {
+        relocated = relocate(elf, image)?;
+        &relocated[..]
+    } else {
+        elf
+    };
+    let file = mdl_with(bytes)?;
     for s in &image.segments {
         task.load_seg(&SegLoad {
             mdl: file.get(),
@@ -313,6 +329,32 @@ pub fn load(task: &Task, elf: &[u8], image: &Image) -> Result<(), Rc> {
     task.load_elf_hdr(file.get(), 0, image.header_size)?;
     task.set_entry(image.entry, image.load_offset)?;
     file.close()
+}
+
+/// A copy of `elf` with its relative relocations applied for
+/// `image.load_offset`, patched in the file bytes of the segments (a
+/// relocation in a segment's zero-filled tail, or any other defect of the
+/// table: [`Rc::BadExecutable`]).
+pub fn relocate(elf: &[u8], image: &Image) -> Result<Vec<u8>, Rc> {
+    use kernel_core::reloc::{self, RelocError};
+    let mut out = elf.to_vec();
+    let plan = kernel_core::elf::plan(elf, 0, USER_END).map_err(|_| Rc::BadExecutable)?;
+    let Some(relocs) = reloc::rela_table(elf, &plan).map_err(|_| Rc::BadExecutable)? else {
+        return Ok(out);
+    };
+    relocs
+        .apply(elf, &plan, image.load_offset, |vaddr, value| {
+            let at = image
+                .segments
+                .iter()
+                .find(|s| vaddr >= s.vaddr && vaddr - s.vaddr + 8 <= s.file_size)
+                .map(|s| (s.file_offset + (vaddr - s.vaddr)) as usize)
+                .ok_or(RelocError::WriteFailed { vaddr })?;
+            out[at..at + 8].copy_from_slice(&value.to_le_bytes());
+            Ok(())
+        })
+        .map_err(|_| Rc::BadExecutable)?;
+    Ok(out)
 }
 
 /// Creates the empty process `name` and [`load`]s `image` into it; it

@@ -1,18 +1,15 @@
 //! The program's heap: a buddy allocator that starts empty and grows with
 //! `Vm.Allocate` whenever an allocation does not fit.
 //!
-//! Its lock is ours, not a plain spin lock: a thread that finds it taken
-//! spins briefly, then yields, then sleeps a tick. A real-time thread that
-//! preempted the holder would otherwise spin forever, since the holder (of
-//! lower priority) never runs again while it does.
+//! Its lock is [`crate::lock::Lock`], which backs off to the scheduler.
 
 use core::alloc::{GlobalAlloc, Layout};
-use core::cell::UnsafeCell;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, Ordering};
 
 use buddy_system_allocator::Heap;
 use kos_abi::vm::PAGE_SIZE;
+
+use crate::lock::Lock;
 
 /// Buddy orders: blocks up to 2^31 bytes.
 const ORDER: usize = 32;
@@ -20,48 +17,14 @@ const ORDER: usize = 32;
 const MIN_GROW: usize = 64 * 1024;
 
 #[global_allocator]
-static HEAP: KosHeap = KosHeap {
-    locked: AtomicBool::new(false),
-    heap: UnsafeCell::new(Heap::new()),
-};
+static HEAP: KosHeap = KosHeap(Lock::new(Heap::new()));
 
-/// The buddy heap behind a lock that backs off to the scheduler.
-struct KosHeap {
-    locked: AtomicBool,
-    heap: UnsafeCell<Heap<ORDER>>,
-}
-
-// SAFETY: `heap` is only reached through `with`, which holds `locked`.
-unsafe impl Sync for KosHeap {}
-
-/// Lock attempts spent spinning, then yielding, before sleeping.
-const SPINS: u32 = 64;
-const YIELDS: u32 = 128;
+/// The buddy heap behind the backing-off lock.
+struct KosHeap(Lock<Heap<ORDER>>);
 
 impl KosHeap {
-    /// Run `f` on the heap with the lock held.
     fn with<R>(&self, f: impl FnOnce(&mut Heap<ORDER>) -> R) -> R {
-        let mut tries = 0u32;
-        while self
-            .locked
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            tries = tries.saturating_add(1);
-            if tries < SPINS {
-                core::hint::spin_loop();
-            } else if tries < YIELDS {
-                crate::syscall::yield_now();
-            } else {
-                // Blocks for at least a tick: lower-priority holders run.
-                let _ = crate::syscall::sleep_ns(1);
-            }
-        }
-        // SAFETY: the lock is held: this is the only reference until it is
-        // released below.
-        let r = f(unsafe { &mut *self.heap.get() });
-        self.locked.store(false, Ordering::Release);
-        r
+        self.0.with(f)
     }
 }
 

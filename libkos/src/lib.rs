@@ -30,13 +30,16 @@ pub mod badge;
 pub mod channel;
 pub mod console;
 pub mod elf;
+pub mod env;
 pub mod handle;
 mod heap;
 pub mod interface;
 pub mod ipc;
 pub mod locator;
+pub mod lock;
 pub mod mdl;
 pub mod notice;
+pub mod process;
 pub mod romfs;
 pub mod rt;
 pub mod security;
@@ -52,7 +55,6 @@ pub mod vm;
 
 pub use kos_abi as abi;
 pub use kos_abi::{Handle, Rc, Rights};
-pub use rt::env;
 pub use zerocopy;
 
 /// The exit code of a process that panicked.

@@ -51,3 +51,26 @@ pub fn connect_tasks(client: Handle, server: Handle, name: &str) -> Result<(), R
     };
     ipc::invoke::<m::ConnectTasks>(Handle::KERNEL, &req, &[name.as_bytes()], &mut []).map(drop)
 }
+
+/// The endpoint id of `"<server>.<endpoint>"` (ServiceLocatorGetRiid):
+/// `<server>` is the name of one of this process's static channels (the
+/// server's endpoints came with it, from its task object) or a declared
+/// component's class, `<endpoint>` one of its endpoints. Unknown:
+/// [`Rc::ResourceNotFound`].
+pub fn endpoint_id(qualified: &str) -> Result<u16, Rc> {
+    let (server, endpoint) = qualified.rsplit_once('.').ok_or(Rc::InvalidArgument)?;
+    if let Some(d) = crate::rt::start_data()
+        && let Some(e) = d
+            .endpoints()
+            .find(|e| e.channel == server && e.name == endpoint)
+    {
+        return Ok(e.id);
+    }
+    kos_abi::components::COMPONENTS
+        .iter()
+        .filter(|c| c.class == server)
+        .flat_map(|c| c.endpoints)
+        .find(|e| e.name == endpoint)
+        .and_then(|e| crate::process::interface_id(e.interface))
+        .ok_or(Rc::ResourceNotFound)
+}

@@ -4,13 +4,14 @@
 //! the initial thread's stack (16-byte aligned), `x0` = address of the
 //! environment data (0 if none), `x1` = its length, `x2` = the stack size.
 //! `_start` clears the frame pointer and link register (so backtraces end
-//! here) and calls [`start`], which records the environment, calls the
+//! here) and calls [`start`], which records the environment region, calls the
 //! program's `main` (named by [`main!`](crate::main)) and exits with its
 //! return value.
 
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use kos_abi::startup::StartData;
 use kos_abi::task::MAX_ENV;
 
 use crate::{PANIC_EXIT_CODE, println, task};
@@ -55,8 +56,10 @@ extern "C" fn start(env_addr: usize, env_len: usize, stack_size: usize) -> ! {
     task::exit(i64::from(code))
 }
 
-/// The environment data the creator gave with `SetEnv` (empty if none).
-pub fn env() -> &'static [u8] {
+/// The environment region as the creator gave it with `SetEnv` (empty if
+/// none): start data ([`start_data`]) when the parent used the task API, a
+/// raw blob when it called `SetEnv` itself.
+pub fn env_region() -> &'static [u8] {
     let addr = ENV_ADDR.load(Ordering::Relaxed);
     let len = ENV_LEN.load(Ordering::Relaxed);
     if addr == 0 || len == 0 {
@@ -66,6 +69,12 @@ pub fn env() -> &'static [u8] {
     // checked in `start`) read-only for the life of the process and nothing
     // ever writes it, so a shared 'static slice is sound.
     unsafe { core::slice::from_raw_parts(addr as *const u8, len) }
+}
+
+/// The start data the parent wrote ([`kos_abi::startup`]), if the
+/// environment region holds valid start data.
+pub fn start_data() -> Option<StartData<'static>> {
+    StartData::parse(env_region())
 }
 
 /// The initial thread's stack size, as the kernel gave it.

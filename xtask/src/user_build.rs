@@ -26,7 +26,11 @@ use crate::{cargo, run_checked};
 pub const PACKAGES: &[&str] = &["einit", "utest"];
 
 /// Programs of the system image: (cargo bin name, ROMFS path).
-pub const SYSTEM_PROGRAMS: &[(&str, &str)] = &[("einit", "/bin/einit"), ("hello", "/bin/hello")];
+pub const SYSTEM_PROGRAMS: &[(&str, &str)] = &[
+    ("einit", "/bin/einit"),
+    ("hello", "/bin/hello"),
+    ("fsusr", "/bin/fsusr"),
+];
 
 /// What einit starts in the system image.
 pub const INIT_PROGRAMS: &[&str] = &["/bin/hello"];
@@ -47,6 +51,7 @@ pub const TEST_PROGRAMS: &[&str] = &[
     "utest-pie",
     "utest-task",
     "utest-task2",
+    "utest-process",
     "utest-gate",
     "utest-fuzz",
     "utest-policy",
@@ -248,7 +253,24 @@ pub fn add_utest(tree: &mut Tree, progs: &UserPrograms) -> Result<()> {
         tree.add_file(path, progs.get(bin)?.to_vec(), true)
             .with_context(|| format!("ROMFS: adding {path}"))?;
     }
+    tree.add_file(USER_IMAGE, user_image(progs)?, false)
+        .with_context(|| format!("ROMFS: adding {USER_IMAGE}"))?;
     Ok(())
+}
+
+/// A ROMFS image inside the test image, for fsusr to serve (utest-process):
+/// `/bin/child` (utest-process itself) and `/etc/greeting`.
+pub const USER_IMAGE: &str = "/tests/data/user.romfs";
+
+/// The greeting in [`USER_IMAGE`] (utest-process checks it).
+pub const USER_GREETING: &str = "hello from a user-space ROMFS\n";
+
+fn user_image(progs: &UserPrograms) -> Result<Vec<u8>> {
+    let mut tree = Tree::new();
+    tree.add_file("/bin/child", progs.get("utest-process")?.to_vec(), true)?;
+    tree.add_file("/etc/greeting", USER_GREETING.as_bytes().to_vec(), false)?;
+    tree.to_image("user")
+        .context("building the user-space ROMFS image")
 }
 
 /// Broken executables for `Create`'s `rcBadExecutable` tests, each einit

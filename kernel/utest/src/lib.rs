@@ -19,9 +19,13 @@ use libkos::{Rc, time};
 /// Generous bound on how long a child may take (they take milliseconds).
 pub const CHILD_TIMEOUT_NS: u64 = 20_000_000_000;
 
-/// The role this process was started in (`role=<x>` environment), if any.
+/// The role this process was started in (`role=<x>` environment, or the
+/// variable `role` of a child made with `libkos::process`), if any.
 pub fn role() -> Option<&'static str> {
-    let env = core::str::from_utf8(libkos::env()).ok()?;
+    if let Some(r) = libkos::env::var("role") {
+        return Some(r);
+    }
+    let env = core::str::from_utf8(libkos::rt::env_region()).ok()?;
     env.strip_prefix("role=")
 }
 

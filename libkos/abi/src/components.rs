@@ -73,5 +73,26 @@ pub const UTEST_ECHO_SERVER: ComponentDecl = ComponentDecl {
     }],
 };
 
+/// The server of `utest-process`'s static channel tests: `utest.Echo`
+/// under the endpoint name `echo`.
+pub const UTEST_PROCESS_SERVER: ComponentDecl = ComponentDecl {
+    class: "utest.process.Server",
+    doc: "The echo server of the on-target task API tests.",
+    endpoints: &[EndpointDecl {
+        name: "echo",
+        interface: services::echo::NAME,
+    }],
+};
+
+/// fsusr, the user-space ROMFS server.
+pub const FSUSR: ComponentDecl = ComponentDecl {
+    class: crate::startup::FSUSR,
+    doc: "The user-space ROMFS server (the `kl.core.FSUsr` channel).",
+    endpoints: &[EndpointDecl {
+        name: "fsusr",
+        interface: services::fsusr::NAME,
+    }],
+};
+
 /// Every declared component.
-pub const COMPONENTS: &[ComponentDecl] = &[CORE, UTEST_ECHO_SERVER];
+pub const COMPONENTS: &[ComponentDecl] = &[CORE, UTEST_ECHO_SERVER, UTEST_PROCESS_SERVER, FSUSR];

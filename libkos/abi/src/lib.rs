@@ -9,6 +9,9 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+#[cfg(any(test, feature = "alloc"))]
+extern crate alloc;
+
 // Declarations name types by their full path (`kos_abi::...`), read both
 // here and in libkos.
 extern crate self as kos_abi;
@@ -16,15 +19,18 @@ extern crate self as kos_abi;
 pub mod components;
 pub mod decl;
 pub mod handle;
+pub mod init;
 pub mod interfaces;
 pub mod msg;
 pub mod rc;
 pub mod rights;
 pub mod sched;
 pub mod services;
+pub mod startup;
 pub mod syscall;
 pub mod task;
 pub mod vm;
+pub mod wire;
 
 pub use handle::Handle;
 pub use rc::Rc;

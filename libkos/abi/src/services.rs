@@ -67,6 +67,23 @@ macro_rules! with_services {
                 fn delay(v: u64) -> (v: u64, prev: u64, method: u64) = 2;
             }
 
+            /// fsusr, the user-space ROMFS server (`kl.core.FSUsr`): it
+            /// serves the ROMFS image it was handed (`KnFsChange`) with the
+            /// kernel's own reader. A process whose file-system backend is
+            /// fsusr reads its files (and loads its children's executables)
+            /// through it.
+            service "kl.core.FSUsr" as fsusr = 0x43 {
+                /// Reads the file at `path` from `offset`: its size and up
+                /// to 60 KiB of its bytes (rcResourceNotFound: no such file,
+                /// or no image yet).
+                fn read(path: Str<256>, offset: u64) -> (size: u64, data: Bytes<61440>) = 1;
+                /// `KnFsChange`: serves the ROMFS image held in the MDL
+                /// `image` (its first `size` bytes) from now on; an image
+                /// that does not parse is rcInvalidArgument and changes
+                /// nothing.
+                fn change(image: Cap, size: u64) -> () = 2;
+            }
+
             /// A door, for the on-target tests of the policy's state
             /// machines (`utest-policy`): the user-test policy lets a
             /// client knock only while the door is open.

@@ -8,7 +8,7 @@ use libkos::println;
 libkos::main!(main);
 
 fn main() -> i32 {
-    let env = libkos::env();
+    let env = libkos::rt::env_region();
     println!(
         "hello: hello from user space (EL0), {} byte(s) of environment, t={} ms",
         env.len(),

@@ -99,7 +99,7 @@ const MOVE_BACK: u16 = 2;
 const ENDPOINT: u16 = 0x200;
 
 fn main() -> i32 {
-    match core::str::from_utf8(libkos::env())
+    match core::str::from_utf8(libkos::rt::env_region())
         .ok()
         .and_then(|e| e.strip_prefix("role="))
     {

@@ -1,0 +1,256 @@
+//! The compiled init description: what einit starts and how it wires it.
+//! xtask reads a system's `init.yaml`, checks it against the declarations
+//! and the policy, and writes this form to `/etc/init` in the ROMFS.
+//!
+//! Layout ([`crate::wire`] encoding): [`MAGIC`], a u16 count of entities,
+//! then each entity: name, class, path (strings), arguments and variables
+//! (each a u16 count of strings) and connections (a u16 count of (channel
+//! name, u16 index of the server entity)). einit starts every entity in
+//! order, makes the connections, then runs them all.
+
+use crate::wire::Cursor;
+
+pub const MAGIC: [u8; 4] = *b"KIN1";
+
+/// One process to start.
+#[derive(Clone, Debug)]
+pub struct Entity<'a> {
+    pub name: &'a str,
+    pub class: &'a str,
+    pub path: &'a str,
+    args: (u16, Cursor<'a>),
+    env: (u16, Cursor<'a>),
+    connections: (u16, Cursor<'a>),
+}
+
+/// A static channel from an entity to the server entity `server`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Connection<'a> {
+    pub channel: &'a str,
+    pub server: u16,
+}
+
+/// Strings of a validated list.
+pub struct Strings<'a> {
+    left: u16,
+    at: Cursor<'a>,
+}
+
+impl<'a> Iterator for Strings<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        self.left = self.left.checked_sub(1)?;
+        self.at.str()
+    }
+}
+
+/// Connections of a validated entity.
+pub struct Connections<'a> {
+    left: u16,
+    at: Cursor<'a>,
+}
+
+impl<'a> Iterator for Connections<'a> {
+    type Item = Connection<'a>;
+    fn next(&mut self) -> Option<Connection<'a>> {
+        self.left = self.left.checked_sub(1)?;
+        connection(&mut self.at)
+    }
+}
+
+fn connection<'a>(c: &mut Cursor<'a>) -> Option<Connection<'a>> {
+    Some(Connection {
+        channel: c.str()?,
+        server: c.u16()?,
+    })
+}
+
+fn strings<'a>(c: &mut Cursor<'a>) -> Option<(u16, Cursor<'a>)> {
+    let n = c.u16()?;
+    let at = c.clone();
+    for _ in 0..n {
+        c.str()?;
+    }
+    Some((n, at))
+}
+
+impl<'a> Entity<'a> {
+    pub fn args(&self) -> Strings<'a> {
+        Strings {
+            left: self.args.0,
+            at: self.args.1.clone(),
+        }
+    }
+
+    /// `NAME=VALUE` entries.
+    pub fn env(&self) -> Strings<'a> {
+        Strings {
+            left: self.env.0,
+            at: self.env.1.clone(),
+        }
+    }
+
+    pub fn connections(&self) -> Connections<'a> {
+        Connections {
+            left: self.connections.0,
+            at: self.connections.1.clone(),
+        }
+    }
+}
+
+/// A validated init description.
+#[derive(Clone, Debug)]
+pub struct Description<'a> {
+    count: u16,
+    at: Cursor<'a>,
+}
+
+fn entity<'a>(c: &mut Cursor<'a>, count: u16) -> Option<Entity<'a>> {
+    let name = c.str()?;
+    let class = c.str()?;
+    let path = c.str()?;
+    let args = strings(c)?;
+    let env = strings(c)?;
+    let n = c.u16()?;
+    let at = c.clone();
+    for _ in 0..n {
+        if connection(c)?.server >= count {
+            return None;
+        }
+    }
+    Some(Entity {
+        name,
+        class,
+        path,
+        args,
+        env,
+        connections: (n, at),
+    })
+}
+
+impl<'a> Description<'a> {
+    /// Checks `bytes` whole: `None` if malformed (no [`MAGIC`], short,
+    /// bad UTF-8, a connection to an entity that does not exist, trailing
+    /// bytes).
+    pub fn parse(bytes: &'a [u8]) -> Option<Self> {
+        let mut c = Cursor::new(bytes);
+        if c.bytes(4)? != MAGIC {
+            return None;
+        }
+        let count = c.u16()?;
+        let at = c.clone();
+        for _ in 0..count {
+            entity(&mut c, count)?;
+        }
+        (c.remaining() == 0).then_some(Description { count, at })
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.count)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn entities(&self) -> impl Iterator<Item = Entity<'a>> + 'a {
+        let mut at = self.at.clone();
+        let count = self.count;
+        (0..count).map_while(move |_| entity(&mut at, count))
+    }
+}
+
+/// An entity, owned, for the writer.
+#[cfg(any(test, feature = "alloc"))]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EntitySpec {
+    pub name: alloc::string::String,
+    pub class: alloc::string::String,
+    pub path: alloc::string::String,
+    pub args: alloc::vec::Vec<alloc::string::String>,
+    pub env: alloc::vec::Vec<alloc::string::String>,
+    /// (channel, index of the server entity).
+    pub connections: alloc::vec::Vec<(alloc::string::String, u16)>,
+}
+
+/// The bytes [`Description::parse`] reads back.
+#[cfg(any(test, feature = "alloc"))]
+pub fn encode(entities: &[EntitySpec]) -> Result<alloc::vec::Vec<u8>, crate::Rc> {
+    let mut w = crate::wire::Writer::default();
+    w.bytes.extend_from_slice(&MAGIC);
+    w.count(entities.len())?;
+    for e in entities {
+        w.str(&e.name)?;
+        w.str(&e.class)?;
+        w.str(&e.path)?;
+        for list in [&e.args, &e.env] {
+            w.count(list.len())?;
+            for s in list {
+                w.str(s)?;
+            }
+        }
+        w.count(e.connections.len())?;
+        for (channel, server) in &e.connections {
+            w.str(channel)?;
+            w.u16(*server);
+        }
+    }
+    Ok(w.bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    use super::*;
+
+    fn two() -> Vec<EntitySpec> {
+        vec![
+            EntitySpec {
+                name: "counter".into(),
+                class: "demo.Counter".into(),
+                path: "/bin/demo-counter".into(),
+                args: vec!["--clients".into(), "2".into()],
+                ..Default::default()
+            },
+            EntitySpec {
+                name: "alice".into(),
+                class: "demo.Client".into(),
+                path: "/bin/demo-client".into(),
+                env: vec!["GREETING=hi".into()],
+                connections: vec![("counter".into(), 0)],
+                ..Default::default()
+            },
+        ]
+    }
+
+    #[test]
+    fn round_trip() {
+        let bytes = encode(&two()).unwrap();
+        let d = Description::parse(&bytes).unwrap();
+        assert_eq!(d.len(), 2);
+        let e: Vec<_> = d.entities().collect();
+        assert_eq!(e[0].args().collect::<Vec<_>>(), ["--clients", "2"]);
+        assert_eq!(e[1].env().collect::<Vec<_>>(), ["GREETING=hi"]);
+        assert_eq!(
+            e[1].connections().collect::<Vec<_>>(),
+            [Connection {
+                channel: "counter",
+                server: 0
+            }]
+        );
+        assert_eq!(e[1].path, "/bin/demo-client");
+    }
+
+    #[test]
+    fn malformed_is_refused() {
+        let bytes = encode(&two()).unwrap();
+        for n in 0..bytes.len() {
+            assert!(Description::parse(&bytes[..n]).is_none());
+        }
+        let mut bad = two();
+        bad[1].connections[0].1 = 2;
+        assert!(Description::parse(&encode(&bad).unwrap()).is_none());
+    }
+}
