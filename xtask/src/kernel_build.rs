@@ -96,7 +96,7 @@ pub const ROMFS_FILE: &str = "romfs.img";
 /// the manifest's files and the system programs, plus the user test
 /// programs for [`Suite::Utest`] and the user benchmarks for
 /// [`Suite::Kbench`]. Returns `out`.
-pub fn build_romfs(suite: Suite, out: &std::path::Path) -> Result<PathBuf> {
+pub fn build_romfs(suite: Suite, board: Board, out: &std::path::Path) -> Result<PathBuf> {
     let progs = user_build::build()?;
     let manifest = romfs_manifest();
     let mut tree = user_build::system_tree(&manifest, &progs)?;
@@ -105,6 +105,17 @@ pub fn build_romfs(suite: Suite, out: &std::path::Path) -> Result<PathBuf> {
         Suite::Kbench => user_build::add_ubench(&mut tree, &progs)?,
         Suite::None | Suite::Ktest => {}
     }
+    // /etc/init: the demonstration system's init description, checked
+    // against this image's files and the demo policy.
+    let without_init = tree
+        .to_image(ROMFS_VOLUME)
+        .context("cannot build the ROMFS image")?;
+    let files = romfs_builder::Image::new(&without_init)
+        .map_err(|e| anyhow::anyhow!("the ROMFS image just built does not parse: {e}"))?;
+    let demo = crate::policies::compile("demo", board)?;
+    let init = crate::init_desc::compile("demo", &demo, &|p| files.lookup(p).is_ok())?;
+    tree.add_file("/etc/init", init, false)
+        .context("ROMFS: adding /etc/init")?;
     let image = tree
         .to_image(ROMFS_VOLUME)
         .with_context(|| format!("cannot build the ROMFS image from {}", manifest.display()))?;
@@ -140,7 +151,7 @@ pub fn build_image(flavor: KernelFlavor) -> Result<PathBuf> {
     let out = flavor.image_path();
     let out_dir = out.parent().expect("image path has a directory");
     fs::create_dir_all(out_dir)?;
-    let romfs = build_romfs(flavor.suite, &out_dir.join(ROMFS_FILE))?;
+    let romfs = build_romfs(flavor.suite, flavor.board, &out_dir.join(ROMFS_FILE))?;
     let policy =
         crate::policies::build_table(flavor.suite, flavor.board, &out_dir.join(POLICY_FILE))?;
 

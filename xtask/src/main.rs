@@ -6,6 +6,7 @@
 mod bench;
 mod docs;
 mod image;
+mod init_desc;
 mod kernel_build;
 mod policies;
 mod qemu;

@@ -82,10 +82,11 @@ pub fn run_tests(system: &str, c: &Compiled, quiet: bool) -> Result<bool> {
     Ok(ok)
 }
 
-/// The programs einit starts in `system`'s image: their ROMFS paths (the
-/// class of each is its file name, as einit names it).
-pub fn started_by_einit(system: &str) -> Vec<String> {
-    use crate::user_build::{BENCH_PROGRAMS, INIT_PROGRAMS, TEST_PROGRAMS};
+/// The test or benchmark programs einit runs in `system`'s image: their
+/// ROMFS paths (the class of each is its file name, as einit names it).
+/// The demo system's starts are its init description's, checked there.
+pub fn run_by_einit(system: &str) -> Vec<String> {
+    use crate::user_build::{BENCH_PROGRAMS, TEST_PROGRAMS};
     match system {
         "utest" => TEST_PROGRAMS
             .iter()
@@ -95,22 +96,32 @@ pub fn started_by_einit(system: &str) -> Vec<String> {
             .iter()
             .map(|p| format!("/bench/{p}"))
             .collect(),
-        _ => INIT_PROGRAMS.iter().map(|p| p.to_string()).collect(),
+        _ => Vec::new(),
     }
 }
 
 /// The image and its policy checked together: the kernel may start einit,
 /// and einit may start every program its list names, so that a list the
-/// policy would refuse is a build error, not a denial at boot.
+/// policy would refuse is a build error, not a denial at boot. (The demo
+/// system's init description is checked, channels and all, by
+/// `init_desc`.)
 pub fn check_starts(system: &str, c: &Compiled) -> Result<()> {
     let mut starts = vec![(
         "kernel".to_string(),
         "einit".to_string(),
         "/bin/einit".to_string(),
     )];
-    for path in started_by_einit(system) {
+    for path in run_by_einit(system) {
         let class = path.rsplit('/').next().unwrap_or(&path).to_string();
         starts.push(("einit".into(), class, path));
+    }
+    if system == "demo" {
+        let p = crate::init_desc::path(system);
+        let src = Source::read(&p, &p.display().to_string())
+            .with_context(|| format!("cannot read {}", p.display()))?;
+        if let Err(rendered) = crate::init_desc::check(&src, c, &|_| true) {
+            bail!("the demo init description and its policy disagree:\n{rendered}");
+        }
     }
     for (src, class, path) in starts {
         let q = Question {

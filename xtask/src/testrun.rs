@@ -117,6 +117,7 @@ pub fn run_all(opts: &TestOpts) -> bool {
                 fault_run(cfg, expected, &image, opts.timeout, &mut report);
             }
         }
+        demo_run(board, opts.timeout, &mut report);
         section(&format!("{}: benchmark kernel, twice", board.name()));
         bench_run(board, opts.timeout, &mut report);
         utest_runs(board, opts.timeout, &mut report);
@@ -125,6 +126,61 @@ pub fn run_all(opts: &TestOpts) -> bool {
         }
     }
     report.finish()
+}
+
+/// What the demonstration system must say on the console: einit wires the
+/// static channels of its init description, the clients and the counter
+/// talk over them, every process ends with 0.
+const DEMO_NEEDLES: &[&str] = &[
+    "einit: channel \"counter\" from alice to counter",
+    "einit: channel \"counter\" from bob to counter",
+    "alice: Hello from Alice! I will add 1..=3",
+    "bob: Bob here! I will add 1..=5",
+    "counter: all 2 clients done, total 21",
+    "einit: counter ended with exit code 0",
+    "einit: alice ended with exit code 0",
+    "einit: bob ended with exit code 0",
+    "einit: hello ended with exit code 0",
+    "einit: all programs ended",
+];
+
+/// The demonstration system (what `cargo xtask qemu` boots), built from
+/// its init description and booted to its end.
+fn demo_run(board: Board, timeout: Duration, report: &mut Report) {
+    let flavor = KernelFlavor {
+        board,
+        suite: Suite::None,
+        qemu_exit: true,
+    };
+    let label = format!("{} demo", board.name());
+    section(&format!("{label}: the demonstration system"));
+    let outcome = match (kernel_build::build_image(flavor), qemu::test_configs(board).next()) {
+        (Ok(image), Some(cfg)) => {
+            let cmd = cfg.qemu_args(&image, None).command();
+            println!("[{label}] {}", describe(&cmd));
+            match run_captured(cmd, timeout, |_| {}) {
+                Ok(c) => {
+                    let o = check_fault_run(&c.lines, c.exit, DEMO_NEEDLES, true);
+                    if o != Outcome::Ok {
+                        print_tail(&label, &c.lines);
+                    }
+                    o
+                }
+                Err(e) => Outcome::Failed(format!("{e:#}")),
+            }
+        }
+        (Err(e), _) => Outcome::Failed(format!("build: {e:#}")),
+        (_, None) => Outcome::Failed("no QEMU configuration".into()),
+    };
+    let r = TestResult {
+        name: "demo::system_from_its_init_description".into(),
+        outcome,
+    };
+    println!("[{label}] {}", r.line());
+    match r.outcome {
+        Outcome::Ok => report.pass(),
+        Outcome::Failed(_) => report.fail(format!("[{label}] {}", r.line())),
+    }
 }
 
 /// The user-space test image: the system kernel with the user test programs

@@ -2,8 +2,9 @@
 //! against the kernel's process start contract, and laid into the ROMFS
 //! images the kernel carries.
 //!
-//! - system image (every kernel flavor): `kernel/romfs/manifest` +
-//!   `/bin/einit` + `/bin/hello` + `/etc/init` (starts `/bin/hello`);
+//! - system image (every kernel flavor): `kernel/romfs/manifest` + the
+//!   system programs (`SYSTEM_PROGRAMS`) + `/etc/init` (the demonstration
+//!   system's init description, compiled by `init_desc`);
 //! - test image (`Suite::Utest`): the system image, `/tests/<program>` for
 //!   each user test program, `/etc/init.tests` (which makes einit run them),
 //!   `/tests/data/truncated.elf` (the first 200 bytes of einit), broken
@@ -30,10 +31,9 @@ pub const SYSTEM_PROGRAMS: &[(&str, &str)] = &[
     ("einit", "/bin/einit"),
     ("hello", "/bin/hello"),
     ("fsusr", "/bin/fsusr"),
+    ("demo-counter", "/bin/demo-counter"),
+    ("demo-client", "/bin/demo-client"),
 ];
-
-/// What einit starts in the system image.
-pub const INIT_PROGRAMS: &[&str] = &["/bin/hello"];
 
 /// The user test programs, in the order einit runs them (each at
 /// `/tests/<name>`).
@@ -200,7 +200,8 @@ pub fn check_user_elf(data: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// An init list as einit reads it: a comment line, then one path per line.
+/// A test list as einit reads it (`/etc/init.tests`): a comment line, then
+/// one path per line.
 pub fn init_list(comment: &str, paths: &[&str]) -> String {
     let mut s = format!("# {comment}\n");
     for p in paths {
@@ -210,8 +211,7 @@ pub fn init_list(comment: &str, paths: &[&str]) -> String {
     s
 }
 
-/// The system ROMFS tree: the manifest's files plus the system programs
-/// and `/etc/init`.
+/// The system ROMFS tree: the manifest's files plus the system programs.
 pub fn system_tree(manifest: &Path, progs: &UserPrograms) -> Result<Tree> {
     let mut tree = romfs_builder::manifest::tree_from_manifest(manifest)
         .with_context(|| format!("cannot read the ROMFS manifest {}", manifest.display()))?;
@@ -219,15 +219,12 @@ pub fn system_tree(manifest: &Path, progs: &UserPrograms) -> Result<Tree> {
     Ok(tree)
 }
 
-/// Adds the system programs and `/etc/init` to `tree`.
+/// Adds the system programs to `tree`.
 pub fn add_system(tree: &mut Tree, progs: &UserPrograms) -> Result<()> {
     for (bin, path) in SYSTEM_PROGRAMS {
         tree.add_file(path, progs.get(bin)?.to_vec(), true)
             .with_context(|| format!("ROMFS: adding {path}"))?;
     }
-    let init = init_list("programs einit starts (written by xtask)", INIT_PROGRAMS);
-    tree.add_file("/etc/init", init.into_bytes(), false)
-        .context("ROMFS: adding /etc/init")?;
     Ok(())
 }
 
@@ -575,10 +572,6 @@ mod tests {
         assert_eq!(read(&img, "/etc/motd"), b"hi\n");
         assert_eq!(read(&img, "/bin/einit"), progs.get("einit").unwrap());
         assert_eq!(read(&img, "/bin/hello"), progs.get("hello").unwrap());
-        assert_eq!(
-            read(&img, "/etc/init"),
-            init_list("programs einit starts (written by xtask)", &["/bin/hello"]).as_bytes()
-        );
         assert!(img.lookup("/etc/init.tests").is_err());
         assert!(img.lookup("/tests").is_err());
 

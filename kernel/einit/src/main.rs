@@ -8,8 +8,13 @@
 //!   0, else `test einit::<name> ... FAILED <how it ended>`, and exits 0 if
 //!   all passed, 1 otherwise (the kernel then stops the system with that
 //!   status).
-//! - Otherwise it starts every program listed in `/etc/init` (same format),
-//!   waits for each, prints how each ended, and exits 0.
+//! - Otherwise it starts the system `/etc/init` describes (an init
+//!   description, compiled and checked by xtask from
+//!   `kernel/einit/systems/<system>.yaml`; `kos_abi::init`): it creates
+//!   every process (name, class, path, arguments, variables; a class with
+//!   a component declaration gets its endpoints), makes the static
+//!   channels, starts them all, waits for each, prints how each ended, and
+//!   exits 0.
 
 #![no_std]
 #![no_main]
@@ -18,8 +23,11 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 
+use libkos::abi::components::COMPONENTS;
+use libkos::abi::init::Description;
 use libkos::abi::sched::DEFAULT_PRIORITY;
 use libkos::abi::task::{CreateFlags, ExitInfo};
+use libkos::process::{self, Exit, INFINITE, Params, Process};
 use libkos::task::{self, Describe, FOREVER, Task};
 use libkos::{Rc, println, romfs};
 
@@ -103,19 +111,66 @@ fn run_tests(list: &[u8]) -> i32 {
     i32::from(failed != 0)
 }
 
-fn run_system(list: &[u8]) -> i32 {
-    let list = programs(list);
-    let mut running = Vec::new();
-    for path in list {
-        match start(path) {
-            Ok(task) => running.push((path, task)),
-            Err(e) => println!("einit: cannot start {path}: {e}"),
+/// The task object of one entity, not started.
+fn init_entity(e: &libkos::abi::init::Entity<'_>) -> Result<Process, Rc> {
+    let params = match COMPONENTS.iter().find(|c| c.class == e.class) {
+        Some(component) => Params::component(component),
+        None => Params::new(e.class),
+    };
+    let p = Process::init_ex(&params.args(e.args()), Some(e.name), Some(e.path))?;
+    let env: Vec<&str> = e.env().collect();
+    p.set_env(&env)?;
+    Ok(p)
+}
+
+fn run_system(bytes: &[u8]) -> i32 {
+    let Some(desc) = Description::parse(bytes) else {
+        println!("einit: {INIT} is not an init description");
+        return 1;
+    };
+    let entities: Vec<_> = desc.entities().collect();
+    let mut procs = Vec::new();
+    for e in &entities {
+        match init_entity(e) {
+            Ok(p) => {
+                println!("einit: created {} (class {}, {})", e.name, e.class, e.path);
+                procs.push(Some(p));
+            }
+            Err(err) => {
+                println!("einit: cannot create {} ({}): {err}", e.name, e.path);
+                procs.push(None);
+            }
         }
     }
-    for (path, task) in running {
-        match task.wait(FOREVER) {
-            Ok(info) => println!("einit: {} ended: {}", name_of(path), Describe(&info)),
-            Err(e) => println!("einit: waiting for {path}: {e}"),
+    for (e, client) in entities.iter().zip(&procs) {
+        for c in e.connections() {
+            let server = procs.get(usize::from(c.server)).and_then(Option::as_ref);
+            let (Some(client), Some(server)) = (client, server) else {
+                continue;
+            };
+            match process::connect_to_service(client, server, c.channel) {
+                Ok(()) => println!(
+                    "einit: channel \"{}\" from {} to {}",
+                    c.channel,
+                    e.name,
+                    server.name()
+                ),
+                Err(err) => println!("einit: channel {} from {}: {err}", c.channel, e.name),
+            }
+        }
+    }
+    let mut running = Vec::new();
+    for p in procs.into_iter().flatten() {
+        match p.run() {
+            Ok(()) => running.push(p),
+            Err(err) => println!("einit: cannot start {}: {err}", p.name()),
+        }
+    }
+    for p in &running {
+        match p.wait(INFINITE) {
+            Ok(Exit::Code(code)) => println!("einit: {} ended with exit code {code}", p.name()),
+            Ok(other) => println!("einit: {} ended: {other:?}", p.name()),
+            Err(e) => println!("einit: waiting for {}: {e}", p.name()),
         }
     }
     println!("einit: all programs ended");

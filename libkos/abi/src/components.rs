@@ -94,5 +94,21 @@ pub const FSUSR: ComponentDecl = ComponentDecl {
     }],
 };
 
+/// The counter of the demonstration system.
+pub const DEMO_COUNTER: ComponentDecl = ComponentDecl {
+    class: "demo.Counter",
+    doc: "The demonstration system's counter: its clients add to one total.",
+    endpoints: &[EndpointDecl {
+        name: "counter",
+        interface: services::counter::NAME,
+    }],
+};
+
 /// Every declared component.
-pub const COMPONENTS: &[ComponentDecl] = &[CORE, UTEST_ECHO_SERVER, UTEST_PROCESS_SERVER, FSUSR];
+pub const COMPONENTS: &[ComponentDecl] = &[
+    CORE,
+    UTEST_ECHO_SERVER,
+    UTEST_PROCESS_SERVER,
+    FSUSR,
+    DEMO_COUNTER,
+];

@@ -84,6 +84,15 @@ macro_rules! with_services {
                 fn change(image: Cap, size: u64) -> () = 2;
             }
 
+            /// The counter of the demonstration system (`cargo xtask
+            /// qemu`): its clients add to one total.
+            service "demo.Counter" as counter = 0x50 {
+                /// Adds `n`; answers the new total.
+                fn add(n: u64) -> (total: u64) = 1;
+                /// The caller is done; answers the total.
+                fn done() -> (total: u64) = 2;
+            }
+
             /// A door, for the on-target tests of the policy's state
             /// machines (`utest-policy`): the user-test policy lets a
             /// client knock only while the door is open.

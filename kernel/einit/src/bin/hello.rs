@@ -1,4 +1,5 @@
-//! A tiny demo program: says hello from EL0 and exits 0.
+//! A tiny demo program: says hello from EL0 (and its class, from the start
+//! data einit gave it) and exits 0.
 
 #![no_std]
 #![no_main]
@@ -8,10 +9,9 @@ use libkos::println;
 libkos::main!(main);
 
 fn main() -> i32 {
-    let env = libkos::rt::env_region();
+    let class = libkos::rt::start_data().map_or("?", |d| d.class);
     println!(
-        "hello: hello from user space (EL0), {} byte(s) of environment, t={} ms",
-        env.len(),
+        "hello: hello from user space (EL0), class {class}, t={} ms",
         libkos::time::now_ns() / 1_000_000
     );
     0
