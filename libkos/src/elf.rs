@@ -130,7 +130,7 @@ pub fn prepare(elf: &[u8], seed: u64) -> Result<Image, Rc> {
 /// [`prepare`] with the load offset given (used by an `ET_DYN` image only;
 /// page aligned, else [`Rc::InvalidArgument`]).
 pub fn prepare_at(elf: &[u8], dyn_offset: u64) -> Result<Image, Rc> {
-    if dyn_offset % PAGE_SIZE != 0 {
+    if !dyn_offset.is_multiple_of(PAGE_SIZE) {
         return Err(Rc::InvalidArgument);
     }
     if elf.len() < EHDR_SIZE || &elf[..4] != b"\x7fELF" {
@@ -156,11 +156,7 @@ pub fn prepare_at(elf: &[u8], dyn_offset: u64) -> Result<Image, Rc> {
     }
     let ph = table(e_phoff, e_phnum, e_phentsize, elf.len())?;
     let position_independent = e_type == ET_DYN;
-    let load_offset = if position_independent {
-        dyn_offset
-    } else {
-        0
-    };
+    let load_offset = if position_independent { dyn_offset } else { 0 };
 
     let mut segments: Vec<Segment> = Vec::new();
     for i in 0..e_phnum as usize {

@@ -56,7 +56,13 @@ impl Endpoint {
         component
             .endpoints
             .iter()
-            .filter_map(|e| Some(Endpoint::new(e.name, e.interface, interface_id(e.interface)?)))
+            .filter_map(|e| {
+                Some(Endpoint::new(
+                    e.name,
+                    e.interface,
+                    interface_id(e.interface)?,
+                ))
+            })
             .collect()
     }
 }
@@ -313,17 +319,16 @@ impl Process {
         self.0.state.with(f)
     }
 
-    fn wrap(handle: Handle, name: &str, path: &str, params: &Params) -> Result<Process, Rc> {
+    /// The object of a child just created (`params`' variables were
+    /// checked before it was).
+    fn wrap(handle: Handle, name: &str, path: &str, params: &Params) -> Process {
         let pid = task::get_pid(handle).unwrap_or(0);
         let mut spec = StartSpec {
             class: params.class().to_string(),
             args: params.args.clone(),
             ..StartSpec::default()
         };
-        for e in &params.envs {
-            split_var(e).ok_or(Rc::InvalidArgument)?;
-            spec.env.push(e.clone());
-        }
+        spec.env = params.envs.clone();
         spec.endpoints = params
             .own_endpoints()
             .into_iter()
@@ -334,7 +339,7 @@ impl Process {
                 id: e.id,
             })
             .collect();
-        Ok(Process(Arc::new(Object {
+        Process(Arc::new(Object {
             handle,
             own: false,
             pid,
@@ -344,7 +349,7 @@ impl Process {
                 spec,
                 ..State::default()
             }),
-        })))
+        }))
     }
 
     /// `KosTaskInit`: a process of `params`'s class, named after it, from
@@ -380,7 +385,7 @@ impl Process {
                     params.priority,
                     flags | CreateFlags::FROM_ROMFS,
                 )?;
-                Process::wrap(c.handle, name, &path, params)
+                Ok(Process::wrap(c.handle, name, &path, params))
             }
             FsBackend::User => {
                 let file = crate::romfs::read_to_vec(&path)?;
@@ -394,7 +399,7 @@ impl Process {
                     flags,
                 )?;
                 // From here on the child is closed with the object on error.
-                let p = Process::wrap(c.handle, name, &path, params)?;
+                let p = Process::wrap(c.handle, name, &path, params);
                 let t = task::Task::from_handle(c.handle);
                 let loaded = elf::load(&t, &file, &image);
                 let _ = t.into_handle();
@@ -425,6 +430,7 @@ impl Process {
         let name = name.unwrap_or(class);
         let path = resolve(path.unwrap_or(class));
         name_ok(name, MAX_NAME)?;
+        name_ok(&path, MAX_PATH)?;
         if params.envs.iter().any(|e| split_var(e).is_none()) {
             return Err(Rc::InvalidArgument);
         }
@@ -442,7 +448,7 @@ impl Process {
             params.priority,
             params.flags - CreateFlags::FROM_ROMFS,
         )?;
-        let p = Process::wrap(c.handle, name, &path, params)?;
+        let p = Process::wrap(c.handle, name, &path, params);
         let h = c.handle;
         let mut loaded = Vec::new();
         for (i, s) in segs.iter_mut().enumerate() {
@@ -559,7 +565,10 @@ impl Process {
                     handle: Handle::SELF_TASK,
                     own: true,
                     pid: task::get_pid(Handle::SELF_TASK).unwrap_or(0),
-                    name: crate::rt::program_name().to_string(),
+                    // Its name in the kernel (the program's, if the policy
+                    // does not let it ask).
+                    name: task::get_name(Handle::SELF_TASK)
+                        .unwrap_or_else(|_| crate::rt::program_name().to_string()),
                     path: String::new(),
                     state: Lock::new(State {
                         spec,

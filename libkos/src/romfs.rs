@@ -5,10 +5,10 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+use core::sync::atomic::{AtomicU32, Ordering};
 use kos_abi::interfaces::romfs::call::Read as ReadCall;
 use kos_abi::msg::romfs::ReadReq;
 use kos_abi::msg::{ArenaRef, MAX_ARENA};
-use core::sync::atomic::{AtomicU32, Ordering};
 
 use kos_abi::startup::{FSUSR, FsBackend};
 use kos_abi::{Handle, Rc};

@@ -108,7 +108,10 @@ pub fn check(
         let task = e.task.as_ref().map_or(class, |t| t.value.as_str());
         let task_span = e.task.as_ref().map_or_else(|| span(&e.name), span);
         if task.is_empty() || task.len() > MAX_NAME {
-            err(task_span.clone(), format!("a process name is 1 to {MAX_NAME} bytes"));
+            err(
+                task_span.clone(),
+                format!("a process name is 1 to {MAX_NAME} bytes"),
+            );
         }
         if tasks.insert(task, i).is_some() {
             err(task_span, format!("a second process called `{task}`"));
@@ -124,7 +127,10 @@ pub fn check(
         let mut env = Vec::new();
         for (k, v) in &e.env {
             if k.is_empty() || k.contains('=') {
-                err(span(&e.name), format!("variable name `{k}`: empty or holds `=`"));
+                err(
+                    span(&e.name),
+                    format!("variable name `{k}`: empty or holds `=`"),
+                );
             }
             env.push(format!("{k}={v}"));
         }
@@ -151,7 +157,10 @@ pub fn check(
                 continue;
             };
             if j == i {
-                err(span(&conn.target), "a channel from a process to itself".into());
+                err(
+                    span(&conn.target),
+                    "a channel from a process to itself".into(),
+                );
                 continue;
             }
             let server = file.entities[j].name.value.as_str();
@@ -161,7 +170,10 @@ pub fn check(
                 err(id_span.clone(), "a channel name is 1 to 64 bytes".into());
             }
             if ids.contains(&id) {
-                err(id_span.clone(), format!("a second channel called `{id}` from this process"));
+                err(
+                    id_span.clone(),
+                    format!("a second channel called `{id}` from this process"),
+                );
             }
             ids.push(id);
             let Some(component) = COMPONENTS.iter().find(|k| k.class == server) else {
@@ -179,7 +191,8 @@ pub fn check(
                     .iter()
                     .any(|ep| c.channel_allowed(cs, ss, ep.interface));
                 if !allowed {
-                    let ifaces: Vec<&str> = component.endpoints.iter().map(|e| e.interface).collect();
+                    let ifaces: Vec<&str> =
+                        component.endpoints.iter().map(|e| e.interface).collect();
                     err(
                         id_span,
                         format!(
@@ -209,7 +222,10 @@ pub fn check(
             Ok(a) if a.granted => {}
             Ok(a) => err(
                 span(&e.name),
-                format!("the policy does not let einit start `{}` ({}):\n{}", spec.name, spec.path, a.text),
+                format!(
+                    "the policy does not let einit start `{}` ({}):\n{}",
+                    spec.name, spec.path, a.text
+                ),
             ),
             Err(why) => err(span(&e.name), why),
         }
@@ -300,11 +316,31 @@ mod tests {
 
     #[test]
     fn unknown_things_are_errors_with_positions() {
-        error(&GOOD.replace("demo.Counter", "demo.Nope"), "t.yaml:2:11", "unknown class `demo.Nope`");
-        error(&GOOD.replace("/bin/demo-client", "/bin/nope"), "t.yaml:7:11", "no file `/bin/nope`");
-        error(&GOOD.replace("target: counter", "target: nobody"), "t.yaml:11:17", "no process called `nobody`");
-        error(&GOOD.replace("task: alice", "task: counter"), "t.yaml:6:11", "a second process called `counter`");
-        error(&GOOD.replace("    args:", "    colour: red\n    args:"), "t.yaml:8:5", "unknown field `colour`");
+        error(
+            &GOOD.replace("demo.Counter", "demo.Nope"),
+            "t.yaml:2:11",
+            "unknown class `demo.Nope`",
+        );
+        error(
+            &GOOD.replace("/bin/demo-client", "/bin/nope"),
+            "t.yaml:7:11",
+            "no file `/bin/nope`",
+        );
+        error(
+            &GOOD.replace("target: counter", "target: nobody"),
+            "t.yaml:11:17",
+            "no process called `nobody`",
+        );
+        error(
+            &GOOD.replace("task: alice", "task: counter"),
+            "t.yaml:6:11",
+            "a second process called `counter`",
+        );
+        error(
+            &GOOD.replace("    args:", "    colour: red\n    args:"),
+            "t.yaml:8:5",
+            "unknown field `colour`",
+        );
         error("entities: [", "t.yaml:1", "");
     }
 
@@ -321,7 +357,11 @@ mod tests {
         error(&refused, "t.yaml:16:17", "the policy refuses this channel");
         // A channel to a class without endpoints.
         let nothing = GOOD.replace("target: counter", "target: alice");
-        error(&nothing, "t.yaml:11:17", "a channel from a process to itself");
+        error(
+            &nothing,
+            "t.yaml:11:17",
+            "a channel from a process to itself",
+        );
         let to_client = format!(
             "{GOOD}  - name: demo.Client
     task: bob

@@ -154,7 +154,10 @@ fn demo_run(board: Board, timeout: Duration, report: &mut Report) {
     };
     let label = format!("{} demo", board.name());
     section(&format!("{label}: the demonstration system"));
-    let outcome = match (kernel_build::build_image(flavor), qemu::test_configs(board).next()) {
+    let outcome = match (
+        kernel_build::build_image(flavor),
+        qemu::test_configs(board).next(),
+    ) {
         (Ok(image), Some(cfg)) => {
             let cmd = cfg.qemu_args(&image, None).command();
             println!("[{label}] {}", describe(&cmd));

@@ -188,9 +188,7 @@ impl<'a> StartData<'a> {
 
     /// The handle transferred under `name`.
     pub fn resource(&self, name: &str) -> Option<u32> {
-        self.resources()
-            .find(|r| r.name == name)
-            .map(|r| r.handle)
+        self.resources().find(|r| r.name == name).map(|r| r.handle)
     }
 
     pub fn endpoints(&self) -> Items<'a, Endpoint<'a>> {
@@ -305,7 +303,10 @@ mod tests {
         assert_eq!(d.resource("report"), Some(9));
         assert_eq!(d.resource("nope"), None);
         let e = d.endpoints().next().unwrap();
-        assert_eq!((e.channel, e.interface, e.id), ("counter", "demo.Counter", 0x50));
+        assert_eq!(
+            (e.channel, e.interface, e.id),
+            ("counter", "demo.Counter", 0x50)
+        );
     }
 
     #[test]

@@ -47,7 +47,9 @@ fn main() -> i32 {
     let mut server = ipc::Server::new(end, counter::REQUEST_CAP, counter::REPLY_CAP);
     let mut state = Counter { total: 0, done: 0 };
     while state.done < clients {
-        let r = server.serve_one(u64::MAX, |req, reply| counter::dispatch(&mut state, req, reply));
+        let r = server.serve_one(u64::MAX, |req, reply| {
+            counter::dispatch(&mut state, req, reply)
+        });
         if let Err(e) = r {
             println!("counter: receive failed: {e}");
             return 1;

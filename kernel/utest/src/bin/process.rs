@@ -23,9 +23,7 @@ use libkos::abi::components::{FSUSR as FSUSR_COMPONENT, UTEST_PROCESS_SERVER};
 use libkos::abi::msg::HandleDesc;
 use libkos::abi::startup::{FSUSR, FsBackend};
 use libkos::handle::OwnedHandle;
-use libkos::process::{
-    self, Endpoint, Exit, INFINITE, Params, Process, Seg, SegExtras, Table,
-};
+use libkos::process::{self, Endpoint, Exit, INFINITE, Params, Process, Seg, SegExtras, Table};
 use libkos::services::echo;
 use libkos::test::TestResult;
 use libkos::{Handle, Rc, Rights, check, check_eq, check_ok, elf, ipc, locator, mdl, romfs, task};
@@ -123,14 +121,21 @@ fn names_from_class_and_component() -> TestResult {
     // endpoints given otherwise are ignored.
     let s = check_ok!(
         Process::init_ex(
-            &Params::component(&UTEST_PROCESS_SERVER)
-                .endpoint(Endpoint::new("ignored", "utest.Gate", 0x41)),
+            &Params::component(&UTEST_PROCESS_SERVER).endpoint(Endpoint::new(
+                "ignored",
+                "utest.Gate",
+                0x41
+            )),
             None,
             Some(SELF)
         ),
         "init_ex from the component tree"
     );
-    check_eq!(s.name(), "utest.process.Server", "name from the component's class");
+    check_eq!(
+        s.name(),
+        "utest.process.Server",
+        "name from the component's class"
+    );
     check_eq!(
         check_ok!(task::get_name(s.handle()), "GetName"),
         "utest.process.Server",
@@ -142,10 +147,20 @@ fn names_from_class_and_component() -> TestResult {
         "endpoints from the component"
     );
     // SetComponentTree and AddEndpoints on a task object.
-    check_ok!(s.add_endpoints(&[Endpoint::new("gate", "utest.Gate", 0x41)]), "AddEndpoints");
+    check_ok!(
+        s.add_endpoints(&[Endpoint::new("gate", "utest.Gate", 0x41)]),
+        "AddEndpoints"
+    );
     check_eq!(s.endpoints().len(), 2, "endpoints after AddEndpoints");
-    check_ok!(p.set_component_tree(&UTEST_PROCESS_SERVER), "SetComponentTree");
-    check_eq!(p.class(), "utest.process.Server", "class after SetComponentTree");
+    check_ok!(
+        p.set_component_tree(&UTEST_PROCESS_SERVER),
+        "SetComponentTree"
+    );
+    check_eq!(
+        p.class(),
+        "utest.process.Server",
+        "class after SetComponentTree"
+    );
     check_eq!(p.endpoints().len(), 1, "endpoints after SetComponentTree");
     // A class the policy does not let this program start.
     expect_rc(
@@ -163,7 +178,10 @@ fn task_objects_are_counted() -> TestResult {
     let again = p.clone();
     drop(p);
     // One reference left: the handle is still open.
-    check_ok!(task::get_pid(again.handle()), "GetPid through the other reference");
+    check_ok!(
+        task::get_pid(again.handle()),
+        "GetPid through the other reference"
+    );
     check_eq!(processes()?, before + 1, "still there");
     drop(again);
     // The last reference closed the handle: the never-started process went.
@@ -176,15 +194,25 @@ fn task_objects_are_counted() -> TestResult {
     let pid = check_ok!(task::get_pid(Handle::SELF_TASK), "own pid");
     check_eq!(me.pid(), pid, "own pid");
     drop(me);
-    check_ok!(task::get_pid(Handle::SELF_TASK), "SELF_TASK after KosTaskPut");
-    expect_rc("set_args on itself", Process::current().set_args(&["x"]), Rc::Busy)?;
+    check_ok!(
+        task::get_pid(Handle::SELF_TASK),
+        "SELF_TASK after KosTaskPut"
+    );
+    expect_rc(
+        "set_args on itself",
+        Process::current().set_args(&["x"]),
+        Rc::Busy,
+    )?;
     Ok(())
 }
 
 fn bad_params_change_nothing() -> TestResult {
     let before = processes()?;
     let bad = [
-        ("empty class", Process::init_ex(&Params::new(""), Some("x"), Some(SELF))),
+        (
+            "empty class",
+            Process::init_ex(&Params::new(""), Some("x"), Some(SELF)),
+        ),
         (
             "variable without =",
             Process::init_ex(&params("x").env("", "nameless"), Some("x"), Some(SELF)),
@@ -209,8 +237,16 @@ fn bad_params_change_nothing() -> TestResult {
     check_eq!(processes()?, before, "processes after refusals");
 
     let p = child("bad-set", "exit=0")?;
-    expect_rc("set_env without =", p.set_env(&["A=1", "B"]), Rc::InvalidArgument)?;
-    check_eq!(p.env_list(), alloc::vec!["role=exit=0".to_string()], "env unchanged");
+    expect_rc(
+        "set_env without =",
+        p.set_env(&["A=1", "B"]),
+        Rc::InvalidArgument,
+    )?;
+    check_eq!(
+        p.env_list(),
+        alloc::vec!["role=exit=0".to_string()],
+        "env unchanged"
+    );
     // Too much start data for the environment region.
     let big = "a".repeat(3000);
     check_ok!(p.set_args(&[&big, &big]), "SetArgs (large)");
@@ -228,7 +264,12 @@ fn bad_params_change_nothing() -> TestResult {
 fn report_mdl(p: &Process) -> Result<OwnedHandle, String> {
     let m = OwnedHandle::new(check_ok!(mdl::create(4096), "MDL"));
     check_ok!(
-        p.transfer_resource(m.get(), None, Rights::MAP_READ | Rights::MAP_WRITE, "report"),
+        p.transfer_resource(
+            m.get(),
+            None,
+            Rights::MAP_READ | Rights::MAP_WRITE,
+            "report"
+        ),
         "TransferResource report"
     );
     Ok(m)
@@ -248,7 +289,10 @@ fn args_and_env_arrive_exactly() -> TestResult {
     let args = ["one", "", "two words", "ünïcödé", "--flag=x=y"];
     let p = check_ok!(
         Process::init_ex(
-            &params("report-args").args(args).env("EMPTY", "").env("EQ", "a=b"),
+            &params("report-args")
+                .args(args)
+                .env("EMPTY", "")
+                .env("EQ", "a=b"),
             Some("args-child"),
             Some(SELF)
         ),
@@ -257,7 +301,11 @@ fn args_and_env_arrive_exactly() -> TestResult {
     let m = report_mdl(&p)?;
     // SetArgs replaces what the params gave; GetArgsList returns it.
     check_ok!(p.set_args(&args), "SetArgs");
-    check_eq!(p.args_list(), args.map(String::from).to_vec(), "GetArgsList");
+    check_eq!(
+        p.args_list(),
+        args.map(String::from).to_vec(),
+        "GetArgsList"
+    );
     let envs = ["role=report-args", "EMPTY=", "EQ=a=b", "LAST=ü"];
     check_ok!(p.set_env(&envs), "SetEnv");
     check_eq!(p.env_list(), envs.map(String::from).to_vec(), "GetEnvList");
@@ -273,7 +321,11 @@ fn args_and_env_arrive_exactly() -> TestResult {
         want.push_str(&format!("var={n}:{v}\n"));
     }
     want.push_str("EQ=a=b MISSING=None\n");
-    want.push_str(&format!("self-args={} self-env={}\n", args.len(), envs.len()));
+    want.push_str(&format!(
+        "self-args={} self-env={}\n",
+        args.len(),
+        envs.len()
+    ));
     check_eq!(got, want, "what the child saw");
     Ok(())
 }
@@ -301,7 +353,8 @@ fn report_args() -> Result<(), String> {
         me.env_list().len()
     ));
     let map = mdl::map(m, true).map_err(|e| format!("map: {e}"))?;
-    map.write(0, out.as_bytes()).map_err(|e| format!("write: {e}"))
+    map.write(0, out.as_bytes())
+        .map_err(|e| format!("write: {e}"))
 }
 
 fn resources_by_name() -> TestResult {
@@ -337,7 +390,11 @@ fn resources_by_name() -> TestResult {
     wait_ok(&p, "res-child")?;
     check_eq!(read_report(&m)?, "written through report", "report");
     // This process was given nothing by name.
-    expect_rc("lookup here", process::lookup_resource("report"), Rc::ResourceNotFound)?;
+    expect_rc(
+        "lookup here",
+        process::lookup_resource("report"),
+        Rc::ResourceNotFound,
+    )?;
     Ok(())
 }
 
@@ -374,8 +431,14 @@ fn static_channels_between_children() -> TestResult {
     // Named after the server's class; a second name between the same
     // two; the second name shared by another client.
     check_ok!(process::connect(&c1, &server), "Connect");
-    check_ok!(process::connect_to_service(&c1, &server, "second"), "ConnectToService");
-    check_ok!(process::connect_to_service(&c2, &server, "second"), "ConnectToService (2nd client)");
+    check_ok!(
+        process::connect_to_service(&c1, &server, "second"),
+        "ConnectToService"
+    );
+    check_ok!(
+        process::connect_to_service(&c2, &server, "second"),
+        "ConnectToService (2nd client)"
+    );
     expect_rc(
         "a channel to itself",
         process::connect_to_service(&c1, &c1, "self"),
@@ -457,10 +520,24 @@ fn serve(end: Handle, imp: &mut Echo, done: impl Fn(&Echo) -> bool) -> Result<()
 fn run_server() -> Result<(), String> {
     // The channel named after the class: client 1 pings, then stops it.
     let first = locator::register("utest.process.Server").map_err(|e| format!("register: {e}"))?;
-    serve(first, &mut Echo { pings: 0, stopped: false }, |e| e.stopped)?;
+    serve(
+        first,
+        &mut Echo {
+            pings: 0,
+            stopped: false,
+        },
+        |e| e.stopped,
+    )?;
     // "second": one ping from each client.
     let second = locator::register("second").map_err(|e| format!("register second: {e}"))?;
-    serve(second, &mut Echo { pings: 0, stopped: false }, |e| e.pings == 2)
+    serve(
+        second,
+        &mut Echo {
+            pings: 0,
+            stopped: false,
+        },
+        |e| e.pings == 2,
+    )
 }
 
 fn ping(channel: &str, x: u32) -> Result<(), String> {
@@ -475,14 +552,20 @@ fn ping(channel: &str, x: u32) -> Result<(), String> {
 fn run_client_1() -> Result<(), String> {
     // Endpoint ids by "<channel>.<endpoint>", from the server's task
     // object; by "<class>.<endpoint>" from the declarations.
-    for name in ["utest.process.Server.echo", "second.echo", "utest.iface.Server.echo"] {
+    for name in [
+        "utest.process.Server.echo",
+        "second.echo",
+        "utest.iface.Server.echo",
+    ] {
         match locator::endpoint_id(name) {
             Ok(id) if id == echo::ENDPOINT => {}
             r => return Err(format!("endpoint_id({name}): {r:?}")),
         }
     }
-    for (name, want) in [("second.nothing", Rc::ResourceNotFound), ("noperiod", Rc::InvalidArgument)]
-    {
+    for (name, want) in [
+        ("second.nothing", Rc::ResourceNotFound),
+        ("noperiod", Rc::InvalidArgument),
+    ] {
         match locator::endpoint_id(name) {
             Err(e) if e == want => {}
             r => return Err(format!("endpoint_id({name}): {r:?}, expected {want}")),
@@ -521,7 +604,10 @@ fn stop_and_wait() -> TestResult {
             p.wait(Duration::from_millis(20)),
             Rc::Timeout,
         )?;
-        check_ok!(p.stop_and_wait(Duration::from_secs(5)), "StopAndWait {role}");
+        check_ok!(
+            p.stop_and_wait(Duration::from_secs(5)),
+            "StopAndWait {role}"
+        );
         check_eq!(
             check_ok!(p.wait(Duration::ZERO), "wait after"),
             Exit::Terminated,
@@ -559,7 +645,11 @@ fn wait_returns_the_exit_code() -> TestResult {
 fn launch_runs_and_lets_go() -> TestResult {
     let before = processes()?;
     // KosTaskLaunch's path is the class's: this one has no /bin file.
-    expect_rc("launch", Process::launch(&params("exit=0")), Rc::ResourceNotFound)?;
+    expect_rc(
+        "launch",
+        Process::launch(&params("exit=0")),
+        Rc::ResourceNotFound,
+    )?;
     // A launched process runs on without a task object; it goes when it
     // ends, its handle already closed.
     let p = child("launched", "exit=0")?;
@@ -584,11 +674,19 @@ fn elf_segs_of_a_romfs_child() -> TestResult {
     let img = check_ok!(elf::prepare(&file, 0), "prepare");
     check_eq!(segs.segments, img.segments, "segments");
     check_eq!(segs.entry, img.entry, "entry");
-    check_eq!(segs.symtab_size, img.symtab.map_or(0, |s| s.1), ".symtab size");
+    check_eq!(
+        segs.symtab_size,
+        img.symtab.map_or(0, |s| s.1),
+        ".symtab size"
+    );
     check!(segs.header.starts_with(b"\x7fELF"), "header");
     check_ok!(p.run(), "run");
     wait_ok(&p, "segs")?;
-    expect_rc("GetElfSegs of itself", Process::current().elf_segs(), Rc::NotSupported)?;
+    expect_rc(
+        "GetElfSegs of itself",
+        Process::current().elf_segs(),
+        Rc::NotSupported,
+    )?;
     Ok(())
 }
 
@@ -636,8 +734,14 @@ fn child_from_segments_relocated() -> TestResult {
     )?;
     let extras = SegExtras {
         symbols: Some((
-            Table { index: n - 2, size: symtab.1 },
-            Table { index: n - 1, size: strtab.1 },
+            Table {
+                index: n - 2,
+                size: symtab.1,
+            },
+            Table {
+                index: n - 1,
+                size: strtab.1,
+            },
         )),
         elf_header: Some(&file[..img.header_size as usize]),
     };
@@ -655,9 +759,17 @@ fn child_from_segments_relocated() -> TestResult {
     );
     let got = check_ok!(p.elf_segs(), "GetElfSegs");
     check_eq!(got.segments, img.segments, "segments loaded");
-    check_eq!((got.load_offset, got.symtab_size), (img.load_offset, symtab.1), "offset, symbols");
+    check_eq!(
+        (got.load_offset, got.symtab_size),
+        (img.load_offset, symtab.1),
+        "offset, symbols"
+    );
     check_ok!(p.run(), "run");
-    check_eq!(check_ok!(p.wait(INFINITE), "Wait"), Exit::Code(0), "the PIE's verdict");
+    check_eq!(
+        check_ok!(p.wait(INFINITE), "Wait"),
+        Exit::Code(0),
+        "the PIE's verdict"
+    );
 
     // InitFromSeg: the kernel places a segment given at address 0 (here a
     // data segment; the program is this one, at its link addresses).
@@ -689,9 +801,16 @@ fn child_from_segments_relocated() -> TestResult {
         "InitFromSeg"
     );
     let placed = segs.last().unwrap().load_addr;
-    check!(placed != 0 && placed % 4096 == 0, "placed at {placed:#x}");
+    check!(
+        placed != 0 && placed.is_multiple_of(4096),
+        "placed at {placed:#x}"
+    );
     check_ok!(p.run(), "run");
-    check_eq!(check_ok!(p.wait(INFINITE), "Wait"), Exit::Code(5), "from-seg child");
+    check_eq!(
+        check_ok!(p.wait(INFINITE), "Wait"),
+        Exit::Code(5),
+        "from-seg child"
+    );
     Ok(())
 }
 
@@ -699,15 +818,27 @@ fn child_from_segments_relocated() -> TestResult {
 // fsusr
 
 fn fsusr_backend() -> TestResult {
-    check_eq!(process::self_fs_backend(), FsBackend::Kernel, "backend at start");
+    check_eq!(
+        process::self_fs_backend(),
+        FsBackend::Kernel,
+        "backend at start"
+    );
     // No fsusr channel yet: a child cannot be given the user backend.
     let orphan = child("no-fsusr", "exit=0")?;
-    expect_rc("RunEx(fsusr) without fsusr", orphan.run_ex(FsBackend::User), Rc::ResourceNotFound)?;
+    expect_rc(
+        "RunEx(fsusr) without fsusr",
+        orphan.run_ex(FsBackend::User),
+        Rc::ResourceNotFound,
+    )?;
     drop(orphan);
 
     // Start fsusr and give it the server end of a channel of ours.
     let fs = check_ok!(
-        Process::init_ex(&Params::component(&FSUSR_COMPONENT), Some("fsusr-test"), Some("/bin/fsusr")),
+        Process::init_ex(
+            &Params::component(&FSUSR_COMPONENT),
+            Some("fsusr-test"),
+            Some("/bin/fsusr")
+        ),
         "init fsusr"
     );
     let ends = check_ok!(libkos::channel::create(), "channel");
@@ -718,7 +849,11 @@ fn fsusr_backend() -> TestResult {
     let _ = libkos::handle::close(ends.server);
     check_ok!(fs.run(), "run fsusr");
     check_ok!(romfs::set_fsusr_channel(ends.client), "use the channel");
-    expect_rc("a second channel", romfs::set_fsusr_channel(ends.client), Rc::AlreadyExists)?;
+    expect_rc(
+        "a second channel",
+        romfs::set_fsusr_channel(ends.client),
+        Rc::AlreadyExists,
+    )?;
 
     let result = with_user_backend();
     process::set_self_fs_backend(FsBackend::Kernel);
@@ -729,20 +864,43 @@ fn fsusr_backend() -> TestResult {
 fn with_user_backend() -> TestResult {
     // KnFsChange: the image only this test's fsusr serves.
     let image = check_ok!(romfs::read_to_vec(USER_IMAGE), "read {USER_IMAGE}");
-    expect_rc("KnFsChange of garbage", romfs::fs_change(b"not a romfs image"), Rc::InvalidArgument)?;
+    expect_rc(
+        "KnFsChange of garbage",
+        romfs::fs_change(b"not a romfs image"),
+        Rc::InvalidArgument,
+    )?;
     check_ok!(romfs::fs_change(&image), "KnFsChange");
     process::set_self_fs_backend(FsBackend::User);
-    check_eq!(process::self_fs_backend(), FsBackend::User, "GetSelfFSBackend");
+    check_eq!(
+        process::self_fs_backend(),
+        FsBackend::User,
+        "GetSelfFSBackend"
+    );
     check_eq!(
         check_ok!(romfs::read_to_vec("/etc/greeting"), "read through fsusr"),
         GREETING.as_bytes(),
         "greeting"
     );
-    expect_rc("a file the kernel has", romfs::read_to_vec(SELF), Rc::ResourceNotFound)?;
-    expect_rc("a missing file", romfs::read_to_vec("/etc/none"), Rc::ResourceNotFound)?;
+    expect_rc(
+        "a file the kernel has",
+        romfs::read_to_vec(SELF),
+        Rc::ResourceNotFound,
+    )?;
+    expect_rc(
+        "a missing file",
+        romfs::read_to_vec("/etc/none"),
+        Rc::ResourceNotFound,
+    )?;
     // Still the image given before the refused change.
-    expect_rc("KnFsChange of garbage again", romfs::fs_change(&image[..100]), Rc::InvalidArgument)?;
-    check_ok!(romfs::read_to_vec("/etc/greeting"), "read after a refused change");
+    expect_rc(
+        "KnFsChange of garbage again",
+        romfs::fs_change(&image[..100]),
+        Rc::InvalidArgument,
+    )?;
+    check_ok!(
+        romfs::read_to_vec("/etc/greeting"),
+        "read after a refused change"
+    );
 
     // A child loaded through fsusr from a file the kernel does not have,
     // started with the fsusr backend: it reads the greeting too.
