@@ -27,6 +27,7 @@
 //! | [`Bytes<N>`] | `&[u8]` | `&[u8]` | `Vec<u8>` | `Vec<u8>` | an `ArenaRef` in the fixed part, at most `N` bytes in the arena |
 //! | [`Str<N>`] | `&str` | `&str` | `String` | `String` | the same, UTF-8 checked |
 //! | [`Cap`] | [`HandleDesc`] (see [`ipc::copy_of`], [`ipc::move_of`]) | `HandleDesc` (the server's new handle) | `HandleDesc` | `HandleDesc` | one handle descriptor |
+//! | [`Caps<N>`] | `&[HandleDesc]` | `Vec<HandleDesc>` | `Vec<HandleDesc>` | `Vec<HandleDesc>` | a u32 count in the fixed part, then that many descriptors (at most `N`) |
 //!
 //! Fixed-part fields are laid out in declaration order, each aligned to
 //! its type (relative to the fixed part), the whole padded to 8; handle
@@ -91,6 +92,15 @@ pub trait Wire {
     fn get_in<'a>(d: &mut Decoder<'_, 'a>) -> Result<Self::In<'a>, Rc>;
     fn put_out(value: &Self::Out, e: &mut Encoder<'_>) -> Result<(), Rc>;
     fn get_ret(d: &mut Decoder<'_, '_>) -> Result<Self::Ret, Rc>;
+
+    /// Handle descriptors `value` takes in the message (at most
+    /// [`Wire::HANDLES`]; fewer only for [`Caps`]).
+    fn arg_handles(_value: &Self::Arg<'_>) -> usize {
+        Self::HANDLES
+    }
+    fn out_handles(_value: &Self::Out) -> usize {
+        Self::HANDLES
+    }
 }
 
 impl<T: FromBytes + IntoBytes + Immutable> Wire for T {
@@ -125,6 +135,10 @@ pub struct Str<const N: usize>;
 
 /// A handle, as a handle descriptor.
 pub struct Cap;
+
+/// Up to `N` handles: their count (u32) in the fixed part, then as many
+/// handle descriptors.
+pub struct Caps<const N: usize>;
 
 fn put_bytes<const N: usize>(bytes: &[u8], e: &mut Encoder<'_>) -> Result<(), Rc> {
     if bytes.len() > N {
@@ -220,6 +234,53 @@ impl Wire for Cap {
     }
     fn get_ret(d: &mut Decoder<'_, '_>) -> Result<HandleDesc, Rc> {
         d.handle()
+    }
+}
+
+fn put_caps<const N: usize>(value: &[HandleDesc], e: &mut Encoder<'_>) -> Result<(), Rc> {
+    if value.len() > N {
+        return Err(Rc::InvalidArgument);
+    }
+    e.fixed(&(value.len() as u32))?;
+    value.iter().try_for_each(|d| e.handle(*d))
+}
+
+fn get_caps<const N: usize>(d: &mut Decoder<'_, '_>) -> Result<Vec<HandleDesc>, Rc> {
+    let n: u32 = d.fixed()?;
+    let n = usize::try_from(n).map_err(|_| Rc::InvalidArgument)?;
+    if n > N {
+        return Err(Rc::InvalidArgument);
+    }
+    (0..n).map(|_| d.handle()).collect()
+}
+
+impl<const N: usize> Wire for Caps<N> {
+    type Arg<'a> = &'a [HandleDesc];
+    type In<'a> = Vec<HandleDesc>;
+    type Out = Vec<HandleDesc>;
+    type Ret = Vec<HandleDesc>;
+    const FIXED_SIZE: usize = 4;
+    const FIXED_ALIGN: usize = 4;
+    const HANDLES: usize = N;
+    const ARENA: usize = 0;
+
+    fn put_arg(value: &&[HandleDesc], e: &mut Encoder<'_>) -> Result<(), Rc> {
+        put_caps::<N>(value, e)
+    }
+    fn get_in<'a>(d: &mut Decoder<'_, 'a>) -> Result<Vec<HandleDesc>, Rc> {
+        get_caps::<N>(d)
+    }
+    fn put_out(value: &Vec<HandleDesc>, e: &mut Encoder<'_>) -> Result<(), Rc> {
+        put_caps::<N>(value, e)
+    }
+    fn get_ret(d: &mut Decoder<'_, '_>) -> Result<Vec<HandleDesc>, Rc> {
+        get_caps::<N>(d)
+    }
+    fn arg_handles(value: &&[HandleDesc]) -> usize {
+        value.len().min(N)
+    }
+    fn out_handles(value: &Vec<HandleDesc>) -> usize {
+        value.len().min(N)
     }
 }
 
@@ -330,11 +391,12 @@ pub fn client_call<R>(
     handle: Handle,
     timeout_ns: u64,
     shape: &Shape,
+    handles: usize,
     encode: impl FnOnce(&mut Encoder<'_>) -> Result<(), Rc>,
     decode: impl FnOnce(&mut Decoder<'_, '_>) -> Result<R, Rc>,
 ) -> Result<R, Rc> {
     ipc::with_buf(shape.req_cap, |s| {
-        let mut e = Encoder::in_scratch(s, shape.req_fixed, shape.req_handles)?;
+        let mut e = Encoder::in_scratch(s, shape.req_fixed, handles)?;
         encode(&mut e)?;
         let req = e.finish(shape.endpoint, shape.id, Rc::Ok)?;
         ipc::transact(handle, timeout_ns, req, shape.reply_cap, |msg| {
@@ -384,7 +446,7 @@ macro_rules! interface {
         #[allow(unused_imports, unused_labels, unused_mut, clippy::unused_unit)]
         $vis mod $name {
             use super::*;
-            use $crate::interface::{Bytes, Cap, Str};
+            use $crate::interface::{Bytes, Cap, Caps, Str};
 
             /// The endpoint number in the header of this interface's messages.
             pub const ENDPOINT: u16 = $endpoint;
@@ -395,7 +457,7 @@ macro_rules! interface {
                     #[allow(unused_imports, non_snake_case)]
                     pub mod $m {
                         use super::super::super::*;
-                        use $crate::interface::{Bytes, Cap, Str};
+                        use $crate::interface::{Bytes, Cap, Caps, Str};
                         /// The method id.
                         pub const ID: u16 = $id;
                         /// Its messages' sizes.
@@ -458,6 +520,7 @@ macro_rules! interface {
                             self.handle,
                             self.timeout_ns,
                             &methods::$m::SHAPE,
+                            0 $(+ <$at as $crate::interface::Wire>::arg_handles(&$a))*,
                             |__e| {
                                 $(<$at as $crate::interface::Wire>::put_arg(&$a, __e)?;)*
                                 ::core::result::Result::Ok(())
@@ -524,7 +587,7 @@ macro_rules! interface {
                             let mut __e = $crate::ipc::Encoder::new(
                                 reply,
                                 shape.reply_fixed,
-                                shape.reply_handles,
+                                0 $(+ <$rt as $crate::interface::Wire>::out_handles(&$r))*,
                             )?;
                             $(<$rt as $crate::interface::Wire>::put_out(&$r, &mut __e)?;)*
                             ::core::result::Result::Ok(

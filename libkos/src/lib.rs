@@ -44,6 +44,7 @@ pub mod romfs;
 pub mod rt;
 pub mod security;
 pub mod services;
+pub mod stop;
 pub mod sys;
 pub mod syscall;
 pub mod task;

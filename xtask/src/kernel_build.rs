@@ -116,6 +116,12 @@ pub fn build_romfs(suite: Suite, board: Board, out: &std::path::Path) -> Result<
     let init = crate::init_desc::compile("demo", &demo, &|p| files.lookup(p).is_ok())?;
     tree.add_file("/etc/init", init, false)
         .context("ROMFS: adding /etc/init")?;
+    // /etc/packages: what the ExecutionManager serves in this image.
+    let system = crate::policies::system_of(suite);
+    let policy = crate::policies::compile(system, board)?;
+    let packages = crate::packages::compile(system, &policy, &|p| files.lookup(p).is_ok())?;
+    tree.add_file("/etc/packages", packages, false)
+        .context("ROMFS: adding /etc/packages")?;
     let image = tree
         .to_image(ROMFS_VOLUME)
         .with_context(|| format!("cannot build the ROMFS image from {}", manifest.display()))?;

@@ -8,6 +8,7 @@ mod docs;
 mod image;
 mod init_desc;
 mod kernel_build;
+mod packages;
 mod policies;
 mod qemu;
 mod report;

@@ -130,7 +130,9 @@ pub fn run_all(opts: &TestOpts) -> bool {
 
 /// What the demonstration system must say on the console: einit wires the
 /// static channels of its init description, the clients and the counter
-/// talk over them, every process ends with 0.
+/// talk over them, the ExecutionManager starts its autorun configuration
+/// and the launcher's application (stopped Normal, then Forced), every
+/// process ends with 0.
 const DEMO_NEEDLES: &[&str] = &[
     "einit: channel \"counter\" from alice to counter",
     "einit: channel \"counter\" from bob to counter",
@@ -141,6 +143,12 @@ const DEMO_NEEDLES: &[&str] = &[
     "einit: alice ended with exit code 0",
     "einit: bob ended with exit code 0",
     "einit: hello ended with exit code 0",
+    "execution-manager: autorun application.Application/hello: Running",
+    "class application.Hello",
+    "launcher: stopped (Normal): Finished, Normal, exit code 0",
+    "launcher: stopped (Forced): Finished, Terminated",
+    "einit: em ended with exit code 0",
+    "einit: launcher ended with exit code 0",
     "einit: all programs ended",
 ];
 

@@ -24,7 +24,7 @@ use crate::kernel_build::{TARGET, target_dir};
 use crate::{cargo, run_checked};
 
 /// The cargo packages holding user programs.
-pub const PACKAGES: &[&str] = &["einit", "utest"];
+pub const PACKAGES: &[&str] = &["einit", "execution-manager", "utest"];
 
 /// Programs of the system image: (cargo bin name, ROMFS path).
 pub const SYSTEM_PROGRAMS: &[(&str, &str)] = &[
@@ -33,6 +33,9 @@ pub const SYSTEM_PROGRAMS: &[(&str, &str)] = &[
     ("fsusr", "/bin/fsusr"),
     ("demo-counter", "/bin/demo-counter"),
     ("demo-client", "/bin/demo-client"),
+    ("demo-app", "/bin/demo-app"),
+    ("demo-launcher", "/bin/demo-launcher"),
+    ("execution-manager", "/bin/execution-manager"),
 ];
 
 /// The user test programs, in the order einit runs them (each at
@@ -52,6 +55,7 @@ pub const TEST_PROGRAMS: &[&str] = &[
     "utest-task",
     "utest-task2",
     "utest-process",
+    "utest-em",
     "utest-gate",
     "utest-fuzz",
     "utest-policy",

@@ -104,6 +104,16 @@ pub const DEMO_COUNTER: ComponentDecl = ComponentDecl {
     }],
 };
 
+/// The ExecutionManager.
+pub const EXECUTION_MANAGER: ComponentDecl = ComponentDecl {
+    class: "execution_manager.ExecutionManager",
+    doc: "The ExecutionManager: IProcessControl over the packages it serves.",
+    endpoints: &[EndpointDecl {
+        name: "pc",
+        interface: services::process_control::NAME,
+    }],
+};
+
 /// Every declared component.
 pub const COMPONENTS: &[ComponentDecl] = &[
     CORE,
@@ -111,4 +121,5 @@ pub const COMPONENTS: &[ComponentDecl] = &[
     UTEST_PROCESS_SERVER,
     FSUSR,
     DEMO_COUNTER,
+    EXECUTION_MANAGER,
 ];

@@ -219,7 +219,7 @@ pub struct Field {
     pub align: usize,
     pub handles: usize,
     pub arena: usize,
-    /// "fixed", "bytes", "string" or "handle".
+    /// "fixed", "bytes", "string", "handle" or "handles".
     pub wire: &'static str,
 }
 

@@ -18,6 +18,7 @@ extern crate self as kos_abi;
 
 pub mod components;
 pub mod decl;
+pub mod em;
 pub mod handle;
 pub mod init;
 pub mod interfaces;

@@ -93,6 +93,26 @@ macro_rules! with_services {
                 fn done() -> (total: u64) = 2;
             }
 
+            /// The ExecutionManager's IProcessControl (KasperskyOS's
+            /// `alm::execution_manager::IProcessControl`): it starts the
+            /// run configurations of the packages it serves, stops them and
+            /// tells their state. A token is a handle to a started process
+            /// (rights `kos_abi::em::token`); every method takes one.
+            service "execution_manager.IProcessControl" as process_control = 0x60 {
+                /// StartProcess: run configuration `run_config` (empty:
+                /// the primary one) of package `package`. `options` is the
+                /// StartOptions record (`kos_abi::em::Options`), `parent`
+                /// none or the parent's token (PARENT right), `handles` the
+                /// user handles its names name. Answers the new token.
+                fn start_process(package: Str<128>, run_config: Str<64>, options: Bytes<4096>,
+                    parent: Caps<1>, handles: Caps<6>) -> (token: Cap) = 1;
+                /// StopProcess (STOP right): `policy` is a
+                /// `kos_abi::em::StopPolicy`.
+                fn stop_process(token: Cap, policy: u32) -> () = 2;
+                /// GetProcessState (STATE right).
+                fn get_process_state(token: Cap) -> (context: kos_abi::em::ProcessContext) = 3;
+            }
+
             /// A door, for the on-target tests of the policy's state
             /// machines (`utest-policy`): the user-test policy lets a
             /// client knock only while the door is open.
@@ -144,6 +164,8 @@ pub struct Bytes<const N: usize>;
 pub struct Str<const N: usize>;
 /// A handle, as a handle descriptor.
 pub struct Cap;
+/// Up to `N` handles: a u32 count in the fixed part, then the descriptors.
+pub struct Caps<const N: usize>;
 
 impl<const N: usize> WireShape for Bytes<N> {
     const SHAPE: (usize, usize, usize, usize, &'static str) = (
@@ -165,6 +187,9 @@ impl<const N: usize> WireShape for Str<N> {
 }
 impl WireShape for Cap {
     const SHAPE: (usize, usize, usize, usize, &'static str) = (0, 1, 1, 0, "handle");
+}
+impl<const N: usize> WireShape for Caps<N> {
+    const SHAPE: (usize, usize, usize, usize, &'static str) = (4, 4, N, 0, "handles");
 }
 
 /// One field of a service method's request or reply.
@@ -200,7 +225,7 @@ macro_rules! __service_tables {
             $(#[doc = $idoc])*
             pub mod $imod {
                 #[allow(unused_imports, reason = "declarations name these without a path")]
-                use $crate::services::{Bytes, Cap, Str};
+                use $crate::services::{Bytes, Cap, Caps, Str};
 
                 pub const NAME: &str = $iname;
                 pub const ENDPOINT: u16 = $eid;

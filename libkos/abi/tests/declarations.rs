@@ -122,6 +122,7 @@ fn services_are_consistent_with_their_fields() {
                     "fixed" => assert!(f.handles == 0 && f.arena == 0),
                     "bytes" | "string" => assert!(f.fixed == 8 && f.arena > 0),
                     "handle" => assert!(f.fixed == 0 && f.handles == 1),
+                    "handles" => assert!(f.fixed == 4 && f.handles >= 1 && f.arena == 0),
                     w => panic!("{}.{}: wire kind {w}", s.name, m.name),
                 }
             }
