@@ -103,7 +103,8 @@ enum Cmd {
         /// Skip the host `cargo test`.
         #[arg(long)]
         no_host: bool,
-        /// Timeout of one QEMU run, in seconds.
+        /// Timeout of one QEMU run, in seconds (the user test images get
+        /// three times it).
         #[arg(long, default_value_t = 60, value_name = "SECONDS")]
         timeout: u64,
     },

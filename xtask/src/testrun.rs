@@ -68,6 +68,10 @@ pub const EXPECTED_FAILURES: &[ExpectedFailure] = &[
         expect_success: true,
     },
 ];
+/// The user test image runs some twenty programs, one after another, each
+/// starting children: its run may take this many times the per-run
+/// timeout (a hang is still caught).
+const UTEST_TIMEOUT_FACTOR: u32 = 3;
 /// Lines of console shown when a run fails.
 const TAIL_LINES: usize = 40;
 
@@ -120,9 +124,9 @@ pub fn run_all(opts: &TestOpts) -> bool {
         demo_run(board, opts.timeout, &mut report);
         section(&format!("{}: benchmark kernel, twice", board.name()));
         bench_run(board, opts.timeout, &mut report);
-        utest_runs(board, opts.timeout, &mut report);
+        utest_runs(board, opts.timeout * UTEST_TIMEOUT_FACTOR, &mut report);
         if board == Board::Rpi4 {
-            sd_image_run(opts.timeout, &mut report);
+            sd_image_run(opts.timeout * UTEST_TIMEOUT_FACTOR, &mut report);
         }
     }
     report.finish()
@@ -411,6 +415,91 @@ impl TestResult {
             Outcome::Failed(why) if why.is_empty() => format!("test {} ... FAILED", self.name),
             Outcome::Failed(why) => format!("test {} ... FAILED {why}", self.name),
         }
+    }
+}
+
+/// Honest counts: each suite announces how many tests it runs
+/// (`<suite>: running N tests`, einit's `running N test programs`) and
+/// ends with `<suite>: done, passed=P failed=F`. The results parsed in
+/// between must be exactly that many, with those outcomes; a suite that
+/// never says it is done did not run all its tests. Each disagreement is a
+/// failed result `<suite>::counts`.
+#[derive(Default, Debug)]
+pub struct CountChecker {
+    /// Open suites, innermost last: (name, announced, ok, failed).
+    open: Vec<(String, u64, u64, u64)>,
+}
+
+impl CountChecker {
+    /// A result parsed: counted to the open suite its name starts with
+    /// (`<suite>::`), else to the innermost (the kernel's own tests are
+    /// named by module).
+    pub fn result(&mut self, r: &TestResult) {
+        let i = self
+            .open
+            .iter()
+            .rposition(|(name, ..)| r.name.starts_with(&format!("{name}::")))
+            .or_else(|| self.open.len().checked_sub(1));
+        if let Some(i) = i {
+            let s = &mut self.open[i];
+            match r.outcome {
+                Outcome::Ok => s.2 += 1,
+                Outcome::Failed(_) => s.3 += 1,
+            }
+        }
+    }
+
+    /// A console line (cleaned); returns the failures it reveals.
+    pub fn line(&mut self, line: &str) -> Vec<TestResult> {
+        let mut out = Vec::new();
+        for word_at in line.match_indices(": running ").map(|(i, _)| i) {
+            let suite = line[..word_at].rsplit(' ').next().unwrap_or("");
+            let mut words = line[word_at + ": running ".len()..].split(' ');
+            let n = words.next().and_then(|n| n.parse::<u64>().ok());
+            let n = n.filter(|_| words.next().is_some_and(|w| w.starts_with("test")));
+            if let (false, Some(n)) = (suite.is_empty(), n) {
+                self.open.push((suite.to_string(), n, 0, 0));
+            }
+        }
+        for at in line.match_indices(": done, passed=").map(|(i, _)| i) {
+            let suite = line[..at].rsplit(' ').next().unwrap_or("");
+            let rest = &line[at + ": done, passed=".len()..];
+            let passed = rest.split(' ').next().and_then(|n| n.parse::<u64>().ok());
+            let failed = rest
+                .split("failed=")
+                .nth(1)
+                .and_then(|f| f.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse::<u64>().ok());
+            let Some(i) = self.open.iter().rposition(|(name, ..)| name == suite) else {
+                continue;
+            };
+            let (name, announced, ok, bad) = self.open.remove(i);
+            let said = (passed.unwrap_or(u64::MAX), failed.unwrap_or(u64::MAX));
+            if ok + bad != announced || said != (ok, bad) {
+                out.push(TestResult {
+                    name: format!("{name}::counts"),
+                    outcome: Outcome::Failed(format!(
+                        "announced {announced} tests and said passed={} failed={}, but {} results were seen ({ok} ok, {bad} failed)",
+                        said.0, said.1, ok + bad
+                    )),
+                });
+            }
+        }
+        out
+    }
+
+    /// The end of the console: suites that never said they were done.
+    pub fn finish(&mut self) -> Vec<TestResult> {
+        self.open
+            .drain(..)
+            .map(|(name, announced, ok, bad)| TestResult {
+                name: format!("{name}::counts"),
+                outcome: Outcome::Failed(format!(
+                    "announced {announced} tests, {} results seen, and it never said it was done",
+                    ok + bad
+                )),
+            })
+            .collect()
     }
 }
 
@@ -714,6 +803,7 @@ fn ktest_run(
 fn run_suite(label: &str, cmd: Command, timeout: Duration, report: &mut Report) {
     println!("[{label}] {}", describe(&cmd));
     let mut parser = ConsoleParser::default();
+    let mut counts = CountChecker::default();
     let mut results: Vec<TestResult> = Vec::new();
     let record = |r: TestResult, results: &mut Vec<TestResult>| {
         println!("[{label}] {}", r.line());
@@ -721,6 +811,10 @@ fn run_suite(label: &str, cmd: Command, timeout: Duration, report: &mut Report) 
     };
     let captured = run_captured(cmd, timeout, |line| {
         for r in parser.feed(line) {
+            counts.result(&r);
+            record(r, &mut results);
+        }
+        for r in counts.line(&clean_line(line)) {
             record(r, &mut results);
         }
     });
@@ -737,6 +831,10 @@ fn run_suite(label: &str, cmd: Command, timeout: Duration, report: &mut Report) 
         _ => "no result (the kernel stopped: crash?)",
     };
     if let Some(r) = parser.finish(why) {
+        counts.result(&r);
+        record(r, &mut results);
+    }
+    for r in counts.finish() {
         record(r, &mut results);
     }
     let mut run_failed = false;
@@ -855,6 +953,47 @@ fn fault_run(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_are_checked() {
+        use super::{ConsoleParser, CountChecker, Outcome};
+        let run = |text: &str| {
+            let mut p = ConsoleParser::default();
+            let mut c = CountChecker::default();
+            let mut bad = Vec::new();
+            for line in text.lines() {
+                for r in p.feed(line) {
+                    c.result(&r);
+                }
+                bad.extend(c.line(line));
+            }
+            bad.extend(c.finish());
+            bad.into_iter()
+                .filter(|r| r.outcome != Outcome::Ok)
+                .map(|r| r.name)
+                .collect::<Vec<_>>()
+        };
+        let honest = "einit: running 1 test programs from /etc/init.tests\n\
+                      s: running 2 tests\n\
+                      test s::a ... ok\n\
+                      test s::b ... FAILED why\n\
+                      s: done, passed=1 failed=1\n\
+                      test einit::s ... FAILED exit code 1\n\
+                      einit: done, passed=0 failed=1\n";
+        assert!(run(honest).is_empty(), "{:?}", run(honest));
+        // One test never ran.
+        let short = honest.replace("test s::b ... FAILED why\n", "");
+        assert_eq!(run(&short), ["s::counts"]);
+        // A program that says it passed more than it ran.
+        let liar = honest.replace("passed=1 failed=1", "passed=2 failed=0");
+        assert_eq!(run(&liar), ["s::counts"]);
+        // A program that never finished.
+        let cut = honest.replace("s: done, passed=1 failed=1\n", "");
+        assert_eq!(run(&cut), ["s::counts"]);
+        // The kernel's own suite, its tests named by module.
+        let ktest = "ktest: running 2 tests\ntest romfs::a ... ok\ntest heap::b ... ok\nktest: done, passed=2 failed=0\n";
+        assert!(run(ktest).is_empty());
+    }
+
     use super::*;
 
     fn parse(text: &str) -> Vec<TestResult> {

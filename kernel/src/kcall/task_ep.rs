@@ -36,7 +36,9 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
         }
         Method::Terminate => {
             let p = k.process(target).ok_or(Rc::InvalidArgument)?;
-            if p.lifecycle == Lifecycle::Ended {
+            // A frozen process is ended only by TerminateAfterFreezing, so
+            // that its right means something.
+            if matches!(p.lifecycle, Lifecycle::Ended | Lifecycle::Frozen) {
                 return Err(Rc::Busy);
             }
             k.end_process(target, ExitStatus::Terminated, 0, None);

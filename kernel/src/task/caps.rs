@@ -18,6 +18,7 @@ use kos_abi::{Handle, Rc, Rights};
 
 use super::Kernel;
 use super::object::{Cap, Object};
+use super::process::Lifecycle;
 use super::thread::Pid;
 
 /// A node id that names nothing (a placeholder until the real one exists).
@@ -188,9 +189,19 @@ impl Kernel {
         let last = *r == 0;
         match obj {
             Object::Task(pid) => {
-                if self.unstarted_and_unreachable(pid) {
-                    // Nobody can ever start it: it goes, as a terminated process.
-                    self.end_process(pid, kos_abi::task::ExitStatus::Terminated, 0, None);
+                match self.stuck_and_unreachable(pid) {
+                    Some(Lifecycle::Created) => {
+                        // Nobody can ever start it: it goes, as a terminated
+                        // process.
+                        self.end_process(pid, kos_abi::task::ExitStatus::Terminated, 0, None);
+                    }
+                    Some(Lifecycle::Frozen) => {
+                        // Nobody can inspect or end it any more: it goes, as
+                        // the exception it died of.
+                        let info = self.procs.get(pid).map(|p| p.exit);
+                        self.end_process(pid, kos_abi::task::ExitStatus::Exception, 0, info);
+                    }
+                    _ => {}
                 }
                 self.reap(pid);
             }
@@ -290,20 +301,20 @@ impl Kernel {
         }
     }
 
-    /// A never-started process that only its own handles name.
-    fn unstarted_and_unreachable(&self, pid: Pid) -> bool {
-        let Some(p) = self.procs.get(pid) else {
-            return false;
-        };
-        if p.lifecycle != super::process::Lifecycle::Created {
-            return false;
+    /// The lifecycle of a process that cannot go on by itself (never
+    /// started, or frozen) and that only its own handles name: nobody can
+    /// start, inspect or end it any more.
+    fn stuck_and_unreachable(&self, pid: Pid) -> Option<Lifecycle> {
+        let p = self.procs.get(pid)?;
+        if !matches!(p.lifecycle, Lifecycle::Created | Lifecycle::Frozen) {
+            return None;
         }
         let own = p
             .handles
             .iter()
             .filter(|(_, e)| e.object.object == Object::Task(pid))
             .count() as u32;
-        p.handle_refs <= own
+        (p.handle_refs <= own).then_some(p.lifecycle)
     }
 
     /// The badge value carried by the handle at `node` (0: none).

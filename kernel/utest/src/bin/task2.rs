@@ -38,6 +38,7 @@ fn main() -> i32 {
                 elf_prepare_refuses_bad_images,
                 child_from_segments_and_from_romfs,
                 frozen_process_inspected,
+                frozen_orphans_are_reclaimed,
                 aslr_offsets_and_reseed,
                 tasks_list_and_end_notice,
                 exhaustion_and_recovery,
@@ -212,6 +213,35 @@ fn wait_frozen(t: &Task) -> Result<ExitInfo, String> {
     }
 }
 
+/// More DUMPABLE children (130) than the system has process slots (128) crash and are
+/// let go (their only handle closed): each frozen orphan is ended, so the
+/// system keeps its processes.
+fn frozen_orphans_are_reclaimed() -> TestResult {
+    let mem = || libkos::sys::mem_stats().map_err(|e| format!("mem_stats: {e}"));
+    let before = mem()?.processes;
+    for i in 0..130 {
+        let t = check_ok!(
+            Task::create(
+                "t2-orphan",
+                SELF,
+                DEFAULT_PRIORITY,
+                CreateFlags::FROM_ROMFS | CreateFlags::DUMPABLE
+            ),
+            "Create orphan {i}"
+        );
+        check_ok!(t.set_env(b"role=crash"), "SetEnv");
+        check_ok!(t.resume(), "Resume");
+        wait_frozen(&t)?;
+        check_ok!(t.close(), "close orphan {i}");
+    }
+    check_eq!(
+        mem()?.processes,
+        before,
+        "processes after 130 frozen orphans"
+    );
+    Ok(())
+}
+
 fn frozen_process_inspected() -> TestResult {
     let bytes = romfs(SELF)?;
     let img = check_ok!(elf::prepare(&bytes, 0), "elf::prepare");
@@ -336,6 +366,14 @@ fn frozen_process_inspected() -> TestResult {
         Method::TerminateAfterFreezing,
         task::terminate_after_freezing,
     )?;
+    // Terminate does not end a frozen process: only TerminateAfterFreezing
+    // (and its right) does.
+    expect_rc("Terminate of a frozen process", t.terminate(), Rc::Busy)?;
+    check_eq!(
+        task::status(&check_ok!(t.exit_info(), "GetExitInfo")),
+        Some(ExitStatus::Frozen),
+        "still frozen"
+    );
     check_ok!(t.terminate_after_freezing(), "TerminateAfterFreezing");
     let end = check_ok!(
         t.wait(CHILD_TIMEOUT_NS),
