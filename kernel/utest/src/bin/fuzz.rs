@@ -1,11 +1,17 @@
 //! Invariant 1 under random input: children issue thousands of random
 //! syscalls — random numbers, registers, pointers (valid, read-only,
-//! unmapped, kernel), handles, and well-formed messages to random kernel
-//! endpoints and methods with random arguments — and the kernel must
-//! survive all of it. Each child may end any way (normally, terminated by
-//! its own random Exit/Terminate, or by a fault of its own); the parent
-//! then checks that every child ended, that nothing leaked, and that the
-//! system still runs programs.
+//! unmapped, kernel), handles, and well-formed messages (with handle
+//! descriptors) to random kernel endpoints and methods with random
+//! arguments; RECV, REPLY, REPLY_RECV, and THREAD_EXIT from threads it
+//! starts — and the kernel must survive all of it.
+//!
+//! Each child must complete its quota of calls: it steers clear only of
+//! what would end it by its own hand (Exit and Terminate of a Task, Vm.Free
+//! and Vm.Protect of its own memory, threads at random entries) and exits
+//! with the number of calls it made, which the parent checks. Afterwards
+//! processes, threads, frames and kernel heap are back where they were
+//! (after a first child has grown the kernel's tables), and the system
+//! still runs programs.
 
 #![no_std]
 #![no_main]
@@ -13,24 +19,28 @@
 extern crate alloc;
 
 use alloc::format;
+use alloc::string::String;
 
-use libkos::abi::msg::{HEADER_SIZE, Header};
+use libkos::abi::msg::sysinfo::MemStats;
+use libkos::abi::msg::{DESC_SIZE, HEADER_SIZE, HandleDesc, Header, NO_BADGE};
 use libkos::abi::syscall as nr;
 use libkos::abi::task::ExitStatus;
 use libkos::abi::{Handle, Rc};
 use libkos::syscall;
 use libkos::test::TestResult;
 use libkos::zerocopy::IntoBytes;
-use libkos::{check, check_eq, check_ok, task};
+use libkos::{check, check_eq, task};
 use utest::{expect_exit, role, run_role};
 
 libkos::main!(main);
 
 const SELF: &str = concat!("/tests/", env!("CARGO_BIN_NAME"));
 /// Syscalls per child.
-const ROUNDS: u32 = 3000;
-/// Children (each with its own seed).
+const ROUNDS: u32 = 8500;
+/// Children (each with its own seed): 51,000 calls in all.
 const CHILDREN: u32 = 6;
+/// Pages of the region a child may free and protect at will.
+const SACRIFICE_PAGES: u64 = 16;
 
 fn main() -> i32 {
     match role() {
@@ -93,24 +103,50 @@ fn handle(r: &mut Rng) -> u64 {
 
 /// Bounded timeouts only: the child must not block for good.
 fn timeout(r: &mut Rng) -> u64 {
-    r.below(1_000_000)
+    // Mostly none: a timed wait lasts until a tick (10 ms), and tens of
+    // thousands of them would take minutes.
+    if r.below(16) == 0 {
+        r.below(1_000_000)
+    } else {
+        0
+    }
+}
+
+/// The entry of the threads a child starts through Thread.Create: they
+/// end at once through THREAD_EXIT.
+extern "C" fn helper(_arg: u64) -> ! {
+    syscall::thread_exit(0)
+}
+
+/// A handle that names no server end this child could hold (REPLY_RECV
+/// has no timeout).
+fn never_a_server(r: &mut Rng) -> u64 {
+    match r.below(3) {
+        0 => Handle::SELF_TASK.0 as u64,
+        1 => Handle::KERNEL.0 as u64,
+        _ => r.next() | (0xFFFF << 16),
+    }
 }
 
 fn child(seed: u64) -> i32 {
     let mut r = Rng(seed | 1);
+    // A region it may free and protect without harm to itself.
+    let sacrifice = libkos::vm::allocate(SACRIFICE_PAGES * 4096).map_or(0, |v| v.addr);
+    let mut done: u32 = 0;
     for _ in 0..ROUNDS {
         let mut a = [0u64; 6];
-        let number = match r.below(12) {
+        let number = match r.below(13) {
             0 => nr::NOP,
             1 => nr::YIELD,
             2 => nr::SLEEP,
             3..=8 => nr::CALL,
             9 => nr::RECV,
             10 => nr::REPLY,
-            _ => r.next(),
+            11 => nr::REPLY_RECV,
+            _ => r.next() | 0x100,
         };
         match number {
-            nr::SLEEP => a[0] = r.below(100_000),
+            nr::SLEEP => a[0] = timeout(&mut r) / 10,
             nr::CALL => {
                 a[0] = handle(&mut r);
                 let scratch = (&raw mut SCRATCH) as u64;
@@ -119,21 +155,28 @@ fn child(seed: u64) -> i32 {
                     // random fixed part and arena.
                     let fixed = (r.below(33) * 8) as u16;
                     let arena = r.below(600) as u32;
+                    let handles = r.below(3) as u16;
                     // Not the console: random bytes there would garble the
                     // test protocol the host reads.
                     let endpoint = match r.below(12) as u16 {
                         4 => 99,
                         e => e,
                     };
+                    let mut method = r.below(30) as u16;
+                    // Exit and Terminate of a Task: the handle may be its own.
+                    if endpoint == 1 && (method == 10 || method == 11) {
+                        method = 25;
+                    }
                     let h = Header {
                         endpoint,
-                        method: r.below(30) as u16,
+                        method,
                         fixed_len: fixed,
-                        handles: 0,
+                        handles,
                         arena_len: arena,
                         status: 0,
                     };
-                    let total = HEADER_SIZE + fixed as usize + arena as usize;
+                    let descs = HEADER_SIZE + fixed as usize;
+                    let total = descs + handles as usize * DESC_SIZE + arena as usize;
                     // SAFETY: SCRATCH is this child's own buffer, used by
                     // nothing else; the bytes written stay inside it.
                     unsafe {
@@ -149,6 +192,36 @@ fn child(seed: u64) -> i32 {
                         if waits && fixed >= 8 {
                             buf[HEADER_SIZE..HEADER_SIZE + 8]
                                 .copy_from_slice(&timeout(&mut r).to_le_bytes());
+                        }
+                        // Threads start at `helper`, which ends them.
+                        if (h.endpoint, h.method) == (2, 0) && fixed >= 8 {
+                            let entry = helper as *const () as u64;
+                            buf[HEADER_SIZE..HEADER_SIZE + 8].copy_from_slice(&entry.to_le_bytes());
+                        }
+                        // Vm.Free and Vm.Protect: the sacrifice, the kernel
+                        // half or nothing; never its own code or data.
+                        if h.endpoint == 3 && (h.method == 1 || h.method == 2) && fixed >= 8 {
+                            let addr = match r.below(3) {
+                                0 => sacrifice + r.below(SACRIFICE_PAGES) * 4096,
+                                1 => 0xFFFF_0000_4000_0000,
+                                _ => 0,
+                            };
+                            buf[HEADER_SIZE..HEADER_SIZE + 8].copy_from_slice(&addr.to_le_bytes());
+                        }
+                        for i in 0..handles as usize {
+                            let d = HandleDesc {
+                                handle: handle(&mut r) as u32,
+                                rights: r.next() as u32,
+                                mode: r.below(3) as u32,
+                                badge: if r.below(2) == 0 {
+                                    NO_BADGE
+                                } else {
+                                    handle(&mut r) as u32
+                                },
+                                badge_value: 0,
+                            };
+                            let at = descs + i * DESC_SIZE;
+                            buf[at..at + DESC_SIZE].copy_from_slice(d.as_bytes());
                         }
                     }
                     a[1] = scratch;
@@ -171,6 +244,11 @@ fn child(seed: u64) -> i32 {
                 let (p, l) = pointer(&mut r);
                 (a[0], a[1], a[2]) = (r.next(), p, l);
             }
+            nr::REPLY_RECV => {
+                let (p, l) = pointer(&mut r);
+                let (q, m) = pointer(&mut r);
+                a = [r.next(), p, l, never_a_server(&mut r), q, m];
+            }
             _ => {
                 for x in &mut a {
                     *x = r.next();
@@ -181,32 +259,62 @@ fn child(seed: u64) -> i32 {
         // the kernel writes meanwhile), read-only, or not user memory at
         // all; the kernel must check each and touch nothing else.
         let _ = unsafe { syscall::raw(number, a) };
+        done += 1;
     }
-    0
+    done as i32
 }
 
-/// Random syscalls from several children: each ends, nothing leaks, the
-/// system still runs programs.
+/// Random syscalls from several children: each completes its calls,
+/// nothing leaks, the system still runs programs.
 fn random_syscalls_survived() -> TestResult {
-    let before = check_ok!(libkos::sys::mem_stats(), "mem_stats before");
+    // The first child grows whatever the kernel keeps grown (tables, heap
+    // pages); the others must give back all they take.
+    run_child(0x5EED)?;
+    let before = settled(None)?;
     for i in 0..CHILDREN {
-        let seed = 0x9E37_79B9 * (i as u64 + 1);
-        let info = run_role(SELF, &format!("fuzz-{i}"), &format!("seed={seed}"))?;
-        let status = task::status(&info);
-        check!(
-            matches!(
-                status,
-                Some(ExitStatus::Normal | ExitStatus::Terminated | ExitStatus::Exception)
-            ),
-            "child with seed {seed} ended as {:?}",
-            status
-        );
+        run_child(0x9E37_79B9 * (i as u64 + 1))?;
     }
-    let after = check_ok!(libkos::sys::mem_stats(), "mem_stats after");
+    let after = settled(Some(&before))?;
     check_eq!(after.processes, before.processes, "live processes");
     check_eq!(after.threads, before.threads, "live threads");
+    check_eq!(after.free_frames, before.free_frames, "free frames");
+    check_eq!(after.heap_used, before.heap_used, "kernel heap bytes");
     let info = run_role(SELF, "fuzz-after", "ok")?;
     expect_exit(&info, 0)?;
     check_eq!(syscall::nop(), Rc::Ok, "nop");
     Ok(())
+}
+
+/// One child with `seed`: it must exit by itself having made all its calls.
+fn run_child(seed: u64) -> TestResult {
+    let info = run_role(SELF, "fuzz-child", &format!("seed={seed}"))?;
+    check!(
+        task::status(&info) == Some(ExitStatus::Normal),
+        "child with seed {seed:#x} did not finish its calls: {}",
+        task::Describe(&info)
+    );
+    check_eq!(
+        info.code,
+        i64::from(ROUNDS),
+        "calls made by the child with seed {seed:#x}"
+    );
+    Ok(())
+}
+
+/// MemStats once they stop changing (teardown may lag), at most 2 s; with
+/// `want`, as soon as they equal it.
+fn settled(want: Option<&MemStats>) -> Result<MemStats, String> {
+    let deadline = libkos::time::now_ns() + 2_000_000_000;
+    let mut last = libkos::sys::mem_stats().map_err(|e| format!("mem_stats: {e}"))?;
+    loop {
+        let _ = syscall::sleep_ns(5_000_000);
+        let s = libkos::sys::mem_stats().map_err(|e| format!("mem_stats: {e}"))?;
+        if want.is_some_and(|w| *w == s) || (want.is_none() && s == last) {
+            return Ok(s);
+        }
+        if libkos::time::now_ns() > deadline {
+            return Ok(s);
+        }
+        last = s;
+    }
 }
