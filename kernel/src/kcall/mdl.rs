@@ -17,7 +17,18 @@ pub fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     if a.size == 0 || a.size > mdl::MAX_SIZE {
         return Err(Rc::InvalidArgument);
     }
-    let m = Mdl::zeroed(a.size)?;
+    // Its frames count against the creator's frames quota until they go
+    // back (whoever holds the MDL by then).
+    let pages = a.size.div_ceil(kernel_core::addr::PAGE_SIZE) as usize;
+    k.charge_frames(req.caller, pages)?;
+    let mut m = match Mdl::zeroed(a.size) {
+        Ok(m) => m,
+        Err(e) => {
+            k.uncharge_frames(Some(req.caller), pages);
+            return Err(e);
+        }
+    };
+    m.charged_to = Some(req.caller);
     let rights =
         Rights::MAP_READ | Rights::MAP_WRITE | Rights::COPY | Rights::TRANSFER | Rights::REVOKE;
     k.create_mdl(req.caller, m, rights).map(handle_reply)

@@ -240,9 +240,9 @@ impl Kernel {
             }
             Object::Mdl(id) if last => {
                 if let Some(m) = self.mdls.remove(id) {
-                    for pa in m.frames {
-                        let _ = crate::memory::frames::free(pa);
-                    }
+                    let (charged, pages) = (m.charged_to, m.frames.len());
+                    m.free();
+                    self.uncharge_frames(charged, pages);
                 }
                 self.object_destroyed(obj);
             }

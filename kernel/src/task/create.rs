@@ -160,7 +160,16 @@ impl Kernel {
 
     /// Register MDL `m` and give `owner` a handle to it with `rights`.
     pub fn create_mdl(&mut self, owner: Pid, m: Mdl, rights: Rights) -> Result<Handle, Rc> {
-        let id = self.mdls.insert(m).map_err(full)?;
+        let pages = m.frames.len();
+        let charged = m.charged_to;
+        let id = match self.mdls.reserve_one() {
+            Ok(()) => self.mdls.insert(m).map_err(full)?,
+            Err(e) => {
+                m.free();
+                self.uncharge_frames(charged, pages);
+                return Err(full(e));
+            }
+        };
         match self.add_handle(owner, Object::Mdl(id), rights) {
             Ok(h) => Ok(h),
             Err(e) => {
@@ -169,6 +178,27 @@ impl Kernel {
                 self.release(Object::Mdl(id), Rights::empty());
                 Err(e)
             }
+        }
+    }
+
+    /// Charges `pages` MDL frames to `pid`'s frames quota
+    /// (rcQuotaExceeded if they do not fit).
+    pub fn charge_frames(&mut self, pid: Pid, pages: usize) -> Result<(), Rc> {
+        let space = self
+            .procs
+            .get_mut(pid)
+            .and_then(|p| p.space.as_mut())
+            .ok_or(Rc::InvalidArgument)?;
+        space.charge_frames(pages)
+    }
+
+    /// Gives `pages` frames back to the quota of `pid`, if it still exists.
+    pub fn uncharge_frames(&mut self, pid: Option<Pid>, pages: usize) {
+        if let Some(space) = pid
+            .and_then(|pid| self.procs.get_mut(pid))
+            .and_then(|p| p.space.as_mut())
+        {
+            space.uncharge_frames(pages);
         }
     }
 

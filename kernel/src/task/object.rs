@@ -113,6 +113,9 @@ pub struct Mdl {
     pub frames: Vec<PhysAddr>,
     /// Handles plus live mappings: the frames go back when both are gone.
     pub refs: u32,
+    /// The process whose frames quota holds these frames (its creator, for
+    /// `Mdl.Create`), uncharged when they go back.
+    pub charged_to: Option<super::thread::Pid>,
 }
 
 impl Mdl {
@@ -138,7 +141,18 @@ impl Mdl {
                 }
             }
         }
-        Ok(Mdl { frames, refs: 0 })
+        Ok(Mdl {
+            frames,
+            refs: 0,
+            charged_to: None,
+        })
+    }
+
+    /// Gives the frames back (an MDL that never became an object).
+    pub fn free(self) {
+        for pa in self.frames {
+            let _ = crate::memory::frames::free(pa);
+        }
     }
 
     pub fn size(&self) -> u64 {

@@ -212,6 +212,21 @@ impl AddressSpace {
     /// Map fresh frames over `[start, end)` with `attrs`; `fill` writes each
     /// page's initial contents (given the page's address and its zeroed
     /// bytes). On failure nothing stays mapped.
+    /// Counts `pages` frames held elsewhere (an MDL this process made)
+    /// against the quota.
+    pub fn charge_frames(&mut self, pages: usize) -> Result<(), Rc> {
+        if self.frames.saturating_add(pages) > self.quota {
+            return Err(Rc::QuotaExceeded);
+        }
+        self.frames += pages;
+        Ok(())
+    }
+
+    /// The frames [`Self::charge_frames`] counted went back.
+    pub fn uncharge_frames(&mut self, pages: usize) {
+        self.frames = self.frames.saturating_sub(pages);
+    }
+
     pub fn map_new(
         &mut self,
         start: u64,

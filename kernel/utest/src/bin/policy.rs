@@ -24,7 +24,7 @@ use libkos::services::door;
 use libkos::syscall::FOREVER;
 use libkos::task::Task;
 use libkos::test::TestResult;
-use libkos::{Rc, handle, notice, romfs, thread, vm};
+use libkos::{Rc, handle, mdl, notice, romfs, thread, vm};
 use utest::{CHILD_TIMEOUT_NS, child_result, expect_exit, expect_rc, ms, role};
 
 libkos::main!(main);
@@ -597,5 +597,31 @@ fn quota_child() -> Result<(), String> {
         ));
     }
     again.map_err(|e| format!("a page after freeing one: {e}"))?;
-    expect_rc("one page more", more.map(|_| ()), Rc::QuotaExceeded)
+    expect_rc("one page more", more.map(|_| ()), Rc::QuotaExceeded)?;
+
+    // MDL frames count too (against the creator, whoever holds the MDL):
+    // 4 MiB of MDL cannot come; 1 MiB can, but not two at once; and a
+    // closed one gives its frames back, again and again.
+    expect_rc(
+        "a 4 MiB MDL",
+        mdl::create(4 << 20).map(|_| ()),
+        Rc::QuotaExceeded,
+    )?;
+    for round in 0..3 {
+        let m = mdl::create(1 << 20).map_err(|e| format!("a 1 MiB MDL (round {round}): {e}"))?;
+        let second = mdl::create(1 << 20);
+        let _ = handle::close(m);
+        if let Ok(h) = second {
+            let _ = handle::close(h);
+            return Err(format!(
+                "two 1 MiB MDLs within a 2 MiB quota (round {round})"
+            ));
+        }
+        expect_rc(
+            "the second 1 MiB MDL",
+            second.map(|_| ()),
+            Rc::QuotaExceeded,
+        )?;
+    }
+    Ok(())
 }
