@@ -22,7 +22,7 @@ use kos_abi::decl::ComponentDecl;
 use kos_abi::sched::DEFAULT_PRIORITY;
 use kos_abi::startup::{EndpointSpec, FSUSR, FsBackend, StartSpec, split_var};
 use kos_abi::task::{CreateFlags, ExitInfo, ExitStatus, FaultKind, MAX_NAME, MAX_PATH};
-use kos_abi::vm::{PAGE_SIZE, VmPerms};
+use kos_abi::vm::VmPerms;
 use kos_abi::{Handle, Rc, Rights};
 
 use crate::elf;
@@ -184,8 +184,8 @@ pub struct Seg {
     pub mdl_offset: u64,
     pub file_size: u64,
     pub mem_size: u64,
-    /// Where it goes in the child; 0: the kernel chooses, and the address
-    /// is written back here.
+    /// Where it goes in the child; 0: the kernel picks (`LoadSeg` at address
+    /// 0), and the address is written back here.
     pub load_addr: u64,
     pub perms: VmPerms,
 }
@@ -455,14 +455,8 @@ impl Process {
             if tables.is_some_and(|t| t.contains(&i)) {
                 continue;
             }
-            if s.load_addr == 0 {
-                // Let the kernel choose a free range, then load there.
-                let size = (s.mdl_offset % PAGE_SIZE + s.mem_size).next_multiple_of(PAGE_SIZE);
-                let at = task::vm_reserve(h, 0, size, VmPerms::READ)?;
-                task::vm_free(h, at, size)?;
-                s.load_addr = at + s.mdl_offset % PAGE_SIZE;
-            }
-            task::load_seg(
+            // Address 0: the kernel picks one, written back.
+            let at = task::load_seg(
                 h,
                 &SegLoad {
                     mdl: s.mdl,
@@ -473,6 +467,9 @@ impl Process {
                     file_size: s.file_size,
                 },
             )?;
+            if s.load_addr == 0 {
+                s.load_addr = at;
+            }
             loaded.push(elf::Segment {
                 vaddr: s.load_addr,
                 mem_size: s.mem_size,

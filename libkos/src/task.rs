@@ -148,7 +148,8 @@ pub struct SegLoad {
 
 /// `LoadSeg`: maps `[vaddr & !0xfff, vaddr + mem_size)` into the empty,
 /// not-started `task` with `perms`, copying `file_size` bytes from the MDL
-/// at `mdl_offset` to `vaddr` (zeros elsewhere); returns the base. Danger:
+/// at `mdl_offset` to `vaddr` (zeros elsewhere; `vaddr` 0: at a free
+/// page-aligned address the kernel picks); returns the base. Danger:
 /// loads code for later execution (needs the LoadSeg right; never W+X).
 pub fn load_seg(task: Handle, seg: &SegLoad) -> Result<u64, Rc> {
     let req = LoadSegReq {

@@ -183,11 +183,20 @@ fn set_initial<'a>(
 }
 
 fn load_seg<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
-    let a: LoadSegReq = req.args();
+    let mut a: LoadSegReq = req.args();
     let attrs = attrs_for(a.perms)?;
     let mdl_id = mdl_of(k, req.caller, a.mdl)?;
     if a.file_size > a.mem_size || a.mem_size == 0 {
         return Err(Rc::InvalidArgument);
+    }
+    if a.vaddr == 0 {
+        // Address 0: the kernel picks one (as the seed says).
+        let size = a
+            .mem_size
+            .checked_next_multiple_of(PAGE_SIZE)
+            .ok_or(Rc::InvalidArgument)?;
+        let space = created(k, target)?.space.as_mut().ok_or(Rc::Busy)?;
+        a.vaddr = space.pick_range(size)?;
     }
     let end = a.vaddr.checked_add(a.mem_size).ok_or(Rc::InvalidArgument)?;
     let start_page = a.vaddr & !(PAGE_SIZE - 1);

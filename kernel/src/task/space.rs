@@ -354,6 +354,14 @@ impl AddressSpace {
         self.free_region(start, size, RegionKind::Reserved)
     }
 
+    /// A free range of `size` bytes at an address of the kernel's choosing
+    /// (`LoadSeg` at address 0), kept apart from the next by a guard page.
+    pub fn pick_range(&mut self, size: u64) -> Result<u64, Rc> {
+        let (start, end) = self.heap_range(size)?;
+        self.heap_next = end + PAGE_SIZE;
+        Ok(start)
+    }
+
     /// Zeroed read-write memory at an address of the kernel's choosing.
     pub fn allocate(&mut self, size: u64) -> Result<u64, Rc> {
         let (start, end) = self.heap_range(round_up(size).ok_or(Rc::InvalidArgument)?)?;

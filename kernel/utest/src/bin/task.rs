@@ -326,6 +326,19 @@ fn load_seg_and_set_entry() -> TestResult {
         "LoadSeg's base"
     );
     expect_rc("LoadSeg overlapping", t.load_seg(&data), Rc::AlreadyExists)?;
+    // Address 0: the kernel picks a free, page-aligned one each time.
+    let a = check_ok!(
+        t.load_seg(&seg(0, VmPerms::READ, 0x1800, 0, 0x100)),
+        "LoadSeg at 0"
+    );
+    let b = check_ok!(
+        t.load_seg(&seg(0, VmPerms::READ, 0x1000, 0, 0x100)),
+        "LoadSeg at 0 again"
+    );
+    check!(
+        a != 0 && b != 0 && a != b && a.is_multiple_of(PAGE_SIZE) && b.is_multiple_of(PAGE_SIZE),
+        "LoadSeg at 0 placed them at {a:#x} and {b:#x}"
+    );
     expect_rc(
         "LoadSeg file_size > mem_size",
         t.load_seg(&seg(0x5100_0000, VmPerms::READ, 0x100, 0, 0x200)),
