@@ -481,20 +481,11 @@ impl Process {
         let mut sizes = (0, 0);
         if let Some((sym, strs)) = extras.symbols {
             let (a, b) = (segs[sym.index], segs[strs.index]);
-            if a.mdl == b.mdl {
-                task::load_elf_syms(
-                    h,
-                    a.mdl,
-                    (a.mdl_offset, sym.size),
-                    (b.mdl_offset, strs.size),
-                )?;
-            } else {
-                // LoadElfSyms takes one buffer: put both tables in one.
-                let mut both = read_mdl(a.mdl, a.mdl_offset, sym.size)?;
-                both.extend(read_mdl(b.mdl, b.mdl_offset, strs.size)?);
-                let m = elf::mdl_with(&both)?;
-                task::load_elf_syms(h, m.get(), (0, sym.size), (sym.size, strs.size))?;
-            }
+            task::load_elf_syms_from(
+                h,
+                (a.mdl, a.mdl_offset, sym.size),
+                (b.mdl, b.mdl_offset, strs.size),
+            )?;
             sizes = (sym.size, strs.size);
         }
         let mut header = Vec::new();
@@ -850,17 +841,6 @@ pub fn self_fs_backend() -> FsBackend {
 fn seed() -> u64 {
     let pid = task::get_pid(Handle::SELF_TASK).unwrap_or(0);
     crate::time::now_ns() ^ pid.rotate_left(32)
-}
-
-/// Reads `len` bytes at `offset` of an MDL.
-fn read_mdl(mdl: Handle, offset: u64, len: u64) -> Result<Vec<u8>, Rc> {
-    let n = usize::try_from(len).map_err(|_| Rc::InvalidArgument)?;
-    let at = usize::try_from(offset).map_err(|_| Rc::InvalidArgument)?;
-    let m = crate::mdl::map(mdl, false)?;
-    let mut out = alloc::vec![0u8; n];
-    let r = m.read(at, &mut out);
-    crate::mdl::unmap(mdl, m)?;
-    r.map(|()| out)
 }
 
 /// The [`ElfSegs`] of `image` (parsed from `file`).

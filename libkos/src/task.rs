@@ -193,20 +193,35 @@ pub fn set_entry(task: Handle, entry: u64, load_offset: u64) -> Result<(), Rc> {
 
 /// `LoadElfSyms`: gives the empty `task` its `.symtab` (`symtab` = offset,
 /// size in the MDL; a multiple of 24) and `.strtab` (for crash reports and
-/// `GetElfSyms`); each at most [`MAX_SYMS`]. Danger: none (bounded copy).
+/// `GetElfSyms`), both in `mdl`; each at most [`MAX_SYMS`]. Danger: none
+/// (bounded copy).
 pub fn load_elf_syms(
     task: Handle,
     mdl: Handle,
     symtab: (u64, u64),
     strtab: (u64, u64),
 ) -> Result<(), Rc> {
+    load_elf_syms_from(task, (mdl, symtab.0, symtab.1), (mdl, strtab.0, strtab.1))
+}
+
+/// [`load_elf_syms`] with each table in an MDL of its own, as the seed
+/// has it: `(symMdl, offset, size)`, `(strMdl, offset, size)`.
+pub fn load_elf_syms_from(
+    task: Handle,
+    symtab: (Handle, u64, u64),
+    strtab: (Handle, u64, u64),
+) -> Result<(), Rc> {
     let req = LoadBlobReq {
-        mdl: mdl.0,
-        _reserved: 0,
-        offset: symtab.0,
-        size: symtab.1,
-        offset2: strtab.0,
-        size2: strtab.1,
+        mdl: symtab.0.0,
+        mdl2: if strtab.0 == symtab.0 {
+            kos_abi::task::SAME_MDL
+        } else {
+            strtab.0.0
+        },
+        offset: symtab.1,
+        size: symtab.2,
+        offset2: strtab.1,
+        size2: strtab.2,
     };
     simple::<m::LoadElfSyms>(task, &req)
 }
@@ -217,7 +232,7 @@ pub fn load_elf_syms(
 pub fn load_elf_hdr(task: Handle, mdl: Handle, offset: u64, size: u64) -> Result<(), Rc> {
     let req = LoadBlobReq {
         mdl: mdl.0,
-        _reserved: 0,
+        mdl2: kos_abi::task::SAME_MDL,
         offset,
         size,
         offset2: 0,

@@ -242,6 +242,12 @@ fn load_blob<'a>(
 ) -> Result<Reply<'a>, Rc> {
     let a: LoadBlobReq = req.args();
     let mdl_id = mdl_of(k, req.caller, a.mdl)?;
+    // LoadElfSyms: .strtab may come from an MDL of its own.
+    let mdl2_id = if method == Method::LoadElfSyms && a.mdl2 != kos_abi::task::SAME_MDL {
+        mdl_of(k, req.caller, a.mdl2)?
+    } else {
+        mdl_id
+    };
     created(k, target)?;
     k.mdl(mdl_id).ok_or(Rc::InvalidArgument)?;
     let (size1, size2) = if method == Method::LoadElfHdr {
@@ -274,13 +280,13 @@ fn load_blob<'a>(
     }
     bytes.resize((size1 + size2) as usize, 0);
     let (first, second) = bytes.split_at_mut(size1 as usize);
-    let Some(mdl) = k.mdl(mdl_id) else {
+    let (Some(mdl), Some(mdl2)) = (k.mdl(mdl_id), k.mdl(mdl2_id)) else {
         k.charge(target, size1 + size2, old).ok();
         return Err(Rc::InvalidArgument);
     };
     let read = mdl.read(a.offset, first).and_then(|()| {
         if size2 > 0 {
-            mdl.read(a.offset2, second)
+            mdl2.read(a.offset2, second)
         } else {
             Ok(())
         }

@@ -270,7 +270,9 @@ crate::fields!(LoadSegReq {
 #[repr(C)]
 pub struct LoadBlobReq {
     pub mdl: u32,
-    pub _reserved: u32,
+    /// `LoadElfSyms`: the MDL holding `.strtab` (the seed's `strMdl`);
+    /// [`SAME_MDL`]: `mdl`. `LoadElfHdr`: unused.
+    pub mdl2: u32,
     pub offset: u64,
     pub size: u64,
     pub offset2: u64,
@@ -278,12 +280,15 @@ pub struct LoadBlobReq {
 }
 crate::fields!(LoadBlobReq {
     mdl: u32,
-    _reserved: u32,
+    mdl2: u32,
     offset: u64,
     size: u64,
     offset2: u64,
     size2: u64
 });
+
+/// `LoadBlobReq::mdl2`: the second table is in the first MDL too.
+pub const SAME_MDL: u32 = u32::MAX;
 
 /// Largest symbol table (`.symtab` + `.strtab`) and ELF header kept per process.
 pub const MAX_SYMS: u64 = 4 << 20;

@@ -477,6 +477,48 @@ fn elf_hdr_and_syms() -> TestResult {
         "LoadElfSyms"
     );
 
+    // The seed's form: each table in an MDL of its own.
+    let two = empty_child("t-syms2")?;
+    let strs = check_ok!(
+        elf::mdl_with(&blob[strtab_at as usize..]),
+        "an MDL of .strtab"
+    );
+    check_ok!(
+        task::load_elf_syms_from(two.handle(), (m.get(), symtab_at, 48), (strs.get(), 0, 3)),
+        "LoadElfSyms from two MDLs"
+    );
+    expect_rc(
+        "LoadElfSyms with .strtab beyond its MDL",
+        task::load_elf_syms_from(
+            two.handle(),
+            (m.get(), symtab_at, 48),
+            (strs.get(), 4095, 3),
+        ),
+        Rc::InvalidArgument,
+    )?;
+    expect_rc(
+        "LoadElfSyms with a closed .strtab MDL",
+        task::load_elf_syms_from(
+            two.handle(),
+            (m.get(), symtab_at, 48),
+            (Handle(0x7777), 0, 3),
+        ),
+        Rc::InvalidHandle,
+    )?;
+    let two_syms = check_ok!(two.elf_syms(), "GetElfSyms of the second");
+    let owned2 = OwnedHandle::new(two_syms.mdl);
+    let map = check_ok!(mdl::map(owned2.get(), false), "map");
+    let mut got2 = [0u8; 51];
+    let read = map.read(0, &mut got2);
+    check_ok!(mdl::unmap(owned2.get(), map), "unmap");
+    check_ok!(read, "read");
+    check!(
+        got2[..] == blob[symtab_at as usize..],
+        "the tables from two MDLs differ from what was given"
+    );
+    drop(owned2);
+    check_ok!(two.close(), "close the second");
+
     let syms = check_ok!(t.elf_syms(), "GetElfSyms");
     let owned = OwnedHandle::new(syms.mdl);
     check_eq!(
