@@ -101,8 +101,9 @@ impl Kernel {
             }
         };
 
+        let pid_num = self.fresh_pid();
         let proc = Process {
-            pid: self.next_pid,
+            pid: pid_num,
             name: name_s,
             eiid: eiid_s,
             path: path_s,
@@ -153,7 +154,6 @@ impl Kernel {
             self.reap(pid);
             return Err(e);
         }
-        self.next_pid += 1;
         Ok(pid)
     }
 
@@ -217,7 +217,7 @@ impl Kernel {
         }
         p.threads.try_reserve(1).map_err(|_| Rc::OutOfMemory)?;
         self.charge(pid, 0, super::THREAD_KMEM)?;
-        t.tid = self.next_tid;
+        t.tid = self.fresh_tid();
         let tid = match self.threads.insert(t) {
             Ok(tid) => tid,
             Err(e) => {
@@ -225,7 +225,6 @@ impl Kernel {
                 return Err(slab_err(e));
             }
         };
-        self.next_tid += 1;
         if let Some(p) = self.procs.get_mut(pid) {
             p.threads.push(tid);
         }
@@ -335,6 +334,29 @@ impl Kernel {
             init_ended(&info);
         }
         self.reap(pid);
+    }
+
+    /// The next PID: counting up, never 0, and never one a live process
+    /// has (after 2^32 starts the counter wraps).
+    fn fresh_pid(&mut self) -> u32 {
+        loop {
+            let n = self.next_pid;
+            self.next_pid = self.next_pid.wrapping_add(1).max(1);
+            if !self.procs.iter().any(|(_, p)| p.pid == n) {
+                return n;
+            }
+        }
+    }
+
+    /// The next TID, the same way.
+    fn fresh_tid(&mut self) -> u32 {
+        loop {
+            let n = self.next_tid;
+            self.next_tid = self.next_tid.wrapping_add(1).max(1);
+            if !self.threads.iter().any(|(_, t)| t.tid == n) {
+                return n;
+            }
+        }
     }
 
     /// Mark a thread dead and wake its joiners (its process goes on).
