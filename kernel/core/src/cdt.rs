@@ -222,6 +222,37 @@ impl<K: Copy, B: Copy + Eq> Cdt<K, B> {
         count
     }
 
+    /// How many strict descendants `n` has (0 if it is not live): what
+    /// [`Self::revoke`] would close. O(descendants).
+    pub fn descendant_count(&self, n: NodeId) -> usize {
+        let Some(top) = self.nodes.get(n) else {
+            return 0;
+        };
+        // Pre-order by first children and next siblings, climbing back
+        // through parents; never above `n`.
+        let mut count = 0;
+        let mut cur = top.first_child;
+        while cur != NIL {
+            count += 1;
+            let node = self.node(cur);
+            if node.first_child != NIL {
+                cur = node.first_child;
+                continue;
+            }
+            let mut at = cur;
+            cur = NIL;
+            while at != n.index {
+                let x = self.node(at);
+                if x.next_sibling != NIL {
+                    cur = x.next_sibling;
+                    break;
+                }
+                at = x.parent;
+            }
+        }
+        count
+    }
+
     /// Whether `d` is a strict descendant of `a`. O(depth of `d`).
     pub fn is_descendant(&self, d: NodeId, a: NodeId) -> bool {
         let (Some(d), Some(_)) = (self.nodes.get(d), self.nodes.get(a)) else {

@@ -125,7 +125,12 @@ impl Kernel {
         if !e.rights.contains(Rights::REVOKE) {
             return Err(Rc::NoCapability);
         }
+        // Room for every victim first: a revoke that could not list them
+        // all changes nothing.
         let mut victims: Vec<(Pid, Handle)> = Vec::new();
+        victims
+            .try_reserve_exact(self.cdt.descendant_count(e.object.node))
+            .map_err(|_| Rc::OutOfMemory)?;
         let n = self.cdt.revoke(e.object.node, |key| victims.push(key));
         for (pid, vh) in victims {
             let Some(p) = self.procs.get_mut(pid) else {

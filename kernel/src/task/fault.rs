@@ -73,17 +73,21 @@ pub fn user_fault(k: &mut Kernel, esr: Esr, far: u64, elr: u64) {
 /// Stop every thread of `pid` where it is and keep its memory.
 fn freeze(k: &mut Kernel, pid: Pid, info: ExitInfo) {
     let current = k.current;
-    let threads = match k.procs.get_mut(pid) {
+    let count = match k.procs.get_mut(pid) {
         Some(p) => {
             p.lifecycle = Lifecycle::Frozen;
             p.exit = info;
             p.fault_thread = Some(current);
-            p.threads.clone()
+            p.threads.len()
         }
         None => return,
     };
-    for t in threads {
-        k.stop_thread(t);
+    // By index, not a copy of the list: nothing here may fail to allocate.
+    // Stopping a thread leaves the process's list as it is.
+    for i in 0..count {
+        if let Some(t) = k.procs.get(pid).and_then(|p| p.threads.get(i).copied()) {
+            k.stop_thread(t);
+        }
     }
 }
 

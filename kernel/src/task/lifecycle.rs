@@ -216,6 +216,12 @@ impl Kernel {
             return Err(Rc::QuotaExceeded);
         }
         p.threads.try_reserve(1).map_err(|_| Rc::OutOfMemory)?;
+        // Room in the sleepers' list for every thread, so that blocking with
+        // a deadline never has to grow it.
+        let want = self.threads.len() + 1;
+        self.sleepers
+            .try_reserve(want.saturating_sub(self.sleepers.len()))
+            .map_err(|_| Rc::OutOfMemory)?;
         self.charge(pid, 0, super::THREAD_KMEM)?;
         t.tid = self.fresh_tid();
         let tid = match self.threads.insert(t) {
@@ -317,11 +323,8 @@ impl Kernel {
                 user::switch_space(self.empty_root, 0);
                 self.loaded_asid = 0;
             }
-            let mut mdls = Vec::new();
-            space.destroy(|m| mdls.push(m));
-            for m in mdls {
-                self.release(Object::Mdl(m), Rights::empty());
-            }
+            // Released as they are found: nothing here may fail to allocate.
+            space.destroy(|m| self.release(Object::Mdl(m), Rights::empty()));
         }
         self.notify(Object::Task(pid), kos_abi::msg::notice::OBJECT_DESTROYED);
         let pid_num = self.procs.get(pid).map_or(0, |p| p.pid);

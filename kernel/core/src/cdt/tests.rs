@@ -375,3 +375,37 @@ mod prop {
         }
     }
 }
+
+/// `descendant_count` says how many nodes `revoke` closes, for every node
+/// of random trees (it sizes the kernel's victims list ahead).
+#[test]
+fn descendant_count_is_what_revoke_closes() {
+    let mut seed = 0x1234_5678_9abc_def1u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..50 {
+        let mut t: Cdt<u32, u8> = Cdt::new(256);
+        let mut nodes = vec![t.insert_root(0, ALL, None).unwrap()];
+        for k in 1..60u32 {
+            let parent = nodes[(next() % nodes.len() as u64) as usize];
+            nodes.push(t.derive(parent, k, ALL, None).unwrap());
+        }
+        let pick = nodes[(next() % nodes.len() as u64) as usize];
+        let counted = t.descendant_count(pick);
+        let mut closed = 0;
+        assert_eq!(t.revoke(pick, |_| closed += 1), counted);
+        assert_eq!(closed, counted);
+        assert_eq!(t.descendant_count(pick), 0);
+        check_links(&t);
+    }
+    let t: Cdt<u32, u8> = Cdt::new(4);
+    let gone = NodeId {
+        index: 3,
+        generation: 9,
+    };
+    assert_eq!(t.descendant_count(gone), 0);
+}
