@@ -32,7 +32,7 @@ pub mod console;
 pub mod elf;
 pub mod env;
 pub mod handle;
-mod heap;
+pub mod heap;
 pub mod interface;
 pub mod ipc;
 pub mod locator;

@@ -49,6 +49,7 @@ fn main() -> i32 {
                 task_objects_are_counted,
                 bad_params_change_nothing,
                 args_and_env_arrive_exactly,
+                lists_are_freed_when_dropped,
                 resources_by_name,
                 static_channels_between_children,
                 stop_and_wait,
@@ -327,6 +328,32 @@ fn args_and_env_arrive_exactly() -> TestResult {
         envs.len()
     ));
     check_eq!(got, want, "what the child saw");
+    Ok(())
+}
+
+/// KosTaskFreeArgsList and KosTaskFreeEnvList are dropping the lists:
+/// a hundred of each, taken and dropped, leave the heap as it was.
+fn lists_are_freed_when_dropped() -> TestResult {
+    let p = child("lists", "exit=0")?;
+    let many: Vec<String> = (0..20).map(|i| format!("argument number {i}")).collect();
+    let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+    check_ok!(p.set_args(&refs), "SetArgs");
+    check_ok!(p.set_env(&["A=1", "B=2", "C=3"]), "SetEnv");
+    // One round first: whatever the heap keeps grown stays grown.
+    drop((p.args_list(), p.env_list()));
+    let before = libkos::heap::used();
+    for _ in 0..100 {
+        let args = p.args_list();
+        let env = p.env_list();
+        check_eq!((args.len(), env.len()), (20, 3), "the lists");
+        drop(args); // KosTaskFreeArgsList
+        drop(env); // KosTaskFreeEnvList
+    }
+    check_eq!(
+        libkos::heap::used(),
+        before,
+        "heap bytes after 100 lists dropped"
+    );
     Ok(())
 }
 
