@@ -42,6 +42,9 @@ pub const SYSTEM_PROGRAMS: &[(&str, &str)] = &[
 /// `/tests/<name>`).
 pub const TEST_PROGRAMS: &[&str] = &[
     "utest-syscall",
+    // Early: the hog it leaves behind holds its hoard while every later
+    // program runs.
+    "utest-hostile",
     "utest-isolation",
     "utest-faults",
     "utest-spawn",

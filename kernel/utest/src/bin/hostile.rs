@@ -1,0 +1,187 @@
+//! A hostile program, contained: it leaves behind a hog (class
+//! `utest.hostile.Hog`) that takes all it can of the kernel's resources —
+//! notices, MDL frames, memory, threads, processes, handles — and holds
+//! them to the end of the suite. Each kind must stop at the hog's quota
+//! (rcQuotaExceeded, never the system running out), and every test program
+//! einit runs after this one must still pass (`utest-hostile` runs early).
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use libkos::handle::OwnedHandle;
+use libkos::process::{Params, Process};
+use libkos::test::TestResult;
+use libkos::{Handle, Rc, Rights, check, check_ok, mdl, notice, process, task, thread, vm};
+use utest::{ms, now, role};
+
+libkos::main!(main);
+
+const SELF: &str = concat!("/tests/", env!("CARGO_BIN_NAME"));
+const HOG: &str = "utest.hostile.Hog";
+/// What the hog reports when it holds all it could: one line per kind.
+const REPORT_SIZE: u64 = 4096;
+
+fn main() -> i32 {
+    match role() {
+        Some("hog") => hog(),
+        Some("sleeper") => loop {
+            let _ = libkos::syscall::sleep_ns(u64::MAX);
+        },
+        _ => libkos::test::run("utest_hostile", libkos::tests![a_hog_is_contained]),
+    }
+}
+
+/// Starts the hog, waits for its report, checks each kind stopped at its
+/// quota, and leaves it running.
+fn a_hog_is_contained() -> TestResult {
+    let report = OwnedHandle::new(check_ok!(mdl::create(REPORT_SIZE), "report MDL"));
+    let hog = check_ok!(
+        Process::init_ex(
+            &Params::new(HOG).env("role", "hog"),
+            Some("hog"),
+            Some(SELF)
+        ),
+        "init the hog"
+    );
+    check_ok!(
+        hog.transfer_resource(
+            report.get(),
+            None,
+            Rights::MAP_READ | Rights::MAP_WRITE,
+            "report"
+        ),
+        "give it the report"
+    );
+    check_ok!(hog.run(), "run the hog");
+    let deadline = now() + ms(30_000);
+    let text = loop {
+        let t = read(&report)?;
+        if t.ends_with("holding\n") {
+            break t;
+        }
+        check!(
+            now() < deadline,
+            "the hog never said it holds its hoard: {t:?}"
+        );
+        let _ = libkos::syscall::sleep_ns(ms(10));
+    };
+    libkos::println!("utest-hostile: the hog holds: {}", text.replace('\n', "; "));
+    for kind in ["notices", "mdl-frames", "memory", "threads", "processes"] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(kind))
+            .ok_or_else(|| format!("no {kind} line in {text:?}"))?;
+        check!(
+            line.ends_with("rcQuotaExceeded"),
+            "{kind} stopped otherwise than at the hog's quota: {line}"
+        );
+    }
+    // It keeps running with its hoard; this process lets go of it.
+    check!(
+        hog.wait(Duration::ZERO) == Err(Rc::Timeout),
+        "the hog is not running"
+    );
+    Ok(())
+}
+
+fn read(m: &OwnedHandle) -> Result<String, String> {
+    let map = mdl::map(m.get(), false).map_err(|e| format!("map: {e}"))?;
+    let mut buf = alloc::vec![0u8; REPORT_SIZE as usize];
+    let r = map.read(0, &mut buf);
+    let _ = mdl::unmap(m.get(), map);
+    r.map_err(|e| format!("read: {e}"))?;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
+}
+
+/// Takes `make` until it fails; the count and why it stopped.
+fn hoard<T>(
+    most: usize,
+    mut make: impl FnMut() -> Result<T, Rc>,
+    kept: &mut Vec<T>,
+) -> (usize, Rc) {
+    let start = kept.len();
+    while kept.len() - start < most {
+        match make() {
+            Ok(x) => kept.push(x),
+            Err(e) => return (kept.len() - start, e),
+        }
+    }
+    (kept.len() - start, Rc::Ok)
+}
+
+fn hog() -> i32 {
+    use core::fmt::Write;
+    let Ok(report) = process::lookup_resource("report") else {
+        return 1;
+    };
+    let Ok(map) = mdl::map(report, true) else {
+        return 2;
+    };
+    // Everything it will need later is allocated now: once its frames are
+    // gone, its heap cannot grow.
+    let mut out = String::with_capacity(REPORT_SIZE as usize);
+    let mut kids = Vec::with_capacity(64);
+    let mut threads = Vec::with_capacity(64);
+    let mut handles: Vec<Handle> = Vec::with_capacity(4096);
+    let mut pages = Vec::with_capacity(4096);
+    let names: Vec<String> = (0..64).map(|i| format!("hog-kid-{i}")).collect();
+    // Processes (their memory is their own quota's), then threads (their
+    // stacks come from its frames).
+    let mut next = names.iter();
+    let (n, rc) = hoard(
+        64,
+        || {
+            let name = next.next().ok_or(Rc::QuotaExceeded)?;
+            let k = task::Task::create_as(
+                name,
+                HOG,
+                SELF,
+                libkos::abi::sched::DEFAULT_PRIORITY,
+                libkos::abi::task::CreateFlags::FROM_ROMFS,
+            )?;
+            k.set_env(b"role=sleeper")?;
+            k.resume()?;
+            Ok(k.into_handle())
+        },
+        &mut kids,
+    );
+    let _ = writeln!(out, "processes {n} {rc}");
+    let (n, rc) = hoard(
+        64,
+        || {
+            let normal = libkos::abi::sched::SchedPolicy {
+                class: libkos::abi::sched::SchedClass::Normal as u32,
+                priority: libkos::abi::sched::DEFAULT_PRIORITY,
+                ..Default::default()
+            };
+            thread::spawn(normal, 0, || {
+                loop {
+                    let _ = libkos::syscall::sleep_ns(u64::MAX);
+                }
+            })
+        },
+        &mut threads,
+    );
+    let _ = writeln!(out, "threads {n} {rc}");
+    // MDLs of 64 KiB until the frames quota stops them, then pages.
+    let (n, rc) = hoard(4000, || mdl::create(64 << 10), &mut handles);
+    let _ = writeln!(out, "mdl-frames {n} {rc}");
+    let (n, rc) = hoard(4000, || vm::allocate(4096), &mut pages);
+    let _ = writeln!(out, "memory {n} {rc}");
+    // Notices last: they fill whatever handle slots are left.
+    let (n, rc) = hoard(4000, notice::create, &mut handles);
+    let _ = writeln!(out, "notices {n} {rc}");
+    out.push_str("holding\n");
+    let _ = map.write(0, out.as_bytes());
+    loop {
+        let _ = libkos::syscall::sleep_ns(u64::MAX);
+    }
+}
