@@ -99,7 +99,9 @@ fn autorun(m: &mut Manager) {
         };
         match m.start(&start) {
             Ok((i, _)) => {
-                let state = m.peek(i);
+                // What the start achieved (the process may have ended
+                // already: a short one runs before this line does).
+                let state = m.recorded(i);
                 println!("execution-manager: autorun {package}/{config}: {state:?}");
                 if state != ProcessState::Running {
                     println!("execution-manager: autorun {package}/{config} did not start");

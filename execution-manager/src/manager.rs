@@ -249,9 +249,9 @@ impl Manager {
         }
     }
 
-    /// The state, without answering it (no release).
-    pub fn peek(&mut self, i: usize) -> ProcessState {
-        self.refresh(i);
+    /// The state as last recorded (no look at the process, no release):
+    /// what a start left it in, even if it has ended since.
+    pub fn recorded(&mut self, i: usize) -> ProcessState {
         self.managed(i).state
     }
 

@@ -37,7 +37,7 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, id: kernel_core::slab::Id) -> Res
             // A task that has already ended is reported at once.
             let ended = matches!(object, Object::Task(p)
                 if k.process(p).is_some_and(|p| p.lifecycle == Lifecycle::Ended));
-            k.subscribe(id, object, a.mask, a.cookie)?;
+            k.subscribe(req.caller, id, object, a.mask, a.cookie)?;
             if ended {
                 k.notify(object, notice::OBJECT_DESTROYED);
             }

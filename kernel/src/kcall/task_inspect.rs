@@ -156,7 +156,7 @@ fn tasks_list<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
         req.caller,
         Rights::READ_EVENTS | Rights::COPY | Rights::TRANSFER,
     )?;
-    if let Err(e) = k.subscribe(nid, Object::Kernel, OBJECT_DESTROYED, 0) {
+    if let Err(e) = k.subscribe(req.caller, nid, Object::Kernel, OBJECT_DESTROYED, 0) {
         // Nothing is left behind: closing the only handle frees the notice.
         let _ = k.close_handle(req.caller, notice);
         return Err(e);

@@ -12,8 +12,7 @@ use super::object::{Badge, Channel, Mdl, Notice, Object, Subscription, UserObjec
 use super::process::Process;
 use super::thread::Pid;
 
-/// Subscriptions in all at most.
-const MAX_SUBSCRIPTIONS: usize = 4096;
+use kos_abi::msg::notice::{MAX_SUBSCRIPTIONS, MAX_SUBSCRIPTIONS_PER_PROCESS};
 
 fn full(e: SlabError) -> Rc {
     match e {
@@ -87,7 +86,7 @@ impl Kernel {
             }
         };
         if let Some((n, cookie)) = notice
-            && let Err(e) = self.subscribe(n, Object::Badge(id), BADGE_CLOSED, cookie)
+            && let Err(e) = self.subscribe(owner, n, Object::Badge(id), BADGE_CLOSED, cookie)
         {
             // Closing the only handle destroys the badge.
             let _ = self.close_handle(owner, h);
@@ -137,15 +136,19 @@ impl Kernel {
         }
     }
 
-    /// Let `notice` hear `object`'s events in `mask`, reported with `cookie`.
+    /// Let `notice` hear `object`'s events in `mask`, reported with
+    /// `cookie`, on behalf of process `by`.
     pub fn subscribe(
         &mut self,
+        by: Pid,
         notice: Id,
         object: Object,
         mask: u32,
         cookie: u64,
     ) -> Result<(), Rc> {
-        if self.subs.len() >= MAX_SUBSCRIPTIONS {
+        if self.subs.len() >= MAX_SUBSCRIPTIONS
+            || self.subs.iter().filter(|s| s.by == by).count() >= MAX_SUBSCRIPTIONS_PER_PROCESS
+        {
             return Err(Rc::QuotaExceeded);
         }
         self.subs.try_reserve(1).map_err(|_| Rc::OutOfMemory)?;
@@ -154,6 +157,7 @@ impl Kernel {
             object,
             mask,
             cookie,
+            by,
         });
         Ok(())
     }

@@ -106,6 +106,8 @@ pub struct Subscription {
     pub object: Object,
     pub mask: u32,
     pub cookie: u64,
+    /// The process that made it (its share is bounded).
+    pub by: super::thread::Pid,
 }
 
 /// An MDL buffer: frames shared by every process that maps it.

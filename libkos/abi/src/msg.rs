@@ -286,6 +286,11 @@ pub mod notice {
     pub const USER: u32 = 1 << 3;
     /// Events a notice queues at most before it drops the oldest.
     pub const MAX_QUEUED: usize = 64;
+    /// Subscriptions in the whole system at most.
+    pub const MAX_SUBSCRIPTIONS: usize = 4096;
+    /// Subscriptions one process makes at most (Subscribe, GetTasksList,
+    /// badges with a close notice): no process can take them all.
+    pub const MAX_SUBSCRIPTIONS_PER_PROCESS: usize = 256;
 
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,

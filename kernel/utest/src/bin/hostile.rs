@@ -1,6 +1,7 @@
 //! A hostile program, contained: it leaves behind a hog (class
 //! `utest.hostile.Hog`) that takes all it can of the kernel's resources —
-//! notices, MDL frames, memory, threads, processes, handles — and holds
+//! notices, MDL frames, memory, threads, processes, handles, notice
+//! subscriptions (its share of the system's) — and holds
 //! them to the end of the suite. Each kind must stop at the hog's quota
 //! (rcQuotaExceeded, never the system running out), and every test program
 //! einit runs after this one must still pass (`utest-hostile` runs early).
@@ -73,7 +74,22 @@ fn a_hog_is_contained() -> TestResult {
         let _ = libkos::syscall::sleep_ns(ms(10));
     };
     libkos::println!("utest-hostile: the hog holds: {}", text.replace('\n', "; "));
-    for kind in ["notices", "mdl-frames", "memory", "threads", "processes"] {
+    let subs = format!(
+        "subscriptions {} rcQuotaExceeded",
+        libkos::abi::msg::notice::MAX_SUBSCRIPTIONS_PER_PROCESS
+    );
+    check!(
+        text.contains(&subs),
+        "the hog's subscriptions did not stop at its share: {text:?}"
+    );
+    for kind in [
+        "notices",
+        "mdl-frames",
+        "memory",
+        "threads",
+        "processes",
+        "subscriptions",
+    ] {
         let line = text
             .lines()
             .find(|l| l.starts_with(kind))
@@ -176,6 +192,23 @@ fn hog() -> i32 {
     let _ = writeln!(out, "mdl-frames {n} {rc}");
     let (n, rc) = hoard(4000, || vm::allocate(4096), &mut pages);
     let _ = writeln!(out, "memory {n} {rc}");
+    // Subscriptions: its share of the system's, then no more.
+    let mut subs = Vec::with_capacity(1024);
+    let (n, rc) = match notice::create() {
+        Ok(watch) => {
+            let mut i = 0u64;
+            hoard(
+                1000,
+                || {
+                    i += 1;
+                    notice::subscribe(watch, Handle::SELF_TASK, notice::OBJECT_DESTROYED, i)
+                },
+                &mut subs,
+            )
+        }
+        Err(e) => (0, e),
+    };
+    let _ = writeln!(out, "subscriptions {n} {rc}");
     // Notices last: they fill whatever handle slots are left.
     let (n, rc) = hoard(4000, notice::create, &mut handles);
     let _ = writeln!(out, "notices {n} {rc}");
