@@ -168,6 +168,27 @@ impl Params {
         self.component.map_or(&self.eiid, |c| c.class)
     }
 
+    /// The class, the name and the resolved path of a process made from
+    /// these parameters (a name or path not given: the class), all checked,
+    /// with the variables, before anything is created: bad input changes
+    /// nothing.
+    fn checked<'a>(
+        &'a self,
+        name: Option<&'a str>,
+        path: Option<&str>,
+    ) -> Result<(&'a str, &'a str, String), Rc> {
+        let class = self.class();
+        let name = name.unwrap_or(class);
+        let path = resolve(path.unwrap_or(class));
+        name_ok(class, MAX_NAME)?;
+        name_ok(name, MAX_NAME)?;
+        name_ok(&path, MAX_PATH)?;
+        if self.envs.iter().any(|e| split_var(e).is_none()) {
+            return Err(Rc::InvalidArgument);
+        }
+        Ok((class, name, path))
+    }
+
     fn own_endpoints(&self) -> Vec<Endpoint> {
         match self.component {
             Some(c) => Endpoint::of(c),
@@ -364,16 +385,7 @@ impl Process {
     /// ([`self_fs_backend`]): by the kernel from its ROMFS, or by libkos
     /// from fsusr's. It does not run until [`Process::run`].
     pub fn init_ex(params: &Params, name: Option<&str>, path: Option<&str>) -> Result<Process, Rc> {
-        let class = params.class();
-        name_ok(class, MAX_NAME)?;
-        let name = name.unwrap_or(class);
-        let path = resolve(path.unwrap_or(class));
-        name_ok(name, MAX_NAME)?;
-        name_ok(&path, MAX_PATH)?;
-        // Checked before anything is created: a bad variable changes nothing.
-        if params.envs.iter().any(|e| split_var(e).is_none()) {
-            return Err(Rc::InvalidArgument);
-        }
+        let (class, name, path) = params.checked(name, path)?;
         let flags = params.flags - CreateFlags::FROM_ROMFS;
         match self_fs_backend() {
             FsBackend::Kernel => {
@@ -425,15 +437,7 @@ impl Process {
         entry: u64,
         extras: SegExtras<'_>,
     ) -> Result<Process, Rc> {
-        let class = params.class();
-        name_ok(class, MAX_NAME)?;
-        let name = name.unwrap_or(class);
-        let path = resolve(path.unwrap_or(class));
-        name_ok(name, MAX_NAME)?;
-        name_ok(&path, MAX_PATH)?;
-        if params.envs.iter().any(|e| split_var(e).is_none()) {
-            return Err(Rc::InvalidArgument);
-        }
+        let (class, name, path) = params.checked(name, path)?;
         let tables = extras.symbols.map(|(s, t)| [s.index, t.index]);
         if let Some(idx) = tables
             && idx.iter().any(|&i| i >= segs.len())

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use kos_abi::components::COMPONENTS;
 use kos_abi::init::EntitySpec;
 use kos_abi::task::{MAX_NAME, MAX_PATH};
@@ -241,13 +241,8 @@ pub fn check(
 /// Reads, checks and compiles `system`'s init description: the bytes of
 /// `/etc/init`.
 pub fn compile(system: &str, c: &Compiled, has_file: &dyn Fn(&str) -> bool) -> Result<Vec<u8>> {
-    let p = path(system);
-    let shown = p
-        .strip_prefix(workspace_root())
-        .unwrap_or(&p)
-        .display()
-        .to_string();
-    let src = Source::read(&p, &shown).with_context(|| format!("cannot read {}", p.display()))?;
+    let src = crate::read_source(&path(system))?;
+    let shown = &src.name;
     match check(&src, c, has_file) {
         Ok(specs) => {
             kos_abi::init::encode(&specs).map_err(|e| anyhow::anyhow!("{shown}: too large ({e})"))

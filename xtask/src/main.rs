@@ -218,6 +218,15 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Reads a source file of the workspace (a policy, an init description, a
+/// manifest), named in diagnostics by its path relative to the workspace.
+pub fn read_source(p: &std::path::Path) -> anyhow::Result<policy::Source> {
+    use anyhow::Context;
+    let root = workspace_root();
+    let shown = p.strip_prefix(&root).unwrap_or(p).display().to_string();
+    policy::Source::read(p, &shown).with_context(|| format!("cannot read {}", p.display()))
+}
+
 /// A `cargo` command for the workspace: `$CARGO` (the cargo running us) or `cargo`,
 /// run from the workspace root, using the workspace's own target directory.
 pub fn cargo() -> Command {

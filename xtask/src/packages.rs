@@ -10,7 +10,7 @@
 //! system) or `kernel/utest/packages/*.json` (the test image).
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use kos_abi::components::EXECUTION_MANAGER;
@@ -226,21 +226,13 @@ fn manifests(system: &str) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn shown(p: &Path) -> String {
-    p.strip_prefix(workspace_root())
-        .unwrap_or(p)
-        .display()
-        .to_string()
-}
-
 /// Reads, checks and compiles `system`'s packages: the bytes of
 /// `/etc/packages`.
 pub fn compile(system: &str, c: &Compiled, has_file: &dyn Fn(&str) -> bool) -> Result<Vec<u8>> {
     let mut packages: Vec<PackageSpec> = Vec::new();
     let mut failed = false;
     for p in manifests(system)? {
-        let src =
-            Source::read(&p, &shown(&p)).with_context(|| format!("cannot read {}", p.display()))?;
+        let src = crate::read_source(&p)?;
         match check(&src, c, has_file) {
             Ok(pkg) if packages.iter().any(|q| q.id == pkg.id) => {
                 eprintln!("{}: a second package `{}`", src.name, pkg.id);
@@ -295,7 +287,7 @@ mod tests {
         for system in ["demo", "utest"] {
             let c = crate::policies::compile(system, crate::Board::Virt).unwrap();
             for p in manifests(system).unwrap() {
-                let src = Source::read(&p, &shown(&p)).unwrap();
+                let src = crate::read_source(&p).unwrap();
                 check(&src, &c, &|_| true).unwrap_or_else(|e| panic!("{e}"));
             }
         }

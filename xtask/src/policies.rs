@@ -6,8 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use policy::Compiled;
 use policy::explain::{Question, explain};
-use policy::{Compiled, Source};
 
 use crate::kernel_build::Suite;
 use crate::{Board, workspace_root};
@@ -37,13 +37,8 @@ pub fn path(system: &str) -> PathBuf {
 
 /// Compiles a system's policy for `board`; errors are printed rustc-style.
 pub fn compile(system: &str, board: Board) -> Result<Compiled> {
-    let p = path(system);
-    let shown = p
-        .strip_prefix(workspace_root())
-        .unwrap_or(&p)
-        .display()
-        .to_string();
-    let src = Source::read(&p, &shown).with_context(|| format!("cannot read {}", p.display()))?;
+    let src = crate::read_source(&path(system))?;
+    let shown = &src.name;
     match policy::compile(&src, board.name()) {
         Ok(c) => Ok(c),
         Err(diags) => {
@@ -116,9 +111,7 @@ pub fn check_starts(system: &str, c: &Compiled) -> Result<()> {
         starts.push(("einit".into(), class, path));
     }
     if system == "demo" {
-        let p = crate::init_desc::path(system);
-        let src = Source::read(&p, &p.display().to_string())
-            .with_context(|| format!("cannot read {}", p.display()))?;
+        let src = crate::read_source(&crate::init_desc::path(system))?;
         if let Err(rendered) = crate::init_desc::check(&src, c, &|_| true) {
             bail!("the demo init description and its policy disagree:\n{rendered}");
         }
@@ -230,7 +223,7 @@ mod tests {
     /// image is built.
     #[test]
     fn a_refused_start_is_a_build_error() {
-        let src = Source {
+        let src = policy::Source {
             name: "t.policy".into(),
             text: "class einit, hello;\ngrant execute kernel -> einit;\n\
                    grant execute einit -> hello if path == \"/bin/other\";\n"
