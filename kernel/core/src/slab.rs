@@ -82,6 +82,11 @@ impl<T> Slab<T> {
             .map_err(|_| SlabError::OutOfMemory)
     }
 
+    /// The slot index the next [`Slab::insert`] will use.
+    pub fn next_index(&self) -> u32 {
+        self.free.last().copied().unwrap_or(self.slots.len() as u32)
+    }
+
     pub fn insert(&mut self, value: T) -> Result<Id, SlabError> {
         if self.len >= self.limit {
             return Err(SlabError::Full);

@@ -12,7 +12,7 @@ use crate::task::space::{AddressSpace, GUARD_PAGES, RegionKind};
 const BASE: u64 = 0x40_0000;
 
 fn space(quota: usize) -> Result<AddressSpace, alloc::string::String> {
-    AddressSpace::new(quota).map_err(|e| alloc::format!("new space: {e}"))
+    AddressSpace::new(quota, None).map_err(|e| alloc::format!("new space: {e}"))
 }
 
 /// Bytes written with copy_out come back with copy_in, across a page

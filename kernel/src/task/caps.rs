@@ -17,6 +17,7 @@ use kos_abi::msg::notice::{BADGE_CLOSED, Event, OBJECT_DESTROYED, PEER_DIED};
 use kos_abi::{Handle, Rc, Rights};
 
 use super::Kernel;
+use super::budget;
 use super::object::{Cap, Object};
 use super::process::Lifecycle;
 use super::thread::Pid;
@@ -65,7 +66,15 @@ impl Kernel {
             node: NO_NODE,
             badge: None,
         };
-        let h = p.handles.insert(placeholder, rights)?;
+        let account = budget::Slot::of(owner);
+        budget::charge(account, budget::Kind::Handles, 1)?;
+        let h = match p.handles.insert(placeholder, rights) {
+            Ok(h) => h,
+            Err(e) => {
+                budget::uncharge(account, budget::Kind::Handles, 1);
+                return Err(e);
+            }
+        };
         let node = match parent {
             None => self.cdt.insert_root((owner, h), rights, badge),
             Some(parent) => self.cdt.derive(parent, (owner, h), rights, badge),
@@ -76,6 +85,7 @@ impl Kernel {
                 if let Some(p) = self.procs.get_mut(owner) {
                     let _ = p.handles.remove(h);
                 }
+                budget::uncharge(account, budget::Kind::Handles, 1);
                 return Err(e);
             }
         };
@@ -113,7 +123,9 @@ impl Kernel {
     /// the tree); a revoked handle's tombstone is freed.
     pub fn close_handle(&mut self, owner: Pid, h: Handle) -> Result<(), Rc> {
         let p = self.procs.get_mut(owner).ok_or(Rc::InvalidArgument)?;
-        if let Some(e) = p.handles.remove(h)? {
+        let entry = p.handles.remove(h)?;
+        budget::uncharge(budget::Slot::of(owner), budget::Kind::Handles, 1);
+        if let Some(e) = entry {
             self.drop_cap(e.object, e.rights);
         }
         Ok(())

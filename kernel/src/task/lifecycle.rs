@@ -8,6 +8,7 @@ use kos_abi::sched::{SchedClass, SchedPolicy};
 use kos_abi::task::{CreateFlags, ExitInfo, ExitStatus};
 use kos_abi::{Handle, Rc, Rights};
 
+use super::budget::{self, Kind, Slot};
 use super::object::Object;
 use super::process::{
     DEFAULT_QUOTA_FRAMES, Lifecycle, MAX_HANDLES, MAX_THREADS_PER_PROCESS, Process,
@@ -54,26 +55,34 @@ impl Kernel {
         if self.threads.len() >= MAX_THREADS {
             return Err(Rc::QuotaExceeded);
         }
-        // The policy's quotas: the creator's (children alive at once, the
-        // priority it may give) and the new process's own (its priority
-        // ceiling and classes, its handles and frames).
+        // The policy's quotas: the creator's (the priority it may give) and
+        // the new process's own (its priority ceiling and classes, and the
+        // limits of its budget).
         let quota = crate::security::quota(label.0);
         crate::security::sched_allowed(label.0, SchedClass::Normal, priority)?;
+        let creator = creator.filter(|&c| self.procs.get(c).is_some());
         if let Some(c) = creator.and_then(|c| self.procs.get(c)) {
-            let (cpid, csubject) = (c.pid, c.subject);
-            crate::security::sched_allowed(csubject, SchedClass::Normal, priority)?;
-            let children = self
-                .procs
-                .iter()
-                .filter(|(_, p)| p.parent == cpid && p.lifecycle != Lifecycle::Ended)
-                .count();
-            if children >= crate::security::quota(csubject).processes as usize {
-                return Err(Rc::QuotaExceeded);
-            }
+            crate::security::sched_allowed(c.subject, SchedClass::Normal, priority)?;
         }
         // Room for the process first: its address space is not dropped
         // lightly (frames and an ASID would leak).
         self.procs.reserve_one().map_err(slab_err)?;
+        // It counts as one of its creator's (and their creators')
+        // processes, and its budget is opened under its creator's.
+        let slot = Slot::of(Pid {
+            index: self.procs.next_index(),
+            generation: 0,
+        });
+        let creator_slot = creator.map(Slot::of);
+        if let Some(c) = creator_slot {
+            budget::charge(c, Kind::Processes, 1)?;
+        }
+        budget::open(slot, creator_slot, budget::limits(&quota));
+        let undo = move || {
+            if let Some(c) = creator_slot {
+                budget::uncharge(c, Kind::Processes, 1);
+            }
+        };
         let stack_size = if stack_size == 0 {
             DEFAULT_STACK_SIZE
         } else {
@@ -88,7 +97,14 @@ impl Kernel {
             None => &mut self.boot_aslr,
         };
         let child_seed = aslr.next_u64();
-        let mut space = AddressSpace::new(DEFAULT_QUOTA_FRAMES.min(quota.frames as usize))?;
+        let space = AddressSpace::new(DEFAULT_QUOTA_FRAMES.min(quota.frames as usize), Some(slot));
+        let mut space = match space {
+            Ok(s) => s,
+            Err(e) => {
+                undo();
+                return Err(e);
+            }
+        };
         let loaded = match image {
             Some(image) => loader::load(&mut space, path, image, aslr).map(Some),
             None => Ok(None),
@@ -97,6 +113,7 @@ impl Kernel {
             Ok(l) => l,
             Err(e) => {
                 space.destroy(|_| {});
+                undo();
                 return Err(e);
             }
         };
@@ -132,12 +149,17 @@ impl Kernel {
             level: label.2,
             kmem: 0,
             parent,
+            creator,
         };
         let pid = match self.procs.insert(proc) {
             Ok(pid) => pid,
             // Reserved above: cannot happen.
-            Err(e) => return Err(slab_err(e)),
+            Err(e) => {
+                undo();
+                return Err(slab_err(e));
+            }
         };
+        debug_assert_eq!(Slot::of(pid), slot);
         // The well-known handles: itself (index 0) and the kernel (index 1).
         let setup = self
             .add_handle(pid, Object::Task(pid), Rights::all())
@@ -187,7 +209,7 @@ impl Kernel {
         // The policy's quota of the process's class: threads, priority
         // ceiling, scheduling classes.
         crate::security::sched_allowed(subject, class, priority)?;
-        if p.threads.len() >= crate::security::quota(p.subject).threads as usize {
+        if !budget::fits(Slot::of(pid), Kind::Threads, 1) {
             return Err(Rc::QuotaExceeded);
         }
         let space = p.space.as_mut().ok_or(Rc::Busy)?;
@@ -222,12 +244,17 @@ impl Kernel {
         self.sleepers
             .try_reserve(want.saturating_sub(self.sleepers.len()))
             .map_err(|_| Rc::OutOfMemory)?;
-        self.charge(pid, 0, super::THREAD_KMEM)?;
+        budget::charge(Slot::of(pid), Kind::Threads, 1)?;
+        if let Err(e) = self.charge(pid, 0, super::THREAD_KMEM) {
+            budget::uncharge(Slot::of(pid), Kind::Threads, 1);
+            return Err(e);
+        }
         t.tid = self.fresh_tid();
         let tid = match self.threads.insert(t) {
             Ok(tid) => tid,
             Err(e) => {
                 self.charge(pid, super::THREAD_KMEM, 0).ok();
+                budget::uncharge(Slot::of(pid), Kind::Threads, 1);
                 return Err(slab_err(e));
             }
         };
@@ -238,12 +265,29 @@ impl Kernel {
     }
 
     /// Free an ended process nobody names any more.
+    /// Its record stays while it has descendants (their budgets are carved
+    /// from its account); freeing it may let its ended creator go too.
     pub(super) fn reap(&mut self, pid: Pid) {
-        if let Some(p) = self.procs.get(pid)
-            && p.lifecycle == Lifecycle::Ended
-            && p.handle_refs == 0
-        {
+        let mut next = Some(pid);
+        while let Some(pid) = next.take() {
+            let Some(p) = self.procs.get(pid) else {
+                return;
+            };
+            if p.lifecycle != Lifecycle::Ended
+                || p.handle_refs != 0
+                || budget::used(Slot::of(pid), Kind::Processes) != 0
+            {
+                return;
+            }
+            // What is still charged to its memory (ELF blobs, the state of
+            // threads others still name) goes with the record.
+            budget::uncharge(Slot::of(pid), Kind::Memory, p.kmem);
+            let creator = p.creator;
             self.procs.remove(pid);
+            if let Some(c) = creator {
+                budget::uncharge(Slot::of(c), Kind::Processes, 1);
+                next = Some(c);
+            }
         }
     }
 
@@ -302,6 +346,8 @@ impl Kernel {
         p.exit.status = status as u32;
         p.exit.code = code;
         let threads = core::mem::take(&mut p.threads);
+        budget::uncharge(Slot::of(pid), Kind::Threads, threads.len() as u64);
+        budget::uncharge(Slot::of(pid), Kind::Handles, p.handles.len() as u64);
         let waiters = core::mem::take(&mut p.waiters);
         let mut handles = core::mem::replace(&mut p.handles, HandleTable::new(0));
         let statics = core::mem::take(&mut p.statics);
@@ -421,7 +467,13 @@ impl Kernel {
         let Some(p) = self.procs.get_mut(pid) else {
             return;
         };
+        let before = p.threads.len();
         p.threads.retain(|&x| x != tid);
+        budget::uncharge(
+            Slot::of(pid),
+            Kind::Threads,
+            (before - p.threads.len()) as u64,
+        );
         if let Some(space) = p.space.as_mut()
             && stack != 0
         {

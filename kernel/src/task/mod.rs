@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod budget;
 pub mod caps;
 mod create;
 pub mod fault;
@@ -41,7 +42,6 @@ use process::Process;
 use thread::{Pid, Thread, Tid};
 
 /// Live processes at most (8-bit ASIDs bound it below 256 anyway).
-#[cfg(not(feature = "ktest"))]
 pub const MAX_PROCESSES: usize = 128;
 /// Live threads at most, idle threads included.
 pub const MAX_THREADS: usize = 512;
@@ -171,15 +171,17 @@ impl Kernel {
     }
 
     /// Charge `pid`'s kernel memory `new` bytes in place of `old`, within
-    /// its class's `memory` quota (else `rcQuotaExceeded`, nothing
-    /// charged). Giving back never fails.
+    /// its budget (else `rcQuotaExceeded`, nothing charged). Giving back
+    /// never fails.
     pub fn charge(&mut self, pid: Pid, old: u64, new: u64) -> Result<(), Rc> {
         let p = self.procs.get_mut(pid).ok_or(Rc::InvalidArgument)?;
-        let total = p.kmem.saturating_sub(old).saturating_add(new);
-        if new > old && total > crate::security::quota(p.subject).memory {
-            return Err(Rc::QuotaExceeded);
+        let slot = budget::Slot::of(pid);
+        if new > old {
+            budget::charge(slot, budget::Kind::Memory, new - old)?;
+        } else {
+            budget::uncharge(slot, budget::Kind::Memory, old - new);
         }
-        p.kmem = total;
+        p.kmem = p.kmem.saturating_sub(old).saturating_add(new);
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use kos_abi::task::{CreateFlags, ExitInfo, ExitStatus, MAX_NAME, MAX_PATH};
 
 use super::object::Cap;
 use super::space::AddressSpace;
-use super::thread::Tid;
+use super::thread::{Pid, Tid};
 
 /// Handles one process may hold.
 pub const MAX_HANDLES: usize = 256;
@@ -73,12 +73,15 @@ pub struct Process {
     pub policy: policy_table::State,
     /// Its integrity level: its class's, or its creator's if that is lower.
     pub level: u8,
-    /// Kernel heap charged to it, against its class's `memory` quota: its
+    /// Kernel heap charged to it, against its budget's `memory`: its
     /// threads' state and the ELF blobs loaded into it (see
     /// [`Kernel::charge`](super::Kernel::charge)).
     pub kmem: u64,
     /// Its creator's PID (0 for the first process).
     pub parent: u32,
+    /// Its creator's record, whose budget its own is carved from (kept
+    /// while this one exists: see [`super::budget`]).
+    pub creator: Option<Pid>,
 }
 
 /// `.symtab` and `.strtab` of a process.

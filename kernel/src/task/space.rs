@@ -14,6 +14,7 @@ use kernel_core::paging::{Access, Attrs, PageSize, PageTable, PagingError, Table
 use kos_abi::Rc;
 use kos_abi::vm::{HEAP_AREA_BASE, STACK_AREA_TOP, USER_END, USER_MIN};
 
+use super::budget::{self, Kind, Slot};
 use crate::arch::sync::IrqLock;
 use crate::arch::user;
 use crate::memory::frames::{self, FrameTables};
@@ -56,10 +57,9 @@ pub struct AddressSpace {
     asid: u16,
     /// Sorted by start, never overlapping.
     regions: Vec<Region>,
-    /// Frames held: mapped user pages plus page-table pages.
-    frames: usize,
-    /// At most this many frames (the process's memory quota).
-    quota: usize,
+    /// Frames held: mapped user pages plus page-table pages (and the MDL
+    /// buffers its process made).
+    frames: Frames,
     heap_next: u64,
     stack_next: u64,
     /// Recent translations (see [`SoftTlb`]).
@@ -113,20 +113,76 @@ impl SoftTlb {
     }
 }
 
+/// The frames a space holds, counted against its own limit and its
+/// process's budget (and so its creator's, see [`budget`]).
+struct Frames {
+    held: usize,
+    limit: usize,
+    account: Option<Slot>,
+}
+
+impl Frames {
+    fn take(&mut self, n: usize) -> Result<(), Rc> {
+        if self.held.saturating_add(n) > self.limit {
+            return Err(Rc::QuotaExceeded);
+        }
+        if let Some(a) = self.account {
+            budget::charge(a, Kind::Frames, n as u64)?;
+        }
+        self.held += n;
+        Ok(())
+    }
+
+    fn give(&mut self, n: usize) {
+        let n = n.min(self.held);
+        if let Some(a) = self.account {
+            budget::uncharge(a, Kind::Frames, n as u64);
+        }
+        self.held -= n;
+    }
+}
+
 /// A table allocator that charges table pages to the space.
 struct Charged<'a> {
-    frames: &'a mut usize,
+    frames: &'a mut Frames,
+    /// A table was refused for the quota (not for want of memory).
+    refused: bool,
     tables: FrameTables,
+}
+
+impl<'a> Charged<'a> {
+    fn new(frames: &'a mut Frames) -> Self {
+        Charged {
+            frames,
+            refused: false,
+            tables: FrameTables,
+        }
+    }
+
+    /// Why a mapping failed.
+    fn err(&self, e: PagingError) -> Rc {
+        if self.refused {
+            Rc::QuotaExceeded
+        } else {
+            err(e)
+        }
+    }
 }
 
 impl TableAlloc for Charged<'_> {
     fn alloc_table(&mut self) -> Option<PhysAddr> {
-        let pa = self.tables.alloc_table()?;
-        *self.frames += 1;
-        Some(pa)
+        if self.frames.take(1).is_err() {
+            self.refused = true;
+            return None;
+        }
+        let pa = self.tables.alloc_table();
+        if pa.is_none() {
+            self.frames.give(1);
+        }
+        pa
     }
     fn free_table(&mut self, pa: PhysAddr) {
-        *self.frames -= 1;
+        self.frames.give(1);
         self.tables.free_table(pa)
     }
     fn table(&mut self, pa: PhysAddr) -> &mut [u64; 512] {
@@ -143,17 +199,21 @@ fn err(e: PagingError) -> Rc {
 }
 
 impl AddressSpace {
-    pub fn new(quota_frames: usize) -> Result<AddressSpace, Rc> {
+    /// An empty space of at most `quota_frames` frames, charged to the
+    /// budget `account` (none for the kernel's own tests).
+    pub fn new(quota_frames: usize, account: Option<Slot>) -> Result<AddressSpace, Rc> {
         let asid = asid_alloc().ok_or(Rc::QuotaExceeded)?;
-        let mut frames = 0;
-        let table = match PageTable::new(&mut Charged {
-            frames: &mut frames,
-            tables: FrameTables,
-        }) {
+        let mut frames = Frames {
+            held: 0,
+            limit: quota_frames,
+            account,
+        };
+        let mut alloc = Charged::new(&mut frames);
+        let table = match PageTable::new(&mut alloc) {
             Ok(t) => t,
             Err(e) => {
                 asid_free(asid);
-                return Err(err(e));
+                return Err(alloc.err(e));
             }
         };
         Ok(AddressSpace {
@@ -161,7 +221,6 @@ impl AddressSpace {
             asid,
             regions: Vec::new(),
             frames,
-            quota: quota_frames,
             heap_next: HEAP_AREA_BASE,
             stack_next: STACK_AREA_TOP,
             tlb: SoftTlb::new(),
@@ -215,16 +274,12 @@ impl AddressSpace {
     /// Counts `pages` frames held elsewhere (an MDL this process made)
     /// against the quota.
     pub fn charge_frames(&mut self, pages: usize) -> Result<(), Rc> {
-        if self.frames.saturating_add(pages) > self.quota {
-            return Err(Rc::QuotaExceeded);
-        }
-        self.frames += pages;
-        Ok(())
+        self.frames.take(pages)
     }
 
     /// The frames [`Self::charge_frames`] counted went back.
     pub fn uncharge_frames(&mut self, pages: usize) {
-        self.frames = self.frames.saturating_sub(pages);
+        self.frames.give(pages);
     }
 
     pub fn map_new(
@@ -239,7 +294,12 @@ impl AddressSpace {
         attrs.validate().map_err(|_| Rc::InvalidArgument)?;
         let pages = ((end - start) / PAGE_SIZE) as usize;
         // Up to 4 table pages may come with the first page; the rest is exact.
-        if self.frames + pages > self.quota {
+        if self.frames.held + pages > self.frames.limit
+            || self
+                .frames
+                .account
+                .is_some_and(|a| !budget::fits(a, Kind::Frames, pages as u64))
+        {
             return Err(Rc::QuotaExceeded);
         }
         let mut va = start;
@@ -266,29 +326,26 @@ impl AddressSpace {
         attrs: Attrs,
         fill: &mut impl FnMut(u64, &mut [u8]),
     ) -> Result<(), Rc> {
-        if self.frames >= self.quota {
-            return Err(Rc::QuotaExceeded);
-        }
-        let pa = frames::alloc().ok_or(Rc::OutOfMemory)?;
+        self.frames.take(1)?;
+        let Some(pa) = frames::alloc() else {
+            self.frames.give(1);
+            return Err(Rc::OutOfMemory);
+        };
         phys::with_new_page(pa, |page| {
             page.fill(0);
             fill(va, page);
         });
-        let mut alloc = Charged {
-            frames: &mut self.frames,
-            tables: FrameTables,
-        };
+        let mut alloc = Charged::new(&mut self.frames);
         match self
             .table
             .map(&mut alloc, VirtAddr(va), pa, PageSize::Size4K, attrs)
         {
-            Ok(()) => {
-                self.frames += 1;
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(e) => {
+                let e = alloc.err(e);
                 let _ = frames::free(pa);
-                Err(err(e))
+                self.frames.give(1);
+                Err(e)
             }
         }
     }
@@ -298,14 +355,11 @@ impl AddressSpace {
         self.tlb.flush();
         let mut va = start;
         while va < end {
-            let mut alloc = Charged {
-                frames: &mut self.frames,
-                tables: FrameTables,
-            };
+            let mut alloc = Charged::new(&mut self.frames);
             if let Ok(pa) = self.table.unmap(&mut alloc, VirtAddr(va), PageSize::Size4K) {
                 user::flush_user_page(self.asid, va);
                 let _ = frames::free(pa);
-                self.frames -= 1;
+                self.frames.give(1);
             }
             va += PAGE_SIZE;
         }
@@ -489,16 +543,14 @@ impl AddressSpace {
         };
         for (i, &pa) in frames.iter().enumerate() {
             let va = start + i as u64 * PAGE_SIZE;
-            let mut alloc = Charged {
-                frames: &mut self.frames,
-                tables: FrameTables,
-            };
+            let mut alloc = Charged::new(&mut self.frames);
             if let Err(e) = self
                 .table
                 .map(&mut alloc, VirtAddr(va), pa, PageSize::Size4K, attrs)
             {
+                let e = alloc.err(e);
                 self.unmap_shared_pages(start, va);
-                return Err(err(e));
+                return Err(e);
             }
         }
         if let Err(e) = self.insert(Region {
@@ -537,10 +589,7 @@ impl AddressSpace {
         self.tlb.flush();
         let mut va = start;
         while va < end {
-            let mut alloc = Charged {
-                frames: &mut self.frames,
-                tables: FrameTables,
-            };
+            let mut alloc = Charged::new(&mut self.frames);
             if self
                 .table
                 .unmap(&mut alloc, VirtAddr(va), PageSize::Size4K)
@@ -710,11 +759,12 @@ impl AddressSpace {
                 _ => self.unmap_pages(r.start, r.end),
             }
         }
-        let mut alloc = Charged {
-            frames: &mut self.frames,
-            tables: FrameTables,
-        };
+        let mut alloc = Charged::new(&mut self.frames);
         self.table.destroy(&mut alloc);
+        // What is left are MDL buffers it made, which outlive it: they stop
+        // counting against its budget now.
+        let left = self.frames.held;
+        self.frames.give(left);
         user::flush_asid(self.asid);
         asid_free(self.asid);
     }

@@ -248,18 +248,19 @@ impl Decision {
     }
 }
 
-/// Per-subject limits (`u32::MAX`: none).
+/// Per-subject limits (`u32::MAX`: none), each on what a process and its
+/// descendants hold together (the kernel's `task::budget`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Quota {
-    /// Children alive at once.
+    /// Processes started, by it or by them (records that exist).
     pub processes: u32,
-    /// Threads of one process.
+    /// Live threads.
     pub threads: u32,
-    /// Handles one process holds.
+    /// Handles held.
     pub handles: u32,
-    /// Frames (4 KiB pages) one process maps.
+    /// Frames (4 KiB pages) mapped, page tables and MDL buffers included.
     pub frames: u32,
-    /// Kernel heap bytes charged to one process.
+    /// Kernel heap bytes charged.
     pub memory: u64,
     /// The highest thread priority it may ask for (its own threads, its
     /// children's initial threads).

@@ -26,12 +26,15 @@ libkos::main!(main);
 
 const SELF: &str = concat!("/tests/", env!("CARGO_BIN_NAME"));
 const HOG: &str = "utest.hostile.Hog";
+/// The `processes` of its quota (utest.policy).
+const HOG_PROCESSES: i64 = 4;
 /// What the hog reports when it holds all it could: one line per kind.
 const REPORT_SIZE: u64 = 4096;
 
 fn main() -> i32 {
     match role() {
         Some("hog") => hog(),
+        Some(kid) if kid.starts_with("hog-kid-") => hog_kid(kid),
         Some("sleeper") => loop {
             let _ = libkos::syscall::sleep_ns(u64::MAX);
         },
@@ -82,6 +85,17 @@ fn a_hog_is_contained() -> TestResult {
         text.contains(&subs),
         "the hog's subscriptions did not stop at its share: {text:?}"
     );
+    // Its children's children count against its budget: the whole tree
+    // holds at most its `processes` quota.
+    let tree: Vec<i64> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("tree "))
+        .map(|l| l.split(' ').filter_map(|w| w.parse().ok()).collect())
+        .unwrap_or_default();
+    check!(
+        tree.len() == 2 && tree[0] >= 1 && tree[1] >= 1 && tree[0] + tree[1] == HOG_PROCESSES,
+        "the hog's tree is not {HOG_PROCESSES} processes: {text:?}"
+    );
     for kind in [
         "notices",
         "mdl-frames",
@@ -105,6 +119,31 @@ fn a_hog_is_contained() -> TestResult {
         "the hog is not running"
     );
     Ok(())
+}
+
+/// A hog's child: starts sleepers until refused, then ends with their
+/// number (they stay behind, still counted against the hog's budget).
+fn hog_kid(name: &str) -> i32 {
+    let mut made = 0;
+    for i in 0..64 {
+        let k = task::Task::create_as(
+            &format!("{name}-{i}"),
+            HOG,
+            SELF,
+            libkos::abi::sched::DEFAULT_PRIORITY,
+            libkos::abi::task::CreateFlags::FROM_ROMFS,
+        )
+        .and_then(|k| {
+            k.set_env(b"role=sleeper")?;
+            k.resume()
+        });
+        match k {
+            Ok(()) => made += 1,
+            Err(Rc::QuotaExceeded) => return made,
+            Err(_) => return -1,
+        }
+    }
+    made
 }
 
 fn read(m: &OwnedHandle) -> Result<String, String> {
@@ -149,9 +188,11 @@ fn hog() -> i32 {
     let mut handles: Vec<Handle> = Vec::with_capacity(4096);
     let mut pages = Vec::with_capacity(4096);
     let names: Vec<String> = (0..64).map(|i| format!("hog-kid-{i}")).collect();
-    // Processes (their memory is their own quota's), then threads (their
-    // stacks come from its frames).
+    // Processes, each a hog of its own that starts all the processes it
+    // can and ends, leaving them behind: the whole tree's count against
+    // this one's budget. Then threads (their stacks come from its frames).
     let mut next = names.iter();
+    let mut grandkids = 0;
     let (n, rc) = hoard(
         64,
         || {
@@ -163,12 +204,15 @@ fn hog() -> i32 {
                 libkos::abi::sched::DEFAULT_PRIORITY,
                 libkos::abi::task::CreateFlags::FROM_ROMFS,
             )?;
-            k.set_env(b"role=sleeper")?;
+            k.set_env(format!("role={name}").as_bytes())?;
             k.resume()?;
-            Ok(k.into_handle())
+            // One at a time, so that its own children come first.
+            grandkids += k.wait(u64::MAX).map_or(-1000, |i| i.code);
+            Ok(k)
         },
         &mut kids,
     );
+    let _ = writeln!(out, "tree {n} children {grandkids} grandchildren");
     let _ = writeln!(out, "processes {n} {rc}");
     let (n, rc) = hoard(
         64,

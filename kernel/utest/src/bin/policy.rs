@@ -551,9 +551,10 @@ fn quota_child() -> Result<(), String> {
         let _ = k.terminate();
     }
 
-    // Kernel memory: an empty child (of this class, so its quota) takes
-    // ELF symbols up to its `memory` quota and not a byte more; a new
-    // table replaces the old one in the count.
+    // Kernel memory: an empty child takes ELF symbols up to what is left
+    // of the budget it shares with this process (its creator, whose own
+    // threads' state counts too), and not a byte more; a new table
+    // replaces the old one in the count.
     let blob_child = Task::create_empty("pol-blob", DEFAULT_PRIORITY, CreateFlags::empty())
         .map_err(|e| format!("an empty child: {e}"))?;
     let table = vec![0u8; 2 * QUOTA_MEMORY as usize];
@@ -561,8 +562,27 @@ fn quota_child() -> Result<(), String> {
     let syms =
         |size: u64| libkos::task::load_elf_syms(blob_child.handle(), mdl.get(), (0, size), (0, 0));
     // Symbol tables are whole 24-byte entries.
-    let fits = QUOTA_MEMORY / 24 * 24;
-    expect_rc("symbols twice the quota", syms(2 * fits), Rc::QuotaExceeded)?;
+    expect_rc(
+        "symbols twice the quota",
+        syms(2 * QUOTA_MEMORY / 24 * 24),
+        Rc::QuotaExceeded,
+    )?;
+    let (mut fit, mut over) = (0u64, QUOTA_MEMORY / 24 + 1);
+    while over - fit > 1 {
+        let mid = (fit + over) / 2;
+        match syms(mid * 24) {
+            Ok(()) => fit = mid,
+            Err(Rc::QuotaExceeded) => over = mid,
+            Err(e) => return Err(format!("symbols of {} entries: {e}", mid)),
+        }
+    }
+    let fits = fit * 24;
+    // This process's own threads hold some of the shared budget.
+    if fits == 0 || fits + 24 > QUOTA_MEMORY - 512 {
+        return Err(format!(
+            "{fits} bytes of symbols fit in a {QUOTA_MEMORY}-byte budget its creator shares"
+        ));
+    }
     syms(fits).map_err(|e| format!("symbols filling the quota: {e}"))?;
     syms(fits).map_err(|e| format!("symbols replacing those: {e}"))?;
     expect_rc("one entry more", syms(fits + 24), Rc::QuotaExceeded)?;
