@@ -42,6 +42,29 @@ impl<O: Copy> HandleTable<O> {
         self.slots.len() - self.free.len()
     }
 
+    /// At most this many handles.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Kernel heap a table of `limit` handles takes once
+    /// [`HandleTable::reserve_all`] has reserved it.
+    pub const fn size_for(limit: usize) -> usize {
+        limit * (core::mem::size_of::<Slot<O>>() + core::mem::size_of::<u16>())
+    }
+
+    /// Reserve room for every handle up to the limit now: the table then
+    /// never grows, and its size is known ([`HandleTable::size_for`]).
+    pub fn reserve_all(&mut self) -> Result<(), Rc> {
+        let limit = self.limit.min(u16::MAX as usize);
+        self.slots
+            .try_reserve_exact(limit.saturating_sub(self.slots.len()))
+            .map_err(|_| Rc::OutOfMemory)?;
+        self.free
+            .try_reserve_exact(limit.saturating_sub(self.free.len()))
+            .map_err(|_| Rc::OutOfMemory)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

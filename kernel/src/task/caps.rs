@@ -234,32 +234,41 @@ impl Kernel {
                     }
                 }
                 if last {
-                    self.channels.remove(id);
+                    if let Some(c) = self.channels.remove(id) {
+                        self.uncharge_object(c.charge);
+                    }
                     self.object_destroyed(obj);
                 }
             }
             Object::Badge(id) if last => {
-                self.badges.remove(id);
+                if let Some(b) = self.badges.remove(id) {
+                    self.uncharge_object(b.charge);
+                }
                 self.notify(obj, BADGE_CLOSED);
                 self.object_destroyed(obj);
             }
             Object::UserObject(id) if last => {
-                self.uobjs.remove(id);
+                if let Some(o) = self.uobjs.remove(id) {
+                    self.uncharge_object(o.charge);
+                }
                 self.object_destroyed(obj);
             }
             Object::Notice(id) if last => {
                 if let Some(w) = self.notices.get_mut(id).and_then(|n| n.waiter.take()) {
                     self.wake(w, Rc::PeerDied, 0);
                 }
-                self.notices.remove(id);
+                if let Some(n) = self.notices.remove(id) {
+                    self.uncharge_object(n.charge);
+                }
                 self.subs.retain(|s| s.notice != id);
                 self.object_destroyed(obj);
             }
             Object::Mdl(id) if last => {
                 if let Some(m) = self.mdls.remove(id) {
-                    let (charged, pages) = (m.charged_to, m.frames.len());
+                    let (charged, pages, charge) = (m.charged_to, m.frames.len(), m.charge);
                     m.free();
                     self.uncharge_frames(charged, pages);
+                    self.uncharge_object(charge);
                 }
                 self.object_destroyed(obj);
             }

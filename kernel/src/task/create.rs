@@ -8,7 +8,7 @@ use kos_abi::msg::notice::BADGE_CLOSED;
 use kos_abi::{Handle, Rc, Rights};
 
 use super::Kernel;
-use super::object::{Badge, Channel, Mdl, Notice, Object, Subscription, UserObject};
+use super::object::{Badge, Channel, Charge, Mdl, Notice, Object, Subscription, UserObject, cost};
 use super::process::Process;
 use super::thread::Pid;
 
@@ -22,14 +22,26 @@ fn full(e: SlabError) -> Rc {
 }
 
 impl Kernel {
+    /// Charge `owner` `bytes` of kernel memory for an object it makes.
+    fn charge_object(&mut self, owner: Pid, bytes: u64) -> Result<Charge, Rc> {
+        self.charge(owner, 0, bytes)?;
+        Ok(Charge {
+            to: Some(owner),
+            bytes,
+        })
+    }
+
+    /// An object's memory goes back to whoever it was charged to.
+    pub(super) fn uncharge_object(&mut self, c: Charge) {
+        if let Some(pid) = c.to {
+            let _ = self.charge(pid, c.bytes, 0);
+        }
+    }
+
     /// A new channel served by `owner`: its server end (SERVER, LISTENER)
     /// and one client end (CLIENT), both in `owner`'s table.
     pub fn create_channel(&mut self, owner: Pid) -> Result<(Handle, Handle), Rc> {
-        let channel = Channel {
-            server: Some(owner),
-            ..Channel::default()
-        };
-        let id = self.channels.insert(channel).map_err(full)?;
+        let id = self.create_static_channel(owner)?;
         let server_rights = Rights::SERVER
             | Rights::LISTENER
             | Rights::COPY
@@ -41,7 +53,9 @@ impl Kernel {
         let server = match self.add_handle(owner, Object::Channel(id), server_rights) {
             Ok(h) => h,
             Err(e) => {
-                self.channels.remove(id);
+                if let Some(c) = self.channels.remove(id) {
+                    self.uncharge_object(c.charge);
+                }
                 return Err(e);
             }
         };
@@ -55,14 +69,19 @@ impl Kernel {
     }
 
     /// A channel for a static connection, served by `server` (no handle:
-    /// the static ends hold it).
+    /// the static ends hold it), charged to `server`.
     pub fn create_static_channel(&mut self, server: Pid) -> Result<Id, Rc> {
+        let charge = self.charge_object(server, cost::<Channel>())?;
         self.channels
             .insert(Channel {
                 server: Some(server),
+                charge,
                 ..Channel::default()
             })
-            .map_err(full)
+            .map_err(|e| {
+                self.uncharge_object(charge);
+                full(e)
+            })
     }
 
     /// A badge with `value` in `owner`'s table; `notice` (with its cookie)
@@ -73,7 +92,16 @@ impl Kernel {
         value: u64,
         notice: Option<(Id, u64)>,
     ) -> Result<Handle, Rc> {
-        let id = self.badges.insert(Badge { value, refs: 0 }).map_err(full)?;
+        let charge = self.charge_object(owner, cost::<Badge>())?;
+        let badge = Badge {
+            value,
+            refs: 0,
+            charge,
+        };
+        let id = self.badges.insert(badge).map_err(|e| {
+            self.uncharge_object(charge);
+            full(e)
+        })?;
         let h = match self.add_handle(
             owner,
             Object::Badge(id),
@@ -81,7 +109,9 @@ impl Kernel {
         ) {
             Ok(h) => h,
             Err(e) => {
-                self.badges.remove(id);
+                if let Some(b) = self.badges.remove(id) {
+                    self.uncharge_object(b.charge);
+                }
                 return Err(e);
             }
         };
@@ -102,17 +132,22 @@ impl Kernel {
         context: u64,
         rights: Rights,
     ) -> Result<Handle, Rc> {
-        let id = self
-            .uobjs
-            .insert(UserObject {
-                owner,
-                context,
-                refs: 0,
-            })
-            .map_err(full)?;
+        let charge = self.charge_object(owner, cost::<UserObject>())?;
+        let object = UserObject {
+            owner,
+            context,
+            refs: 0,
+            charge,
+        };
+        let id = self.uobjs.insert(object).map_err(|e| {
+            self.uncharge_object(charge);
+            full(e)
+        })?;
         self.add_handle(owner, Object::UserObject(id), rights)
             .inspect_err(|_| {
-                self.uobjs.remove(id);
+                if let Some(o) = self.uobjs.remove(id) {
+                    self.uncharge_object(o.charge);
+                }
             })
     }
 
@@ -126,11 +161,21 @@ impl Kernel {
 
     /// A new notice in `owner`'s table, with `rights`.
     pub fn create_notice(&mut self, owner: Pid, rights: Rights) -> Result<(Id, Handle), Rc> {
-        let id = self.notices.insert(Notice::default()).map_err(full)?;
+        let charge = self.charge_object(owner, Notice::COST)?;
+        let notice = Notice {
+            charge,
+            ..Notice::default()
+        };
+        let id = self.notices.insert(notice).map_err(|e| {
+            self.uncharge_object(charge);
+            full(e)
+        })?;
         match self.add_handle(owner, Object::Notice(id), rights) {
             Ok(h) => Ok((id, h)),
             Err(e) => {
-                self.notices.remove(id);
+                if let Some(n) = self.notices.remove(id) {
+                    self.uncharge_object(n.charge);
+                }
                 Err(e)
             }
         }
@@ -163,17 +208,20 @@ impl Kernel {
     }
 
     /// Register MDL `m` and give `owner` a handle to it with `rights`.
-    pub fn create_mdl(&mut self, owner: Pid, m: Mdl, rights: Rights) -> Result<Handle, Rc> {
+    /// Its record is charged to `owner`'s memory.
+    pub fn create_mdl(&mut self, owner: Pid, mut m: Mdl, rights: Rights) -> Result<Handle, Rc> {
         let pages = m.frames.len();
         let charged = m.charged_to;
-        let id = match self.mdls.reserve_one() {
-            Ok(()) => self.mdls.insert(m).map_err(full)?,
-            Err(e) => {
-                m.free();
-                self.uncharge_frames(charged, pages);
-                return Err(full(e));
-            }
-        };
+        let made = self.mdls.reserve_one().map_err(full).and_then(|()| {
+            m.charge = self.charge_object(owner, m.cost())?;
+            Ok(())
+        });
+        if let Err(e) = made {
+            m.free();
+            self.uncharge_frames(charged, pages);
+            return Err(e);
+        }
+        let id = self.mdls.insert(m).map_err(full)?;
         match self.add_handle(owner, Object::Mdl(id), rights) {
             Ok(h) => Ok(h),
             Err(e) => {

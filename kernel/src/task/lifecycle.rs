@@ -160,9 +160,11 @@ impl Kernel {
             }
         };
         debug_assert_eq!(Slot::of(pid), slot);
-        // The well-known handles: itself (index 0) and the kernel (index 1).
+        // Its handle table, whole, charged to its memory; then the
+        // well-known handles: itself (index 0) and the kernel (index 1).
         let setup = self
-            .add_handle(pid, Object::Task(pid), Rights::all())
+            .reserve_handle_table(pid)
+            .and_then(|()| self.add_handle(pid, Object::Task(pid), Rights::all()))
             .and_then(|h| {
                 debug_assert_eq!(h, Handle::SELF_TASK);
                 self.add_handle(pid, Object::Kernel, Rights::all())
@@ -177,6 +179,20 @@ impl Kernel {
             return Err(e);
         }
         Ok(pid)
+    }
+
+    /// Reserve `pid`'s handle table to its limit and charge it to its
+    /// memory: handles never grow the kernel heap afterwards.
+    fn reserve_handle_table(&mut self, pid: Pid) -> Result<(), Rc> {
+        let p = self.procs.get_mut(pid).ok_or(Rc::InvalidArgument)?;
+        let limit = MAX_HANDLES.min(crate::security::quota(p.subject).handles as usize);
+        self.charge(
+            pid,
+            0,
+            HandleTable::<super::object::Cap>::size_for(limit) as u64,
+        )?;
+        let p = self.procs.get_mut(pid).ok_or(Rc::InvalidArgument)?;
+        p.handles.reserve_all()
     }
 
     /// The initial thread of a not-yet-started process: at `entry`, on a
@@ -345,6 +361,11 @@ impl Kernel {
         p.exit = fault.unwrap_or_default();
         p.exit.status = status as u32;
         p.exit.code = code;
+        // What it kept in the kernel heap for its own use goes now: its
+        // symbol tables, ELF header and handle table.
+        let kept = p.syms.take().map_or(0, |s| s.kmem())
+            + p.elf_hdr.take().map_or(0, |h| h.len())
+            + HandleTable::<super::object::Cap>::size_for(p.handles.limit());
         let threads = core::mem::take(&mut p.threads);
         budget::uncharge(Slot::of(pid), Kind::Threads, threads.len() as u64);
         budget::uncharge(Slot::of(pid), Kind::Handles, p.handles.len() as u64);
@@ -355,6 +376,7 @@ impl Kernel {
         let info = p.exit;
         let is_init = self.init == Some(pid);
 
+        self.charge(pid, kept as u64, 0).ok();
         for tid in threads {
             self.kill_thread(tid, code);
         }

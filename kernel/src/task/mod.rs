@@ -178,10 +178,13 @@ impl Kernel {
         let slot = budget::Slot::of(pid);
         if new > old {
             budget::charge(slot, budget::Kind::Memory, new - old)?;
+            p.kmem += new - old;
         } else {
-            budget::uncharge(slot, budget::Kind::Memory, old - new);
+            // Never more than it holds: its creators' accounts hold others'.
+            let back = (old - new).min(p.kmem);
+            budget::uncharge(slot, budget::Kind::Memory, back);
+            p.kmem -= back;
         }
-        p.kmem = p.kmem.saturating_sub(old).saturating_add(new);
         Ok(())
     }
 
@@ -235,11 +238,21 @@ pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
         mdls: Slab::new(MAX_OBJECTS),
         subs: Vec::new(),
     });
-    // Every process, thread and handle slot up front: the kernel heap in
-    // use then does not grow with the number of objects that ever lived.
+    // Every process, thread, handle and subscription slot up front: the
+    // kernel heap in use then does not grow with the number of objects
+    // that ever lived, and none of these is taken from it on a process's
+    // behalf (their shares are bounded by budgets instead).
     let _ = k.procs.reserve_all();
     let _ = k.threads.reserve_all();
     let _ = k.cdt.reserve_all();
+    let _ = k.channels.reserve_all();
+    let _ = k.badges.reserve_all();
+    let _ = k.uobjs.reserve_all();
+    let _ = k.notices.reserve_all();
+    let _ = k.mdls.reserve_all();
+    let _ = k
+        .subs
+        .try_reserve_exact(kos_abi::msg::notice::MAX_SUBSCRIPTIONS);
     let no_process = Pid {
         index: u32::MAX,
         generation: 0,

@@ -57,6 +57,20 @@ pub struct Cap {
     pub badge: Option<Id>,
 }
 
+/// Kernel heap an object holds, charged to the process that made it
+/// (against its budget's `memory`) until the object goes.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct Charge {
+    pub to: Option<super::thread::Pid>,
+    pub bytes: u64,
+}
+
+/// What an object of type `T` costs in kernel heap: its slab slot and the
+/// slab's free-list entry.
+pub const fn cost<T>() -> u64 {
+    (core::mem::size_of::<T>() + 2 * core::mem::size_of::<u32>()) as u64
+}
+
 /// An IPC channel: clients `Call` through client ends, servers `Recv` and
 /// `Reply` on server ends; all ends name this one object.
 #[derive(Default)]
@@ -73,6 +87,7 @@ pub struct Channel {
     /// The process serving it, as the security monitor names the target:
     /// its creator or static server, then whoever last received on it.
     pub server: Option<Pid>,
+    pub charge: Charge,
 }
 
 /// A resource transfer context: its value reaches the server with every
@@ -81,6 +96,7 @@ pub struct Badge {
     pub value: u64,
     /// Badge handles plus handle-tree nodes carrying the badge.
     pub refs: u32,
+    pub charge: Charge,
 }
 
 /// A server's own resource behind a handle (KnHandleCreateUserObject).
@@ -88,6 +104,7 @@ pub struct UserObject {
     pub owner: Pid,
     pub context: u64,
     pub refs: u32,
+    pub charge: Charge,
 }
 
 /// A notification receiver: a bounded queue of events and at most one
@@ -97,6 +114,13 @@ pub struct Notice {
     pub refs: u32,
     pub events: VecDeque<Event>,
     pub waiter: Option<Tid>,
+    pub charge: Charge,
+}
+
+impl Notice {
+    /// Its record and a full queue.
+    pub const COST: u64 = cost::<Notice>()
+        + (kos_abi::msg::notice::MAX_QUEUED * core::mem::size_of::<Event>()) as u64;
 }
 
 /// What a notice is told about, and how.
@@ -118,6 +142,8 @@ pub struct Mdl {
     /// The process whose frames quota holds these frames (its creator, for
     /// `Mdl.Create`), uncharged when they go back.
     pub charged_to: Option<super::thread::Pid>,
+    /// Its record and its list of frames.
+    pub charge: Charge,
 }
 
 impl Mdl {
@@ -147,6 +173,7 @@ impl Mdl {
             frames,
             refs: 0,
             charged_to: None,
+            charge: Charge::default(),
         })
     }
 
@@ -155,6 +182,11 @@ impl Mdl {
         for pa in self.frames {
             let _ = crate::memory::frames::free(pa);
         }
+    }
+
+    /// Its record and its list of frames.
+    pub fn cost(&self) -> u64 {
+        cost::<Mdl>() + (self.frames.len() * core::mem::size_of::<PhysAddr>()) as u64
     }
 
     pub fn size(&self) -> u64 {

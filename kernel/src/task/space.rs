@@ -57,6 +57,8 @@ pub struct AddressSpace {
     asid: u16,
     /// Sorted by start, never overlapping.
     regions: Vec<Region>,
+    /// Kernel heap its region list was charged (its capacity).
+    regions_kmem: u64,
     /// Frames held: mapped user pages plus page-table pages (and the MDL
     /// buffers its process made).
     frames: Frames,
@@ -220,6 +222,7 @@ impl AddressSpace {
             table,
             asid,
             regions: Vec::new(),
+            regions_kmem: 0,
             frames,
             heap_next: HEAP_AREA_BASE,
             stack_next: STACK_AREA_TOP,
@@ -262,7 +265,26 @@ impl AddressSpace {
         if self.regions.len() >= MAX_REGIONS {
             return Err(Rc::QuotaExceeded);
         }
-        self.regions.try_reserve(1).map_err(|_| Rc::OutOfMemory)?;
+        if self.regions.len() == self.regions.capacity() {
+            // The list grows in doublings, each charged to the budget's
+            // memory until the space goes.
+            let more = self
+                .regions
+                .capacity()
+                .max(4)
+                .min(MAX_REGIONS - self.regions.len());
+            let bytes = (more * core::mem::size_of::<Region>()) as u64;
+            if let Some(a) = self.frames.account {
+                budget::charge(a, Kind::Memory, bytes)?;
+            }
+            if self.regions.try_reserve_exact(more).is_err() {
+                if let Some(a) = self.frames.account {
+                    budget::uncharge(a, Kind::Memory, bytes);
+                }
+                return Err(Rc::OutOfMemory);
+            }
+            self.regions_kmem += bytes;
+        }
         let at = self.regions.partition_point(|x| x.start < r.start);
         self.regions.insert(at, r);
         Ok(())
@@ -749,6 +771,9 @@ impl AddressSpace {
     /// MDL whose mapping went (the MDL owns those frames).
     pub fn destroy(mut self, mut released: impl FnMut(kernel_core::slab::Id)) {
         let regions = core::mem::take(&mut self.regions);
+        if let Some(a) = self.frames.account {
+            budget::uncharge(a, Kind::Memory, self.regions_kmem);
+        }
         for r in regions.iter() {
             match r.kind {
                 RegionKind::Guard => {}

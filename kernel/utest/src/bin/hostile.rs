@@ -28,6 +28,11 @@ const SELF: &str = concat!("/tests/", env!("CARGO_BIN_NAME"));
 const HOG: &str = "utest.hostile.Hog";
 /// The `processes` of its quota (utest.policy).
 const HOG_PROCESSES: i64 = 4;
+/// The `memory` of its quota.
+const HOG_MEMORY: u64 = 64 << 10;
+/// Kernel heap a tree may use beyond its budget: the small lists that are
+/// not charged (a process's thread list, a channel's queues).
+const HEAP_SLACK: u64 = 4 << 10;
 /// What the hog reports when it holds all it could: one line per kind.
 const REPORT_SIZE: u64 = 4096;
 
@@ -46,6 +51,7 @@ fn main() -> i32 {
 /// quota, and leaves it running.
 fn a_hog_is_contained() -> TestResult {
     let report = OwnedHandle::new(check_ok!(mdl::create(REPORT_SIZE), "report MDL"));
+    let heap_before = check_ok!(libkos::sys::mem_stats(), "kernel memory stats").heap_used;
     let hog = check_ok!(
         Process::init_ex(
             &Params::new(HOG).env("role", "hog"),
@@ -77,6 +83,14 @@ fn a_hog_is_contained() -> TestResult {
         let _ = libkos::syscall::sleep_ns(ms(10));
     };
     libkos::println!("utest-hostile: the hog holds: {}", text.replace('\n', "; "));
+    // What its tree took of the kernel heap is charged to its budget.
+    let heap = check_ok!(libkos::sys::mem_stats(), "kernel memory stats").heap_used;
+    let took = heap.saturating_sub(heap_before);
+    libkos::println!("utest-hostile: the hog's tree took {took} bytes of kernel heap");
+    check!(
+        took <= HOG_MEMORY + HEAP_SLACK,
+        "the hog's tree took {took} bytes of kernel heap, over its {HOG_MEMORY}-byte budget"
+    );
     let subs = format!(
         "subscriptions {} rcQuotaExceeded",
         libkos::abi::msg::notice::MAX_SUBSCRIPTIONS_PER_PROCESS

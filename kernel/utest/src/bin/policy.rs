@@ -24,7 +24,7 @@ use libkos::services::door;
 use libkos::syscall::FOREVER;
 use libkos::task::Task;
 use libkos::test::TestResult;
-use libkos::{Rc, handle, mdl, notice, romfs, thread, vm};
+use libkos::{Rc, handle, mdl, romfs, thread, vm};
 use utest::{CHILD_TIMEOUT_NS, child_result, expect_exit, expect_rc, ms, role};
 
 libkos::main!(main);
@@ -492,9 +492,11 @@ fn stopped_at(what: &str, count: usize, stop: Rc, want: usize) -> TestResult {
 
 /// Runs as class QUOTA: each of its quota's limits holds at its number.
 fn quota_child() -> Result<(), String> {
-    // Handles: it starts with two (itself, the kernel); notices fill the
-    // rest of its table.
-    let (notices, stop) = fill(2 * QUOTA_HANDLES, |_| notice::create());
+    // Handles: it starts with two (itself, the kernel); copies of its own
+    // (which cost no object's memory) fill the rest of its table.
+    let (notices, stop) = fill(2 * QUOTA_HANDLES, |_| {
+        handle::copy(Handle::SELF_TASK, Rights::empty())
+    });
     stopped_at("handles", notices.len() + 2, stop, QUOTA_HANDLES)?;
     for n in notices {
         let _ = handle::close(n);
