@@ -79,6 +79,7 @@ static TESTS: &[Test] = tests![
     space::bad_addresses_refused,
     space::refusals_change_nothing,
     space::stacks_heap_and_destroy,
+    space::freed_addresses_are_reused,
     timer::tick_arrives,
     timer::counter_monotonic,
 ];

@@ -207,3 +207,52 @@ pub fn stacks_heap_and_destroy() -> TestResult {
     );
     Ok(())
 }
+
+/// Freed addresses are found again: a process that allocates and frees,
+/// or starts and ends threads, for ever never runs out of addresses; an
+/// allocation that fits in a hole between others goes there, a free page
+/// apart from each.
+pub fn freed_addresses_are_reused() -> TestResult {
+    let mut s = space(256)?;
+    let err = |what: &str, e: Rc| alloc::format!("{what}: {e}");
+    let a = s.allocate(PAGE_SIZE).map_err(|e| err("a", e))?;
+    let b = s.allocate(4 * PAGE_SIZE).map_err(|e| err("b", e))?;
+    let c = s.allocate(PAGE_SIZE).map_err(|e| err("c", e))?;
+    check!(b == a + 2 * PAGE_SIZE, "no guard page between allocations");
+    for round in 0..1000 {
+        s.free(b, 4 * PAGE_SIZE).map_err(|e| err("free b", e))?;
+        let again = s.allocate(4 * PAGE_SIZE).map_err(|e| err("b again", e))?;
+        check!(
+            again == b,
+            "round {round}: freed range not reused: {again:#x} != {b:#x}"
+        );
+    }
+    // A smaller one fits in the hole too, leaving a page on either side.
+    s.free(b, 4 * PAGE_SIZE).map_err(|e| err("free b", e))?;
+    let small = s.allocate(PAGE_SIZE).map_err(|e| err("small", e))?;
+    check!(
+        small == b,
+        "small allocation at {small:#x}, not in the hole at {b:#x}"
+    );
+    let next = s.allocate(PAGE_SIZE).map_err(|e| err("next", e))?;
+    check!(
+        next == b + 2 * PAGE_SIZE,
+        "second one at {next:#x}, not beside the first"
+    );
+    let too_big = s.allocate(3 * PAGE_SIZE).map_err(|e| err("too big", e))?;
+    check!(
+        too_big > c,
+        "an allocation too big for the hole went into it: {too_big:#x}"
+    );
+    let top = s.new_stack(16 * 1024).map_err(|e| err("stack", e))?;
+    for round in 0..1000 {
+        s.release(top - 16 * 1024);
+        let again = s.new_stack(16 * 1024).map_err(|e| err("stack again", e))?;
+        check!(
+            again == top,
+            "round {round}: stack range not reused: {again:#x} != {top:#x}"
+        );
+    }
+    s.destroy(|_| {});
+    Ok(())
+}

@@ -14,6 +14,10 @@ use kernel_core::paging::{Access, Attrs, PageSize, PageTable, PagingError, Table
 use kos_abi::Rc;
 use kos_abi::vm::{HEAP_AREA_BASE, STACK_AREA_TOP, USER_END, USER_MIN};
 
+/// The bottom of the stack area (64 GiB below its top); the allocation
+/// area ends here.
+const STACK_AREA_BASE: u64 = STACK_AREA_TOP - (64 << 30);
+
 use super::budget::{self, Kind, Slot};
 use crate::arch::sync::IrqLock;
 use crate::arch::user;
@@ -62,8 +66,6 @@ pub struct AddressSpace {
     /// Frames held: mapped user pages plus page-table pages (and the MDL
     /// buffers its process made).
     frames: Frames,
-    heap_next: u64,
-    stack_next: u64,
     /// Recent translations (see [`SoftTlb`]).
     tlb: SoftTlb,
 }
@@ -224,8 +226,6 @@ impl AddressSpace {
             regions: Vec::new(),
             regions_kmem: 0,
             frames,
-            heap_next: HEAP_AREA_BASE,
-            stack_next: STACK_AREA_TOP,
             tlb: SoftTlb::new(),
         })
     }
@@ -397,18 +397,53 @@ impl AddressSpace {
         }
     }
 
-    /// Where the next `size` bytes (page-rounded, non-zero) of the
-    /// allocation area go: upwards from the last, well clear of the stacks.
+    /// Where `size` bytes (page-rounded, non-zero) of the allocation area
+    /// go: the lowest free range with an unmapped page on either side (so
+    /// overruns fault). Freed ranges are found again, so a process that
+    /// allocates and frees for ever never runs out of addresses.
     fn heap_range(&self, size: u64) -> Result<(u64, u64), Rc> {
         if size == 0 {
             return Err(Rc::InvalidArgument);
         }
-        let start = self.heap_next;
+        let mut start = HEAP_AREA_BASE;
+        for r in self.regions.iter().filter(|r| r.end > HEAP_AREA_BASE) {
+            let fits = start
+                .checked_add(size + PAGE_SIZE)
+                .is_some_and(|e| e <= r.start);
+            if fits {
+                break;
+            }
+            start = start.max(r.end + PAGE_SIZE);
+        }
         let end = start.checked_add(size).ok_or(Rc::OutOfMemory)?;
-        if end > self.stack_next.saturating_sub(1 << 32) {
+        if end > STACK_AREA_BASE {
             return Err(Rc::OutOfMemory);
         }
         Ok((start, end))
+    }
+
+    /// Where a stack of `size` bytes and its guard go: the highest free
+    /// range of the stack area (freed stacks are found again).
+    fn stack_range(&self, size: u64) -> Result<u64, Rc> {
+        let need = size
+            .checked_add(GUARD_PAGES * PAGE_SIZE)
+            .ok_or(Rc::OutOfMemory)?;
+        let mut top = STACK_AREA_TOP;
+        for r in self
+            .regions
+            .iter()
+            .rev()
+            .filter(|r| r.start < STACK_AREA_TOP)
+        {
+            if r.end <= top.saturating_sub(need) {
+                break;
+            }
+            top = top.min(r.start);
+        }
+        match top.checked_sub(need) {
+            Some(guard) if guard >= STACK_AREA_BASE => Ok(top),
+            _ => Err(Rc::OutOfMemory),
+        }
     }
 
     /// `VmReserve`: zeroed pages with `attrs` at `addr`, or where the
@@ -419,9 +454,6 @@ impl AddressSpace {
             None => self.heap_range(size)?,
         };
         self.map_new(start, end, RegionKind::Reserved, attrs, |_, _| {})?;
-        if addr.is_none() {
-            self.heap_next = end + PAGE_SIZE;
-        }
         Ok(start)
     }
 
@@ -433,8 +465,7 @@ impl AddressSpace {
     /// A free range of `size` bytes at an address of the kernel's choosing
     /// (`LoadSeg` at address 0), kept apart from the next by a guard page.
     pub fn pick_range(&mut self, size: u64) -> Result<u64, Rc> {
-        let (start, end) = self.heap_range(size)?;
-        self.heap_next = end + PAGE_SIZE;
+        let (start, _) = self.heap_range(size)?;
         Ok(start)
     }
 
@@ -442,8 +473,6 @@ impl AddressSpace {
     pub fn allocate(&mut self, size: u64) -> Result<u64, Rc> {
         let (start, end) = self.heap_range(round_up(size).ok_or(Rc::InvalidArgument)?)?;
         self.map_new(start, end, RegionKind::Heap, Attrs::USER_DATA, |_, _| {})?;
-        // Leave an unmapped page between allocations: overruns fault.
-        self.heap_next = end + PAGE_SIZE;
         Ok(start)
     }
 
@@ -503,14 +532,9 @@ impl AddressSpace {
     /// returns its top (16-byte aligned, as the AAPCS64 requires).
     pub fn new_stack(&mut self, size: u64) -> Result<u64, Rc> {
         let size = round_up(size).ok_or(Rc::InvalidArgument)?;
-        let top = self.stack_next;
-        let bottom = top.checked_sub(size).ok_or(Rc::OutOfMemory)?;
-        let guard = bottom
-            .checked_sub(GUARD_PAGES * PAGE_SIZE)
-            .ok_or(Rc::OutOfMemory)?;
-        if guard < self.heap_next {
-            return Err(Rc::OutOfMemory);
-        }
+        let top = self.stack_range(size)?;
+        let bottom = top - size;
+        let guard = bottom - GUARD_PAGES * PAGE_SIZE;
         self.map_new(bottom, top, RegionKind::Stack, Attrs::USER_DATA, |_, _| {})?;
         let r = Region {
             start: guard,
@@ -521,7 +545,6 @@ impl AddressSpace {
             self.release(bottom);
             return Err(e);
         }
-        self.stack_next = guard;
         Ok(top)
     }
 
@@ -583,7 +606,6 @@ impl AddressSpace {
             self.unmap_shared_pages(start, end);
             return Err(e);
         }
-        self.heap_next = end + PAGE_SIZE;
         Ok(start)
     }
 
