@@ -64,6 +64,16 @@ pub const TEST_PROGRAMS: &[&str] = &[
     "utest-policy",
 ];
 
+/// The initial scheduling policy einit gives a program it runs (`class
+/// priority`, after its path in `/etc/init.tests`): the ceiling of every
+/// thread it starts. The others start as Normal threads at the default
+/// priority. Each of these runs its tests in a Normal thread.
+pub const RAISED: &[(&str, &str)] = &[
+    ("utest-sched", "Fifo 31"),
+    ("utest-policy", "RoundRobin 20"),
+    ("ubench", "Fifo 31"),
+];
+
 /// Programs carried as data (not run by einit): (cargo bin name, path in
 /// the test image, path in the benchmark image).
 pub const DATA_PROGRAMS: &[(&str, &str, &str)] = &[("utest-nop", "/tests/data/nop", "/bench/nop")];
@@ -208,11 +218,16 @@ pub fn check_user_elf(data: &[u8]) -> Result<()> {
 }
 
 /// A test list as einit reads it (`/etc/init.tests`): a comment line, then
-/// one path per line.
+/// one path per line, with its initial policy if [`RAISED`] names one.
 pub fn init_list(comment: &str, paths: &[&str]) -> String {
     let mut s = format!("# {comment}\n");
     for p in paths {
         s.push_str(p);
+        let name = p.rsplit('/').next().unwrap_or(p);
+        if let Some((_, policy)) = RAISED.iter().find(|(n, _)| *n == name) {
+            s.push(' ');
+            s.push_str(policy);
+        }
         s.push('\n');
     }
     s
@@ -586,7 +601,12 @@ mod tests {
         let img = Image::new(&bytes).unwrap();
         assert_eq!(read(&img, "/bin/einit"), progs.get("einit").unwrap());
         let list = String::from_utf8(read(&img, "/etc/init.tests")).unwrap();
-        let listed: Vec<&str> = list.lines().filter(|l| !l.starts_with('#')).collect();
+        let listed: Vec<&str> = list
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split(' ').next().unwrap_or(l))
+            .collect();
+        assert!(list.contains("/tests/utest-sched Fifo 31\n"), "{list}");
         let expected: Vec<String> = TEST_PROGRAMS
             .iter()
             .map(|n| format!("/tests/{n}"))

@@ -24,8 +24,9 @@ extern crate alloc;
 use alloc::vec::Vec;
 
 use libkos::abi::components::COMPONENTS;
+use libkos::abi::decl::Named;
 use libkos::abi::init::Description;
-use libkos::abi::sched::DEFAULT_PRIORITY;
+use libkos::abi::sched::{DEFAULT_PRIORITY, SchedClass, SchedPolicy};
 use libkos::abi::task::{CreateFlags, ExitInfo};
 use libkos::process::{self, Exit, INFINITE, Params, Process};
 use libkos::task::{self, Describe, FOREVER, Task};
@@ -73,21 +74,54 @@ fn name_of(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// Starts the program at `path`, named and classed after its file name.
-fn start(path: &str) -> Result<Task, Rc> {
+/// Starts the program at `path`, named and classed after its file name,
+/// with its initial thread's `policy` if given (the ceiling of its
+/// threads).
+fn start(path: &str, policy: Option<SchedPolicy>) -> Result<Task, Rc> {
     let name = name_of(path);
     let task = Task::create_as(name, name, path, DEFAULT_PRIORITY, CreateFlags::FROM_ROMFS)?;
+    if let Some(policy) = policy {
+        task.set_initial_thread_sched_policy(policy)?;
+    }
     task.resume()?;
     Ok(task)
+}
+
+/// A list line: the path, then the initial policy if any
+/// (`/tests/utest-sched Fifo 31`); `None` if the policy is malformed.
+fn entry(line: &str) -> Option<(&str, Option<SchedPolicy>)> {
+    let mut words = line.split_whitespace();
+    let path = words.next()?;
+    let policy = match (words.next(), words.next()) {
+        (None, _) => None,
+        (Some(class), Some(priority)) => {
+            let class = <SchedClass as Named>::VALUES
+                .iter()
+                .find(|(n, _)| *n == class)?
+                .1 as u32;
+            Some(SchedPolicy {
+                class,
+                priority: priority.parse().ok()?,
+                ..Default::default()
+            })
+        }
+        (Some(_), None) => return None,
+    };
+    words.next().is_none().then_some((path, policy))
 }
 
 fn run_tests(list: &[u8]) -> i32 {
     let list = programs(list);
     println!("einit: running {} test programs from {TESTS}", list.len());
     let mut failed = 0;
-    for path in &list {
+    for line in &list {
+        let Some((path, policy)) = entry(line) else {
+            failed += 1;
+            println!("test einit::{line} ... FAILED malformed line in {TESTS}");
+            continue;
+        };
         let name = name_of(path);
-        let outcome: Result<ExitInfo, Rc> = start(path).and_then(|t| {
+        let outcome: Result<ExitInfo, Rc> = start(path, policy).and_then(|t| {
             let info = t.wait(FOREVER);
             let _ = t.close();
             info

@@ -526,10 +526,17 @@ impl Kernel {
         }
         let class = SchedClass::from_u32(policy.class).ok_or(Rc::InvalidArgument)?;
         let (priority, quantum) = (policy.priority, policy.quantum_ticks);
-        kernel_core::sched::level(class, priority).ok_or(Rc::InvalidArgument)?;
+        let level = kernel_core::sched::level(class, priority).ok_or(Rc::InvalidArgument)?;
         let p = self.procs.get_mut(pid).ok_or(Rc::InvalidArgument)?;
         if p.lifecycle != Lifecycle::Running {
             return Err(Rc::Busy);
+        }
+        // No thread ranks above the initial one as its creator set it
+        // (SetInitialThreadPriority, SetInitialThreadSchedPolicy): the
+        // creator's choice is the process's ceiling, within its class's.
+        let (iclass, ipriority, _) = p.initial;
+        if kernel_core::sched::level(iclass, ipriority).is_none_or(|ceiling| level > ceiling) {
+            return Err(Rc::QuotaExceeded);
         }
         if p.threads.len() >= MAX_THREADS_PER_PROCESS {
             return Err(Rc::QuotaExceeded);

@@ -497,3 +497,25 @@ pub fn not_a_task() -> Result<libkos::handle::OwnedHandle, String> {
         .map(libkos::handle::OwnedHandle::new)
         .map_err(|e| format!("notice::create: {e}"))
 }
+
+/// Runs `f` in a Normal thread at the default priority and returns what
+/// it returns: for a program einit starts with a raised initial policy
+/// (the ceiling of its threads, see xtask's `RAISED`) whose tests expect
+/// to run as an ordinary thread.
+pub fn in_normal_thread(f: fn() -> i32) -> i32 {
+    let normal = libkos::abi::sched::SchedPolicy {
+        class: libkos::abi::sched::SchedClass::Normal as u32,
+        priority: DEFAULT_PRIORITY,
+        ..Default::default()
+    };
+    // The tests' own stack: as large as the initial thread's.
+    match libkos::thread::spawn(normal, 1 << 20, move || i64::from(f())) {
+        Ok(t) => t
+            .join(libkos::syscall::FOREVER)
+            .map_or(99, |code| code as i32),
+        Err(e) => {
+            libkos::println!("cannot start the tests' thread: {e}");
+            98
+        }
+    }
+}

@@ -41,9 +41,7 @@ pub const DEFAULT_QUANTUM_TICKS: u32 = 2;
 pub const TICK_HZ: u64 = 100;
 
 /// A scheduling policy: class, priority, class parameters.
-#[derive(
-    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
-)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
 pub struct SchedPolicy {
     /// A [`SchedClass`] value.
@@ -53,6 +51,18 @@ pub struct SchedPolicy {
     pub quantum_ticks: u32,
     pub _reserved: u32,
 }
+/// An ordinary thread: Normal, at the default priority.
+impl Default for SchedPolicy {
+    fn default() -> Self {
+        SchedPolicy {
+            class: SchedClass::Normal as u32,
+            priority: DEFAULT_PRIORITY,
+            quantum_ticks: 0,
+            _reserved: 0,
+        }
+    }
+}
+
 crate::fields!(SchedPolicy {
     class: u32 as SchedClass,
     priority: u32,

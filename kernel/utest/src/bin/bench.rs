@@ -109,7 +109,7 @@ fn main() -> i32 {
             println!("ubench: unknown role {other}");
             64
         }
-        None => bench_main(),
+        None => utest::in_normal_thread(bench_main),
     }
 }
 

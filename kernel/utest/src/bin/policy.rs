@@ -45,22 +45,34 @@ const QUOTA_MEMORY: u64 = 16 * 1024;
 fn main() -> i32 {
     match role() {
         Some(r) => child_result(r, run_role(r)),
-        None => libkos::test::run(
-            "utest_policy",
-            libkos::tests![
-                granted_calls_work,
-                refused_kernel_call_is_audited,
-                refused_starts_are_audited,
-                audit_needs_its_right,
-                door_state_machine,
-                door_counts_and_remembers,
-                refused_response_and_error,
-                rule_on_one_instance,
-                security_questions,
-                no_read_down,
-                quotas_stop_at_their_number,
-            ],
-        ),
+        None => utest::in_normal_thread(tests),
+    }
+}
+
+fn tests() -> i32 {
+    libkos::test::run(
+        "utest_policy",
+        libkos::tests![
+            granted_calls_work,
+            refused_kernel_call_is_audited,
+            refused_starts_are_audited,
+            audit_needs_its_right,
+            door_state_machine,
+            door_counts_and_remembers,
+            refused_response_and_error,
+            rule_on_one_instance,
+            security_questions,
+            no_read_down,
+            quotas_stop_at_their_number,
+        ],
+    )
+}
+
+fn policy(class: SchedClass, priority: u32) -> SchedPolicy {
+    SchedPolicy {
+        class: class as u32,
+        priority,
+        ..SchedPolicy::default()
     }
 }
 
@@ -397,7 +409,20 @@ fn no_read_down() -> TestResult {
 }
 
 fn quotas_stop_at_their_number() -> TestResult {
-    let t = utest::start_role(SELF, QUOTA, "quota")?;
+    // Its initial thread at the class's ceiling, round-robin: the ceiling
+    // of the threads it starts.
+    let t = Task::create_as(
+        "quota",
+        QUOTA,
+        SELF,
+        DEFAULT_PRIORITY,
+        CreateFlags::FROM_ROMFS,
+    )
+    .map_err(|e| format!("create the quota child: {e}"))?;
+    t.set_initial_thread_sched_policy(policy(SchedClass::RoundRobin, QUOTA_PRIORITY))
+        .and_then(|()| t.set_env(b"role=quota"))
+        .and_then(|()| t.resume())
+        .map_err(|e| format!("start the quota child: {e}"))?;
     let info = t.wait(CHILD_TIMEOUT_NS).map_err(|e| format!("wait: {e}"))?;
     expect_exit(&info, 0)?;
     // Its priority ceiling binds its creator too.
@@ -502,11 +527,6 @@ fn quota_child() -> Result<(), String> {
         let _ = handle::close(n);
     }
 
-    let policy = |class: SchedClass, priority: u32| SchedPolicy {
-        class: class as u32,
-        priority,
-        ..SchedPolicy::default()
-    };
     // Threads: the initial one and QUOTA_THREADS - 1 more.
     let (threads, stop) = fill(2 * QUOTA_THREADS, |_| {
         thread::spawn(policy(SchedClass::Normal, DEFAULT_PRIORITY), 0, || {

@@ -18,6 +18,8 @@ use core::arch::asm;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::SeqCst};
 
 use libkos::abi::sched::SchedPolicy;
+use libkos::abi::task::CreateFlags;
+use libkos::task::Task;
 use libkos::test::TestResult;
 use libkos::thread::{self, fifo, round_robin, state};
 use libkos::{Rc, check, check_eq, check_ok, syscall, time};
@@ -26,10 +28,18 @@ use utest::{ms, now};
 libkos::main!(main);
 
 fn main() -> i32 {
+    match utest::role() {
+        Some(r) if r.starts_with("ceiling-") => ceiling_child(r),
+        _ => utest::in_normal_thread(tests),
+    }
+}
+
+fn tests() -> i32 {
     libkos::test::run(
         "utest_sched",
         libkos::tests![
             higher_priority_preempts,
+            threads_bounded_by_the_initial_policy,
             round_robin_takes_turns,
             fifo_runs_to_completion,
             blocked_thread_uses_no_cpu,
@@ -40,6 +50,79 @@ fn main() -> i32 {
 }
 
 const JOIN_TIMEOUT: u64 = 20_000_000_000;
+const SELF: &str = concat!("/tests/", env!("CARGO_BIN_NAME"));
+
+/// No thread of a process ranks above its initial thread as its creator
+/// set it (SetInitialThreadPriority / SetInitialThreadSchedPolicy): a child
+/// started Normal at 5 may start Normal threads up to 5 and no real-time
+/// one; one started FIFO at 3 may start FIFO or round-robin threads up to
+/// 3 and any Normal one.
+fn threads_bounded_by_the_initial_policy() -> TestResult {
+    for (role, initial) in [("ceiling-normal5", None), ("ceiling-fifo3", Some(fifo(3)))] {
+        let t = check_ok!(
+            Task::create_as(role, "", SELF, 5, CreateFlags::FROM_ROMFS),
+            "create {role}"
+        );
+        if let Some(p) = initial {
+            check_ok!(
+                t.set_initial_thread_sched_policy(p),
+                "{role}'s initial policy"
+            );
+        }
+        check_ok!(
+            t.set_env(format!("role={role}").as_bytes()),
+            "{role}'s role"
+        );
+        check_ok!(t.resume(), "start {role}");
+        let info = check_ok!(t.wait(JOIN_TIMEOUT), "wait for {role}");
+        utest::expect_exit(&info, 0).map_err(|e| format!("{role}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// A child of [`threads_bounded_by_the_initial_policy`]: the threads it may
+/// and may not start; exits with the number of answers that were wrong.
+fn ceiling_child(role: &str) -> i32 {
+    let normal = |priority| SchedPolicy {
+        class: libkos::abi::sched::SchedClass::Normal as u32,
+        priority,
+        ..Default::default()
+    };
+    let cases: &[(SchedPolicy, bool)] = match role {
+        "ceiling-normal5" => &[
+            (normal(5), true),
+            (normal(0), true),
+            (normal(6), false),
+            (fifo(0), false),
+            (round_robin(0, 1), false),
+        ],
+        _ => &[
+            (fifo(3), true),
+            (round_robin(3, 1), true),
+            (normal(31), true),
+            (fifo(4), false),
+            (round_robin(31, 1), false),
+        ],
+    };
+    let mut wrong = 0;
+    for (policy, allowed) in cases {
+        match thread::spawn(*policy, 0, || 0) {
+            Ok(t) if *allowed => {
+                let _ = t.join(JOIN_TIMEOUT);
+            }
+            Err(Rc::QuotaExceeded) if !allowed => {}
+            other => {
+                wrong += 1;
+                libkos::println!(
+                    "{role}: a thread of {policy:?}: {:?}, expected {}",
+                    other.map(|_| ()),
+                    if *allowed { "Ok" } else { "rcQuotaExceeded" }
+                );
+            }
+        }
+    }
+    wrong
+}
 
 // ------------------------------------------------------------ preemption
 
