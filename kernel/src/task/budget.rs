@@ -89,9 +89,9 @@ pub fn open(slot: Slot, parent: Option<Slot>, limit: [u64; KINDS]) {
         return;
     };
     a.parent.store(parent.map_or(NO_PARENT, |p| p.0), Relaxed);
-    for k in 0..KINDS {
-        a.limit[k].store(limit[k], Relaxed);
-        a.used[k].store(0, Relaxed);
+    for ((l, u), want) in a.limit.iter().zip(&a.used).zip(limit) {
+        l.store(want, Relaxed);
+        u.store(0, Relaxed);
     }
 }
 

@@ -1,8 +1,9 @@
 //! A hostile program, contained: it leaves behind a hog (class
 //! `utest.hostile.Hog`) that takes all it can of the kernel's resources —
-//! notices, MDL frames, memory, threads, processes, handles, notice
-//! subscriptions (its share of the system's) — and holds
-//! them to the end of the suite. Each kind must stop at the hog's quota
+//! notices, MDL frames, memory, threads, processes (through a child that
+//! starts its own), handles, notice subscriptions (its share of the
+//! system's), kernel heap, and the CPU (it spins at its priority ceiling)
+//! — and holds them to the end of the suite. Each kind must stop at the hog's quota
 //! (rcQuotaExceeded, never the system running out), and every test program
 //! einit runs after this one must still pass (`utest-hostile` runs early).
 
@@ -28,6 +29,8 @@ const SELF: &str = concat!("/tests/", env!("CARGO_BIN_NAME"));
 const HOG: &str = "utest.hostile.Hog";
 /// The `processes` of its quota (utest.policy).
 const HOG_PROCESSES: i64 = 4;
+/// The `priority` of its quota: below every test program's.
+const HOG_PRIORITY: u32 = 8;
 /// The `memory` of its quota.
 const HOG_MEMORY: u64 = 64 << 10;
 /// Kernel heap a tree may use beyond its budget: the small lists that are
@@ -54,7 +57,7 @@ fn a_hog_is_contained() -> TestResult {
     let heap_before = check_ok!(libkos::sys::mem_stats(), "kernel memory stats").heap_used;
     let hog = check_ok!(
         Process::init_ex(
-            &Params::new(HOG).env("role", "hog"),
+            &Params::new(HOG).env("role", "hog").priority(HOG_PRIORITY),
             Some("hog"),
             Some(SELF)
         ),
@@ -111,6 +114,7 @@ fn a_hog_is_contained() -> TestResult {
         "the hog's tree is not {HOG_PROCESSES} processes: {text:?}"
     );
     for kind in [
+        "cpu-above",
         "notices",
         "mdl-frames",
         "memory",
@@ -127,7 +131,9 @@ fn a_hog_is_contained() -> TestResult {
             "{kind} stopped otherwise than at the hog's quota: {line}"
         );
     }
-    // It keeps running with its hoard; this process lets go of it.
+    // It keeps running with its hoard, spinning at its priority (below
+    // every test program's, so each still runs as if it were not there);
+    // this process lets go of it.
     check!(
         hog.wait(Duration::ZERO) == Err(Rc::Timeout),
         "the hog is not running"
@@ -144,7 +150,7 @@ fn hog_kid(name: &str) -> i32 {
             &format!("{name}-{i}"),
             HOG,
             SELF,
-            libkos::abi::sched::DEFAULT_PRIORITY,
+            HOG_PRIORITY,
             libkos::abi::task::CreateFlags::FROM_ROMFS,
         )
         .and_then(|k| {
@@ -215,7 +221,7 @@ fn hog() -> i32 {
                 name,
                 HOG,
                 SELF,
-                libkos::abi::sched::DEFAULT_PRIORITY,
+                HOG_PRIORITY,
                 libkos::abi::task::CreateFlags::FROM_ROMFS,
             )?;
             k.set_env(format!("role={name}").as_bytes())?;
@@ -233,7 +239,7 @@ fn hog() -> i32 {
         || {
             let normal = libkos::abi::sched::SchedPolicy {
                 class: libkos::abi::sched::SchedClass::Normal as u32,
-                priority: libkos::abi::sched::DEFAULT_PRIORITY,
+                priority: HOG_PRIORITY,
                 ..Default::default()
             };
             thread::spawn(normal, 0, || {
@@ -270,9 +276,16 @@ fn hog() -> i32 {
     // Notices last: they fill whatever handle slots are left.
     let (n, rc) = hoard(4000, notice::create, &mut handles);
     let _ = writeln!(out, "notices {n} {rc}");
+    // CPU: no thread above its priority; it spins at that, for ever.
+    let above = libkos::abi::sched::SchedPolicy {
+        priority: HOG_PRIORITY + 1,
+        ..Default::default()
+    };
+    let rc = thread::spawn(above, 0, || 0).map_or_else(|e| e, |_| Rc::Ok);
+    let _ = writeln!(out, "cpu-above {} {rc}", HOG_PRIORITY + 1);
     out.push_str("holding\n");
     let _ = map.write(0, out.as_bytes());
     loop {
-        let _ = libkos::syscall::sleep_ns(u64::MAX);
+        core::hint::spin_loop();
     }
 }
