@@ -567,7 +567,8 @@ mod tests {
             list.lines()
                 .filter(|l| !l.starts_with('#'))
                 .collect::<Vec<_>>(),
-            ["/bench/ubench"]
+            // Its initial policy: it measures real-time threads.
+            ["/bench/ubench Fifo 31"]
         );
     }
 

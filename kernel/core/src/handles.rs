@@ -2,7 +2,10 @@
 //!
 //! A handle value ([`kos_abi::Handle`]) is a slot index and the slot's
 //! 16-bit generation, so a closed handle is detected even after its slot is
-//! reused. The rights mask is kept here, in the kernel, never in the value.
+//! reused. A slot whose generation would wrap is retired, never reused, so
+//! no stale value can ever name a new handle; the table shrinks by one slot
+//! per 65535 handles closed in that slot. The rights mask is kept here, in
+//! the kernel, never in the value.
 //! A revoked handle keeps its slot as a tombstone, so its holder gets
 //! `rcHandleRevoked` (not `rcInvalidHandle`) until it closes it.
 
@@ -25,6 +28,8 @@ struct Slot<O> {
 pub struct HandleTable<O> {
     slots: Vec<Slot<O>>,
     free: Vec<u16>,
+    /// Slots whose generations are used up.
+    retired: usize,
     limit: usize,
 }
 
@@ -34,12 +39,13 @@ impl<O: Copy> HandleTable<O> {
         HandleTable {
             slots: Vec::new(),
             free: Vec::new(),
+            retired: 0,
             limit,
         }
     }
 
     pub fn len(&self) -> usize {
-        self.slots.len() - self.free.len()
+        self.slots.len() - self.free.len() - self.retired
     }
 
     /// At most this many handles.
@@ -130,9 +136,18 @@ impl<O: Copy> HandleTable<O> {
         let slot = &mut self.slots[handle.index() as usize];
         let entry = slot.entry.take();
         slot.revoked = false;
-        // Generation 0 is never issued, so a zeroed value is never valid.
-        slot.generation = slot.generation.wrapping_add(1).max(1);
-        self.free.push(handle.index());
+        // Generation 0 is never issued, so a zeroed value is never valid;
+        // past the last one the slot is retired rather than wrap.
+        match slot.generation.checked_add(1) {
+            Some(next) => {
+                slot.generation = next;
+                self.free.push(handle.index());
+            }
+            None => {
+                slot.generation = 0;
+                self.retired += 1;
+            }
+        }
         Ok(entry)
     }
 
@@ -155,6 +170,7 @@ impl<O: Copy> HandleTable<O> {
     /// Close every handle, yielding what they named.
     pub fn drain(&mut self) -> impl Iterator<Item = Entry<O>> + '_ {
         self.free.clear();
+        self.retired = 0;
         self.slots.drain(..).filter_map(|s| s.entry)
     }
 
@@ -191,6 +207,38 @@ mod tests {
         assert_eq!(t.get(h2).unwrap().object, 2);
         assert_eq!(t.get(Handle(0x7777_0042)), Err(Rc::InvalidHandle));
         assert_eq!(t.get(Handle::INVALID), Err(Rc::InvalidHandle));
+    }
+
+    #[test]
+    fn a_slot_is_retired_before_its_generation_wraps() {
+        let mut t = HandleTable::new(4);
+        let first = t.insert(1, Rights::COPY).unwrap();
+        let mut last = first;
+        // Generations 1 to 65535 of slot 0, each closed.
+        for i in 1..=u16::MAX as u32 {
+            let h = if i == 1 {
+                first
+            } else {
+                t.insert(i, Rights::COPY).unwrap()
+            };
+            assert_eq!((h.index(), h.generation() as u32), (0, i));
+            assert_eq!(t.remove(h).unwrap().unwrap().object, i);
+            last = h;
+        }
+        assert!(t.is_empty());
+        // The slot is not reused: no earlier value can name the new handle.
+        let next = t.insert(7, Rights::COPY).unwrap();
+        assert_eq!(next.index(), 1);
+        assert_eq!(t.len(), 1);
+        for stale in [first, last, Handle::new(0, 0)] {
+            assert_eq!(t.get(stale), Err(Rc::InvalidHandle));
+            assert_eq!(t.remove(stale), Err(Rc::InvalidHandle));
+        }
+        assert_eq!(t.iter().count(), 1);
+        // Its capacity is one slot less.
+        t.insert(8, Rights::COPY).unwrap();
+        t.insert(9, Rights::COPY).unwrap();
+        assert_eq!(t.insert(10, Rights::COPY), Err(Rc::QuotaExceeded));
     }
 
     #[test]
