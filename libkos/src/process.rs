@@ -92,6 +92,7 @@ pub struct Params {
     component: Option<&'static ComponentDecl>,
     priority: u32,
     stack_size: u64,
+    rights: Option<(Rights, Rights)>,
 }
 
 impl Params {
@@ -106,6 +107,7 @@ impl Params {
             component: None,
             priority: DEFAULT_PRIORITY,
             stack_size: 0,
+            rights: None,
         }
     }
 
@@ -154,6 +156,16 @@ impl Params {
     /// The initial thread's priority (default [`DEFAULT_PRIORITY`]).
     pub fn priority(mut self, priority: u32) -> Params {
         self.priority = priority;
+        self
+    }
+
+    /// The rights the process will hold on itself and on the kernel, each
+    /// within the creator's own (`SetInitialRights`); not given: the
+    /// kernel's least-privilege defaults
+    /// ([`DEFAULT_TASK_RIGHTS`](crate::abi::task::DEFAULT_TASK_RIGHTS),
+    /// [`DEFAULT_KERNEL_RIGHTS`](crate::abi::task::DEFAULT_KERNEL_RIGHTS)).
+    pub fn rights(mut self, task: Rights, kernel: Rights) -> Params {
+        self.rights = Some((task, kernel));
         self
     }
 
@@ -342,6 +354,21 @@ impl Process {
 
     /// The object of a child just created (`params`' variables were
     /// checked before it was).
+    /// A process just created from `params`, given the rights they say
+    /// (closed again if it cannot be).
+    fn wrap_created(
+        handle: Handle,
+        name: &str,
+        path: &str,
+        params: &Params,
+    ) -> Result<Process, Rc> {
+        let p = Process::wrap(handle, name, path, params);
+        if let Some((task_rights, kernel_rights)) = params.rights {
+            task::set_initial_rights(handle, task_rights, kernel_rights)?;
+        }
+        Ok(p)
+    }
+
     fn wrap(handle: Handle, name: &str, path: &str, params: &Params) -> Process {
         let pid = task::get_pid(handle).unwrap_or(0);
         let mut spec = StartSpec {
@@ -397,7 +424,7 @@ impl Process {
                     params.priority,
                     flags | CreateFlags::FROM_ROMFS,
                 )?;
-                Ok(Process::wrap(c.handle, name, &path, params))
+                Process::wrap_created(c.handle, name, &path, params)
             }
             FsBackend::User => {
                 let file = crate::romfs::read_to_vec(&path)?;
@@ -411,7 +438,7 @@ impl Process {
                     flags,
                 )?;
                 // From here on the child is closed with the object on error.
-                let p = Process::wrap(c.handle, name, &path, params);
+                let p = Process::wrap_created(c.handle, name, &path, params)?;
                 let t = task::Task::from_handle(c.handle);
                 let loaded = elf::load(&t, &file, &image);
                 let _ = t.into_handle();
@@ -452,7 +479,7 @@ impl Process {
             params.priority,
             params.flags - CreateFlags::FROM_ROMFS,
         )?;
-        let p = Process::wrap(c.handle, name, &path, params);
+        let p = Process::wrap_created(c.handle, name, &path, params)?;
         let h = c.handle;
         let mut loaded = Vec::new();
         for (i, s) in segs.iter_mut().enumerate() {

@@ -413,6 +413,26 @@ pub fn set_initial_thread_sched_policy(task: Handle, policy: SchedPolicy) -> Res
     simple::<m::SetInitialThreadSchedPolicy>(task, &policy)
 }
 
+/// `SetInitialRights` (ours): the rights the not-yet-started `task` will
+/// hold on itself (`task_rights`, on its `SELF_TASK`) and on the kernel
+/// (`kernel_rights`, on its `KERNEL`), each within the caller's own
+/// (`rcNoCapability` otherwise); without it the child has
+/// [`DEFAULT_TASK_RIGHTS`](crate::abi::task::DEFAULT_TASK_RIGHTS) and
+/// [`DEFAULT_KERNEL_RIGHTS`](crate::abi::task::DEFAULT_KERNEL_RIGHTS).
+pub fn set_initial_rights(
+    task: Handle,
+    task_rights: Rights,
+    kernel_rights: Rights,
+) -> Result<(), Rc> {
+    simple::<m::SetInitialRights>(
+        task,
+        &kos_abi::task::InitialRights {
+            task: task_rights.bits(),
+            kernel: kernel_rights.bits(),
+        },
+    )
+}
+
 /// `ReseedAslr`: reseeds `task`'s ASLR generator, which places the
 /// position-independent programs it creates (same seed, same offsets).
 /// Danger: none (predictable placement of its own children).
@@ -659,6 +679,11 @@ impl Task {
     /// [`set_initial_thread_sched_policy`].
     pub fn set_initial_thread_sched_policy(&self, policy: SchedPolicy) -> Result<(), Rc> {
         set_initial_thread_sched_policy(self.handle, policy)
+    }
+
+    /// [`set_initial_rights`].
+    pub fn set_initial_rights(&self, task_rights: Rights, kernel_rights: Rights) -> Result<(), Rc> {
+        set_initial_rights(self.handle, task_rights, kernel_rights)
     }
 
     /// [`reseed_aslr`].

@@ -16,9 +16,12 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
+use kos_abi::Rights;
 use kos_abi::components::COMPONENTS;
 use kos_abi::init::EntitySpec;
-use kos_abi::task::{MAX_NAME, MAX_PATH};
+use kos_abi::task::{
+    self, DEFAULT_KERNEL_RIGHTS, DEFAULT_TASK_RIGHTS, MAX_NAME, MAX_PATH, METHOD_COUNT,
+};
 use policy::explain::{Question, explain};
 use policy::{Compiled, Diag, Source};
 use serde::Deserialize;
@@ -54,6 +57,13 @@ struct Entity {
     env: BTreeMap<String, String>,
     #[serde(default)]
     connections: Vec<Connection>,
+    /// Task rights on itself beyond the defaults, by method name
+    /// (`Create`, `GetTasksList`, ...).
+    #[serde(default)]
+    task_rights: Vec<Spanned<String>>,
+    /// Kernel rights beyond the defaults (`ROMFS`, `SYSINFO`, ...).
+    #[serde(default)]
+    kernel_rights: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -134,10 +144,41 @@ pub fn check(
             }
             env.push(format!("{k}={v}"));
         }
+        let mut task_rights = DEFAULT_TASK_RIGHTS;
+        for r in &e.task_rights {
+            match task::ALL[..METHOD_COUNT as usize]
+                .iter()
+                .find(|m| m.decl().name == r.value)
+            {
+                Some(&m) => task_rights |= Rights::task(m),
+                None => err(
+                    span(r),
+                    format!(
+                        "no Task right `{}`: they are named after the 26 Task methods",
+                        r.value
+                    ),
+                ),
+            }
+        }
+        let mut kernel_rights = DEFAULT_KERNEL_RIGHTS;
+        for r in &e.kernel_rights {
+            match Rights::KERNEL_NAMED.iter().find(|(n, _)| *n == r.value) {
+                Some((_, bit)) => kernel_rights |= *bit,
+                None => err(
+                    span(r),
+                    format!(
+                        "no kernel right `{}` (they are {})",
+                        r.value,
+                        Rights::KERNEL_NAMED.map(|(n, _)| n).join(", ")
+                    ),
+                ),
+            }
+        }
         specs.push(EntitySpec {
             name: task.to_string(),
             class: class.to_string(),
             path,
+            rights: (task_rights.bits(), kernel_rights.bits()),
             args: e.args.clone(),
             env,
             connections: Vec::new(),
@@ -298,6 +339,22 @@ mod tests {
         assert_eq!(specs.len(), 2);
         assert_eq!(specs[1].env, ["GREETING=hi"]);
         assert_eq!(specs[1].connections, [("counter".to_string(), 0)]);
+        assert_eq!(
+            specs[1].rights,
+            (DEFAULT_TASK_RIGHTS.bits(), DEFAULT_KERNEL_RIGHTS.bits())
+        );
+        let more = run(&GOOD.replace(
+            "    args:",
+            "    task_rights: [Create]\n    kernel_rights: [ROMFS]\n    args:",
+        ))
+        .unwrap();
+        assert_eq!(
+            more[1].rights,
+            (
+                (DEFAULT_TASK_RIGHTS | Rights::task(task::Method::Create)).bits(),
+                (DEFAULT_KERNEL_RIGHTS | Rights::ROMFS).bits()
+            )
+        );
         let bytes = kos_abi::init::encode(&specs).unwrap();
         assert!(kos_abi::init::Description::parse(&bytes).is_some());
     }
@@ -335,6 +392,16 @@ mod tests {
             &GOOD.replace("    args:", "    colour: red\n    args:"),
             "t.yaml:8:5",
             "unknown field `colour`",
+        );
+        error(
+            &GOOD.replace("    args:", "    task_rights: [Create, Fly]\n    args:"),
+            "t.yaml:8:27",
+            "no Task right `Fly`",
+        );
+        error(
+            &GOOD.replace("    args:", "    kernel_rights: [CLIENT]\n    args:"),
+            "t.yaml:8:21",
+            "no kernel right `CLIENT`",
         );
         error("entities: [", "t.yaml:1", "");
     }

@@ -128,6 +128,18 @@ impl<K: Copy, B: Copy + Eq> Cdt<K, B> {
         self.link(self.nodes.get(n)?.parent)
     }
 
+    /// Give a root with no descendants other rights (nothing derived from
+    /// it can then hold more than it). `rcBusy` if it has a parent or
+    /// children, `rcInvalidHandle` if it is not live; nothing changes then.
+    pub fn set_root_rights(&mut self, n: NodeId, rights: Rights) -> Result<(), Rc> {
+        let x = self.nodes.get_mut(n).ok_or(Rc::InvalidHandle)?;
+        if x.parent != NIL || x.first_child != NIL {
+            return Err(Rc::Busy);
+        }
+        x.rights = rights;
+        Ok(())
+    }
+
     /// Change `n`'s key: a handle moved to another process keeps its place
     /// in the tree. False if `n` is not live.
     pub fn set_key(&mut self, n: NodeId, key: K) -> bool {

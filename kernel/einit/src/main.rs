@@ -11,7 +11,7 @@
 //! - Otherwise it starts the system `/etc/init` describes (an init
 //!   description, compiled and checked by xtask from
 //!   `kernel/einit/systems/<system>.yaml`; `kos_abi::init`): it creates
-//!   every process (name, class, path, arguments, variables; a class with
+//!   every process (name, class, path, rights, arguments, variables; a class with
 //!   a component declaration gets its endpoints), makes the static
 //!   channels, starts them all, waits for each, prints how each ended, and
 //!   exits 0.
@@ -30,7 +30,7 @@ use libkos::abi::sched::{DEFAULT_PRIORITY, SchedClass, SchedPolicy};
 use libkos::abi::task::{CreateFlags, ExitInfo};
 use libkos::process::{self, Exit, INFINITE, Params, Process};
 use libkos::task::{self, Describe, FOREVER, Task};
-use libkos::{Rc, println, romfs};
+use libkos::{Rc, Rights, println, romfs};
 
 libkos::main!(main);
 
@@ -76,10 +76,12 @@ fn name_of(path: &str) -> &str {
 
 /// Starts the program at `path`, named and classed after its file name,
 /// with its initial thread's `policy` if given (the ceiling of its
-/// threads).
+/// threads), and every right einit has: the test programs exercise the
+/// whole kernel (the policy still bounds what each may do).
 fn start(path: &str, policy: Option<SchedPolicy>) -> Result<Task, Rc> {
     let name = name_of(path);
     let task = Task::create_as(name, name, path, DEFAULT_PRIORITY, CreateFlags::FROM_ROMFS)?;
+    task.set_initial_rights(Rights::all(), Rights::all())?;
     if let Some(policy) = policy {
         task.set_initial_thread_sched_policy(policy)?;
     }
@@ -151,7 +153,8 @@ fn init_entity(e: &libkos::abi::init::Entity<'_>) -> Result<Process, Rc> {
         Some(component) => Params::component(component),
         None => Params::new(e.class),
     };
-    let p = Process::init_ex(&params.args(e.args()), Some(e.name), Some(e.path))?;
+    let params = params.args(e.args()).rights(e.rights.0, e.rights.1);
+    let p = Process::init_ex(&params, Some(e.name), Some(e.path))?;
     let env: Vec<&str> = e.env().collect();
     p.set_env(&env)?;
     Ok(p)

@@ -6,8 +6,8 @@
 use kos_abi::msg::NO_BADGE;
 use kos_abi::sched::{SchedClass, SchedPolicy};
 use kos_abi::task::{
-    AddrReply, HandleValue, LoadBlobReq, LoadSegReq, MAX_ELF_HDR, MAX_SYMS, Method, PriorityReq,
-    SeedReq, SetEntryReq, TransferHandleReq, VmReserveReq,
+    AddrReply, HandleValue, InitialRights, LoadBlobReq, LoadSegReq, MAX_ELF_HDR, MAX_SYMS, Method,
+    PriorityReq, SeedReq, SetEntryReq, TransferHandleReq, VmReserveReq,
 };
 use kos_abi::vm::{PAGE_SIZE, VmPerms, VmRange};
 use kos_abi::{Handle, Rc, Rights};
@@ -148,8 +148,41 @@ pub fn call<'a>(
             p.aslr.reseed(a.seed);
             Ok(Reply::empty())
         }
+        Method::SetInitialRights => set_initial_rights(k, req, target),
         _ => Err(Rc::NotSupported),
     }
+}
+
+/// Give a not-yet-started process its rights on itself and on the kernel:
+/// at most what the caller holds on itself and on the kernel, so no
+/// process gives what it was not given. Nothing can have been derived from
+/// the target's own handles yet (it has not run), so they may grow.
+fn set_initial_rights<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
+    let a: InitialRights = req.args();
+    let (task, kernel) = (
+        Rights::from_bits_retain(a.task),
+        Rights::from_bits_retain(a.kernel),
+    );
+    let held = |h: Handle, object: Object| match k.entry(req.caller, h) {
+        Ok(e) if e.object.object == object => e.rights,
+        _ => Rights::empty(),
+    };
+    let (own_task, own_kernel) = (
+        held(Handle::SELF_TASK, Object::Task(req.caller)),
+        held(Handle::KERNEL, Object::Kernel),
+    );
+    created(k, target)?;
+    if !own_task.contains(task) || !own_kernel.contains(kernel) {
+        return Err(Rc::NoCapability);
+    }
+    // Both are roots nothing was derived from (it has not run), so
+    // neither can fail after the checks above; checked both first anyway.
+    for h in [Handle::SELF_TASK, Handle::KERNEL] {
+        k.entry(target, h)?;
+    }
+    k.reset_rights(target, Handle::SELF_TASK, task)?;
+    k.reset_rights(target, Handle::KERNEL, kernel)?;
+    Ok(Reply::empty())
 }
 
 /// Set the initial thread's class and priority (and quantum if given).

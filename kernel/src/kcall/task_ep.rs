@@ -1,8 +1,9 @@
-//! `kl.core.Task`: all 26 methods of the specification (seed 000) and
-//! `Wait`. Each needs its own bit in the Task handle's rights mask. This
-//! module has creating, starting, environment, ending, exit information
-//! and names; `task_build` prepares not-yet-started processes and
-//! `task_inspect` looks at frozen ones, the process list and symbols.
+//! `kl.core.Task`: all 26 methods of the specification (seed 000), each
+//! with its own bit in the Task handle's rights mask, and ours: `Wait` and
+//! `SetInitialRights`. This module has creating, starting, environment,
+//! ending, exit information and names; `task_build` prepares
+//! not-yet-started processes and `task_inspect` looks at frozen ones, the
+//! process list and symbols.
 
 use kos_abi::task::{
     CreateFlags, CreateReply, CreateReq, ExitReq, ExitStatus, MAX_ENV, MAX_NAME, MAX_PATH, Method,
@@ -80,7 +81,8 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
         | Method::GetInitialThreadPriority
         | Method::SetInitialThreadPriority
         | Method::SetInitialThreadSchedPolicy
-        | Method::ReseedAslr => super::task_build::call(k, req, target, method),
+        | Method::ReseedAslr
+        | Method::SetInitialRights => super::task_build::call(k, req, target, method),
         Method::GetThreadContext
         | Method::GetNextVmRegion
         | Method::TerminateAfterFreezing

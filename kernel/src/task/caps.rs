@@ -119,6 +119,18 @@ impl Kernel {
             .get(h)
     }
 
+    /// Give `owner`'s handle `h` other rights, more or fewer: only for a
+    /// handle nothing was derived from and that was derived from nothing
+    /// (a process's own handles before it runs), so no handle ever holds
+    /// more than its source.
+    pub fn reset_rights(&mut self, owner: Pid, h: Handle, rights: Rights) -> Result<(), Rc> {
+        let mut e = self.entry(owner, h)?;
+        self.cdt.set_root_rights(e.object.node, rights)?;
+        e.rights = rights;
+        let p = self.procs.get_mut(owner).ok_or(Rc::InvalidArgument)?;
+        p.handles.update(h, e)
+    }
+
     /// Close `h` in `owner`'s table. Its descendants stay (they move up
     /// the tree); a revoked handle's tombstone is freed.
     pub fn close_handle(&mut self, owner: Pid, h: Handle) -> Result<(), Rc> {

@@ -5,7 +5,9 @@
 use alloc::vec::Vec;
 
 use kos_abi::sched::{SchedClass, SchedPolicy};
-use kos_abi::task::{CreateFlags, ExitInfo, ExitStatus};
+use kos_abi::task::{
+    CreateFlags, DEFAULT_KERNEL_RIGHTS, DEFAULT_TASK_RIGHTS, ExitInfo, ExitStatus,
+};
 use kos_abi::{Handle, Rc, Rights};
 
 use super::budget::{self, Kind, Slot};
@@ -161,13 +163,20 @@ impl Kernel {
         };
         debug_assert_eq!(Slot::of(pid), slot);
         // Its handle table, whole, charged to its memory; then the
-        // well-known handles: itself (index 0) and the kernel (index 1).
+        // well-known handles: itself (index 0) and the kernel (index 1),
+        // with every right for the first process and the least a program
+        // needs for the rest (their creator may give more before Resume:
+        // SetInitialRights).
+        let (own, kernel) = match creator {
+            None => (Rights::all(), Rights::all()),
+            Some(_) => (DEFAULT_TASK_RIGHTS, DEFAULT_KERNEL_RIGHTS),
+        };
         let setup = self
             .reserve_handle_table(pid)
-            .and_then(|()| self.add_handle(pid, Object::Task(pid), Rights::all()))
+            .and_then(|()| self.add_handle(pid, Object::Task(pid), own))
             .and_then(|h| {
                 debug_assert_eq!(h, Handle::SELF_TASK);
-                self.add_handle(pid, Object::Kernel, Rights::all())
+                self.add_handle(pid, Object::Kernel, kernel)
             })
             .and_then(|_| match &loaded {
                 Some(l) => self.make_initial_thread(pid, l.entry).map(|_| ()),

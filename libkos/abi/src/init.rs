@@ -3,14 +3,15 @@
 //! and the policy, and writes this form to `/etc/init` in the ROMFS.
 //!
 //! Layout ([`crate::wire`] encoding): [`MAGIC`], a u16 count of entities,
-//! then each entity: name, class, path (strings), arguments and variables
+//! then each entity: name, class, path (strings), its rights on itself
+//! and on the kernel (two u32 [`crate::Rights`] masks), arguments and variables
 //! (each a u16 count of strings) and connections (a u16 count of (channel
 //! name, u16 index of the server entity)). einit starts every entity in
 //! order, makes the connections, then runs them all.
 
 use crate::wire::Cursor;
 
-pub const MAGIC: [u8; 4] = *b"KIN1";
+pub const MAGIC: [u8; 4] = *b"KIN2";
 
 /// One process to start.
 #[derive(Clone, Debug)]
@@ -18,6 +19,8 @@ pub struct Entity<'a> {
     pub name: &'a str,
     pub class: &'a str,
     pub path: &'a str,
+    /// What it holds on itself (its `SELF_TASK`) and on the kernel.
+    pub rights: (crate::Rights, crate::Rights),
     args: (u16, Cursor<'a>),
     env: (u16, Cursor<'a>),
     connections: (u16, Cursor<'a>),
@@ -109,6 +112,10 @@ fn entity<'a>(c: &mut Cursor<'a>, count: u16) -> Option<Entity<'a>> {
     let name = c.str()?;
     let class = c.str()?;
     let path = c.str()?;
+    let rights = (
+        crate::Rights::from_bits_retain(c.u32()?),
+        crate::Rights::from_bits_retain(c.u32()?),
+    );
     let args = strings(c)?;
     let env = strings(c)?;
     let n = c.u16()?;
@@ -122,6 +129,7 @@ fn entity<'a>(c: &mut Cursor<'a>, count: u16) -> Option<Entity<'a>> {
         name,
         class,
         path,
+        rights,
         args,
         env,
         connections: (n, at),
@@ -167,6 +175,8 @@ pub struct EntitySpec {
     pub name: alloc::string::String,
     pub class: alloc::string::String,
     pub path: alloc::string::String,
+    /// [`crate::Rights`] bits: on itself, on the kernel.
+    pub rights: (u32, u32),
     pub args: alloc::vec::Vec<alloc::string::String>,
     pub env: alloc::vec::Vec<alloc::string::String>,
     /// (channel, index of the server entity).
@@ -183,6 +193,8 @@ pub fn encode(entities: &[EntitySpec]) -> Result<alloc::vec::Vec<u8>, crate::Rc>
         w.str(&e.name)?;
         w.str(&e.class)?;
         w.str(&e.path)?;
+        w.u32(e.rights.0);
+        w.u32(e.rights.1);
         for list in [&e.args, &e.env] {
             w.count(list.len())?;
             for s in list {
@@ -220,6 +232,7 @@ mod tests {
                 path: "/bin/demo-client".into(),
                 env: vec!["GREETING=hi".into()],
                 connections: vec![("counter".into(), 0)],
+                rights: (0x1234_5678, 0x9abc_def0),
                 ..Default::default()
             },
         ]
@@ -241,6 +254,8 @@ mod tests {
             }]
         );
         assert_eq!(e[1].path, "/bin/demo-client");
+        assert_eq!(e[1].rights.0.bits(), 0x1234_5678);
+        assert_eq!(e[1].rights.1.bits(), 0x9abc_def0);
     }
 
     #[test]

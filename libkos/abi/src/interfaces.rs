@@ -68,6 +68,12 @@ crate::interfaces! {
         fn GetPid(()) -> task::PidReply = 25, on Task, needs Rights::task(Method::GetPid);
         /// Ours, not one of the 26: block until the process ends.
         fn Wait(task::WaitReq) -> task::ExitInfo = 26, on Task, needs Rights::WAIT;
+        /// Ours, not one of the 26: the rights a not-yet-started process
+        /// will hold on itself (`SELF_TASK`) and on the kernel (`KERNEL`),
+        /// within the caller's own; without it, [`task::DEFAULT_TASK_RIGHTS`]
+        /// and [`task::DEFAULT_KERNEL_RIGHTS`]. Whoever may start a process
+        /// decides what it starts with, so it needs the Resume right.
+        fn SetInitialRights(task::InitialRights) -> () = 27, on Task, needs Rights::task(Method::Resume);
     }
 
     /// Threads: create one in the calling process, join or inspect one.

@@ -66,6 +66,19 @@ bitflags! {
 }
 
 impl Rights {
+    /// The object-specific rights of a kernel handle, by name (an init
+    /// description gives them by these names).
+    pub const KERNEL_NAMED: [(&'static str, Rights); 8] = [
+        ("CONSOLE", Rights::CONSOLE),
+        ("SYSINFO", Rights::SYSINFO),
+        ("HANDLES", Rights::HANDLES),
+        ("CREATE", Rights::CREATE),
+        ("ROMFS", Rights::ROMFS),
+        ("LOCATOR", Rights::LOCATOR),
+        ("AUDIT", Rights::AUDIT),
+        ("ASK", Rights::ASK),
+    ];
+
     /// The right to invoke one Task method through a Task handle.
     /// (Only the 26 seed methods have one; `Wait` needs [`Rights::WAIT`].
     /// The declarations in [`crate::interfaces`] say which right each

@@ -5,10 +5,12 @@
 use bitflags::bitflags;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+use crate::Rights;
 use crate::msg::ArenaRef;
 
 /// The methods of `kl.core.Task`, declared in [`crate::interfaces`]: the
-/// 26 of the specification in its order, then [`Method::Wait`].
+/// 26 of the specification in its order, then ours: [`Method::Wait`] and
+/// [`Method::SetInitialRights`].
 pub use crate::interfaces::task::{ALL, Method};
 
 /// The methods of the specification (seed 000); each has its own right bit.
@@ -341,6 +343,49 @@ pub struct HandleValue {
     pub _reserved: u32,
 }
 
+/// `SetInitialRights`: what a not-yet-started process holds on itself and
+/// on the kernel ([`Rights`] bits of its `SELF_TASK` and `KERNEL` handles).
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct InitialRights {
+    pub task: u32,
+    pub kernel: u32,
+}
+crate::fields!(InitialRights {
+    task: u32,
+    kernel: u32
+});
+
+/// What a process holds on itself unless its creator says otherwise
+/// (`SetInitialRights`): what any program needs to run — its threads and
+/// memory, its environment, its name and end — and nothing that reaches
+/// other processes (Create, GetTasksList) or changes its own limits.
+pub const DEFAULT_TASK_RIGHTS: Rights = Rights::GENERIC
+    .union(Rights::task(Method::Exit))
+    .union(Rights::task(Method::FreeSelfEnv))
+    .union(Rights::task(Method::GetName))
+    .union(Rights::task(Method::GetPath))
+    .union(Rights::task(Method::GetPid))
+    .union(Rights::task(Method::GetExitInfo))
+    .union(Rights::task(Method::GetInitialThreadPriority))
+    .union(Rights::task(Method::GetElfSyms))
+    // Thread.Create and Vm.Allocate / Free / Protect on itself.
+    .union(Rights::task(Method::SetEntry))
+    .union(Rights::task(Method::VmReserve))
+    .union(Rights::task(Method::VmFree));
+
+/// What a process holds on the kernel unless its creator says otherwise:
+/// the console, its own handles, new kernel objects (within its budget) and
+/// static channels by name; not the ROMFS, system statistics, the audit or
+/// questions to the policy.
+pub const DEFAULT_KERNEL_RIGHTS: Rights = Rights::GENERIC
+    .union(Rights::CONSOLE)
+    .union(Rights::HANDLES)
+    .union(Rights::CREATE)
+    .union(Rights::LOCATOR);
+
 /// `Get/SetInitialThreadPriority`.
 #[derive(
     Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -465,7 +510,8 @@ const _: () = {
     assert!(Method::Exit as u16 == 10);
     assert!(Method::GetExitInfo as u16 == 12);
     assert!(Method::GetPid as u16 == 25);
-    assert!(ALL.len() == METHOD_COUNT as usize + 1);
+    // The 26, then Wait and SetInitialRights.
+    assert!(ALL.len() == METHOD_COUNT as usize + 2);
     assert!(CreateFlags::FROM_ROMFS.bits() == 1);
     assert!(CreateFlags::DUMPABLE.bits() == 2);
     assert!(CreateFlags::CRITICAL.bits() == 4);

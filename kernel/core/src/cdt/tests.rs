@@ -53,6 +53,22 @@ fn rights_only_shrink() {
 }
 
 #[test]
+fn only_a_lone_root_gets_other_rights() {
+    let mut t: Cdt<u32, u8> = Cdt::new(8);
+    let a = t.insert_root(1, Rights::WAIT, None).unwrap();
+    assert_eq!(t.set_root_rights(a, Rights::COPY | Rights::WAIT), Ok(()));
+    let b = t.derive(a, 2, Rights::COPY, None).unwrap();
+    // With a child, or as a child: refused, unchanged.
+    assert_eq!(t.set_root_rights(a, Rights::empty()), Err(Rc::Busy));
+    assert_eq!(t.set_root_rights(b, ALL), Err(Rc::Busy));
+    assert_eq!(t.rights(a), Some(Rights::COPY | Rights::WAIT));
+    assert_eq!(t.rights(b), Some(Rights::COPY));
+    t.remove(b);
+    assert_eq!(t.set_root_rights(b, ALL), Err(Rc::InvalidHandle));
+    check_links(&t);
+}
+
+#[test]
 fn dead_parents_are_invalid() {
     let mut t: Cdt<u32, u8> = Cdt::new(8);
     let a = t.insert_root(1, ALL, None).unwrap();

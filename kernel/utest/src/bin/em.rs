@@ -22,6 +22,7 @@ use execution_manager::{
     UserHandleItem, rights,
 };
 use libkos::abi::components::EXECUTION_MANAGER;
+use libkos::abi::task::{DEFAULT_KERNEL_RIGHTS, DEFAULT_TASK_RIGHTS, Method};
 use libkos::handle::OwnedHandle;
 use libkos::process::{Params, Process};
 use libkos::test::TestResult;
@@ -63,7 +64,11 @@ struct Em {
 impl Em {
     fn start(name: &str) -> Result<Em, String> {
         let p = Process::init_ex(
-            &Params::component(&EXECUTION_MANAGER),
+            // It starts programs, read from the ROMFS.
+            &Params::component(&EXECUTION_MANAGER).rights(
+                DEFAULT_TASK_RIGHTS | Rights::task(Method::Create),
+                DEFAULT_KERNEL_RIGHTS | Rights::ROMFS,
+            ),
             Some(name),
             Some("/bin/execution-manager"),
         )

@@ -17,6 +17,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use libkos::abi::task::{DEFAULT_KERNEL_RIGHTS, DEFAULT_TASK_RIGHTS, Method};
 use libkos::handle::OwnedHandle;
 use libkos::process::{Params, Process};
 use libkos::test::TestResult;
@@ -31,6 +32,9 @@ const HOG: &str = "utest.hostile.Hog";
 const HOG_PROCESSES: i64 = 4;
 /// The `priority` of its quota: below every test program's.
 const HOG_PRIORITY: u32 = 8;
+/// What the hog and its children hold on themselves: the least a program
+/// needs, and Create.
+const HOG_TASK_RIGHTS: Rights = DEFAULT_TASK_RIGHTS.union(Rights::task(Method::Create));
 /// The `memory` of its quota.
 const HOG_MEMORY: u64 = 64 << 10;
 /// Kernel heap a tree may use beyond its budget: the small lists that are
@@ -57,7 +61,10 @@ fn a_hog_is_contained() -> TestResult {
     let heap_before = check_ok!(libkos::sys::mem_stats(), "kernel memory stats").heap_used;
     let hog = check_ok!(
         Process::init_ex(
-            &Params::new(HOG).env("role", "hog").priority(HOG_PRIORITY),
+            &Params::new(HOG)
+                .env("role", "hog")
+                .priority(HOG_PRIORITY)
+                .rights(HOG_TASK_RIGHTS, DEFAULT_KERNEL_RIGHTS),
             Some("hog"),
             Some(SELF)
         ),
@@ -224,6 +231,7 @@ fn hog() -> i32 {
                 HOG_PRIORITY,
                 libkos::abi::task::CreateFlags::FROM_ROMFS,
             )?;
+            k.set_initial_rights(HOG_TASK_RIGHTS, DEFAULT_KERNEL_RIGHTS)?;
             k.set_env(format!("role={name}").as_bytes())?;
             k.resume()?;
             // One at a time, so that its own children come first.

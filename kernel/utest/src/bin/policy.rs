@@ -419,7 +419,10 @@ fn quotas_stop_at_their_number() -> TestResult {
         CreateFlags::FROM_ROMFS,
     )
     .map_err(|e| format!("create the quota child: {e}"))?;
+    // It starts processes and threads and takes memory: what its quota,
+    // not its rights, must stop.
     t.set_initial_thread_sched_policy(policy(SchedClass::RoundRobin, QUOTA_PRIORITY))
+        .and_then(|()| t.set_initial_rights(Rights::all(), Rights::all()))
         .and_then(|()| t.set_env(b"role=quota"))
         .and_then(|()| t.resume())
         .map_err(|e| format!("start the quota child: {e}"))?;

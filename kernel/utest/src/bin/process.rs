@@ -22,6 +22,7 @@ use core::time::Duration;
 use libkos::abi::components::{FSUSR as FSUSR_COMPONENT, UTEST_PROCESS_SERVER};
 use libkos::abi::msg::HandleDesc;
 use libkos::abi::startup::{FSUSR, FsBackend};
+use libkos::abi::task::{DEFAULT_KERNEL_RIGHTS, DEFAULT_TASK_RIGHTS};
 use libkos::handle::OwnedHandle;
 use libkos::process::{self, Endpoint, Exit, INFINITE, Params, Process, Seg, SegExtras, Table};
 use libkos::services::echo;
@@ -862,7 +863,9 @@ fn fsusr_backend() -> TestResult {
     // Start fsusr and give it the server end of a channel of ours.
     let fs = check_ok!(
         Process::init_ex(
-            &Params::component(&FSUSR_COMPONENT),
+            // It reads the ROMFS for its clients.
+            &Params::component(&FSUSR_COMPONENT)
+                .rights(DEFAULT_TASK_RIGHTS, DEFAULT_KERNEL_RIGHTS | Rights::ROMFS),
             Some("fsusr-test"),
             Some("/bin/fsusr")
         ),
@@ -952,10 +955,16 @@ fn fsread() -> Result<(), String> {
         Err(Rc::ResourceNotFound) => {}
         r => return Err(format!("a kernel-only file: {:?}", r.map(|v| v.len()))),
     }
-    // Back to the kernel's ROMFS.
+    // The kernel's ROMFS is not its to read: it was not given the ROMFS
+    // right (least privilege), so it reads files only through fsusr.
     process::set_self_fs_backend(FsBackend::Kernel);
-    romfs::read_to_vec(SELF).map_err(|e| format!("kernel ROMFS: {e}"))?;
-    Ok(())
+    match romfs::read_to_vec(SELF) {
+        Err(Rc::NoCapability) => Ok(()),
+        r => Err(format!(
+            "kernel ROMFS without the right: {:?}",
+            r.map(|v| v.len())
+        )),
+    }
 }
 
 // ---------------------------------------------------------------------------

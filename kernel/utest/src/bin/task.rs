@@ -46,6 +46,7 @@ fn main() -> i32 {
                 initial_priority_and_policy,
                 terminate_exit_info_and_wait,
                 running_process_refuses_preparation,
+                initial_rights_least_by_default,
             ],
         ),
     }
@@ -99,9 +100,74 @@ fn child(role: &str) -> i32 {
             }
             0
         }
+        r if r.starts_with("rights=") => rights_child(&r["rights=".len()..]),
         other => {
             println!("utest-task: unknown role {other}");
             64
+        }
+    }
+}
+
+/// A child told which rights it should hold (`<task hex>:<kernel hex>`):
+/// it checks that it holds exactly those, that they mean what they say
+/// (Create and SysInfo.MemStats work exactly when it holds their right),
+/// and that it can give a child of its own no more than it holds. Exit
+/// code 0 if all holds.
+fn rights_child(want: &str) -> i32 {
+    let parse = |s: Option<&str>| s.and_then(|s| u32::from_str_radix(s, 16).ok());
+    let mut parts = want.split(':');
+    let (Some(t), Some(k)) = (parse(parts.next()), parse(parts.next())) else {
+        return 2;
+    };
+    let (t, k) = (Rights::from_bits_retain(t), Rights::from_bits_retain(k));
+    let held = |h| handle::identify(h).map(|i| Rights::from_bits_retain(i.rights));
+    if held(Handle::SELF_TASK) != Ok(t) || held(Handle::KERNEL) != Ok(k) {
+        println!(
+            "utest-task rights child: holds {:?} and {:?}, expected {t:?} and {k:?}",
+            held(Handle::SELF_TASK),
+            held(Handle::KERNEL)
+        );
+        return 3;
+    }
+    let stats = libkos::sys::mem_stats().map(drop);
+    if stats
+        != (if k.contains(Rights::SYSINFO) {
+            Ok(())
+        } else {
+            Err(Rc::NoCapability)
+        })
+    {
+        println!("utest-task rights child: MemStats {stats:?} holding {k:?}");
+        return 4;
+    }
+    let kid = Task::create(
+        "t-rights-kid",
+        SELF,
+        DEFAULT_PRIORITY,
+        CreateFlags::FROM_ROMFS,
+    );
+    match kid {
+        Err(Rc::NoCapability) if !t.contains(Rights::task(Method::Create)) => 0,
+        Ok(kid) if t.contains(Rights::task(Method::Create)) => {
+            // Not beyond its own, on itself or on the kernel; its own is fine.
+            let beyond_task = kid.set_initial_rights(Rights::all(), k);
+            let beyond_kernel = kid.set_initial_rights(t, k | Rights::AUDIT);
+            let own = kid.set_initial_rights(t, k);
+            let _ = kid.close();
+            if beyond_task != Err(Rc::NoCapability)
+                || beyond_kernel != Err(Rc::NoCapability)
+                || own != Ok(())
+            {
+                println!(
+                    "utest-task rights child: giving more: {beyond_task:?}, {beyond_kernel:?}; its own: {own:?}"
+                );
+                return 5;
+            }
+            0
+        }
+        other => {
+            println!("utest-task rights child: Create {other:?} holding {t:?}");
+            6
         }
     }
 }
@@ -809,4 +875,55 @@ fn running_process_refuses_preparation() -> TestResult {
     let _ = t.wait(CHILD_TIMEOUT_NS);
     check!(failures.is_empty(), "{}", failures.join("; "));
     Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// SetInitialRights (ours)
+
+/// A child holds the least a program needs on itself and on the kernel
+/// unless its creator gives more before Resume, never beyond the
+/// creator's own; the rights it holds are the rights it can use.
+fn initial_rights_least_by_default() -> TestResult {
+    use libkos::abi::task::{DEFAULT_KERNEL_RIGHTS, DEFAULT_TASK_RIGHTS};
+    let role = |t: Rights, k: Rights| format!("rights={:x}:{:x}", t.bits(), k.bits());
+
+    // Nothing said: the defaults, without Create or SysInfo.
+    let t = romfs_child("t-rights-default")?;
+    expect_exit(
+        &run(&t, &role(DEFAULT_TASK_RIGHTS, DEFAULT_KERNEL_RIGHTS))?,
+        0,
+    )?;
+    check_ok!(t.close(), "close");
+
+    // Given more: Create and SysInfo work; it cannot pass on what it lacks.
+    let (more_t, more_k) = (
+        DEFAULT_TASK_RIGHTS | Rights::task(Method::Create),
+        DEFAULT_KERNEL_RIGHTS | Rights::SYSINFO,
+    );
+    let t = romfs_child("t-rights-more")?;
+    check_ok!(t.set_initial_rights(more_t, more_k), "SetInitialRights");
+    expect_exit(&run(&t, &role(more_t, more_k))?, 0)?;
+    check_ok!(t.close(), "close");
+
+    // The Resume right is needed (whoever starts it decides), on a Task.
+    let t2 = romfs_child("t-rights-checked")?;
+    refuses("SetInitialRights", t2.handle(), Method::Resume, |h| {
+        task::set_initial_rights(h, DEFAULT_TASK_RIGHTS, DEFAULT_KERNEL_RIGHTS)
+    })?;
+
+    // Only before Resume, and never on itself (it is running).
+    check_ok!(t2.set_env(b"role=spin"), "set_env");
+    check_ok!(t2.resume(), "resume");
+    expect_rc(
+        "SetInitialRights after Resume",
+        t2.set_initial_rights(DEFAULT_TASK_RIGHTS, DEFAULT_KERNEL_RIGHTS),
+        Rc::Busy,
+    )?;
+    check_ok!(t2.terminate(), "terminate");
+    check_ok!(t2.close(), "close");
+    expect_rc(
+        "SetInitialRights on itself",
+        task::set_initial_rights(Handle::SELF_TASK, Rights::all(), Rights::all()),
+        Rc::Busy,
+    )
 }
