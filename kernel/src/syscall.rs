@@ -34,6 +34,13 @@ pub fn handle(k: &mut Kernel) {
             Outcome::Done(rc, len) => set(k, rc, len),
             // Blocked (the reply comes when it is woken) or gone.
             Outcome::Pending => {}
+            // Back to the `svc` (4 bytes), registers untouched: the pending
+            // interrupt is taken first, then the call goes on.
+            Outcome::Again => {
+                if let Some(t) = k.thread_mut(cur) {
+                    t.frame.elr -= 4;
+                }
+            }
         },
         Syscall::Recv {
             handle,

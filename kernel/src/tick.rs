@@ -11,6 +11,10 @@ pub const HZ: u64 = 100;
 
 static TICKS: AtomicU64 = AtomicU64::new(0);
 static INTERVAL: AtomicU64 = AtomicU64::new(0);
+/// The longest delay from a tick's deadline to its handler, in counter
+/// ticks, and the ticks taken, since [`take_lateness`] last ran.
+static WORST_LATE: AtomicU64 = AtomicU64::new(0);
+static PERIOD_TICKS: AtomicU64 = AtomicU64::new(0);
 
 /// Start ticking at [`HZ`].
 pub fn init() {
@@ -28,7 +32,19 @@ pub fn init() {
 
 fn on_tick() {
     TICKS.fetch_add(1, Ordering::Relaxed);
+    PERIOD_TICKS.fetch_add(1, Ordering::Relaxed);
+    let late = timer::counter().saturating_sub(timer::deadline());
+    WORST_LATE.fetch_max(late, Ordering::Relaxed);
     timer::arm(INTERVAL.load(Ordering::Relaxed));
+}
+
+/// The worst lateness of the tick, in ns, and the ticks taken since the
+/// last call; starts a new period.
+pub fn take_lateness() -> (u64, u64) {
+    let late = WORST_LATE.swap(0, Ordering::Relaxed);
+    let ticks = PERIOD_TICKS.swap(0, Ordering::Relaxed);
+    let ns = (u128::from(late) * 1_000_000_000 / u128::from(timer::frequency().max(1))) as u64;
+    (ns, ticks)
 }
 
 /// Ticks since [`init`].

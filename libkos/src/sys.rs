@@ -1,7 +1,7 @@
 //! System information (`SysInfo` on the kernel handle).
 
-use kos_abi::interfaces::sysinfo::call::MemStats as MemStatsCall;
-use kos_abi::msg::sysinfo::MemStats;
+use kos_abi::interfaces::sysinfo::call::{MemStats as MemStatsCall, TickLateness};
+use kos_abi::msg::sysinfo::{Lateness, MemStats};
 use kos_abi::{Handle, Rc};
 
 use crate::ipc;
@@ -10,4 +10,11 @@ use crate::ipc;
 pub fn mem_stats() -> Result<MemStats, Rc> {
     let (stats, _) = ipc::invoke::<MemStatsCall>(Handle::KERNEL, &(), &[], &mut [])?;
     Ok(stats)
+}
+
+/// How late the timer interrupt was taken, at worst, since the last call
+/// (which starts the next period), and how many ticks that period had.
+pub fn tick_lateness() -> Result<Lateness, Rc> {
+    let (l, _) = ipc::invoke::<TickLateness>(Handle::KERNEL, &(), &[], &mut [])?;
+    Ok(l)
 }

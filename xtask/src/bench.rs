@@ -23,7 +23,14 @@ pub const USER_BENCHMARKS: &[&str] = &[
     "ipc_roundtrip_64b",
     "ipc_roundtrip_handle",
     "spawn_romfs",
+    "tick_lateness_console",
+    "tick_lateness_mdl",
+    "tick_lateness_vm",
 ];
+
+/// The timer interrupt is taken within 1 ms of virtual time whatever a
+/// process asks (`tick_lateness_*`, in ns = instructions under icount).
+pub const LATENESS_BOUND: u64 = 1_000_000;
 
 /// One benchmark's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +95,15 @@ pub fn run_once(board: Board, image: &Path, timeout: Duration) -> Result<Vec<Ben
     for name in USER_BENCHMARKS {
         if !results.iter().any(|r| r.name == *name) {
             bail!("the user benchmark {name} did not report (did einit run /bench/ubench?)");
+        }
+    }
+    for r in &results {
+        if r.name.starts_with("tick_lateness") && r.instructions > LATENESS_BOUND {
+            bail!(
+                "{}: the timer interrupt waited {} ns, over the {LATENESS_BOUND} ns bound",
+                r.name,
+                r.instructions
+            );
         }
     }
     Ok(results)

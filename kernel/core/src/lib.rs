@@ -26,5 +26,6 @@ pub mod slab;
 pub mod symbols;
 pub mod syscall;
 pub mod ufault;
+pub mod utf8_cut;
 
 pub use addr::{PAGE_SHIFT, PAGE_SIZE, PhysAddr, VirtAddr};

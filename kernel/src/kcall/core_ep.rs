@@ -1,14 +1,16 @@
 //! The kernel's core endpoints on `Handle::KERNEL`: console, system
 //! information, the ROMFS, the security audit and questions to the policy.
 
+use kernel_core::utf8_cut;
 use kos_abi::Rc;
 use kos_abi::interfaces::{audit, console, romfs, security, sysinfo};
 use kos_abi::msg::Endpoint;
 use kos_abi::msg::romfs::{ReadReply, ReadReq};
-use kos_abi::msg::sysinfo::MemStats;
+use kos_abi::msg::sysinfo::{Lateness, MemStats};
 
 use super::{Reply, Request, space_of};
 use crate::task::Kernel;
+use crate::task::resume::{self, Work};
 
 pub fn call<'a>(k: &mut Kernel, req: &Request, endpoint: Endpoint) -> Result<Reply<'a>, Rc> {
     // One method each (the gate checked it is declared); the matches are
@@ -20,6 +22,15 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, endpoint: Endpoint) -> Result<Rep
         },
         Endpoint::SysInfo => match sysinfo::Method::from_u16(m).ok_or(Rc::ResourceNotFound)? {
             sysinfo::Method::MemStats => Ok(Reply::fixed(&mem_stats(k))),
+            sysinfo::Method::TickLateness => {
+                let (worst_ns, ticks) = crate::tick::take_lateness();
+                let resumed = resume::take_stopped();
+                Ok(Reply::fixed(&Lateness {
+                    worst_ns,
+                    ticks,
+                    resumed,
+                }))
+            }
         },
         Endpoint::Romfs => match romfs::Method::from_u16(m).ok_or(Rc::ResourceNotFound)? {
             romfs::Method::Read => read(k, req),
@@ -46,20 +57,44 @@ fn mem_stats(k: &Kernel) -> MemStats {
     }
 }
 
-/// Console output: the arena's bytes, copied out in small pieces.
+/// Console output: the arena's bytes, copied out in small pieces and
+/// written a few at a time, so that a long write stops for a waiting
+/// interrupt (`task::resume`) after at most [`STEP`] bytes.
 fn write<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
+    /// Bytes written between two looks for a waiting interrupt: about the
+    /// UART's FIFO, so a slow line never holds interrupts off for long.
+    const STEP: usize = 16;
     let mut buf = [0u8; 256];
     let total = req.header.arena_len;
-    let mut off = 0u32;
+    let mut off = match k.take_resume() {
+        Some(Work::Console { written }) if written <= total => written,
+        Some(other) => {
+            k.abandon(req.caller, other);
+            0
+        }
+        None => 0,
+    };
     while off < total {
         let n = (total - off).min(buf.len() as u32);
         let r = kos_abi::msg::ArenaRef {
             offset: off,
             len: n,
         };
-        let bytes = req.arena_bytes(k, r, &mut buf)?;
-        crate::console::write_bytes(bytes);
-        off += n;
+        let mut bytes = req.arena_bytes(k, r, &mut buf)?;
+        if off + n < total {
+            // A character cut by the piece's end goes with the next piece.
+            bytes = &bytes[..utf8_cut::whole_chars(bytes).max(1)];
+        }
+        while !bytes.is_empty() {
+            let piece = &bytes[..utf8_cut::char_start(bytes, STEP.min(bytes.len()))];
+            crate::console::write_bytes(piece);
+            off += piece.len() as u32;
+            bytes = &bytes[piece.len()..];
+            if off < total && resume::should_stop() {
+                k.save_resume(Work::Console { written: off });
+                return Ok(Reply::Again);
+            }
+        }
     }
     Ok(Reply::empty())
 }

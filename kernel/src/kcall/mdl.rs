@@ -10,24 +10,45 @@ use super::handles::handle_reply;
 use super::{Reply, Request};
 use crate::task::Kernel;
 use crate::task::object::Mdl;
+use crate::task::resume::{self, Work};
 
 /// `Mdl.Create` on the kernel handle.
 pub fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
-    let a: mdl::CreateReq = req.args();
-    if a.size == 0 || a.size > mdl::MAX_SIZE {
-        return Err(Rc::InvalidArgument);
-    }
-    // Its frames count against the creator's frames quota until they go
-    // back (whoever holds the MDL by then).
-    let pages = a.size.div_ceil(kernel_core::addr::PAGE_SIZE) as usize;
-    k.charge_frames(req.caller, pages)?;
-    let mut m = match Mdl::zeroed(a.size) {
-        Ok(m) => m,
-        Err(e) => {
-            k.uncharge_frames(Some(req.caller), pages);
-            return Err(e);
+    // Zeroing 16 MiB takes milliseconds: a frame at a time, stopping for a
+    // waiting interrupt (`task::resume`).
+    let (mut m, pages) = match k.take_resume() {
+        Some(Work::Mdl { mdl, pages }) => (mdl, pages),
+        other => {
+            if let Some(w) = other {
+                k.abandon(req.caller, w);
+            }
+            let a: mdl::CreateReq = req.args();
+            if a.size == 0 || a.size > mdl::MAX_SIZE {
+                return Err(Rc::InvalidArgument);
+            }
+            // Its frames count against the creator's frames quota until
+            // they go back (whoever holds the MDL by then).
+            let pages = Mdl::pages_for(a.size);
+            k.charge_frames(req.caller, pages)?;
+            match Mdl::with_room(pages) {
+                Ok(m) => (m, pages),
+                Err(e) => {
+                    k.uncharge_frames(Some(req.caller), pages);
+                    return Err(e);
+                }
+            }
         }
     };
+    while m.frames.len() < pages {
+        if let Err(e) = m.add_zeroed_frame() {
+            k.abandon(req.caller, Work::Mdl { mdl: m, pages });
+            return Err(e);
+        }
+        if m.frames.len() < pages && resume::should_stop() {
+            k.save_resume(Work::Mdl { mdl: m, pages });
+            return Ok(Reply::Again);
+        }
+    }
     m.charged_to = Some(req.caller);
     let rights =
         Rights::MAP_READ | Rights::MAP_WRITE | Rights::COPY | Rights::TRANSFER | Rights::REVOKE;

@@ -37,6 +37,8 @@ pub enum Outcome {
     Done(Rc, u64),
     /// The caller blocked (its reply comes when it is woken) or ended.
     Pending,
+    /// The caller makes the same call again (`svc` re-executed).
+    Again,
 }
 
 /// The largest fixed part of a kernel method's request (checked against
@@ -126,6 +128,9 @@ pub enum Reply<'a> {
     Written(Rc, u64),
     /// Nothing to write now: the caller blocked or ended.
     Pending,
+    /// Work is left and an interrupt waits: the caller makes the same call
+    /// again and it goes on (`task::resume`).
+    Again,
 }
 
 impl Reply<'_> {
@@ -212,7 +217,9 @@ pub fn call(
     let result = dispatch(k, &req, d.object);
     // A granting rule's effects on the target's policy state commit with
     // the call's success.
-    if let (Ok(_), Some((passage, pid))) = (&result, d.effects) {
+    if let (Ok(r), Some((passage, pid))) = (&result, d.effects)
+        && !matches!(r, Reply::Again)
+    {
         let state = gate::effects(&passage, || call_parties(k, me, caller, Some(pid)));
         k.enter_state(pid, state);
     }
@@ -235,6 +242,7 @@ pub fn call(
         }
         Ok(Reply::Written(rc, len)) => Outcome::Done(rc, len),
         Ok(Reply::Pending) => Outcome::Pending,
+        Ok(Reply::Again) => Outcome::Again,
         Err(rc) => {
             let (_, len) = write_reply(k, caller, reply_addr, cap, rc, &[0u8; 0][..], &[]);
             Outcome::Done(rc, len)

@@ -450,12 +450,16 @@ impl Kernel {
         t.state = State::Dead;
         t.exit_code = code;
         let wait = t.wait.take();
+        let (pid, left) = (t.process, t.resume.take());
         let joiners = core::mem::take(&mut t.joiners);
         self.runq.remove(qid(tid));
         self.sleepers.retain(|&(_, s)| s != tid);
         // A thread blocked in a wait is still listed by what it waits on.
         self.forget_waiter(tid, wait);
         self.abandon_clients(tid);
+        if let Some(r) = left {
+            self.abandon(pid, r.work);
+        }
         for j in joiners {
             self.complete_join(j, code);
         }

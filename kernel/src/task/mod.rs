@@ -20,6 +20,7 @@ pub mod notice;
 pub mod object;
 pub mod process;
 pub mod reply;
+pub mod resume;
 mod schedule;
 pub mod space;
 #[cfg(not(feature = "ktest"))]

@@ -149,32 +149,46 @@ pub struct Mdl {
 impl Mdl {
     /// Zeroed frames for `size` bytes (page-rounded), or `rcOutOfMemory`.
     pub fn zeroed(size: u64) -> Result<Mdl, kos_abi::Rc> {
-        use kernel_core::addr::PAGE_SIZE;
-        let pages = size.div_ceil(PAGE_SIZE) as usize;
+        let pages = Mdl::pages_for(size);
+        let mut m = Mdl::with_room(pages)?;
+        while m.frames.len() < pages {
+            if let Err(e) = m.add_zeroed_frame() {
+                m.free();
+                return Err(e);
+            }
+        }
+        Ok(m)
+    }
+
+    /// Pages for `size` bytes.
+    pub fn pages_for(size: u64) -> usize {
+        size.div_ceil(kernel_core::addr::PAGE_SIZE) as usize
+    }
+
+    /// An MDL with no frames yet and room for `pages` (so that adding them
+    /// never allocates), or `rcOutOfMemory`.
+    pub fn with_room(pages: usize) -> Result<Mdl, kos_abi::Rc> {
         let mut frames = Vec::new();
         frames
             .try_reserve_exact(pages)
             .map_err(|_| kos_abi::Rc::OutOfMemory)?;
-        for _ in 0..pages {
-            match crate::memory::frames::alloc() {
-                Some(pa) => {
-                    crate::memory::frames::zero(pa);
-                    frames.push(pa);
-                }
-                None => {
-                    for pa in frames {
-                        let _ = crate::memory::frames::free(pa);
-                    }
-                    return Err(kos_abi::Rc::OutOfMemory);
-                }
-            }
-        }
         Ok(Mdl {
             frames,
             refs: 0,
             charged_to: None,
             charge: Charge::default(),
         })
+    }
+
+    /// One more zeroed frame (within the room [`Mdl::with_room`] made).
+    pub fn add_zeroed_frame(&mut self) -> Result<(), kos_abi::Rc> {
+        if self.frames.len() == self.frames.capacity() {
+            return Err(kos_abi::Rc::InvalidArgument);
+        }
+        let pa = crate::memory::frames::alloc().ok_or(kos_abi::Rc::OutOfMemory)?;
+        crate::memory::frames::zero(pa);
+        self.frames.push(pa);
+        Ok(())
     }
 
     /// Gives the frames back (an MDL that never became an object).

@@ -47,6 +47,9 @@ pub enum RegionKind {
     /// An MDL buffer's frames: shared, owned by the MDL object (never freed
     /// by the address space).
     Shared(kernel_core::slab::Id),
+    /// `Vm.Allocate` or `Vm.Free` memory a call is mapping or unmapping in
+    /// steps (`task::resume`): mapped in part, and no other call takes it.
+    Busy,
 }
 
 #[derive(Copy, Clone, Debug)]
@@ -474,6 +477,85 @@ impl AddressSpace {
         let (start, end) = self.heap_range(round_up(size).ok_or(Rc::InvalidArgument)?)?;
         self.map_new(start, end, RegionKind::Heap, Attrs::USER_DATA, |_, _| {})?;
         Ok(start)
+    }
+
+    /// [`AddressSpace::allocate`] in steps: the range (start, end) is
+    /// held, nothing mapped yet; [`AddressSpace::allocate_step`] maps it a
+    /// page at a time and [`AddressSpace::finish`] makes it ordinary
+    /// memory. The quota is checked for all of it now.
+    pub fn begin_allocate(&mut self, size: u64) -> Result<(u64, u64), Rc> {
+        let (start, end) = self.heap_range(round_up(size).ok_or(Rc::InvalidArgument)?)?;
+        let pages = ((end - start) / PAGE_SIZE) as usize;
+        if self.frames.held + pages > self.frames.limit
+            || self
+                .frames
+                .account
+                .is_some_and(|a| !budget::fits(a, Kind::Frames, pages as u64))
+        {
+            return Err(Rc::QuotaExceeded);
+        }
+        self.insert(Region {
+            start,
+            end,
+            kind: RegionKind::Busy,
+        })?;
+        Ok((start, end))
+    }
+
+    /// Map zeroed read-write page `va` of the busy region at `start`.
+    pub fn allocate_step(&mut self, start: u64, va: u64) -> Result<(), Rc> {
+        self.busy(start, va)?;
+        self.map_page(va, Attrs::USER_DATA, &mut |_, _| {})
+    }
+
+    /// [`AddressSpace::free`] in steps: the `Vm.Allocate` region at `start`
+    /// of `size` bytes becomes busy and its end is returned;
+    /// [`AddressSpace::free_step`] unmaps it a page at a time and
+    /// [`AddressSpace::finish`] drops it.
+    pub fn begin_free(&mut self, start: u64, size: u64) -> Result<u64, Rc> {
+        let r = self
+            .regions
+            .iter_mut()
+            .find(|r| r.start == start && r.kind == RegionKind::Heap)
+            .ok_or(Rc::InvalidArgument)?;
+        if round_up(size) != Some(r.end - r.start) {
+            return Err(Rc::InvalidArgument);
+        }
+        r.kind = RegionKind::Busy;
+        Ok(r.end)
+    }
+
+    /// Unmap and free page `va` of the busy region at `start`.
+    pub fn free_step(&mut self, start: u64, va: u64) -> Result<(), Rc> {
+        self.busy(start, va)?;
+        self.unmap_pages(va, va + PAGE_SIZE);
+        Ok(())
+    }
+
+    /// The busy region at `start`, done: ordinary memory (`mapped`), or
+    /// gone (everything in it unmapped already).
+    pub fn finish(&mut self, start: u64, mapped: bool) {
+        if let Some(at) = self
+            .regions
+            .iter()
+            .position(|r| r.start == start && r.kind == RegionKind::Busy)
+        {
+            if mapped {
+                self.regions[at].kind = RegionKind::Heap;
+            } else {
+                self.regions.remove(at);
+            }
+        }
+    }
+
+    /// `va` lies in the busy region at `start`.
+    fn busy(&self, start: u64, va: u64) -> Result<(), Rc> {
+        self.regions
+            .iter()
+            .find(|r| r.start == start && r.kind == RegionKind::Busy)
+            .filter(|r| (r.start..r.end).contains(&va))
+            .map(drop)
+            .ok_or(Rc::InvalidArgument)
     }
 
     /// Free a whole region that [`AddressSpace::allocate`] returned.

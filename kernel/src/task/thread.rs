@@ -115,6 +115,8 @@ pub struct Thread {
     pub deadline: Option<u64>,
     /// A CPU's idle thread: never queued, never blocked.
     pub idle: bool,
+    /// What is left of a long call it will make again (see `resume`).
+    pub resume: Option<super::resume::Resume>,
 }
 
 impl Thread {
@@ -149,6 +151,7 @@ impl Thread {
             sent: crate::gate::Snapshot::empty(),
             deadline: None,
             idle: false,
+            resume: None,
         })
     }
 

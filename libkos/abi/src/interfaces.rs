@@ -108,6 +108,9 @@ crate::interfaces! {
     interface "kl.core.SysInfo" as SysInfo in sysinfo = 5 {
         /// Free and total frames, kernel heap, processes, threads.
         fn MemStats(()) -> msg::sysinfo::MemStats = 0, on Kernel, needs Rights::SYSINFO;
+        /// How late the timer interrupt was taken, at worst, since the
+        /// last call (which starts the next period).
+        fn TickLateness(()) -> msg::sysinfo::Lateness = 1, on Kernel, needs Rights::SYSINFO;
     }
 
     /// Handle operations and creating channels, badges and user objects.

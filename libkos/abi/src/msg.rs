@@ -121,6 +121,22 @@ pub mod sysinfo {
         /// Live threads.
         pub threads: u64,
     }
+
+    /// `TickLateness`: the timer interrupt's delays over a period.
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct Lateness {
+        /// The longest time from a tick's deadline to its handler, in ns:
+        /// how long the kernel kept interrupts masked at worst.
+        pub worst_ns: u64,
+        /// Ticks taken in the period.
+        pub ticks: u64,
+        /// Long calls that stopped for a waiting interrupt and went on
+        /// afterwards, in the period.
+        pub resumed: u64,
+    }
 }
 
 /// Handle operations.

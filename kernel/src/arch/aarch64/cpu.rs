@@ -35,6 +35,18 @@ pub fn irqs_enabled() -> bool {
     !DAIF.is_set(DAIF::I)
 }
 
+/// Whether an IRQ is waiting for this core (ISR_EL1.I), masked or not: a
+/// long kernel operation stops at its next step when one is.
+#[inline(always)]
+pub fn irq_pending() -> bool {
+    let isr: u64;
+    // SAFETY: reading ISR_EL1 has no side effect and touches no memory.
+    unsafe {
+        core::arch::asm!("mrs {}, isr_el1", out(reg) isr, options(nomem, nostack, preserves_flags))
+    };
+    isr & (1 << 7) != 0
+}
+
 /// Wait for an interrupt.
 pub fn wait_for_interrupt() {
     aarch64_cpu::asm::wfi();

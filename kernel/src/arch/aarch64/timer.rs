@@ -2,7 +2,7 @@
 //! (EL1 owns it on every board: boot.s opens the timers to EL1 when we enter at EL2.)
 
 use aarch64_cpu::registers::{
-    CNTFRQ_EL0, CNTV_CTL_EL0, CNTV_TVAL_EL0, CNTVCT_EL0, Readable, Writeable,
+    CNTFRQ_EL0, CNTV_CTL_EL0, CNTV_CVAL_EL0, CNTV_TVAL_EL0, CNTVCT_EL0, Readable, Writeable,
 };
 
 /// Counter frequency in Hz.
@@ -13,6 +13,11 @@ pub fn frequency() -> u64 {
 /// The virtual counter.
 pub fn counter() -> u64 {
     CNTVCT_EL0.get()
+}
+
+/// The counter value the timer fires at (or fired at).
+pub fn deadline() -> u64 {
+    CNTV_CVAL_EL0.get()
 }
 
 /// Arm the timer to fire after `ticks` counter ticks, interrupt unmasked.

@@ -24,9 +24,19 @@
 //!   `Task.Create` (`FROM_ROMFS`, `/bench/nop`, a program that exits at
 //!   once), `Resume`, `Wait` until it ends, closing its handle (per
 //!   iteration, [`SPAWNS`] of them, loop overhead subtracted).
+//! - `tick_lateness_console`, `tick_lateness_mdl`, `tick_lateness_vm`: the
+//!   worst delay of the timer interrupt (`SysInfo.TickLateness`, in virtual
+//!   ns, which under `-icount shift=0` are instructions) while this process
+//!   asks, over and over for at least [`LATENESS_TICKS`] ticks, for one of
+//!   the kernel's longest operations: a 64 KiB `Console.Write` (one message,
+//!   as a hostile program would send it), a 16 MiB MDL made and closed,
+//!   16 MiB of memory allocated and freed. The kernel must take the
+//!   interrupt within 1 ms (1,000,000) whatever a process asks.
 
 #![no_std]
 #![no_main]
+
+extern crate alloc;
 
 use core::arch::asm;
 use core::hint::black_box;
@@ -47,6 +57,8 @@ const ITERATIONS: u64 = 1000;
 /// Iterations of `spawn_romfs` (each a whole process).
 const SPAWNS: u64 = 50;
 const JOIN_TIMEOUT: u64 = 20_000_000_000;
+/// Ticks each long operation is repeated over (the tick is 10 ms).
+const LATENESS_TICKS: u64 = 12;
 
 /// Instructions retired so far (PMU event counter 0, INST_RETIRED).
 #[inline(always)]
@@ -160,6 +172,10 @@ fn bench_main() -> i32 {
         }
     }
 
+    if let Err(e) = tick_lateness() {
+        println!("ubench: {e}");
+        return 1;
+    }
     if let Err(e) = handle_copy_and_notify() {
         println!("ubench: {e}");
         return 1;
@@ -250,6 +266,41 @@ fn spawn_romfs() -> Result<u64, &'static str> {
         once()?;
     }
     Ok((instructions() - start).saturating_sub(overhead) / SPAWNS)
+}
+
+/// Repeats `op` until [`LATENESS_TICKS`] ticks have been taken; the
+/// worst lateness of the tick meanwhile, in ns.
+fn worst_lateness(mut op: impl FnMut() -> Result<(), Rc>) -> Result<u64, Rc> {
+    libkos::sys::tick_lateness()?;
+    let (mut worst, mut ticks) = (0, 0);
+    while ticks < LATENESS_TICKS {
+        op()?;
+        let l = libkos::sys::tick_lateness()?;
+        worst = worst.max(l.worst_ns);
+        ticks += l.ticks;
+    }
+    Ok(worst)
+}
+
+fn tick_lateness() -> Result<(), &'static str> {
+    use libkos::abi::interfaces::console::call::Write;
+    const BIG: u64 = 16 << 20;
+    let nuls = alloc::vec![0u8; libkos::abi::msg::MAX_ARENA];
+    let console = worst_lateness(|| {
+        libkos::ipc::invoke::<Write>(Handle::KERNEL, &(), &[&nuls], &mut []).map(drop)
+    })
+    .map_err(|_| "tick_lateness: a 64 KiB console write failed")?;
+    println!();
+    println!("bench tick_lateness_console: {console} instructions");
+    let mdl = worst_lateness(|| libkos::mdl::create(BIG).and_then(handle::close))
+        .map_err(|_| "tick_lateness: a 16 MiB MDL failed")?;
+    println!("bench tick_lateness_mdl: {mdl} instructions");
+    // SAFETY: nothing refers to the range; it is freed as soon as made.
+    let vm =
+        worst_lateness(|| libkos::vm::allocate(BIG).and_then(|r| unsafe { libkos::vm::free(r) }))
+            .map_err(|_| "tick_lateness: 16 MiB of memory failed")?;
+    println!("bench tick_lateness_vm: {vm} instructions");
+    Ok(())
 }
 
 /// Starts the server and client children on channel "bench" and waits for

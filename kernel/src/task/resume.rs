@@ -1,0 +1,107 @@
+//! Long kernel operations in steps. Interrupts are masked while the kernel
+//! serves a call, so a call that works page by page (a 16 MiB MDL, 16 MiB
+//! of memory) or byte by byte (a 64 KiB console write) checks between
+//! steps whether an interrupt is waiting. If one is and work is left, it
+//! keeps its progress here, with its thread, and returns to the very `svc`
+//! that made it: the interrupt is taken at once, and when the thread runs
+//! again it makes the same call (same registers), which goes on from where
+//! it stopped. Every entry does at least one step, so the call always ends;
+//! no process keeps interrupts masked for longer than one step.
+//!
+//! A thread that ends half-way gives its work back ([`Kernel::abandon`]).
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::Kernel;
+use super::object::Mdl;
+use super::thread::Pid;
+
+/// What is left of a call, and the registers that made it.
+pub struct Resume {
+    /// x0..x5 and x8 of the `svc`: the same call comes back with the same.
+    regs: [u64; 7],
+    pub work: Work,
+}
+
+/// Progress of one kind of long call.
+pub enum Work {
+    /// `Console.Write`: bytes of the arena already written.
+    Console { written: u32 },
+    /// `Mdl.Create`: the MDL so far (frames zeroed), its `pages` charged to
+    /// the caller's frames.
+    Mdl { mdl: Mdl, pages: usize },
+    /// `Vm.Allocate`: the region at `start` being mapped, up to `next`.
+    Allocate { start: u64, next: u64 },
+    /// `Vm.Free`: the region at `start` being unmapped, from `next` on.
+    Free { start: u64, next: u64 },
+}
+
+/// Calls stopped for an interrupt since [`take_stopped`] last ran.
+static STOPPED: AtomicU64 = AtomicU64::new(0);
+
+/// How many calls stopped for an interrupt (and went on) since the last
+/// look; starts counting again.
+pub fn take_stopped() -> u64 {
+    STOPPED.swap(0, Ordering::Relaxed)
+}
+
+/// Whether a call with more to do should stop now and come back.
+#[inline(always)]
+pub fn should_stop() -> bool {
+    crate::arch::cpu::irq_pending()
+}
+
+impl Kernel {
+    /// The current thread's syscall registers (x0..x5, x8).
+    fn call_regs(&self) -> Option<[u64; 7]> {
+        let x = &self.thread(self.current())?.frame.x;
+        Some([x[0], x[1], x[2], x[3], x[4], x[5], x[8]])
+    }
+
+    /// The work the current thread left when it last made this very call,
+    /// if it did. Work left by another call is given back.
+    pub fn take_resume(&mut self) -> Option<Work> {
+        let regs = self.call_regs()?;
+        let cur = self.current();
+        let t = self.thread_mut(cur)?;
+        let r = t.resume.take()?;
+        let pid = t.process;
+        if r.regs == regs {
+            Some(r.work)
+        } else {
+            self.abandon(pid, r.work);
+            None
+        }
+    }
+
+    /// Keep `work` with the current thread, which comes back to it.
+    pub fn save_resume(&mut self, work: Work) {
+        let Some(regs) = self.call_regs() else {
+            return;
+        };
+        STOPPED.fetch_add(1, Ordering::Relaxed);
+        let cur = self.current();
+        if let Some(t) = self.thread_mut(cur) {
+            let pid = t.process;
+            if let Some(old) = t.resume.replace(Resume { regs, work }) {
+                self.abandon(pid, old.work);
+            }
+        }
+    }
+
+    /// Give back what half-done `work` of a thread of `pid` holds.
+    pub fn abandon(&mut self, pid: Pid, work: Work) {
+        match work {
+            Work::Console { .. } => {}
+            Work::Mdl { mdl, pages } => {
+                mdl.free();
+                self.uncharge_frames(Some(pid), pages);
+            }
+            Work::Allocate { start, .. } | Work::Free { start, .. } => {
+                if let Some(space) = self.procs.get_mut(pid).and_then(|p| p.space.as_mut()) {
+                    space.release(start);
+                }
+            }
+        }
+    }
+}
