@@ -523,7 +523,8 @@ impl Process {
         if let Some(hdr) = extras.elf_header {
             let m = elf::mdl_with(hdr)?;
             task::load_elf_hdr(h, m.get(), 0, hdr.len() as u64)?;
-            header = hdr.to_vec();
+            // GetElfSegs gives what the kernel keeps for the process.
+            header = task::get_elf_hdr(h)?;
         }
         task::set_entry(h, entry, reloc_base)?;
         p.with(|s| {

@@ -1,7 +1,9 @@
 //! System information (`SysInfo` on the kernel handle).
 
-use kos_abi::interfaces::sysinfo::call::{MemStats as MemStatsCall, TickLateness};
-use kos_abi::msg::sysinfo::{Lateness, MemStats};
+use kos_abi::interfaces::sysinfo::call::{
+    MemStats as MemStatsCall, Served as ServedCall, TickLateness,
+};
+use kos_abi::msg::sysinfo::{Lateness, MemStats, Served};
 use kos_abi::{Handle, Rc};
 
 use crate::ipc;
@@ -17,4 +19,11 @@ pub fn mem_stats() -> Result<MemStats, Rc> {
 pub fn tick_lateness() -> Result<Lateness, Rc> {
     let (l, _) = ipc::invoke::<TickLateness>(Handle::KERNEL, &(), &[], &mut [])?;
     Ok(l)
+}
+
+/// Kernel calls each endpoint has served past the gate since boot, by
+/// endpoint id.
+pub fn served() -> Result<Served, Rc> {
+    let (s, _) = ipc::invoke::<ServedCall>(Handle::KERNEL, &(), &[], &mut [])?;
+    Ok(s)
 }

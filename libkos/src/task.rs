@@ -296,15 +296,15 @@ pub fn get_exit_info(task: Handle) -> Result<ExitInfo, Rc> {
     simple::<m::GetExitInfo>(task, &())
 }
 
-/// `GetThreadContext` of a frozen process: thread `index`'s registers (0 =
-/// the thread that faulted). Danger: breaks the frozen process's isolation
+/// `GetThreadContext` of a frozen process: thread `index`'s registers,
+/// general and FP/SIMD (0 = the thread that faulted). Danger: breaks the frozen process's isolation
 /// (its registers may hold secrets): the right guards it.
 pub fn get_thread_context(task: Handle, index: u32) -> Result<ThreadContext, Rc> {
     let req = ThreadIndex {
         index,
         _reserved: 0,
     };
-    // 288 bytes: more than a fixed part may hold (MAX_FIXED), so take it
+    // 816 bytes: more than a fixed part may hold (MAX_FIXED), so take it
     // from the reply's fixed part or, failing that, its arena.
     let size = core::mem::size_of::<ThreadContext>();
     let mut req_buf = [0u8; 64];
@@ -356,6 +356,17 @@ pub fn get_name(task: Handle) -> Result<String, Rc> {
 /// built by hand). Danger: none.
 pub fn get_path(task: Handle) -> Result<String, Rc> {
     text::<m::GetPath>(task, MAX_PATH)
+}
+
+/// `GetElfHdr` (ours): the ELF header and program headers `task` was made
+/// from — what `LoadElfHdr` stored, or its ROMFS file's for a program the
+/// kernel loaded (the own handle: this process's). Needs the GetElfSyms
+/// right.
+pub fn get_elf_hdr(task: Handle) -> Result<Vec<u8>, Rc> {
+    let mut buf = vec![0u8; kos_abi::task::MAX_ELF_HDR as usize];
+    let (_, n) = ipc::invoke::<m::GetElfHdr>(task, &(), &[], &mut buf)?;
+    buf.truncate(n);
+    Ok(buf)
 }
 
 /// `GetInitialThreadPriority`. Danger: none.
@@ -679,6 +690,11 @@ impl Task {
     /// [`set_initial_thread_sched_policy`].
     pub fn set_initial_thread_sched_policy(&self, policy: SchedPolicy) -> Result<(), Rc> {
         set_initial_thread_sched_policy(self.handle, policy)
+    }
+
+    /// [`get_elf_hdr`].
+    pub fn elf_hdr(&self) -> Result<Vec<u8>, Rc> {
+        get_elf_hdr(self.handle)
     }
 
     /// [`set_initial_rights`].

@@ -21,6 +21,17 @@ pub enum Suite {
     /// The system kernel with the user test programs in its ROMFS: einit
     /// runs them (`/etc/init.tests`) and the kernel stops with its status.
     Utest,
+    /// The user test image running only `utest-fuzz`, with a campaign
+    /// (`cargo xtask fuzz`).
+    Fuzz(Campaign),
+}
+
+/// A fuzzing campaign: calls in all, and the seed of the children's seeds
+/// (`/etc/fuzz` in the image, which utest-fuzz reads).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Campaign {
+    pub calls: u64,
+    pub seed: u64,
 }
 
 impl Suite {
@@ -29,7 +40,7 @@ impl Suite {
             Suite::None => None,
             Suite::Ktest => Some("ktest"),
             Suite::Kbench => Some("kbench"),
-            Suite::Utest => None,
+            Suite::Utest | Suite::Fuzz(_) => None,
         }
     }
 
@@ -40,6 +51,7 @@ impl Suite {
             Suite::Ktest => Some("ktest"),
             Suite::Kbench => Some("kbench"),
             Suite::Utest => Some("utest"),
+            Suite::Fuzz(_) => Some("fuzz"),
         }
     }
 }
@@ -103,6 +115,7 @@ pub fn build_romfs(suite: Suite, board: Board, out: &std::path::Path) -> Result<
     match suite {
         Suite::Utest => user_build::add_utest(&mut tree, &progs)?,
         Suite::Kbench => user_build::add_ubench(&mut tree, &progs)?,
+        Suite::Fuzz(c) => user_build::add_fuzz(&mut tree, &progs, c)?,
         Suite::None | Suite::Ktest => {}
     }
     // /etc/init: the demonstration system's init description, checked

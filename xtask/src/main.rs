@@ -116,6 +116,21 @@ enum Cmd {
         #[arg(long, default_value_t = 120, value_name = "SECONDS")]
         timeout: u64,
     },
+    /// A long fuzzing campaign: the user test image running only utest-fuzz,
+    /// whose children make `--calls` random syscalls in all (the default
+    /// suite makes 51,000), from `--seed`; each child must make all its
+    /// calls and reach every endpoint, and nothing may leak.
+    Fuzz {
+        #[arg(long, value_enum, default_value_t = Board::Virt)]
+        board: Board,
+        #[arg(long, default_value_t = 1_000_000)]
+        calls: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Timeout of the QEMU run, in seconds.
+        #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+        timeout: u64,
+    },
     /// Lint host crates and the kernel for each board (warnings are errors).
     Clippy,
     /// Write the docs generated from the interface declarations
@@ -374,6 +389,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("bench {}: {} instructions", r.name, r.instructions);
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Fuzz {
+            board,
+            calls,
+            seed,
+            timeout,
+        } => {
+            setup::ensure_target()?;
+            setup::ensure_tools(setup::Need::Required)?;
+            let campaign = kernel_build::Campaign { calls, seed };
+            let ok =
+                testrun::fuzz_campaign(board, campaign, std::time::Duration::from_secs(timeout));
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Cmd::Clippy => {
             setup::ensure_target()?;

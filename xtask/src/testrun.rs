@@ -227,6 +227,38 @@ fn utest_runs(board: Board, timeout: Duration, report: &mut Report) {
     }
 }
 
+/// A fuzzing campaign (`cargo xtask fuzz`): the image that runs only
+/// utest-fuzz with `campaign`, booted on `board`'s first user-test
+/// configuration. True if it passed.
+pub fn fuzz_campaign(board: Board, campaign: kernel_build::Campaign, timeout: Duration) -> bool {
+    let mut report = Report::default();
+    let flavor = KernelFlavor {
+        board,
+        suite: Suite::Fuzz(campaign),
+        qemu_exit: true,
+    };
+    section(&format!(
+        "{}: fuzzing: {} calls, seed {}",
+        board.name(),
+        campaign.calls,
+        campaign.seed
+    ));
+    match kernel_build::build_image(flavor) {
+        Ok(image) => match qemu::utest_configs(board).next() {
+            Some(cfg) => ktest_run(
+                cfg,
+                &format!("{} fuzz", cfg.label),
+                &image,
+                timeout,
+                &mut report,
+            ),
+            None => report.fail(format!("{}: no user test configuration", board.name())),
+        },
+        Err(e) => report.fail(format!("[{} fuzz] boot::build: {e:#}", board.name())),
+    }
+    report.finish()
+}
+
 /// The SD card image: written with stand-in firmware files and the Pi 4
 /// device tree the DTB boots use; read back with mtools (a FAT and MBR
 /// reader independent of the writer); its kernel8.img and device tree,

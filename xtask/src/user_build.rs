@@ -252,13 +252,41 @@ pub fn add_system(tree: &mut Tree, progs: &UserPrograms) -> Result<()> {
 
 /// Adds the user test programs, `/etc/init.tests` and the truncated ELF.
 pub fn add_utest(tree: &mut Tree, progs: &UserPrograms) -> Result<()> {
-    add_run_list(
+    add_test_image(
         tree,
         progs,
-        "/tests",
         TEST_PROGRAMS,
         "test programs einit runs, one after another (written by xtask)",
+    )
+}
+
+/// The test image with only `utest-fuzz` run, and `campaign` in
+/// `/etc/fuzz` (`cargo xtask fuzz`).
+pub fn add_fuzz(
+    tree: &mut Tree,
+    progs: &UserPrograms,
+    campaign: crate::kernel_build::Campaign,
+) -> Result<()> {
+    add_test_image(
+        tree,
+        progs,
+        &["utest-fuzz"],
+        "a fuzzing campaign (written by cargo xtask fuzz)",
     )?;
+    let text = format!("calls {}\nseed {}\n", campaign.calls, campaign.seed);
+    tree.add_file("/etc/fuzz", text.into_bytes(), false)
+        .context("ROMFS: adding /etc/fuzz")
+}
+
+/// Every test program and its data, and an `/etc/init.tests` that runs
+/// those of `run`.
+fn add_test_image(
+    tree: &mut Tree,
+    progs: &UserPrograms,
+    run: &[&str],
+    comment: &str,
+) -> Result<()> {
+    add_programs(tree, progs, "/tests", TEST_PROGRAMS, run, comment)?;
     let einit = progs.get("einit")?;
     let truncated = einit[..TRUNCATED_LEN.min(einit.len())].to_vec();
     tree.add_file("/tests/data/truncated.elf", truncated, false)
@@ -349,10 +377,11 @@ pub fn bad_elves(einit: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
 
 /// Adds the user benchmark programs and an `/etc/init.tests` that runs them.
 pub fn add_ubench(tree: &mut Tree, progs: &UserPrograms) -> Result<()> {
-    add_run_list(
+    add_programs(
         tree,
         progs,
         "/bench",
+        BENCH_PROGRAMS,
         BENCH_PROGRAMS,
         "benchmark programs einit runs (written by xtask)",
     )?;
@@ -364,21 +393,21 @@ pub fn add_ubench(tree: &mut Tree, progs: &UserPrograms) -> Result<()> {
 }
 
 /// Adds each program of `names` at `<dir>/<name>` and an `/etc/init.tests`
-/// that makes einit run them in that order.
-fn add_run_list(
+/// that makes einit run those of `run`, in their order there.
+fn add_programs(
     tree: &mut Tree,
     progs: &UserPrograms,
     dir: &str,
     names: &[&str],
+    run: &[&str],
     comment: &str,
 ) -> Result<()> {
-    let mut paths = Vec::new();
     for name in names {
         let path = format!("{dir}/{name}");
         tree.add_file(&path, progs.get(name)?.to_vec(), true)
             .with_context(|| format!("ROMFS: adding {path}"))?;
-        paths.push(path);
     }
+    let paths: Vec<String> = run.iter().map(|name| format!("{dir}/{name}")).collect();
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
     tree.add_file(
         "/etc/init.tests",

@@ -6,7 +6,7 @@ use kos_abi::Rc;
 use kos_abi::interfaces::{audit, console, romfs, security, sysinfo};
 use kos_abi::msg::Endpoint;
 use kos_abi::msg::romfs::{ReadReply, ReadReq};
-use kos_abi::msg::sysinfo::{Lateness, MemStats};
+use kos_abi::msg::sysinfo::{Lateness, MemStats, Served};
 
 use super::{Reply, Request, space_of};
 use crate::task::Kernel;
@@ -22,6 +22,9 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, endpoint: Endpoint) -> Result<Rep
         },
         Endpoint::SysInfo => match sysinfo::Method::from_u16(m).ok_or(Rc::ResourceNotFound)? {
             sysinfo::Method::MemStats => Ok(Reply::fixed(&mem_stats(k))),
+            sysinfo::Method::Served => Ok(Reply::fixed(&Served {
+                calls: super::served(),
+            })),
             sysinfo::Method::TickLateness => {
                 let (worst_ns, ticks) = crate::tick::take_lateness();
                 let resumed = resume::take_stopped();
@@ -48,7 +51,10 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, endpoint: Endpoint) -> Result<Rep
 fn mem_stats(k: &Kernel) -> MemStats {
     let (free, total) = crate::memory::frames::counts();
     let (processes, threads) = k.counts();
+    let (handles, objects) = k.object_counts();
     MemStats {
+        handles: handles as u64,
+        objects: objects as u64,
         free_frames: free as u64,
         total_frames: total as u64,
         heap_used: crate::memory::heap::usage().0 as u64,

@@ -30,6 +30,7 @@ use crate::task::Kernel;
 use crate::task::object::Object;
 use crate::task::reply::write_reply;
 use crate::task::thread::{Pid, Tid};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 /// How a call ended for its caller.
 pub enum Outcome {
@@ -352,8 +353,21 @@ fn call_parties(
     Ok((k.party(caller)?, target.and_then(|p| k.party(p).ok()), sent))
 }
 
+/// Kernel calls each endpoint has served (past the gate), by endpoint id:
+/// `SysInfo.Served`, so that a fuzzer can tell what it reached.
+static SERVED: [AtomicU32; SERVED_ENDPOINTS] = [const { AtomicU32::new(0) }; SERVED_ENDPOINTS];
+const SERVED_ENDPOINTS: usize = kos_abi::msg::sysinfo::SERVED_ENDPOINTS;
+
+/// What [`SERVED`] counts.
+pub fn served() -> [u32; SERVED_ENDPOINTS] {
+    core::array::from_fn(|i| SERVED[i].load(Ordering::Relaxed))
+}
+
 fn dispatch<'a>(k: &mut Kernel, req: &Request, object: Object) -> Result<Reply<'a>, Rc> {
     let endpoint = Endpoint::from_u16(req.decl.endpoint).ok_or(Rc::ResourceNotFound)?;
+    if let Some(n) = SERVED.get(usize::from(req.decl.endpoint)) {
+        n.fetch_add(1, Ordering::Relaxed);
+    }
     match (object, endpoint) {
         (Object::Task(pid), Endpoint::Task) => task_ep::call(k, req, pid),
         (Object::Task(pid), Endpoint::Thread) => thread_ep::create(k, req, pid),

@@ -6,8 +6,8 @@
 use kos_abi::msg::NO_BADGE;
 use kos_abi::sched::{SchedClass, SchedPolicy};
 use kos_abi::task::{
-    AddrReply, HandleValue, InitialRights, LoadBlobReq, LoadSegReq, MAX_ELF_HDR, MAX_SYMS, Method,
-    PriorityReq, SeedReq, SetEntryReq, TransferHandleReq, VmReserveReq,
+    AddrReply, CreateFlags, HandleValue, InitialRights, LoadBlobReq, LoadSegReq, MAX_ELF_HDR,
+    MAX_SYMS, Method, PriorityReq, SeedReq, SetEntryReq, TransferHandleReq, VmReserveReq,
 };
 use kos_abi::vm::{PAGE_SIZE, VmPerms, VmRange};
 use kos_abi::{Handle, Rc, Rights};
@@ -23,6 +23,17 @@ use crate::task::thread::Pid;
 fn created(k: &mut Kernel, target: Pid) -> Result<&mut Process, Rc> {
     let p = k.process_mut(target).ok_or(Rc::InvalidArgument)?;
     if p.lifecycle != Lifecycle::Created {
+        return Err(Rc::Busy);
+    }
+    Ok(p)
+}
+
+/// The target, which must not have started yet and must have been created
+/// empty: the kernel loaded a ROMFS program's image itself, and nobody adds
+/// to or takes from it (`rcBusy`).
+fn created_empty(k: &mut Kernel, target: Pid) -> Result<&mut Process, Rc> {
+    let p = created(k, target)?;
+    if p.flags.contains(CreateFlags::FROM_ROMFS) {
         return Err(Rc::Busy);
     }
     Ok(p)
@@ -70,13 +81,13 @@ pub fn call<'a>(
             if size == 0 || !a.addr.is_multiple_of(PAGE_SIZE) {
                 return Err(Rc::InvalidArgument);
             }
-            let space = created(k, target)?.space.as_mut().ok_or(Rc::Busy)?;
+            let space = created_empty(k, target)?.space.as_mut().ok_or(Rc::Busy)?;
             let addr = space.reserve((a.addr != 0).then_some(a.addr), size, attrs)?;
             Ok(Reply::fixed(&AddrReply { addr }))
         }
         Method::VmFree => {
             let a: VmRange = req.args();
-            let space = created(k, target)?.space.as_mut().ok_or(Rc::Busy)?;
+            let space = created_empty(k, target)?.space.as_mut().ok_or(Rc::Busy)?;
             space.free_reserved(a.addr, a.size).map(|_| Reply::empty())
         }
         Method::LoadSeg => load_seg(k, req, target),
@@ -217,6 +228,7 @@ fn set_initial<'a>(
 
 fn load_seg<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
     let mut a: LoadSegReq = req.args();
+    created_empty(k, target)?;
     let attrs = attrs_for(a.perms)?;
     let mdl_id = mdl_of(k, req.caller, a.mdl)?;
     if a.file_size > a.mem_size || a.mem_size == 0 {
@@ -228,7 +240,7 @@ fn load_seg<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
             .mem_size
             .checked_next_multiple_of(PAGE_SIZE)
             .ok_or(Rc::InvalidArgument)?;
-        let space = created(k, target)?.space.as_mut().ok_or(Rc::Busy)?;
+        let space = created_empty(k, target)?.space.as_mut().ok_or(Rc::Busy)?;
         a.vaddr = space.pick_range(size)?;
     }
     let end = a.vaddr.checked_add(a.mem_size).ok_or(Rc::InvalidArgument)?;
@@ -281,7 +293,7 @@ fn load_blob<'a>(
     } else {
         mdl_id
     };
-    created(k, target)?;
+    created_empty(k, target)?;
     k.mdl(mdl_id).ok_or(Rc::InvalidArgument)?;
     let (size1, size2) = if method == Method::LoadElfHdr {
         if a.size > MAX_ELF_HDR || a.size < 4 {

@@ -1,6 +1,6 @@
 //! `kl.core.Task`: all 26 methods of the specification (seed 000), each
-//! with its own bit in the Task handle's rights mask, and ours: `Wait` and
-//! `SetInitialRights`. This module has creating, starting, environment,
+//! with its own bit in the Task handle's rights mask, and ours: `Wait`,
+//! `SetInitialRights` and `GetElfHdr`. This module has creating, starting, environment,
 //! ending, exit information and names; `task_build` prepares
 //! not-yet-started processes and `task_inspect` looks at frozen ones, the
 //! process list and symbols.
@@ -87,7 +87,8 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
         | Method::GetNextVmRegion
         | Method::TerminateAfterFreezing
         | Method::GetTasksList
-        | Method::GetElfSyms => super::task_inspect::call(k, req, target, method),
+        | Method::GetElfSyms
+        | Method::GetElfHdr => super::task_inspect::call(k, req, target, method),
     }
 }
 

@@ -1,11 +1,11 @@
 //! The Task methods that look at processes: frozen ones (GetThreadContext,
 //! GetNextVmRegion, TerminateAfterFreezing), all of them (GetTasksList) and
-//! their symbol tables (GetElfSyms).
+//! their symbol tables and headers (GetElfSyms, GetElfHdr).
 
 use kos_abi::msg::notice::OBJECT_DESTROYED;
 use kos_abi::task::{
-    ElfSymsReply, ExitStatus, MAX_NAME, Method, NextRegionReq, TaskEntry, TasksListReply,
-    ThreadContext, ThreadIndex, VmRegion,
+    CreateFlags, ElfSymsReply, ExitStatus, MAX_ELF_HDR, MAX_NAME, Method, NextRegionReq, TaskEntry,
+    TasksListReply, ThreadContext, ThreadIndex, VmRegion,
 };
 use kos_abi::{Rc, Rights};
 use zerocopy::IntoBytes;
@@ -54,6 +54,9 @@ pub fn call<'a>(
                 pc: f.elr,
                 pstate: f.spsr,
                 tpidr: f.tpidr_el0,
+                fpcr: f.fpcr,
+                fpsr: f.fpsr,
+                q: f.q,
             };
             // Larger than a fixed part may be (MAX_FIXED): sent as the arena.
             let (rc, len) = crate::task::reply::write_reply(
@@ -142,8 +145,43 @@ pub fn call<'a>(
                 load_offset: off,
             }))
         }
+        Method::GetElfHdr => elf_hdr(k, req, target),
         _ => Err(Rc::NotSupported),
     }
+}
+
+/// The headers `target` was made from: what LoadElfHdr stored, else (a
+/// program the kernel loaded) its ROMFS file's ELF and program headers.
+fn elf_hdr<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
+    use kernel_core::bytes::{u16_at, u64_at};
+    let p = k.process(target).ok_or(Rc::InvalidArgument)?;
+    let mut buf = [0u8; MAX_ELF_HDR as usize];
+    let stored: &[u8] = match &p.elf_hdr {
+        Some(h) => h,
+        None if p.flags.contains(CreateFlags::FROM_ROMFS) => {
+            let file = crate::romfs::file(&p.path).map_err(|_| Rc::ResourceNotFound)?;
+            // The loader checked this file: its program headers follow
+            // the ELF header.
+            let phoff = u64_at(file, 32).unwrap_or(0);
+            let phsize =
+                u64::from(u16_at(file, 54).unwrap_or(0)) * u64::from(u16_at(file, 56).unwrap_or(0));
+            let end = phoff.saturating_add(phsize).clamp(64, MAX_ELF_HDR) as usize;
+            file.get(..end).unwrap_or(file)
+        }
+        None => return Err(Rc::ResourceNotFound),
+    };
+    let n = stored.len().min(buf.len());
+    buf[..n].copy_from_slice(&stored[..n]);
+    let (rc, len) = crate::task::reply::write_reply(
+        k,
+        req.caller,
+        req.reply,
+        req.cap,
+        Rc::Ok,
+        &[0u8; 0][..],
+        &buf[..n],
+    );
+    Ok(Reply::Written(rc, len))
 }
 
 /// Every process (as many entries as the reply holds) and a notice that

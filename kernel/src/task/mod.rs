@@ -155,6 +155,19 @@ impl Kernel {
         (self.procs.len(), self.threads.len())
     }
 
+    /// Live handles (in every table: nodes of the inheritance tree) and
+    /// live objects (channels, badges, user objects, notices, MDLs,
+    /// subscriptions).
+    pub fn object_counts(&self) -> (usize, usize) {
+        let objects = self.channels.len()
+            + self.badges.len()
+            + self.uobjs.len()
+            + self.notices.len()
+            + self.mdls.len()
+            + self.subs.len();
+        (self.cdt.len(), objects)
+    }
+
     /// Live process `pid` as the gate knows it.
     #[inline]
     pub fn party(&self, pid: Pid) -> Result<crate::gate::Party<'_>, Rc> {

@@ -39,8 +39,8 @@ crate::interfaces! {
         fn Terminate(()) -> () = 11, on Task, needs Rights::task(Method::Terminate);
         /// How a process ended (or that it has not).
         fn GetExitInfo(()) -> task::ExitInfo = 12, on Task, needs Rights::task(Method::GetExitInfo);
-        /// A thread's registers in a frozen process (288 bytes: the reply's
-        /// fixed part or arena).
+        /// A thread's registers in a frozen process, general and FP/SIMD
+        /// (816 bytes: the reply's fixed part or arena).
         fn GetThreadContext(task::ThreadIndex) -> () = 13, on Task, needs Rights::task(Method::GetThreadContext);
         /// A copy of a frozen process's next memory region, in a new MDL.
         fn GetNextVmRegion(task::NextRegionReq) -> task::VmRegion = 14, on Task, needs Rights::task(Method::GetNextVmRegion);
@@ -74,6 +74,12 @@ crate::interfaces! {
         /// and [`task::DEFAULT_KERNEL_RIGHTS`]. Whoever may start a process
         /// decides what it starts with, so it needs the Resume right.
         fn SetInitialRights(task::InitialRights) -> () = 27, on Task, needs Rights::task(Method::Resume);
+        /// Ours, not one of the 26: the ELF header and program headers the
+        /// process was made from, in the reply's arena: what `LoadElfHdr`
+        /// stored, or for a process the kernel loaded, its file's
+        /// (`rcResourceNotFound` if none). With its symbols, so it needs
+        /// the GetElfSyms right.
+        fn GetElfHdr(()) -> () = 28, on Task, needs Rights::task(Method::GetElfSyms);
     }
 
     /// Threads: create one in the calling process, join or inspect one.
@@ -111,6 +117,8 @@ crate::interfaces! {
         /// How late the timer interrupt was taken, at worst, since the
         /// last call (which starts the next period).
         fn TickLateness(()) -> msg::sysinfo::Lateness = 1, on Kernel, needs Rights::SYSINFO;
+        /// Kernel calls each endpoint has served past the gate since boot.
+        fn Served(()) -> msg::sysinfo::Served = 2, on Kernel, needs Rights::SYSINFO;
     }
 
     /// Handle operations and creating channels, badges and user objects.

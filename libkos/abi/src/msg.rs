@@ -120,6 +120,24 @@ pub mod sysinfo {
         pub processes: u64,
         /// Live threads.
         pub threads: u64,
+        /// Live handles, in every process.
+        pub handles: u64,
+        /// Live kernel objects: channels, badges, user objects, notices,
+        /// MDLs, notice subscriptions.
+        pub objects: u64,
+    }
+
+    /// Endpoint ids [`Served`] counts (0..16).
+    pub const SERVED_ENDPOINTS: usize = 16;
+
+    /// `Served`: kernel calls each endpoint served past the gate since
+    /// boot, by endpoint id (wrapping).
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct Served {
+        pub calls: [u32; SERVED_ENDPOINTS],
     }
 
     /// `TickLateness`: the timer interrupt's delays over a period.
@@ -600,5 +618,7 @@ const _: () = {
     assert!(core::mem::size_of::<ArenaRef>() == 8);
     assert!(Endpoint::Task as u16 == 1 && Endpoint::HandleOps as u16 == 6);
     assert!(core::mem::size_of::<thread::CreateReq>() == 40);
-    assert!(core::mem::size_of::<sysinfo::MemStats>() == 40);
+    assert!(core::mem::size_of::<sysinfo::MemStats>() == 56);
+    assert!(core::mem::size_of::<sysinfo::Lateness>() == 24);
+    assert!(core::mem::size_of::<sysinfo::Served>() == 64);
 };

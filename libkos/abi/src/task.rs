@@ -9,8 +9,8 @@ use crate::Rights;
 use crate::msg::ArenaRef;
 
 /// The methods of `kl.core.Task`, declared in [`crate::interfaces`]: the
-/// 26 of the specification in its order, then ours: [`Method::Wait`] and
-/// [`Method::SetInitialRights`].
+/// 26 of the specification in its order, then ours: [`Method::Wait`],
+/// [`Method::SetInitialRights`] and [`Method::GetElfHdr`].
 pub use crate::interfaces::task::{ALL, Method};
 
 /// The methods of the specification (seed 000); each has its own right bit.
@@ -453,6 +453,7 @@ crate::fields!(ThreadIndex {
     _reserved: u32
 });
 
+/// `GetThreadContext`: a frozen thread's registers, general and FP/SIMD.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
 pub struct ThreadContext {
@@ -463,6 +464,10 @@ pub struct ThreadContext {
     pub pc: u64,
     pub pstate: u64,
     pub tpidr: u64,
+    pub fpcr: u64,
+    pub fpsr: u64,
+    /// q0..q31 (the low 64 bits of each are d0..d31).
+    pub q: [u128; 32],
 }
 
 /// `GetNextVmRegion` of a frozen process: the first region starting at or
@@ -510,8 +515,8 @@ const _: () = {
     assert!(Method::Exit as u16 == 10);
     assert!(Method::GetExitInfo as u16 == 12);
     assert!(Method::GetPid as u16 == 25);
-    // The 26, then Wait and SetInitialRights.
-    assert!(ALL.len() == METHOD_COUNT as usize + 2);
+    // The 26, then Wait, SetInitialRights and GetElfHdr.
+    assert!(ALL.len() == METHOD_COUNT as usize + 3);
     assert!(CreateFlags::FROM_ROMFS.bits() == 1);
     assert!(CreateFlags::DUMPABLE.bits() == 2);
     assert!(CreateFlags::CRITICAL.bits() == 4);
@@ -521,7 +526,7 @@ const _: () = {
     assert!(ExitStatus::Frozen as u32 == 4);
     assert!(core::mem::size_of::<LoadSegReq>() == 40);
     assert!(core::mem::size_of::<TaskEntry>() == 8 + MAX_NAME + 128);
-    assert!(core::mem::size_of::<ThreadContext>() == 8 + 31 * 8 + 32);
+    assert!(core::mem::size_of::<ThreadContext>() == 8 + 31 * 8 + 32 + 16 + 32 * 16);
     assert!(FaultKind::StackOverflow as u32 == 4);
 };
 

@@ -62,7 +62,8 @@ fn layouts_are_the_sizes_the_abi_pins() {
     let info = interfaces::thread::Method::Info.decl();
     assert_eq!(info.request.size, 0);
     assert_eq!(info.reply.size, size_of::<msg::thread::ThreadInfo>());
-    assert_eq!(interfaces::sysinfo::Method::MemStats.decl().reply.size, 40);
+    assert_eq!(interfaces::sysinfo::Method::MemStats.decl().reply.size, 56);
+    assert_eq!(interfaces::sysinfo::Method::Served.decl().reply.size, 64);
     for iface in INTERFACES {
         for m in iface.methods {
             assert_eq!(

@@ -5,13 +5,23 @@
 //! arguments; RECV, REPLY, REPLY_RECV, and THREAD_EXIT from threads it
 //! starts — and the kernel must survive all of it.
 //!
+//! Calls go mostly through a handle of the kind each method is declared
+//! on (its own Task, the kernel, a notice, an MDL, a thread of its own),
+//! so that every kernel endpoint is reached past the gate; each child
+//! checks that every one served it (`SysInfo.Served`), but the console,
+//! whose random output would garble what the host reads.
+//!
 //! Each child must complete its quota of calls: it steers clear only of
 //! what would end it by its own hand (Exit and Terminate of a Task, Vm.Free
 //! and Vm.Protect of its own memory, threads at random entries) and exits
 //! with the number of calls it made, which the parent checks. Afterwards
-//! processes, threads, frames and kernel heap are back where they were
-//! (after a first child has grown the kernel's tables), and the system
-//! still runs programs.
+//! processes, threads, handles, objects, frames and kernel heap are back
+//! where they were (after a first child has grown the kernel's tables),
+//! and the system still runs programs.
+//!
+//! The suite runs [`CHILDREN`] × [`ROUNDS`] calls. `cargo xtask fuzz
+//! --calls N --seed S` writes `/etc/fuzz` (`calls N`, `seed S`) into an
+//! image that runs only this program, for long campaigns.
 
 #![no_std]
 #![no_main]
@@ -21,16 +31,18 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 
+use libkos::abi::decl::Target;
+use libkos::abi::interfaces::INTERFACES;
 use libkos::abi::msg::sysinfo::MemStats;
 use libkos::abi::msg::{DESC_SIZE, HEADER_SIZE, HandleDesc, Header, NO_BADGE};
 use libkos::abi::syscall as nr;
 use libkos::abi::task::ExitStatus;
-use libkos::abi::{Handle, Rc};
+use libkos::abi::{Handle, Rc, Rights};
 use libkos::syscall;
 use libkos::test::TestResult;
 use libkos::zerocopy::IntoBytes;
-use libkos::{check, check_eq, task};
-use utest::{expect_exit, role, run_role};
+use libkos::{check, check_eq, mdl, notice, println, romfs, task, thread};
+use utest::{CHILD_TIMEOUT_NS, expect_exit, role, run_role};
 
 libkos::main!(main);
 
@@ -39,13 +51,28 @@ const SELF: &str = concat!("/tests/", env!("CARGO_BIN_NAME"));
 const ROUNDS: u32 = 8500;
 /// Children (each with its own seed): 51,000 calls in all.
 const CHILDREN: u32 = 6;
+/// The seed the children's seeds come from.
+const SEED: u64 = 0x9E37_79B9;
+/// A campaign's size and seed, if not the suite's.
+const CAMPAIGN: &str = "/etc/fuzz";
+/// The console: not fuzzed (random output garbles what the host reads).
+const CONSOLE: u16 = 4;
+/// Below this many calls a child does not insist on reaching every
+/// endpoint.
+const REACH_AFTER: u32 = 4000;
 /// Pages of the region a child may free and protect at will.
 const SACRIFICE_PAGES: u64 = 16;
 
 fn main() -> i32 {
     match role() {
         Some("ok") => return 0,
-        Some(r) if r.starts_with("seed=") => return child(r[5..].parse().unwrap_or(1)),
+        Some(r) if r.starts_with("seed=") => {
+            // `seed=S,calls=N`
+            let mut parts = r[5..].split(",calls=");
+            let seed = parts.next().and_then(|s| s.parse().ok()).unwrap_or(1);
+            let calls = parts.next().and_then(|s| s.parse().ok()).unwrap_or(ROUNDS);
+            return child(seed, calls);
+        }
         _ => {}
     }
     libkos::test::run("utest_fuzz", libkos::tests![random_syscalls_survived])
@@ -91,6 +118,47 @@ fn pointer(r: &mut Rng) -> (u64, u64) {
     (addr, len)
 }
 
+/// Handles of each kind a method may be declared on, made at the start.
+struct Pool {
+    notice: u64,
+    mdl: u64,
+    thread: u64,
+}
+
+impl Pool {
+    fn new() -> Pool {
+        let h = |r: Result<Handle, Rc>| r.map_or(u64::MAX, |h| h.0 as u64);
+        Pool {
+            notice: h(notice::create()),
+            mdl: h(mdl::create(4096)),
+            // A thread that ends at once: its handle stays.
+            thread: h(thread::spawn(Default::default(), 0, || 0).map(|t| {
+                let h = t.handle();
+                // Kept open for the whole run (the process's end closes it).
+                core::mem::forget(t);
+                h
+            })),
+        }
+    }
+
+    /// Mostly a handle of the kind `endpoint.method` is declared on.
+    fn handle_for(&self, r: &mut Rng, endpoint: u16, method: u16) -> u64 {
+        let target = INTERFACES
+            .iter()
+            .find(|i| i.id == endpoint)
+            .and_then(|i| i.methods.get(usize::from(method)))
+            .map(|m| m.target);
+        match (target, r.below(4)) {
+            (Some(Target::Task | Target::OwnTask), 0..=2) => Handle::SELF_TASK.0 as u64,
+            (Some(Target::Kernel), 0..=2) => Handle::KERNEL.0 as u64,
+            (Some(Target::Notice), 0..=2) => self.notice,
+            (Some(Target::Mdl), 0..=2) => self.mdl,
+            (Some(Target::Thread), 0..=2) => self.thread,
+            _ => handle(r),
+        }
+    }
+}
+
 fn handle(r: &mut Rng) -> u64 {
     match r.below(5) {
         0 => Handle::SELF_TASK.0 as u64,
@@ -128,12 +196,16 @@ fn never_a_server(r: &mut Rng) -> u64 {
     }
 }
 
-fn child(seed: u64) -> i32 {
+fn child(seed: u64, calls: u32) -> i32 {
     let mut r = Rng(seed | 1);
     // A region it may free and protect without harm to itself.
     let sacrifice = libkos::vm::allocate(SACRIFICE_PAGES * 4096).map_or(0, |v| v.addr);
+    let pool = Pool::new();
+    // What the kernel served before: nothing else runs meanwhile, so what
+    // it served after is this child's doing.
+    let served_before = libkos::sys::served().map(|s| s.calls).unwrap_or_default();
     let mut done: u32 = 0;
-    for _ in 0..ROUNDS {
+    for _ in 0..calls {
         let mut a = [0u64; 6];
         let number = match r.below(13) {
             0 => nr::NOP,
@@ -150,23 +222,39 @@ fn child(seed: u64) -> i32 {
             nr::CALL => {
                 a[0] = handle(&mut r);
                 let scratch = (&raw mut SCRATCH) as u64;
-                if r.below(2) == 0 {
+                if r.below(4) != 0 {
                     // A well-formed header to a random endpoint and method,
                     // random fixed part and arena.
-                    let fixed = (r.below(33) * 8) as u16;
                     let arena = r.below(600) as u32;
                     let handles = r.below(3) as u16;
                     // Not the console: random bytes there would garble the
                     // test protocol the host reads.
-                    let endpoint = match r.below(12) as u16 {
-                        4 => 99,
+                    let endpoint = match r.below(14) as u16 {
+                        CONSOLE => 99,
                         e => e,
                     };
-                    let mut method = r.below(30) as u16;
+                    let methods = INTERFACES
+                        .iter()
+                        .find(|i| i.id == endpoint)
+                        .map_or(4, |i| i.methods.len() as u64);
+                    // Mostly a declared method; now and then one past them.
+                    let mut method = r.below(methods + 1) as u16;
                     // Exit and Terminate of a Task: the handle may be its own.
                     if endpoint == 1 && (method == 10 || method == 11) {
                         method = 25;
                     }
+                    a[0] = pool.handle_for(&mut r, endpoint, method);
+                    // Mostly the declared size of the request, so that the
+                    // method's own checks are reached; else any.
+                    let declared = INTERFACES
+                        .iter()
+                        .find(|i| i.id == endpoint)
+                        .and_then(|i| i.methods.get(usize::from(method)))
+                        .map(|m| m.request.size as u64);
+                    let fixed = match declared {
+                        Some(size) if r.below(4) != 0 => size as u16,
+                        _ => (r.below(33) * 8) as u16,
+                    };
                     let h = Header {
                         endpoint,
                         method,
@@ -261,22 +349,74 @@ fn child(seed: u64) -> i32 {
         let _ = unsafe { syscall::raw(number, a) };
         done += 1;
     }
+    // Every kernel endpoint but the console served it past the gate (told
+    // without allocating: its heap may be spent by now).
+    let served_after = libkos::sys::served().map(|s| s.calls).unwrap_or_default();
+    let served = |id: u16| {
+        let i = usize::from(id);
+        served_after
+            .get(i)
+            .zip(served_before.get(i))
+            .is_some_and(|(a, b)| a != b)
+    };
+    let mut missed = false;
+    for i in INTERFACES
+        .iter()
+        .filter(|i| i.id != CONSOLE && !served(i.id))
+    {
+        if done >= REACH_AFTER {
+            println!("utest-fuzz child {seed:#x}: never reached {}", i.name);
+            missed = true;
+        }
+    }
+    if missed {
+        return -1;
+    }
     done as i32
 }
 
-/// Random syscalls from several children: each completes its calls,
-/// nothing leaks, the system still runs programs.
+/// The campaign: the suite's, or the one `/etc/fuzz` gives (`calls N`:
+/// in all; `seed S`; `children K`). Per child: (calls, seeds).
+fn campaign() -> (u32, alloc::vec::Vec<u64>) {
+    let (mut calls, mut seed, mut children) = (u64::from(ROUNDS * CHILDREN), SEED, CHILDREN);
+    if let Ok(text) = romfs::read_to_vec(CAMPAIGN) {
+        for line in core::str::from_utf8(&text).unwrap_or("").lines() {
+            let mut w = line.split_whitespace();
+            match (w.next(), w.next().and_then(|v| v.parse::<u64>().ok())) {
+                (Some("calls"), Some(n)) => calls = n,
+                (Some("seed"), Some(n)) => seed = n,
+                (Some("children"), Some(n)) => children = n.clamp(1, 64) as u32,
+                _ => {}
+            }
+        }
+    }
+    let each = calls.div_ceil(u64::from(children)).min(i32::MAX as u64) as u32;
+    let seeds = (1..=u64::from(children))
+        .map(|i| seed.wrapping_mul(i))
+        .collect();
+    (each, seeds)
+}
+
+/// Random syscalls from several children: each completes its calls and
+/// reaches every endpoint, nothing leaks, the system still runs programs.
 fn random_syscalls_survived() -> TestResult {
+    let (calls, seeds) = campaign();
+    println!(
+        "utest-fuzz: {} children, {calls} calls each, seeds {seeds:#x?}",
+        seeds.len()
+    );
     // The first child grows whatever the kernel keeps grown (tables, heap
     // pages); the others must give back all they take.
-    run_child(0x5EED)?;
+    run_child(0x5EED, calls.min(ROUNDS))?;
     let before = settled(None)?;
-    for i in 0..CHILDREN {
-        run_child(0x9E37_79B9 * (i as u64 + 1))?;
+    for seed in seeds {
+        run_child(seed, calls)?;
     }
     let after = settled(Some(&before))?;
     check_eq!(after.processes, before.processes, "live processes");
     check_eq!(after.threads, before.threads, "live threads");
+    check_eq!(after.handles, before.handles, "live handles");
+    check_eq!(after.objects, before.objects, "live objects");
     check_eq!(after.free_frames, before.free_frames, "free frames");
     check_eq!(after.heap_used, before.heap_used, "kernel heap bytes");
     let info = run_role(SELF, "fuzz-after", "ok")?;
@@ -285,9 +425,28 @@ fn random_syscalls_survived() -> TestResult {
     Ok(())
 }
 
-/// One child with `seed`: it must exit by itself having made all its calls.
-fn run_child(seed: u64) -> TestResult {
-    let info = run_role(SELF, "fuzz-child", &format!("seed={seed}"))?;
+/// One child with `seed`, holding every right this process has (so that
+/// each endpoint can be reached): it must exit by itself having made all
+/// its `calls`.
+fn run_child(seed: u64, calls: u32) -> TestResult {
+    let t = task::Task::create(
+        "fuzz-child",
+        SELF,
+        libkos::abi::sched::DEFAULT_PRIORITY,
+        libkos::abi::task::CreateFlags::FROM_ROMFS,
+    )
+    .map_err(|e| format!("create the child: {e}"))?;
+    t.set_initial_rights(Rights::all(), Rights::all())
+        .and_then(|()| t.set_env(format!("role=seed={seed},calls={calls}").as_bytes()))
+        .and_then(|()| t.resume())
+        .map_err(|e| format!("start the child: {e}"))?;
+    // A long campaign's child runs for long: its own time, not the suite's.
+    let timeout = CHILD_TIMEOUT_NS.max(u64::from(calls) * 200_000);
+    let info = t
+        .wait(timeout)
+        .map_err(|e| format!("wait for the child: {e}"));
+    let _ = t.close();
+    let info = info?;
     check!(
         task::status(&info) == Some(ExitStatus::Normal),
         "child with seed {seed:#x} did not finish its calls: {}",
@@ -295,8 +454,8 @@ fn run_child(seed: u64) -> TestResult {
     );
     check_eq!(
         info.code,
-        i64::from(ROUNDS),
-        "calls made by the child with seed {seed:#x}"
+        i64::from(calls),
+        "calls made by the child with seed {seed:#x} (-1: an endpoint never reached)"
     );
     Ok(())
 }

@@ -505,7 +505,28 @@ fn elf_hdr_and_syms() -> TestResult {
     let m = check_ok!(elf::mdl_with(&blob), "MDL");
     let t = empty_child("t-syms")?;
 
+    expect_rc(
+        "GetElfHdr before LoadElfHdr",
+        t.elf_hdr(),
+        Rc::ResourceNotFound,
+    )?;
     check_ok!(t.load_elf_hdr(m.get(), 0, 64), "LoadElfHdr");
+    // What it stored is what the process is known by.
+    check_eq!(
+        check_ok!(t.elf_hdr(), "GetElfHdr"),
+        head[..64].to_vec(),
+        "GetElfHdr after LoadElfHdr"
+    );
+    refuses("GetElfHdr", t.handle(), Method::GetElfSyms, |h| {
+        task::get_elf_hdr(h)
+    })?;
+    // A program the kernel loaded: its file's headers, also for itself.
+    let own = check_ok!(task::get_elf_hdr(Handle::SELF_TASK), "own GetElfHdr");
+    check!(
+        own.len() >= 64 && head.starts_with(&own),
+        "own headers ({} bytes) are not {SELF}'s first bytes",
+        own.len()
+    );
     expect_rc(
         "LoadElfHdr over 4096 bytes",
         t.load_elf_hdr(m.get(), 0, 4097),
@@ -828,8 +849,6 @@ fn running_process_refuses_preparation() -> TestResult {
     let t = romfs_child("t-busy")?;
     let m = check_ok!(elf::mdl_with(&[0u8; 64]), "MDL");
     let n = OwnedHandle::new(check_ok!(notice::create(), "notice::create"));
-    check_ok!(t.set_env(b"role=spin"), "SetEnv");
-    check_ok!(t.resume(), "Resume");
     let seg = SegLoad {
         mdl: m.get(),
         perms: VmPerms::READ,
@@ -838,6 +857,23 @@ fn running_process_refuses_preparation() -> TestResult {
         mdl_offset: 0,
         file_size: 0x10,
     };
+    // Not started, but loaded from the ROMFS by the kernel: its image is
+    // not open to additions (only an empty process is built this way).
+    let loaded: [(&str, Result<(), Rc>); 5] = [
+        ("VmReserve", t.vm_reserve(0, PAGE_SIZE, RW).map(drop)),
+        ("VmFree", t.vm_free(0x4000_0000, PAGE_SIZE)),
+        ("LoadSeg", t.load_seg(&seg).map(drop)),
+        ("LoadElfHdr", t.load_elf_hdr(m.get(), 0, 64)),
+        ("LoadElfSyms", t.load_elf_syms(m.get(), (0, 24), (24, 1))),
+    ];
+    for (what, r) in loaded {
+        check!(
+            r == Err(Rc::Busy),
+            "{what} on a process loaded from the ROMFS: {r:?}, expected rcBusy"
+        );
+    }
+    check_ok!(t.set_env(b"role=spin"), "SetEnv");
+    check_ok!(t.resume(), "Resume");
     let policy = SchedPolicy {
         class: SchedClass::Normal as u32,
         priority: 3,

@@ -47,12 +47,25 @@ fn main() -> i32 {
     }
 }
 
-/// Where the crash role faults (read back from the frozen thread's PC).
+/// What the crash role leaves in d31 (and x-registers) as it faults.
+const FP_MARK: u64 = 0x1234_5678_9abc_def0;
+
+/// Where the crash role faults (read back from the frozen thread's PC),
+/// with [`FP_MARK`] in d31.
 #[inline(never)]
 fn crash() -> i32 {
     let p = core::hint::black_box(core::ptr::null_mut::<u64>());
-    // SAFETY: deliberately not: a write through a null pointer, to fault.
-    unsafe { p.write_volatile(0xdead) };
+    // SAFETY: deliberately not: a write through a null pointer, to fault;
+    // d31 is declared clobbered.
+    unsafe {
+        core::arch::asm!(
+            "fmov d31, {m}",
+            "str {m}, [{p}]",
+            m = in(reg) FP_MARK,
+            p = in(reg) p,
+            out("v31") _,
+        )
+    };
     1
 }
 
@@ -278,6 +291,7 @@ fn frozen_process_inspected() -> TestResult {
 
     let ctx = check_ok!(t.thread_context(0), "GetThreadContext 0");
     check_eq!(ctx.pc, info.elr, "thread 0's pc vs the fault's");
+    check_eq!(ctx.q[31] as u64, FP_MARK, "thread 0's d31 (FP/SIMD state)");
     check!(
         ctx.sp != 0 && ctx.sp % 16 == 0,
         "thread 0's sp {:#x}",
