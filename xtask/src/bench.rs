@@ -26,6 +26,7 @@ pub const USER_BENCHMARKS: &[&str] = &[
     "tick_lateness_console",
     "tick_lateness_mdl",
     "tick_lateness_vm",
+    "tick_lateness_exit",
 ];
 
 /// The timer interrupt is taken within 1 ms of virtual time whatever a

@@ -600,7 +600,8 @@ pub fn clean_line(raw: &str) -> String {
     let mut chars = raw.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\r' => {}
+            // NUL: what the on-target fuzzer writes to the console.
+            '\r' | '\0' => {}
             '\x1b' => {
                 // CSI: ESC [ params final-byte(@..~); otherwise drop ESC and one char.
                 if chars.peek() == Some(&'[') {
@@ -1115,6 +1116,13 @@ mod tests {
     fn failed_without_reason_and_cr_only() {
         let text = "test a::b ... FAILED\ntest a::c ...\rok\r\n";
         assert_eq!(parse(text), vec![failed("a::b", ""), ok("a::c")]);
+    }
+
+    #[test]
+    fn nuls_are_dropped() {
+        // What the fuzzer writes to the console lands inside result lines.
+        let text = "test a::b ... \0\0\0ok\ntest a::c ... \0FAILED x\0\n";
+        assert_eq!(parse(text), vec![ok("a::b"), failed("a::c", "x")]);
     }
 
     #[test]

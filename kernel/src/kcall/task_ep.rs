@@ -17,6 +17,7 @@ use crate::task::Kernel;
 use crate::task::deadline;
 use crate::task::object::Object;
 use crate::task::process::Lifecycle;
+use crate::task::resume::Work;
 use crate::task::space::RegionKind;
 use crate::task::thread::Pid;
 
@@ -32,6 +33,9 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
         Method::Resume => k.resume(target).map(|_| Reply::empty()),
         Method::Exit => {
             let a: ExitReq = req.args();
+            if !shed(k, req.caller, target) {
+                return Ok(Reply::Again);
+            }
             k.end_process(target, ExitStatus::Normal, a.code, None);
             Ok(Reply::Pending)
         }
@@ -41,6 +45,9 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
             // that its right means something.
             if matches!(p.lifecycle, Lifecycle::Ended | Lifecycle::Frozen) {
                 return Err(Rc::Busy);
+            }
+            if !shed(k, req.caller, target) {
+                return Ok(Reply::Again);
             }
             k.end_process(target, ExitStatus::Terminated, 0, None);
             Ok(if own { Reply::Pending } else { Reply::empty() })
@@ -90,6 +97,22 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
         | Method::GetElfSyms
         | Method::GetElfHdr => super::task_inspect::call(k, req, target, method),
     }
+}
+
+/// Before `target` ends, its memory goes in steps (a process holding tens
+/// of MiB would otherwise keep interrupts masked for milliseconds as it
+/// ends): false if the caller must make its call again to go on.
+fn shed(k: &mut Kernel, caller: Pid, target: Pid) -> bool {
+    match k.take_resume() {
+        Some(Work::Shed { target: t }) if t == target => {}
+        Some(other) => k.abandon(caller, other),
+        None => {}
+    }
+    if k.shed(target) {
+        return true;
+    }
+    k.save_resume(Work::Shed { target });
+    false
 }
 
 fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {

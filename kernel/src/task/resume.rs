@@ -34,6 +34,9 @@ pub enum Work {
     Allocate { start: u64, next: u64 },
     /// `Vm.Free`: the region at `start` being unmapped, from `next` on.
     Free { start: u64, next: u64 },
+    /// `Exit` or `Terminate`: process `target` giving back its memory
+    /// before it ends ([`Kernel::shed`]).
+    Shed { target: Pid },
 }
 
 /// Calls stopped for an interrupt since [`take_stopped`] last ran.
@@ -102,6 +105,46 @@ impl Kernel {
                     space.release(start);
                 }
             }
+            // Its threads are stopped already: it ends now, all at once.
+            Work::Shed { target } => {
+                self.end_process(target, kos_abi::task::ExitStatus::Terminated, 0, None)
+            }
         }
+    }
+
+    /// A process's end, in steps: its threads stop (all but the calling
+    /// one, which makes its call again), then its memory goes a page at a
+    /// time until an interrupt waits. True when only the end itself is
+    /// left (code, MDL mappings, tables: a bounded amount).
+    pub fn shed(&mut self, target: Pid) -> bool {
+        let cur = self.current();
+        if self.procs.get(target).is_none() {
+            return true;
+        }
+        let mut i = 0;
+        while let Some(&tid) = self.procs.get(target).and_then(|p| p.threads.get(i)) {
+            if tid != cur {
+                self.kill_thread(tid, 0);
+            }
+            i += 1;
+        }
+        // Its own ending call reads its message again when it comes back:
+        // the memory that holds it stays until the end.
+        let keep = match self.thread(cur) {
+            Some(t) if t.process == target => {
+                let x = &t.frame.x;
+                [(x[1], x[2]), (x[3], x[4])]
+            }
+            _ => [(0, 0); 2],
+        };
+        let Some(space) = self.procs.get_mut(target).and_then(|p| p.space.as_mut()) else {
+            return true;
+        };
+        while space.shed_page(&keep) {
+            if should_stop() {
+                return false;
+            }
+        }
+        true
     }
 }

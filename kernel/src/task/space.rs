@@ -548,6 +548,38 @@ impl AddressSpace {
         }
     }
 
+    /// One step of a process's end in steps: unmap and free the last page
+    /// of the last region it can give back before the end itself — its
+    /// memory, stacks, environment; not its code (a thread may still make
+    /// its ending call from there) and not MDL mappings, which the end
+    /// takes with the rest; nor any region holding one of the `keep`
+    /// ranges (the ending call's own message). False when none is left.
+    pub fn shed_page(&mut self, keep: &[(u64, u64)]) -> bool {
+        let Some(at) = self.regions.iter().rposition(|r| {
+            matches!(
+                r.kind,
+                RegionKind::Heap
+                    | RegionKind::Reserved
+                    | RegionKind::Stack
+                    | RegionKind::Env
+                    | RegionKind::Busy
+            ) && !keep
+                .iter()
+                .any(|&(a, len)| a < r.end && a.saturating_add(len.max(1)) > r.start)
+        }) else {
+            return false;
+        };
+        let Region { start, end, .. } = self.regions[at];
+        let va = end - PAGE_SIZE;
+        self.unmap_pages(va, end);
+        if va <= start {
+            self.regions.remove(at);
+        } else {
+            self.regions[at].end = va;
+        }
+        true
+    }
+
     /// `va` lies in the busy region at `start`.
     fn busy(&self, start: u64, va: u64) -> Result<(), Rc> {
         self.regions

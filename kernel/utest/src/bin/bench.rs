@@ -32,6 +32,8 @@
 //!   as a hostile program would send it), a 16 MiB MDL made and closed,
 //!   16 MiB of memory allocated and freed. The kernel must take the
 //!   interrupt within 1 ms (1,000,000) whatever a process asks.
+//! - `tick_lateness_exit`: the same while children that allocate 24 MiB
+//!   end, over and over.
 
 #![no_std]
 #![no_main]
@@ -59,6 +61,8 @@ const SPAWNS: u64 = 50;
 const JOIN_TIMEOUT: u64 = 20_000_000_000;
 /// Ticks each long operation is repeated over (the tick is 10 ms).
 const LATENESS_TICKS: u64 = 12;
+/// What the `big-exit` child allocates before it ends.
+const BIG_EXIT: u64 = 24 << 20;
 
 /// Instructions retired so far (PMU event counter 0, INST_RETIRED).
 #[inline(always)]
@@ -117,6 +121,11 @@ fn main() -> i32 {
     {
         Some("bench-server") => bench_server(),
         Some("bench-client") => bench_client(),
+        Some("big-exit") => {
+            // Much memory, then the end: all of it goes at once.
+            let _ = libkos::vm::allocate(BIG_EXIT);
+            0
+        }
         Some(other) => {
             println!("ubench: unknown role {other}");
             64
@@ -300,6 +309,20 @@ fn tick_lateness() -> Result<(), &'static str> {
         worst_lateness(|| libkos::vm::allocate(BIG).and_then(|r| unsafe { libkos::vm::free(r) }))
             .map_err(|_| "tick_lateness: 16 MiB of memory failed")?;
     println!("bench tick_lateness_vm: {vm} instructions");
+    let exit = worst_lateness(|| {
+        let t = Task::create(
+            "ubench-big",
+            SELF,
+            DEFAULT_PRIORITY,
+            CreateFlags::FROM_ROMFS,
+        )?;
+        t.set_env(b"role=big-exit")?;
+        t.resume()?;
+        t.wait(JOIN_TIMEOUT)?;
+        t.close()
+    })
+    .map_err(|_| "tick_lateness_exit: a child failed")?;
+    println!("bench tick_lateness_exit: {exit} instructions");
     Ok(())
 }
 

@@ -40,6 +40,8 @@ const HOG_MEMORY: u64 = 64 << 10;
 /// Kernel heap a tree may use beyond its budget: the small lists that are
 /// not charged (a process's thread list, a channel's queues).
 const HEAP_SLACK: u64 = 4 << 10;
+/// What a `big-exit` child holds when it ends.
+const BIG_EXIT: u64 = 24 << 20;
 /// What the hog reports when it holds all it could: one line per kind.
 const REPORT_SIZE: u64 = 4096;
 
@@ -47,6 +49,13 @@ fn main() -> i32 {
     match role() {
         Some("hog") => hog(),
         Some(kid) if kid.starts_with("hog-kid-") => hog_kid(kid),
+        Some("big-exit") => {
+            // Much memory, then the end: it goes back in steps.
+            match vm::allocate(BIG_EXIT) {
+                Ok(_) => 7,
+                Err(_) => 1,
+            }
+        }
         Some("sleeper") => loop {
             let _ = libkos::syscall::sleep_ns(u64::MAX);
         },
@@ -301,10 +310,11 @@ fn hog() -> i32 {
     }
 }
 
-/// The longest calls a process can make (a 16 MiB MDL, 16 MiB of memory)
-/// stop for a waiting timer interrupt and go on afterwards: some did within
-/// a few rounds, and each still did all its work — every page zeroed and
-/// mapped, every frame back once closed or freed.
+/// The longest calls a process can make (a 16 MiB MDL, 16 MiB of memory,
+/// the end of a process holding 24 MiB) stop for a waiting timer interrupt
+/// and go on afterwards: some did within a few rounds, and each still did
+/// all its work — every page zeroed and mapped, every frame back once
+/// closed, freed or ended, the exit code kept.
 fn long_calls_stop_for_interrupts() -> TestResult {
     const BIG: u64 = 16 << 20;
     const PAGE: usize = 4096;
@@ -335,6 +345,24 @@ fn long_calls_stop_for_interrupts() -> TestResult {
         }
         // SAFETY: `words` is not used after this.
         check_ok!(unsafe { vm::free(r) }, "free it");
+        let big = check_ok!(
+            task::Task::create(
+                "big-exit",
+                SELF,
+                libkos::abi::sched::DEFAULT_PRIORITY,
+                libkos::abi::task::CreateFlags::FROM_ROMFS
+            ),
+            "create a child"
+        );
+        check_ok!(big.set_env(b"role=big-exit"), "set its role");
+        check_ok!(big.resume(), "start it");
+        let info = check_ok!(big.wait(utest::CHILD_TIMEOUT_NS), "wait for it");
+        check!(
+            task::exited_with(&info, 7),
+            "the child holding 24 MiB ended with {}",
+            task::Describe(&info)
+        );
+        check_ok!(big.close(), "close it");
         resumed += check_ok!(libkos::sys::tick_lateness(), "lateness").resumed;
         if resumed > 0 && round >= 2 {
             break;
