@@ -33,6 +33,9 @@ pub const USER_BENCHMARKS: &[&str] = &[
 /// process asks (`tick_lateness_*`, in ns = instructions under icount).
 pub const LATENESS_BOUND: u64 = 1_000_000;
 
+/// The names of those delays (not costs) start so.
+pub const LATENESS_PREFIX: &str = "tick_lateness";
+
 /// One benchmark's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BenchResult {
@@ -99,7 +102,7 @@ pub fn run_once(board: Board, image: &Path, timeout: Duration) -> Result<Vec<Ben
         }
     }
     for r in &results {
-        if r.name.starts_with("tick_lateness") && r.instructions > LATENESS_BOUND {
+        if r.name.starts_with(LATENESS_PREFIX) && r.instructions > LATENESS_BOUND {
             bail!(
                 "{}: the timer interrupt waited {} ns, over the {LATENESS_BOUND} ns bound",
                 r.name,

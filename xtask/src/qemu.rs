@@ -126,8 +126,11 @@ pub struct QemuArgs<'a> {
     pub append: Option<String>,
     /// `-dtb` file.
     pub dtb: Option<std::path::PathBuf>,
-    /// `-icount shift=0`: one instruction per virtual ns, so the PMU counts
-    /// instructions exactly and repeatably (benchmarks).
+    /// `-icount shift=0,sleep=off`: one instruction per virtual ns, so the
+    /// PMU counts instructions exactly and repeatably (benchmarks); and
+    /// virtual time does not follow the host's while the guest idles, so
+    /// that the ticks fall at the same instructions run after run (the
+    /// tick-lateness benchmarks depend on where they fall).
     pub icount: bool,
     pub console: Console,
     pub image: &'a Path,
@@ -155,7 +158,7 @@ impl QemuArgs<'_> {
         a.push("-semihosting".into());
         a.extend(["-kernel".into(), self.image.display().to_string()]);
         if self.icount {
-            a.extend(["-icount".into(), "shift=0".into()]);
+            a.extend(["-icount".into(), "shift=0,sleep=off".into()]);
         }
         if let Some(dtb) = &self.dtb {
             a.extend(["-dtb".into(), dtb.display().to_string()]);
