@@ -36,11 +36,7 @@ pub fn handle(k: &mut Kernel) {
             Outcome::Pending => {}
             // Back to the `svc` (4 bytes), registers untouched: the pending
             // interrupt is taken first, then the call goes on.
-            Outcome::Again => {
-                if let Some(t) = k.thread_mut(cur) {
-                    t.frame.elr -= 4;
-                }
-            }
+            Outcome::Again => again(k),
         },
         Syscall::Recv {
             handle,
@@ -88,7 +84,19 @@ pub fn handle(k: &mut Kernel) {
             set(k, Rc::Ok, 0);
             k.block_current(Wait::Sleep, Some(crate::task::deadline_after(ns)));
         }
-        Syscall::ThreadExit { code } => k.thread_exit(cur, code),
+        Syscall::ThreadExit { code } => {
+            if !k.thread_exit_in_steps(cur, code) {
+                again(k);
+            }
+        }
+    }
+}
+
+/// Back to the `svc` (4 bytes), registers untouched: the pending
+/// interrupt is taken first, then the call goes on (`task::resume`).
+fn again(k: &mut Kernel) {
+    if let Some(t) = k.thread_mut(k.current()) {
+        t.frame.elr -= 4;
     }
 }
 

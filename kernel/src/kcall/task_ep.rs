@@ -17,7 +17,6 @@ use crate::task::Kernel;
 use crate::task::deadline;
 use crate::task::object::Object;
 use crate::task::process::Lifecycle;
-use crate::task::resume::Work;
 use crate::task::space::RegionKind;
 use crate::task::thread::Pid;
 
@@ -102,17 +101,9 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
 /// Before `target` ends, its memory goes in steps (a process holding tens
 /// of MiB would otherwise keep interrupts masked for milliseconds as it
 /// ends): false if the caller must make its call again to go on.
-fn shed(k: &mut Kernel, caller: Pid, target: Pid) -> bool {
-    match k.take_resume() {
-        Some(Work::Shed { target: t }) if t == target => {}
-        Some(other) => k.abandon(caller, other),
-        None => {}
-    }
-    if k.shed(target) {
-        return true;
-    }
-    k.save_resume(Work::Shed { target });
-    false
+pub(super) fn shed(k: &mut Kernel, caller: Pid, target: Pid) -> bool {
+    let keep = k.own_message(target);
+    k.shed_again(caller, target, &keep)
 }
 
 fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {

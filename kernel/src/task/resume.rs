@@ -34,9 +34,13 @@ pub enum Work {
     Allocate { start: u64, next: u64 },
     /// `Vm.Free`: the region at `start` being unmapped, from `next` on.
     Free { start: u64, next: u64 },
-    /// `Exit` or `Terminate`: process `target` giving back its memory
-    /// before it ends ([`Kernel::shed`]).
+    /// `Exit`, `Terminate`, `TerminateAfterFreezing` or the last
+    /// `THREAD_EXIT`: process `target` giving back its memory before it
+    /// ends ([`Kernel::shed`]).
     Shed { target: Pid },
+    /// A fault ending the thread's process: its memory goes first (the
+    /// faulting instruction, run again, faults again and goes on).
+    Fault { info: kos_abi::task::ExitInfo },
 }
 
 /// Calls stopped for an interrupt since [`take_stopped`] last ran.
@@ -109,14 +113,64 @@ impl Kernel {
             Work::Shed { target } => {
                 self.end_process(target, kos_abi::task::ExitStatus::Terminated, 0, None)
             }
+            Work::Fault { info } => {
+                self.end_process(pid, kos_abi::task::ExitStatus::Exception, 0, Some(info))
+            }
+        }
+    }
+
+    /// [`Kernel::shed`] for the call or fault being served, which goes on
+    /// from the work it left (`Shed` of `target`); false if it must come
+    /// back, its work kept. `keep`: the ending call's own message.
+    pub fn shed_again(&mut self, caller: Pid, target: Pid, keep: &[(u64, u64)]) -> bool {
+        match self.take_resume() {
+            Some(Work::Shed { target: t }) if t == target => {}
+            Some(other) => self.abandon(caller, other),
+            None => {}
+        }
+        if self.shed(target, keep) {
+            return true;
+        }
+        self.save_resume(Work::Shed { target });
+        false
+    }
+
+    /// `THREAD_EXIT` of `tid`: the last thread's end ends its process,
+    /// whose memory goes in steps first. False if the thread must make the
+    /// call again.
+    pub fn thread_exit_in_steps(&mut self, tid: super::thread::Tid, code: i64) -> bool {
+        let Some(pid) = self.thread(tid).map(|t| t.process) else {
+            return true;
+        };
+        let last = self
+            .procs
+            .get(pid)
+            .is_some_and(|p| p.threads.as_slice() == [tid]);
+        if last && !self.shed_again(pid, pid, &[]) {
+            return false;
+        }
+        self.thread_exit(tid, code);
+        true
+    }
+
+    /// The memory the current thread's `Call` reads again when it comes
+    /// back: its request (at most a whole message), if it is of `target`.
+    pub fn own_message(&self, target: Pid) -> [(u64, u64); 1] {
+        match self.thread(self.current()) {
+            Some(t) if t.process == target => {
+                let x = &t.frame.x;
+                [(x[1], x[2].min(kos_abi::msg::MAX_MESSAGE as u64))]
+            }
+            _ => [(0, 0)],
         }
     }
 
     /// A process's end, in steps: its threads stop (all but the calling
     /// one, which makes its call again), then its memory goes a page at a
-    /// time until an interrupt waits. True when only the end itself is
-    /// left (code, MDL mappings, tables: a bounded amount).
-    pub fn shed(&mut self, target: Pid) -> bool {
+    /// time until an interrupt waits, but for the regions holding `keep`
+    /// (what the ending call reads again). True when only the end itself
+    /// is left (code, MDL mappings, tables: a bounded amount).
+    pub fn shed(&mut self, target: Pid, keep: &[(u64, u64)]) -> bool {
         let cur = self.current();
         if self.procs.get(target).is_none() {
             return true;
@@ -128,19 +182,10 @@ impl Kernel {
             }
             i += 1;
         }
-        // Its own ending call reads its message again when it comes back:
-        // the memory that holds it stays until the end.
-        let keep = match self.thread(cur) {
-            Some(t) if t.process == target => {
-                let x = &t.frame.x;
-                [(x[1], x[2]), (x[3], x[4])]
-            }
-            _ => [(0, 0); 2],
-        };
         let Some(space) = self.procs.get_mut(target).and_then(|p| p.space.as_mut()) else {
             return true;
         };
-        while space.shed_page(&keep) {
+        while space.shed_page(keep) {
             if should_stop() {
                 return false;
             }

@@ -49,11 +49,21 @@ fn main() -> i32 {
     match role() {
         Some("hog") => hog(),
         Some(kid) if kid.starts_with("hog-kid-") => hog_kid(kid),
-        Some("big-exit") => {
-            // Much memory, then the end: it goes back in steps.
-            match vm::allocate(BIG_EXIT) {
-                Ok(_) => 7,
-                Err(_) => 1,
+        // Much memory, then the end, three ways: it goes back in steps.
+        Some(r @ ("big-exit" | "big-fault" | "big-thread-exit")) => {
+            if vm::allocate(BIG_EXIT).is_err() {
+                return 1;
+            }
+            match r {
+                "big-fault" => {
+                    let p = core::hint::black_box(core::ptr::null_mut::<u64>());
+                    // SAFETY: deliberately not: a write through null, to
+                    // end by a fault.
+                    unsafe { p.write_volatile(1) };
+                    2
+                }
+                "big-thread-exit" => libkos::syscall::thread_exit(7),
+                _ => 7,
             }
         }
         Some("sleeper") => loop {
@@ -311,7 +321,8 @@ fn hog() -> i32 {
 }
 
 /// The longest calls a process can make (a 16 MiB MDL, 16 MiB of memory,
-/// the end of a process holding 24 MiB) stop for a waiting timer interrupt
+/// the end of a process holding 24 MiB: by Exit, a fault or its last
+/// thread's THREAD_EXIT) stop for a waiting timer interrupt
 /// and go on afterwards: some did within a few rounds, and each still did
 /// all its work — every page zeroed and mapped, every frame back once
 /// closed, freed or ended, the exit code kept.
@@ -345,24 +356,34 @@ fn long_calls_stop_for_interrupts() -> TestResult {
         }
         // SAFETY: `words` is not used after this.
         check_ok!(unsafe { vm::free(r) }, "free it");
-        let big = check_ok!(
-            task::Task::create(
-                "big-exit",
-                SELF,
-                libkos::abi::sched::DEFAULT_PRIORITY,
-                libkos::abi::task::CreateFlags::FROM_ROMFS
-            ),
-            "create a child"
-        );
-        check_ok!(big.set_env(b"role=big-exit"), "set its role");
-        check_ok!(big.resume(), "start it");
-        let info = check_ok!(big.wait(utest::CHILD_TIMEOUT_NS), "wait for it");
-        check!(
-            task::exited_with(&info, 7),
-            "the child holding 24 MiB ended with {}",
-            task::Describe(&info)
-        );
-        check_ok!(big.close(), "close it");
+        for role in ["big-exit", "big-fault", "big-thread-exit"] {
+            let big = check_ok!(
+                task::Task::create(
+                    role,
+                    SELF,
+                    libkos::abi::sched::DEFAULT_PRIORITY,
+                    libkos::abi::task::CreateFlags::FROM_ROMFS
+                ),
+                "create a child"
+            );
+            check_ok!(
+                big.set_env(format!("role={role}").as_bytes()),
+                "set its role"
+            );
+            check_ok!(big.resume(), "start it");
+            let info = check_ok!(big.wait(utest::CHILD_TIMEOUT_NS), "wait for it");
+            let as_it_should = if role == "big-fault" {
+                task::fault(&info) == libkos::abi::task::FaultKind::NullPointer
+            } else {
+                task::exited_with(&info, 7)
+            };
+            check!(
+                as_it_should,
+                "the {role} child holding 24 MiB ended with {}",
+                task::Describe(&info)
+            );
+            check_ok!(big.close(), "close it");
+        }
         resumed += check_ok!(libkos::sys::tick_lateness(), "lateness").resumed;
         if resumed > 0 && round >= 2 {
             break;
