@@ -80,10 +80,15 @@ pub fn corrupted_images_rejected() -> TestResult {
     let mut bad_sum = good.clone();
     bad_sum[12] ^= 0x01; // superblock checksum
     check!(Image::new(&bad_sum).is_err(), "bad checksum accepted");
-    // Flip every byte past the superblock, one at a time: each image either
-    // fails to open/verify or still verifies; neither may crash.
+    // Flip bytes past the superblock, one at a time: each image either
+    // fails to open/verify or still verifies; neither may crash. Every byte
+    // of the first 16 KiB (the first files' headers), then every 97th: each
+    // try verifies the whole image, so every byte of a megabytes-large
+    // image took most of a minute on raspi4b. (The host fuzzes the reader
+    // byte by byte: romfs-builder/fuzz.)
     let mut flipped = good.clone();
-    for i in 32..good.len() {
+    let dense = good.len().min(16 * 1024);
+    for i in (32..dense).chain((dense..good.len()).step_by(97)) {
         flipped[i] ^= 0x5a;
         if let Ok(img) = Image::new(&flipped) {
             let _ = img.verify();

@@ -30,7 +30,7 @@
 //!   asks, over and over for at least [`LATENESS_TICKS`] ticks, for one of
 //!   the kernel's longest operations: a 64 KiB `Console.Write` (one message,
 //!   as a hostile program would send it), a 16 MiB MDL made and closed,
-//!   16 MiB of memory allocated and freed. The kernel must take the
+//!   16 MiB of memory allocated, made read-only and freed. The kernel must take the
 //!   interrupt within 1 ms (1,000,000) whatever a process asks.
 //! - `tick_lateness_exit`: the same while children that allocate 24 MiB
 //!   end, over and over.
@@ -304,10 +304,15 @@ fn tick_lateness() -> Result<(), &'static str> {
     let mdl = worst_lateness(|| libkos::mdl::create(BIG).and_then(handle::close))
         .map_err(|_| "tick_lateness: a 16 MiB MDL failed")?;
     println!("bench tick_lateness_mdl: {mdl} instructions");
-    // SAFETY: nothing refers to the range; it is freed as soon as made.
-    let vm =
-        worst_lateness(|| libkos::vm::allocate(BIG).and_then(|r| unsafe { libkos::vm::free(r) }))
-            .map_err(|_| "tick_lateness: 16 MiB of memory failed")?;
+    let vm = worst_lateness(|| {
+        let r = libkos::vm::allocate(BIG)?;
+        // SAFETY: nothing refers to the range: made read-only, then freed.
+        unsafe {
+            libkos::vm::protect(r, libkos::abi::vm::VmPerms::READ)?;
+            libkos::vm::free(r)
+        }
+    })
+    .map_err(|_| "tick_lateness: 16 MiB of memory failed")?;
     println!("bench tick_lateness_vm: {vm} instructions");
     let exit = worst_lateness(|| {
         let t = Task::create(
