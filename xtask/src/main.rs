@@ -374,11 +374,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 host: !no_host,
                 timeout: std::time::Duration::from_secs(timeout),
             });
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(exit_code(ok))
         }
         Cmd::Bench { board, timeout } => {
             setup::ensure_target()?;
@@ -401,11 +397,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let campaign = kernel_build::Campaign { calls, seed };
             let ok =
                 testrun::fuzz_campaign(board, campaign, std::time::Duration::from_secs(timeout));
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(exit_code(ok))
         }
         Cmd::Clippy => {
             setup::ensure_target()?;
@@ -478,11 +470,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     true
                 }
             };
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(exit_code(ok))
         }
         Cmd::Fmt { check } => {
             let mut cmd = cargo();
@@ -493,5 +481,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             run_checked(&mut cmd)?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Success if `ok`, else failure.
+fn exit_code(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

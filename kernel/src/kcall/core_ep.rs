@@ -140,16 +140,7 @@ fn read_audit<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
         lost: u32::try_from(lost).unwrap_or(u32::MAX),
         last,
     };
-    let (rc, len) = crate::task::reply::write_reply(
-        k,
-        req.caller,
-        req.reply,
-        req.cap,
-        Rc::Ok,
-        &fixed,
-        records[..n].as_bytes(),
-    );
-    Ok(Reply::Written(rc, len))
+    Ok(req.reply_now(k, fixed.as_bytes(), records[..n].as_bytes()))
 }
 
 /// `Security.Check`: the policy's security event on the caller's question.

@@ -104,6 +104,14 @@ impl Request {
         Ok(out)
     }
 
+    /// A successful reply of `fixed` and `arena` written to the caller now:
+    /// for what [`Reply::Data`] cannot carry (more than 64 fixed bytes, or
+    /// bytes borrowed from the kernel).
+    pub fn reply_now(&self, k: &Kernel, fixed: &[u8], arena: &[u8]) -> Reply<'static> {
+        let (rc, len) = write_reply(k, self.caller, self.reply, self.cap, Rc::Ok, fixed, arena);
+        Reply::Written(rc, len)
+    }
+
     /// The arena bytes `r` names, as UTF-8 text.
     pub fn arena_str<'b>(&self, k: &Kernel, r: ArenaRef, buf: &'b mut [u8]) -> Result<&'b str, Rc> {
         let b = self.arena_bytes(k, r, buf)?;

@@ -59,16 +59,7 @@ pub fn call<'a>(
                 q: f.q,
             };
             // Larger than a fixed part may be (MAX_FIXED): sent as the arena.
-            let (rc, len) = crate::task::reply::write_reply(
-                k,
-                req.caller,
-                req.reply,
-                req.cap,
-                Rc::Ok,
-                &[0u8; 0][..],
-                ctx.as_bytes(),
-            );
-            Ok(Reply::Written(rc, len))
+            Ok(req.reply_now(k, &[], ctx.as_bytes()))
         }
         Method::GetNextVmRegion => {
             frozen(k, target)?;
@@ -175,16 +166,7 @@ fn elf_hdr<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, 
     };
     let n = stored.len().min(buf.len());
     buf[..n].copy_from_slice(&stored[..n]);
-    let (rc, len) = crate::task::reply::write_reply(
-        k,
-        req.caller,
-        req.reply,
-        req.cap,
-        Rc::Ok,
-        &[0u8; 0][..],
-        &buf[..n],
-    );
-    Ok(Reply::Written(rc, len))
+    Ok(req.reply_now(k, &[], &buf[..n]))
 }
 
 /// Every process (as many entries as the reply holds) and a notice that
@@ -225,7 +207,5 @@ fn tasks_list<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
         count,
         notice: notice.0,
     };
-    let (rc, len) =
-        crate::task::reply::write_reply(k, req.caller, req.reply, req.cap, Rc::Ok, &fixed, &arena);
-    Ok(Reply::Written(rc, len))
+    Ok(req.reply_now(k, fixed.as_bytes(), &arena))
 }

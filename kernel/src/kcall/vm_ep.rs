@@ -8,7 +8,7 @@ use kos_abi::vm::{PAGE_SIZE, ProtectReq, VmPerms, VmRange};
 use super::{Reply, Request};
 use crate::task::Kernel;
 use crate::task::resume::{self, Work};
-use crate::task::space::RegionKind;
+use crate::task::space::{AddressSpace, RegionKind};
 use crate::task::thread::Pid;
 
 /// The gate checked that `target` is the caller and the right.
@@ -18,10 +18,7 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
     match method {
         Method::Allocate | Method::Free => in_steps(k, target, method, a),
         Method::Protect => {
-            let space = k
-                .process_mut(target)
-                .and_then(|p| p.space.as_mut())
-                .ok_or(Rc::InvalidArgument)?;
+            let space = space_mut(k, target)?;
             let p: ProtectReq = req.args();
             let perms = VmPerms::from_bits(p.perms).ok_or(Rc::InvalidArgument)?;
             space
@@ -43,10 +40,7 @@ fn in_steps<'a>(k: &mut Kernel, target: Pid, method: Method, a: VmRange) -> Resu
             if let Some(w) = other {
                 k.abandon(target, w);
             }
-            let space = k
-                .process_mut(target)
-                .and_then(|p| p.space.as_mut())
-                .ok_or(Rc::InvalidArgument)?;
+            let space = space_mut(k, target)?;
             let start = if allocating {
                 space.begin_allocate(a.size)?.0
             } else {
@@ -56,10 +50,7 @@ fn in_steps<'a>(k: &mut Kernel, target: Pid, method: Method, a: VmRange) -> Resu
             (start, start)
         }
     };
-    let space = k
-        .process_mut(target)
-        .and_then(|p| p.space.as_mut())
-        .ok_or(Rc::InvalidArgument)?;
+    let space = space_mut(k, target)?;
     let end = space
         .regions()
         .iter()
@@ -96,6 +87,13 @@ fn in_steps<'a>(k: &mut Kernel, target: Pid, method: Method, a: VmRange) -> Resu
     } else {
         Reply::empty()
     })
+}
+
+/// The address space of live process `pid`, to change.
+fn space_mut(k: &mut Kernel, pid: Pid) -> Result<&mut AddressSpace, Rc> {
+    k.process_mut(pid)
+        .and_then(|p| p.space.as_mut())
+        .ok_or(Rc::InvalidArgument)
 }
 
 /// Page attributes for user permissions; write and execute together is refused.

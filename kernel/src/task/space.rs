@@ -317,16 +317,8 @@ impl AddressSpace {
     ) -> Result<(), Rc> {
         self.check_free(start, end)?;
         attrs.validate().map_err(|_| Rc::InvalidArgument)?;
-        let pages = ((end - start) / PAGE_SIZE) as usize;
         // Up to 4 table pages may come with the first page; the rest is exact.
-        if self.frames.held + pages > self.frames.limit
-            || self
-                .frames
-                .account
-                .is_some_and(|a| !budget::fits(a, Kind::Frames, pages as u64))
-        {
-            return Err(Rc::QuotaExceeded);
-        }
+        self.frames_fit(start, end)?;
         let mut va = start;
         while va < end {
             if let Err(e) = self.map_page(va, attrs, &mut fill) {
@@ -341,6 +333,21 @@ impl AddressSpace {
         }
         if matches!(attrs.exec, kernel_core::paging::Exec::User) {
             self.sync_code(start, end);
+        }
+        Ok(())
+    }
+
+    /// Whether the pages of `[start, end)` fit this space's frames limit
+    /// and its budget (`rcQuotaExceeded` if not).
+    fn frames_fit(&self, start: u64, end: u64) -> Result<(), Rc> {
+        let pages = ((end - start) / PAGE_SIZE) as usize;
+        if self.frames.held + pages > self.frames.limit
+            || self
+                .frames
+                .account
+                .is_some_and(|a| !budget::fits(a, Kind::Frames, pages as u64))
+        {
+            return Err(Rc::QuotaExceeded);
         }
         Ok(())
     }
@@ -485,15 +492,7 @@ impl AddressSpace {
     /// memory. The quota is checked for all of it now.
     pub fn begin_allocate(&mut self, size: u64) -> Result<(u64, u64), Rc> {
         let (start, end) = self.heap_range(round_up(size).ok_or(Rc::InvalidArgument)?)?;
-        let pages = ((end - start) / PAGE_SIZE) as usize;
-        if self.frames.held + pages > self.frames.limit
-            || self
-                .frames
-                .account
-                .is_some_and(|a| !budget::fits(a, Kind::Frames, pages as u64))
-        {
-            return Err(Rc::QuotaExceeded);
-        }
+        self.frames_fit(start, end)?;
         self.insert(Region {
             start,
             end,

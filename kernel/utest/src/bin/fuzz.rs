@@ -31,7 +31,7 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 
-use libkos::abi::decl::Target;
+use libkos::abi::decl::{MethodDecl, Target};
 use libkos::abi::interfaces::INTERFACES;
 use libkos::abi::msg::sysinfo::MemStats;
 use libkos::abi::msg::{DESC_SIZE, HEADER_SIZE, HandleDesc, Header, NO_BADGE};
@@ -142,14 +142,10 @@ impl Pool {
         }
     }
 
-    /// Mostly a handle of the kind `endpoint.method` is declared on.
-    fn handle_for(&self, r: &mut Rng, endpoint: u16, method: u16) -> u64 {
-        let target = INTERFACES
-            .iter()
-            .find(|i| i.id == endpoint)
-            .and_then(|i| i.methods.get(usize::from(method)))
-            .map(|m| m.target);
-        match (target, r.below(4)) {
+    /// Mostly a handle of the kind `decl` (the method called, if it is
+    /// declared) is declared on.
+    fn handle_for(&self, r: &mut Rng, decl: Option<&MethodDecl>) -> u64 {
+        match (decl.map(|m| m.target), r.below(4)) {
             (Some(Target::Task | Target::OwnTask), 0..=2) => Handle::SELF_TASK.0 as u64,
             (Some(Target::Kernel), 0..=2) => Handle::KERNEL.0 as u64,
             (Some(Target::Notice), 0..=2) => self.notice,
@@ -230,26 +226,20 @@ fn child(seed: u64, calls: u32) -> i32 {
                     let handles = r.below(3) as u16;
                     // 0 and 13: no such endpoint.
                     let endpoint = r.below(14) as u16;
-                    let methods = INTERFACES
-                        .iter()
-                        .find(|i| i.id == endpoint)
-                        .map_or(4, |i| i.methods.len() as u64);
+                    let iface = INTERFACES.iter().find(|i| i.id == endpoint);
+                    let methods = iface.map_or(4, |i| i.methods.len() as u64);
                     // Mostly a declared method; now and then one past them.
                     let mut method = r.below(methods + 1) as u16;
                     // Exit and Terminate of a Task: the handle may be its own.
                     if endpoint == 1 && (method == 10 || method == 11) {
                         method = 25;
                     }
-                    a[0] = pool.handle_for(&mut r, endpoint, method);
+                    let decl = iface.and_then(|i| i.methods.get(usize::from(method)));
+                    a[0] = pool.handle_for(&mut r, decl);
                     // Mostly the declared size of the request, so that the
                     // method's own checks are reached; else any.
-                    let declared = INTERFACES
-                        .iter()
-                        .find(|i| i.id == endpoint)
-                        .and_then(|i| i.methods.get(usize::from(method)))
-                        .map(|m| m.request.size as u64);
-                    let fixed = match declared {
-                        Some(size) if r.below(4) != 0 => size as u16,
+                    let fixed = match decl {
+                        Some(m) if r.below(4) != 0 => m.request.size as u16,
                         _ => (r.below(33) * 8) as u16,
                     };
                     let h = Header {

@@ -857,16 +857,19 @@ fn running_process_refuses_preparation() -> TestResult {
         mdl_offset: 0,
         file_size: 0x10,
     };
+    // What only a process created empty takes.
+    let build = || -> [(&str, Result<(), Rc>); 5] {
+        [
+            ("VmReserve", t.vm_reserve(0, PAGE_SIZE, RW).map(drop)),
+            ("VmFree", t.vm_free(0x4000_0000, PAGE_SIZE)),
+            ("LoadSeg", t.load_seg(&seg).map(drop)),
+            ("LoadElfHdr", t.load_elf_hdr(m.get(), 0, 64)),
+            ("LoadElfSyms", t.load_elf_syms(m.get(), (0, 24), (24, 1))),
+        ]
+    };
     // Not started, but loaded from the ROMFS by the kernel: its image is
-    // not open to additions (only an empty process is built this way).
-    let loaded: [(&str, Result<(), Rc>); 5] = [
-        ("VmReserve", t.vm_reserve(0, PAGE_SIZE, RW).map(drop)),
-        ("VmFree", t.vm_free(0x4000_0000, PAGE_SIZE)),
-        ("LoadSeg", t.load_seg(&seg).map(drop)),
-        ("LoadElfHdr", t.load_elf_hdr(m.get(), 0, 64)),
-        ("LoadElfSyms", t.load_elf_syms(m.get(), (0, 24), (24, 1))),
-    ];
-    for (what, r) in loaded {
+    // not open to additions.
+    for (what, r) in build() {
         check!(
             r == Err(Rc::Busy),
             "{what} on a process loaded from the ROMFS: {r:?}, expected rcBusy"
@@ -880,12 +883,7 @@ fn running_process_refuses_preparation() -> TestResult {
         quantum_ticks: 0,
         _reserved: 0,
     };
-    let results: [(&str, Result<(), Rc>); 10] = [
-        ("VmReserve", t.vm_reserve(0, PAGE_SIZE, RW).map(drop)),
-        ("VmFree", t.vm_free(0x4000_0000, PAGE_SIZE)),
-        ("LoadSeg", t.load_seg(&seg).map(drop)),
-        ("LoadElfHdr", t.load_elf_hdr(m.get(), 0, 64)),
-        ("LoadElfSyms", t.load_elf_syms(m.get(), (0, 24), (24, 1))),
+    let results = build().into_iter().chain([
         ("SetEntry", t.set_entry(0x20_0000, 0)),
         ("SetEnv", t.set_env(b"role=exit0")),
         (
@@ -898,7 +896,7 @@ fn running_process_refuses_preparation() -> TestResult {
             "SetInitialThreadSchedPolicy",
             t.set_initial_thread_sched_policy(policy),
         ),
-    ];
+    ]);
     let mut failures = Vec::new();
     for (what, r) in results {
         if r != Err(Rc::Busy) {
