@@ -17,7 +17,11 @@ pub fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     // Zeroing 16 MiB takes milliseconds: a frame at a time, stopping for a
     // waiting interrupt (`task::resume`).
     let (mut m, pages) = match k.take_resume() {
-        Some(Work::Mdl { mdl, pages }) => (mdl, pages),
+        Some(Work::Mdl {
+            mdl,
+            pages,
+            copy_of: None,
+        }) => (mdl, pages),
         other => {
             if let Some(w) = other {
                 k.abandon(req.caller, w);
@@ -41,11 +45,11 @@ pub fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     };
     while m.frames.len() < pages {
         if let Err(e) = m.add_zeroed_frame() {
-            k.abandon(req.caller, Work::Mdl { mdl: m, pages });
+            k.abandon(req.caller, work(m, pages));
             return Err(e);
         }
         if m.frames.len() < pages && resume::should_stop() {
-            k.save_resume(Work::Mdl { mdl: m, pages });
+            k.save_resume(work(m, pages));
             return Ok(Reply::Again);
         }
     }
@@ -53,6 +57,14 @@ pub fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     let rights =
         Rights::MAP_READ | Rights::MAP_WRITE | Rights::COPY | Rights::TRANSFER | Rights::REVOKE;
     k.create_mdl(req.caller, m, rights).map(handle_reply)
+}
+
+fn work(mdl: Mdl, pages: usize) -> Work {
+    Work::Mdl {
+        mdl,
+        pages,
+        copy_of: None,
+    }
 }
 
 /// Methods on an MDL handle.

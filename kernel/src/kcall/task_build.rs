@@ -16,6 +16,7 @@ use super::{Reply, Request};
 use crate::task::Kernel;
 use crate::task::object::{Mdl, Object};
 use crate::task::process::{Lifecycle, Process, Syms};
+use crate::task::resume::{Fill, PageOp};
 use crate::task::space::RegionKind;
 use crate::task::thread::Pid;
 
@@ -71,24 +72,45 @@ pub fn call<'a>(
 ) -> Result<Reply<'a>, Rc> {
     match method {
         Method::VmReserve => {
-            let a: VmReserveReq = req.args();
-            let attrs = attrs_for(a.perms)?;
-            let size = a
-                .size
-                .checked_add(PAGE_SIZE - 1)
-                .ok_or(Rc::InvalidArgument)?
-                & !(PAGE_SIZE - 1);
-            if size == 0 || !a.addr.is_multiple_of(PAGE_SIZE) {
-                return Err(Rc::InvalidArgument);
-            }
-            let space = created_empty(k, target)?.space.as_mut().ok_or(Rc::Busy)?;
-            let addr = space.reserve((a.addr != 0).then_some(a.addr), size, attrs)?;
-            Ok(Reply::fixed(&AddrReply { addr }))
+            let reserve = |op: &PageOp| matches!(op, PageOp::Map { kind, .. } if *kind == RegionKind::Reserved);
+            let done = in_steps(k, target, reserve, |k| {
+                let a: VmReserveReq = req.args();
+                let attrs = attrs_for(a.perms)?;
+                let size = a
+                    .size
+                    .checked_next_multiple_of(PAGE_SIZE)
+                    .ok_or(Rc::InvalidArgument)?;
+                if size == 0 || !a.addr.is_multiple_of(PAGE_SIZE) {
+                    return Err(Rc::InvalidArgument);
+                }
+                let space = created_empty(k, target)?.space.as_mut().ok_or(Rc::Busy)?;
+                let start = match a.addr {
+                    0 => space.pick_range(size)?,
+                    addr => addr,
+                };
+                space.begin_map(start, start.checked_add(size).ok_or(Rc::BadAddress)?)?;
+                let kind = RegionKind::Reserved;
+                let fill = Fill::Zero;
+                Ok((start, PageOp::Map { attrs, kind, fill }))
+            })?;
+            Ok(done.map_or(Reply::Again, |(addr, _)| Reply::fixed(&AddrReply { addr })))
         }
         Method::VmFree => {
-            let a: VmRange = req.args();
-            let space = created_empty(k, target)?.space.as_mut().ok_or(Rc::Busy)?;
-            space.free_reserved(a.addr, a.size).map(|_| Reply::empty())
+            let unmap = PageOp::Unmap {
+                kind: RegionKind::Reserved,
+            };
+            let done = in_steps(
+                k,
+                target,
+                |op| *op == unmap,
+                |k| {
+                    let a: VmRange = req.args();
+                    let space = created_empty(k, target)?.space.as_mut().ok_or(Rc::Busy)?;
+                    space.begin_unmap(a.addr, a.size, RegionKind::Reserved)?;
+                    Ok((a.addr, unmap))
+                },
+            )?;
+            Ok(done.map_or(Reply::Again, |_| Reply::empty()))
         }
         Method::LoadSeg => load_seg(k, req, target),
         Method::LoadElfSyms | Method::LoadElfHdr => load_blob(k, req, target, method),
@@ -226,57 +248,60 @@ fn set_initial<'a>(
     Ok(Reply::empty())
 }
 
+/// `LoadSeg`: the segment's pages are mapped and filled from the MDL a
+/// page at a time (a segment is as large as the child's quota allows).
 fn load_seg<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
-    let mut a: LoadSegReq = req.args();
-    created_empty(k, target)?;
-    let attrs = attrs_for(a.perms)?;
-    let mdl_id = mdl_of(k, req.caller, a.mdl)?;
-    if a.file_size > a.mem_size || a.mem_size == 0 {
-        return Err(Rc::InvalidArgument);
-    }
-    if a.vaddr == 0 {
-        // Address 0: the kernel picks one (as the seed says).
-        let size = a
-            .mem_size
+    let image = |op: &PageOp| matches!(op, PageOp::Map { kind, .. } if *kind == RegionKind::Image);
+    let done = in_steps(k, target, image, |k| {
+        let mut a: LoadSegReq = req.args();
+        let attrs = attrs_for(a.perms)?;
+        let mdl = mdl_of(k, req.caller, a.mdl)?;
+        if a.file_size > a.mem_size || a.mem_size == 0 {
+            return Err(Rc::InvalidArgument);
+        }
+        let file_end = a
+            .mdl_offset
+            .checked_add(a.file_size)
+            .ok_or(Rc::InvalidArgument)?;
+        if file_end > k.mdl(mdl).ok_or(Rc::InvalidArgument)?.size() {
+            return Err(Rc::InvalidArgument);
+        }
+        let space = created_empty(k, target)?.space.as_mut().ok_or(Rc::Busy)?;
+        if a.vaddr == 0 {
+            // Address 0: the kernel picks one (as the seed says).
+            a.vaddr = space.pick_range(a.mem_size)?;
+        }
+        let end = a.vaddr.checked_add(a.mem_size).ok_or(Rc::InvalidArgument)?;
+        let start_page = a.vaddr & !(PAGE_SIZE - 1);
+        let end_page = end
             .checked_next_multiple_of(PAGE_SIZE)
             .ok_or(Rc::InvalidArgument)?;
-        let space = created_empty(k, target)?.space.as_mut().ok_or(Rc::Busy)?;
-        a.vaddr = space.pick_range(size)?;
+        space.begin_map(start_page, end_page)?;
+        let fill = Fill::Mdl {
+            mdl,
+            offset: a.mdl_offset,
+            from: a.vaddr,
+            to: a.vaddr + a.file_size,
+        };
+        let kind = RegionKind::Image;
+        Ok((start_page, PageOp::Map { attrs, kind, fill }))
+    })?;
+    Ok(done.map_or(Reply::Again, |(addr, _)| Reply::fixed(&AddrReply { addr })))
+}
+
+/// [`Kernel::pages_in_steps`] on a process being built: it must still be
+/// one, also when the call comes back for more (or its work is given up).
+fn in_steps(
+    k: &mut Kernel,
+    target: Pid,
+    want: impl FnOnce(&PageOp) -> bool,
+    begin: impl FnOnce(&mut Kernel) -> Result<(u64, PageOp), Rc>,
+) -> Result<Option<(u64, u64)>, Rc> {
+    if let Err(e) = created_empty(k, target) {
+        k.drop_resume();
+        return Err(e);
     }
-    let end = a.vaddr.checked_add(a.mem_size).ok_or(Rc::InvalidArgument)?;
-    let start_page = a.vaddr & !(PAGE_SIZE - 1);
-    let end_page = end.checked_add(PAGE_SIZE - 1).ok_or(Rc::InvalidArgument)? & !(PAGE_SIZE - 1);
-    let (p, mdl) = k
-        .process_with_mdl(target, mdl_id)
-        .ok_or(Rc::InvalidArgument)?;
-    let file_end = a
-        .mdl_offset
-        .checked_add(a.file_size)
-        .ok_or(Rc::InvalidArgument)?;
-    if file_end > mdl.size() {
-        return Err(Rc::InvalidArgument);
-    }
-    if p.lifecycle != Lifecycle::Created {
-        return Err(Rc::Busy);
-    }
-    let space = p.space.as_mut().ok_or(Rc::Busy)?;
-    let (file_start, file_stop) = (a.vaddr, a.vaddr + a.file_size);
-    space.map_new(
-        start_page,
-        end_page,
-        RegionKind::Image,
-        attrs,
-        |page_va, page| {
-            let lo = page_va.max(file_start);
-            let hi = (page_va + PAGE_SIZE).min(file_stop);
-            if lo < hi {
-                let dst = &mut page[(lo - page_va) as usize..(hi - page_va) as usize];
-                // In range: checked against the MDL's size above.
-                let _ = mdl.read(a.mdl_offset + (lo - file_start), dst);
-            }
-        },
-    )?;
-    Ok(Reply::fixed(&AddrReply { addr: start_page }))
+    k.pages_in_steps(target, want, begin)
 }
 
 fn load_blob<'a>(

@@ -29,7 +29,13 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
     match method {
         Method::Wait => wait(k, req, target),
         Method::Create => create(k, req),
-        Method::Resume => k.resume(target).map(|_| Reply::empty()),
+        Method::Resume => {
+            // The initial thread's stack is made first, in steps.
+            if !k.main_stack_in_steps(target, true)? {
+                return Ok(Reply::Again);
+            }
+            k.resume(target).map(|_| Reply::empty())
+        }
         Method::Exit => {
             let a: ExitReq = req.args();
             if !shed(k, req.caller, target) {

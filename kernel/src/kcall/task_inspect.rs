@@ -7,6 +7,7 @@ use kos_abi::task::{
     CreateFlags, ElfSymsReply, ExitStatus, MAX_ELF_HDR, MAX_NAME, Method, NextRegionReq, TaskEntry,
     TasksListReply, ThreadContext, ThreadIndex, VmRegion,
 };
+use kos_abi::vm::PAGE_SIZE;
 use kos_abi::{Rc, Rights};
 use zerocopy::IntoBytes;
 
@@ -15,6 +16,7 @@ use super::{Reply, Request};
 use crate::task::Kernel;
 use crate::task::object::{Mdl, Object};
 use crate::task::process::Lifecycle;
+use crate::task::resume::{self, Work};
 use crate::task::space::RegionKind;
 use crate::task::thread::Pid;
 
@@ -61,54 +63,7 @@ pub fn call<'a>(
             // Larger than a fixed part may be (MAX_FIXED): sent as the arena.
             Ok(req.reply_now(k, &[], ctx.as_bytes()))
         }
-        Method::GetNextVmRegion => {
-            frozen(k, target)?;
-            let a: NextRegionReq = req.args();
-            let space = k
-                .process(target)
-                .and_then(|p| p.space.as_ref())
-                .ok_or(Rc::InvalidArgument)?;
-            let r = *space
-                .regions()
-                .iter()
-                .find(|r| r.start >= a.after)
-                .ok_or(Rc::ResourceNotFound)?;
-            let size = r.end - r.start;
-            if r.kind == RegionKind::Guard {
-                return Ok(Reply::fixed(&VmRegion {
-                    start: r.start,
-                    size,
-                    perms: 0,
-                    mdl: u32::MAX,
-                }));
-            }
-            let perms = space.perms_at(r.start).map_or(0, |p| p.bits());
-            if size > kos_abi::msg::mdl::MAX_SIZE {
-                return Err(Rc::QuotaExceeded);
-            }
-            // A copy: the frozen process's own frames stay its own.
-            let mut m = Mdl::zeroed(size)?;
-            let mut page = [0u8; 512];
-            let mut at = 0;
-            while at < size {
-                let n = (size - at).min(page.len() as u64) as usize;
-                if space.peek(r.start + at, &mut page[..n]).is_ok() {
-                    let _ = m.write(at, &page[..n]);
-                }
-                at += n as u64;
-            }
-            let h = k.create_mdl(
-                req.caller,
-                m,
-                Rights::MAP_READ | Rights::COPY | Rights::TRANSFER,
-            )?;
-            Ok(Reply::fixed(&VmRegion {
-                start: r.start,
-                size,
-                perms,
-                mdl: h.0,
-            }))
-        }
+        Method::GetNextVmRegion => next_vm_region(k, req, target),
         Method::TerminateAfterFreezing => {
             frozen(k, target)?;
             if !super::task_ep::shed(k, req.caller, target) {
@@ -208,4 +163,113 @@ fn tasks_list<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
         notice: notice.0,
     };
     Ok(req.reply_now(k, fixed.as_bytes(), &arena))
+}
+
+/// `GetNextVmRegion`: the first region at or after the given address, and
+/// a copy of its contents in a new MDL, charged to the caller's frames
+/// like one it made (`Mdl.Create`). Copied a page at a time (a region may
+/// be 16 MiB), stopping for a waiting interrupt (`task::resume`).
+fn next_vm_region<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
+    if let Err(e) = frozen(k, target) {
+        k.drop_resume();
+        return Err(e);
+    }
+    let a: NextRegionReq = req.args();
+    let space = k
+        .process(target)
+        .and_then(|p| p.space.as_ref())
+        .ok_or(Rc::InvalidArgument)?;
+    let r = *space
+        .regions()
+        .iter()
+        .find(|r| r.start >= a.after)
+        .ok_or(Rc::ResourceNotFound)?;
+    let size = r.end - r.start;
+    if r.kind == RegionKind::Guard {
+        k.drop_resume();
+        return Ok(Reply::fixed(&VmRegion {
+            start: r.start,
+            size,
+            perms: 0,
+            mdl: u32::MAX,
+        }));
+    }
+    let perms = space.perms_at(r.start).map_or(0, |p| p.bits());
+    if size > kos_abi::msg::mdl::MAX_SIZE {
+        return Err(Rc::QuotaExceeded);
+    }
+    let copy_of = Some((target, r.start));
+    let (mut m, pages) = match k.take_resume() {
+        Some(Work::Mdl {
+            mdl,
+            pages,
+            copy_of: c,
+        }) if c == copy_of => (mdl, pages),
+        other => {
+            if let Some(w) = other {
+                k.abandon(req.caller, w);
+            }
+            let pages = Mdl::pages_for(size);
+            k.charge_frames(req.caller, pages)?;
+            match Mdl::with_room(pages) {
+                Ok(m) => (m, pages),
+                Err(e) => {
+                    k.uncharge_frames(Some(req.caller), pages);
+                    return Err(e);
+                }
+            }
+        }
+    };
+    let space = k.process(target).and_then(|p| p.space.as_ref());
+    let Some(space) = space else {
+        k.abandon(
+            req.caller,
+            Work::Mdl {
+                mdl: m,
+                pages,
+                copy_of,
+            },
+        );
+        return Err(Rc::InvalidArgument);
+    };
+    // A copy: the frozen process's own frames stay its own.
+    while m.frames.len() < pages {
+        let va = r.start + m.frames.len() as u64 * PAGE_SIZE;
+        let added = m.add_frame_with(|page| {
+            if space.peek(va, page).is_err() {
+                page.fill(0);
+            }
+        });
+        if let Err(e) = added {
+            k.abandon(
+                req.caller,
+                Work::Mdl {
+                    mdl: m,
+                    pages,
+                    copy_of,
+                },
+            );
+            return Err(e);
+        }
+        if m.frames.len() < pages && resume::should_stop() {
+            k.save_resume(Work::Mdl {
+                mdl: m,
+                pages,
+                copy_of,
+            });
+            return Ok(Reply::Again);
+        }
+    }
+    m.charged_to = Some(req.caller);
+    let h = k.create_mdl(
+        req.caller,
+        m,
+        Rights::MAP_READ | Rights::COPY | Rights::TRANSFER,
+    )?;
+    Ok(Reply::fixed(&VmRegion {
+        start: r.start,
+        size,
+        perms,
+        mdl: h.0,
+    }))
 }

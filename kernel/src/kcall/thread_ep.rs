@@ -15,7 +15,9 @@ use crate::task::thread::{Pid, State, Tid};
 /// Task handle, and checked that `target` is the caller.
 pub fn create<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
     let a: CreateReq = req.args();
-    let tid = k.spawn_thread(target, a.entry, a.arg, a.stack_size, &a.policy)?;
+    let Some(tid) = k.spawn_thread(target, a.entry, a.arg, a.stack_size, &a.policy)? else {
+        return Ok(Reply::Again);
+    };
     match k.add_handle(req.caller, Object::Thread(tid), Rights::all()) {
         Ok(h) => {
             let user_tid = k.thread(tid).map_or(0, |t| t.tid);

@@ -9,7 +9,6 @@ use kos_abi::{Handle, Rc, Rights};
 
 use super::Kernel;
 use super::object::{Badge, Channel, Charge, Mdl, Notice, Object, Subscription, UserObject, cost};
-use super::process::Process;
 use super::thread::Pid;
 
 use kos_abi::msg::notice::{MAX_SUBSCRIPTIONS, MAX_SUBSCRIPTIONS_PER_PROCESS};
@@ -257,13 +256,6 @@ impl Kernel {
     /// MDL `id`, if it exists.
     pub fn mdl(&self, id: Id) -> Option<&Mdl> {
         self.mdls.get(id)
-    }
-
-    /// Process `pid` (to change) and MDL `id` (to read) at once: loading a
-    /// segment from an MDL.
-    pub fn process_with_mdl(&mut self, pid: Pid, id: Id) -> Option<(&mut Process, &Mdl)> {
-        let Kernel { procs, mdls, .. } = self;
-        Some((procs.get_mut(pid)?, mdls.get(id)?))
     }
 
     /// Map MDL `id` into `pid` (writable or not); returns (address, size).

@@ -15,11 +15,14 @@ use super::object::Object;
 use super::process::{
     DEFAULT_QUOTA_FRAMES, Lifecycle, MAX_HANDLES, MAX_THREADS_PER_PROCESS, Process,
 };
-use super::space::AddressSpace;
+use super::resume::{Fill, PageOp};
+use super::space::{AddressSpace, RegionKind};
 use super::thread::{Pid, State, Thread, Tid, Wait};
 use super::{Kernel, MAX_THREADS, loader, process, qid, slab_err};
 use crate::arch::user;
+use kernel_core::addr::PAGE_SIZE;
 use kernel_core::handles::HandleTable;
+use kernel_core::paging::Attrs;
 
 impl Kernel {
     /// Create a process (not started: see [`Kernel::resume`]): from the ELF
@@ -204,8 +207,9 @@ impl Kernel {
         p.handles.reserve_all()
     }
 
-    /// The initial thread of a not-yet-started process: at `entry`, on a
-    /// new stack of the process's default size, with its initial policy.
+    /// The initial thread of a not-yet-started process, at `entry`, with
+    /// its initial policy. Its stack (of the process's stack size) comes
+    /// when the process starts ([`Kernel::main_stack_in_steps`]).
     pub fn make_initial_thread(&mut self, pid: Pid, entry: u64) -> Result<Tid, Rc> {
         let p = self.procs.get_mut(pid).ok_or(Rc::InvalidArgument)?;
         if !p.threads.is_empty() {
@@ -213,36 +217,99 @@ impl Kernel {
         }
         let (initial, stack_size) = (p.initial, p.stack_size);
         // The start-up code finds its stack size in x2.
-        self.add_user_thread(pid, entry, stack_size, initial, |t| {
-            t.frame.x[2] = stack_size
+        self.add_user_thread(pid, entry, None, initial, |t| t.frame.x[2] = stack_size)
+    }
+
+    /// The stack of a process's initial thread, made before it first runs:
+    /// in steps (`task::resume`) for `Task.Resume`, which makes its call
+    /// again while this is false; at once (`stepped` false) for the first
+    /// process, which the kernel starts itself.
+    pub fn main_stack_in_steps(&mut self, pid: Pid, stepped: bool) -> Result<bool, Rc> {
+        let p = self.procs.get(pid).ok_or(Rc::InvalidArgument)?;
+        let main = match p.threads.first() {
+            Some(&main) if p.lifecycle == Lifecycle::Created => main,
+            _ => return Ok(true),
+        };
+        if self.thread(main).is_none_or(|t| t.stack_base != 0) {
+            return Ok(true);
+        }
+        let size = p.stack_size;
+        let stack = if stepped {
+            self.stack_in_steps(pid, size)?
+        } else {
+            let space = self.process_mut(pid).and_then(|p| p.space.as_mut());
+            let top = space.ok_or(Rc::Busy)?.new_stack(size)?;
+            Some((top - size.next_multiple_of(PAGE_SIZE), top))
+        };
+        let Some((base, top)) = stack else {
+            return Ok(false);
+        };
+        if let Some(t) = self.thread_mut(main) {
+            t.frame.sp_el0 = top;
+            t.stack_base = base;
+        }
+        Ok(true)
+    }
+
+    /// A new thread stack of `size` bytes (with its guard) in `pid`,
+    /// mapped in steps (`task::resume`): `Some((base, top))` once made,
+    /// `None` if the call must come back for the rest.
+    fn stack_in_steps(&mut self, pid: Pid, size: u64) -> Result<Option<(u64, u64)>, Rc> {
+        let stack =
+            |op: &PageOp| matches!(op, PageOp::Map { kind, .. } if *kind == RegionKind::Stack);
+        self.pages_in_steps(pid, stack, |k| {
+            let space = k.process_mut(pid).and_then(|p| p.space.as_mut());
+            let base = space.ok_or(Rc::Busy)?.begin_stack(size)?;
+            let op = PageOp::Map {
+                attrs: Attrs::USER_DATA,
+                kind: RegionKind::Stack,
+                fill: Fill::Zero,
+            };
+            Ok((base, op))
         })
     }
 
-    /// A thread of `pid` at `entry` on a new stack of `stack_size` bytes,
-    /// with its policy (class, priority, quantum) and `setup` applied to
-    /// it, registered; on failure its stack is released again.
+    /// A thread of `pid` at `entry` on `stack` (base, top: made already,
+    /// or none yet), with its policy (class, priority, quantum) and
+    /// `setup` applied to it, registered; on failure its stack is released
+    /// again.
     fn add_user_thread(
         &mut self,
         pid: Pid,
         entry: u64,
-        stack_size: u64,
+        stack: Option<(u64, u64)>,
         (class, priority, quantum): (SchedClass, u32, u32),
         setup: impl FnOnce(&mut Thread),
     ) -> Result<Tid, Rc> {
-        let p = self.procs.get_mut(pid).ok_or(Rc::Busy)?;
+        let (base, top) = stack.unwrap_or((0, 0));
+        let release = |k: &mut Kernel| {
+            if let Some(space) = k.procs.get_mut(pid).and_then(|p| p.space.as_mut())
+                && base != 0
+            {
+                space.release(base);
+            }
+        };
+        let Some(p) = self.procs.get(pid) else {
+            return Err(Rc::Busy);
+        };
         let subject = p.subject;
         // The policy's quota of the process's class: threads, priority
         // ceiling, scheduling classes.
-        crate::security::sched_allowed(subject, class, priority)?;
-        if !budget::fits(Slot::of(pid), Kind::Threads, 1) {
-            return Err(Rc::QuotaExceeded);
-        }
-        let space = p.space.as_mut().ok_or(Rc::Busy)?;
-        let top = space.new_stack(stack_size)?;
-        let base = space.region_of(top - 1).map(|r| r.start).unwrap_or(0);
-        let Some(mut t) = Thread::try_new(pid, 0, class, priority, quantum) else {
-            space.release(base);
-            return Err(Rc::OutOfMemory);
+        let made = crate::security::sched_allowed(subject, class, priority)
+            .and_then(|()| {
+                budget::fits(Slot::of(pid), Kind::Threads, 1)
+                    .then_some(())
+                    .ok_or(Rc::QuotaExceeded)
+            })
+            .and_then(|()| {
+                Thread::try_new(pid, 0, class, priority, quantum).ok_or(Rc::OutOfMemory)
+            });
+        let mut t = match made {
+            Ok(t) => t,
+            Err(e) => {
+                release(self);
+                return Err(e);
+            }
         };
         t.subject = subject;
         t.frame.elr = entry;
@@ -250,11 +317,7 @@ impl Kernel {
         t.frame.sp_el0 = top;
         t.stack_base = base;
         setup(&mut t);
-        self.add_thread(pid, t).inspect_err(|_| {
-            if let Some(space) = self.procs.get_mut(pid).and_then(|p| p.space.as_mut()) {
-                space.release(base);
-            }
-        })
+        self.add_thread(pid, t).inspect_err(|_| release(self))
     }
 
     pub(super) fn add_thread(&mut self, pid: Pid, mut t: Thread) -> Result<Tid, Rc> {
@@ -521,7 +584,8 @@ impl Kernel {
 
     // ---- threads ----------------------------------------------------------
 
-    /// A new thread in `pid`, started at once.
+    /// A new thread in `pid`, started at once; `None` while its stack is
+    /// still being made (the call comes back, see `task::resume`).
     pub fn spawn_thread(
         &mut self,
         pid: Pid,
@@ -529,7 +593,7 @@ impl Kernel {
         arg: u64,
         stack_size: u64,
         policy: &SchedPolicy,
-    ) -> Result<Tid, Rc> {
+    ) -> Result<Option<Tid>, Rc> {
         use kos_abi::vm::{MAX_STACK_SIZE, USER_END, USER_MIN};
         if !(USER_MIN..USER_END).contains(&entry)
             || !entry.is_multiple_of(4)
@@ -559,11 +623,13 @@ impl Kernel {
         } else {
             stack_size
         };
-        let tid = self.add_user_thread(pid, entry, size, (class, priority, quantum), |t| {
-            t.frame.x[0] = arg
-        })?;
+        let Some(stack) = self.stack_in_steps(pid, size)? else {
+            return Ok(None);
+        };
+        let policy = (class, priority, quantum);
+        let tid = self.add_user_thread(pid, entry, Some(stack), policy, |t| t.frame.x[0] = arg)?;
         self.make_ready(tid);
-        Ok(tid)
+        Ok(Some(tid))
     }
 }
 

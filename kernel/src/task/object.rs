@@ -191,6 +191,18 @@ impl Mdl {
         Ok(())
     }
 
+    /// One more frame (within the room [`Mdl::with_room`] made), its
+    /// contents written by `fill`.
+    pub fn add_frame_with(&mut self, fill: impl FnOnce(&mut [u8])) -> Result<(), kos_abi::Rc> {
+        if self.frames.len() == self.frames.capacity() {
+            return Err(kos_abi::Rc::InvalidArgument);
+        }
+        let pa = crate::memory::frames::alloc().ok_or(kos_abi::Rc::OutOfMemory)?;
+        crate::memory::phys::with_new_page(pa, fill);
+        self.frames.push(pa);
+        Ok(())
+    }
+
     /// Gives the frames back (an MDL that never became an object).
     pub fn free(self) {
         for pa in self.frames {

@@ -12,8 +12,14 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use kernel_core::addr::PAGE_SIZE;
+use kernel_core::paging::Attrs;
+use kernel_core::slab::Id;
+use kos_abi::Rc;
+
 use super::Kernel;
 use super::object::Mdl;
+use super::space::{AddressSpace, RegionKind};
 use super::thread::Pid;
 
 /// What is left of a call, and the registers that made it.
@@ -28,12 +34,22 @@ pub enum Work {
     /// `Console.Write`: bytes of the arena already written.
     Console { written: u32 },
     /// `Mdl.Create`: the MDL so far (frames zeroed), its `pages` charged to
-    /// the caller's frames.
-    Mdl { mdl: Mdl, pages: usize },
-    /// `Vm.Allocate`: the region at `start` being mapped, up to `next`.
-    Allocate { start: u64, next: u64 },
-    /// `Vm.Free`: the region at `start` being unmapped, from `next` on.
-    Free { start: u64, next: u64 },
+    /// the caller's frames; for `GetNextVmRegion`, the copy so far of the
+    /// region at `copy_of` (process, start).
+    Mdl {
+        mdl: Mdl,
+        pages: usize,
+        copy_of: Option<(Pid, u64)>,
+    },
+    /// `Vm.Allocate`, `Vm.Free`, `Vm.Protect`, `VmReserve`, `VmFree`,
+    /// `LoadSeg`: `op` on the busy region at `start` of process `pid`, done
+    /// up to page `next`.
+    Pages {
+        pid: Pid,
+        start: u64,
+        next: u64,
+        op: PageOp,
+    },
     /// `Exit`, `Terminate`, `TerminateAfterFreezing` or the last
     /// `THREAD_EXIT`: process `target` giving back its memory before it
     /// ends ([`Kernel::shed`]).
@@ -41,6 +57,37 @@ pub enum Work {
     /// A fault ending the thread's process: its memory goes first (the
     /// faulting instruction, run again, faults again and goes on).
     Fault { info: kos_abi::task::ExitInfo },
+}
+
+/// What a call does to a busy region (`task::space`), a page at a time.
+#[derive(Copy, Clone, PartialEq, Eq)]
+pub enum PageOp {
+    /// Map fresh pages with `attrs`, their contents from `fill`; the
+    /// region becomes of `kind`.
+    Map {
+        attrs: Attrs,
+        kind: RegionKind,
+        fill: Fill,
+    },
+    /// Unmap and free its pages (it was of `kind`); the region goes.
+    Unmap { kind: RegionKind },
+    /// Give its pages `attrs`; it becomes `Vm.Allocate` memory again.
+    Protect { attrs: Attrs },
+}
+
+/// Where a page mapped in steps takes its first contents from.
+#[derive(Copy, Clone, PartialEq, Eq)]
+pub enum Fill {
+    Zero,
+    /// `LoadSeg`: addresses `[from, to)` hold MDL `mdl`'s bytes from
+    /// `offset` on; the rest is zero. The MDL is looked up at each page (its
+    /// id never reaches another object, see `slab`).
+    Mdl {
+        mdl: Id,
+        offset: u64,
+        from: u64,
+        to: u64,
+    },
 }
 
 /// Calls stopped for an interrupt since [`take_stopped`] last ran.
@@ -81,6 +128,102 @@ impl Kernel {
         }
     }
 
+    /// Give back whatever work the current thread left for this call.
+    pub fn drop_resume(&mut self) {
+        if let Some(w) = self.take_resume() {
+            let pid = self.thread(self.current()).map(|t| t.process);
+            if let Some(pid) = pid {
+                self.abandon(pid, w);
+            }
+        }
+    }
+
+    /// A call that changes a region of `pid` a page at a time: goes on with
+    /// the work this call left if it is `want`ed, or else `begin`s (making
+    /// the region busy: its start and what to do). `Ok(Some((start, end)))`
+    /// once done, `Ok(None)` if it stopped for an interrupt (its work kept:
+    /// reply [`Reply::Again`](crate::kcall::Reply)); on error the region is
+    /// given back.
+    pub fn pages_in_steps(
+        &mut self,
+        pid: Pid,
+        want: impl FnOnce(&PageOp) -> bool,
+        begin: impl FnOnce(&mut Kernel) -> Result<(u64, PageOp), Rc>,
+    ) -> Result<Option<(u64, u64)>, Rc> {
+        let (start, mut next, op) = match self.take_resume() {
+            Some(Work::Pages {
+                pid: p,
+                start,
+                next,
+                op,
+            }) if p == pid && want(&op) => (start, next, op),
+            other => {
+                if let Some(w) = other {
+                    self.abandon(pid, w);
+                }
+                let (start, op) = begin(self)?;
+                (start, start, op)
+            }
+        };
+        let Kernel { procs, mdls, .. } = self;
+        let space = procs
+            .get_mut(pid)
+            .and_then(|p| p.space.as_mut())
+            .ok_or(Rc::InvalidArgument)?;
+        let end = space.busy_end(start).ok_or(Rc::InvalidArgument)?;
+        while next < end {
+            let step = match op {
+                PageOp::Map { attrs, fill, .. } => match fill {
+                    Fill::Zero => space.map_step(next, attrs, |_, _| {}),
+                    Fill::Mdl {
+                        mdl,
+                        offset,
+                        from,
+                        to,
+                    } => match mdls.get(mdl) {
+                        Some(m) => space.map_step(next, attrs, |va, page| {
+                            let (lo, hi) = (va.max(from), (va + PAGE_SIZE).min(to));
+                            if lo < hi {
+                                let dst = &mut page[(lo - va) as usize..(hi - va) as usize];
+                                // Within the MDL: checked when the call began.
+                                let _ = m.read(offset + (lo - from), dst);
+                            }
+                        }),
+                        None => Err(Rc::InvalidArgument),
+                    },
+                },
+                PageOp::Unmap { .. } => {
+                    space.unmap_step(next);
+                    Ok(())
+                }
+                PageOp::Protect { attrs } => space.protect_step(next, attrs),
+            };
+            if let Err(e) = step {
+                give_back(space, start, op);
+                return Err(e);
+            }
+            next += PAGE_SIZE;
+            if next < end && should_stop() {
+                self.save_resume(Work::Pages {
+                    pid,
+                    start,
+                    next,
+                    op,
+                });
+                return Ok(None);
+            }
+        }
+        space.finish(
+            start,
+            match op {
+                PageOp::Map { kind, .. } => Some(kind),
+                PageOp::Unmap { .. } => None,
+                PageOp::Protect { .. } => Some(RegionKind::Heap),
+            },
+        );
+        Ok(Some((start, end)))
+    }
+
     /// Keep `work` with the current thread, which comes back to it.
     pub fn save_resume(&mut self, work: Work) {
         let Some(regs) = self.call_regs() else {
@@ -100,13 +243,13 @@ impl Kernel {
     pub fn abandon(&mut self, pid: Pid, work: Work) {
         match work {
             Work::Console { .. } => {}
-            Work::Mdl { mdl, pages } => {
+            Work::Mdl { mdl, pages, .. } => {
                 mdl.free();
                 self.uncharge_frames(Some(pid), pages);
             }
-            Work::Allocate { start, .. } | Work::Free { start, .. } => {
+            Work::Pages { pid, start, op, .. } => {
                 if let Some(space) = self.procs.get_mut(pid).and_then(|p| p.space.as_mut()) {
-                    space.release(start);
+                    give_back(space, start, op);
                 }
             }
             // Its threads are stopped already: it ends now, all at once.
@@ -191,5 +334,14 @@ impl Kernel {
             }
         }
         true
+    }
+}
+
+/// Half-done `op` on the busy region at `start`, given up: a mapping or an
+/// unmapping goes whole; pages given new permissions keep them.
+fn give_back(space: &mut AddressSpace, start: u64, op: PageOp) {
+    match op {
+        PageOp::Map { .. } | PageOp::Unmap { .. } => space.release(start),
+        PageOp::Protect { .. } => space.finish(start, Some(RegionKind::Heap)),
     }
 }

@@ -47,8 +47,8 @@ pub enum RegionKind {
     /// An MDL buffer's frames: shared, owned by the MDL object (never freed
     /// by the address space).
     Shared(kernel_core::slab::Id),
-    /// `Vm.Allocate` or `Vm.Free` memory a call is mapping or unmapping in
-    /// steps (`task::resume`): mapped in part, and no other call takes it.
+    /// Memory a call is mapping, unmapping or protecting in steps
+    /// (`task::resume`): mapped in part, and no other call takes it.
     Busy,
 }
 
@@ -456,26 +456,11 @@ impl AddressSpace {
         }
     }
 
-    /// `VmReserve`: zeroed pages with `attrs` at `addr`, or where the
-    /// kernel chooses; returns the address.
-    pub fn reserve(&mut self, addr: Option<u64>, size: u64, attrs: Attrs) -> Result<u64, Rc> {
-        let (start, end) = match addr {
-            Some(a) => (a, a.checked_add(size).ok_or(Rc::BadAddress)?),
-            None => self.heap_range(size)?,
-        };
-        self.map_new(start, end, RegionKind::Reserved, attrs, |_, _| {})?;
-        Ok(start)
-    }
-
-    /// `VmFree`: a whole region `reserve` made.
-    pub fn free_reserved(&mut self, start: u64, size: u64) -> Result<(), Rc> {
-        self.free_region(start, size, RegionKind::Reserved)
-    }
-
     /// A free range of `size` bytes at an address of the kernel's choosing
-    /// (`LoadSeg` at address 0), kept apart from the next by a guard page.
-    pub fn pick_range(&mut self, size: u64) -> Result<u64, Rc> {
-        let (start, _) = self.heap_range(size)?;
+    /// (`Vm.Allocate`, and `VmReserve` or `LoadSeg` at address 0), kept
+    /// apart from the next by a guard page.
+    pub fn pick_range(&self, size: u64) -> Result<u64, Rc> {
+        let (start, _) = self.heap_range(round_up(size).ok_or(Rc::InvalidArgument)?)?;
         Ok(start)
     }
 
@@ -486,36 +471,87 @@ impl AddressSpace {
         Ok(start)
     }
 
-    /// [`AddressSpace::allocate`] in steps: the range (start, end) is
-    /// held, nothing mapped yet; [`AddressSpace::allocate_step`] maps it a
-    /// page at a time and [`AddressSpace::finish`] makes it ordinary
-    /// memory. The quota is checked for all of it now.
-    pub fn begin_allocate(&mut self, size: u64) -> Result<(u64, u64), Rc> {
-        let (start, end) = self.heap_range(round_up(size).ok_or(Rc::InvalidArgument)?)?;
+    // A region changed in steps (`task::resume`) is busy meanwhile: mapped
+    // in part, and no other call frees, protects or reuses it. `begin_*`
+    // makes it busy, `*_step` does one page, [`Self::finish`] ends it.
+
+    /// Hold `[start, end)` for a mapping made in steps ([`Self::map_step`]);
+    /// nothing is mapped yet. The quota is checked for all of it now.
+    pub fn begin_map(&mut self, start: u64, end: u64) -> Result<(), Rc> {
+        self.check_free(start, end)?;
         self.frames_fit(start, end)?;
         self.insert(Region {
             start,
             end,
             kind: RegionKind::Busy,
-        })?;
-        Ok((start, end))
+        })
     }
 
-    /// Map zeroed read-write page `va` of the busy region at `start`.
-    pub fn allocate_step(&mut self, start: u64, va: u64) -> Result<(), Rc> {
-        self.busy(start, va)?;
-        self.map_page(va, Attrs::USER_DATA, &mut |_, _| {})
+    /// [`Self::begin_map`] of `size` bytes at an address of the kernel's
+    /// choosing; returns it.
+    pub fn begin_allocate(&mut self, size: u64) -> Result<u64, Rc> {
+        let start = self.pick_range(size)?;
+        self.begin_map(start, start + round_up(size).ok_or(Rc::InvalidArgument)?)?;
+        Ok(start)
     }
 
-    /// [`AddressSpace::free`] in steps: the `Vm.Allocate` region at `start`
-    /// of `size` bytes becomes busy and its end is returned;
-    /// [`AddressSpace::free_step`] unmaps it a page at a time and
-    /// [`AddressSpace::finish`] drops it.
-    pub fn begin_free(&mut self, start: u64, size: u64) -> Result<u64, Rc> {
+    /// Map a fresh page at `va` (of a busy region) with `attrs`; `fill`
+    /// writes its first contents.
+    pub fn map_step(
+        &mut self,
+        va: u64,
+        attrs: Attrs,
+        mut fill: impl FnMut(u64, &mut [u8]),
+    ) -> Result<(), Rc> {
+        attrs.validate().map_err(|_| Rc::InvalidArgument)?;
+        self.map_page(va, attrs, &mut fill)?;
+        if matches!(attrs.exec, kernel_core::paging::Exec::User) {
+            self.sync_code(va, va + PAGE_SIZE);
+        }
+        Ok(())
+    }
+
+    /// The whole region of `kind` (`Heap` or `Reserved`) at `start`, of
+    /// `size` bytes, becomes busy, to be unmapped in steps
+    /// ([`Self::unmap_step`]); returns its end.
+    pub fn begin_unmap(&mut self, start: u64, size: u64, kind: RegionKind) -> Result<u64, Rc> {
+        self.make_busy(start, size, kind)
+    }
+
+    /// Unmap and free page `va` (of a busy region).
+    pub fn unmap_step(&mut self, va: u64) {
+        self.unmap_pages(va, va + PAGE_SIZE);
+    }
+
+    /// The whole `Vm.Allocate` region at `start`, of `size` bytes, becomes
+    /// busy, its pages to be given new permissions in steps
+    /// ([`Self::protect_step`]); returns its end.
+    pub fn begin_protect(&mut self, start: u64, size: u64) -> Result<u64, Rc> {
+        self.make_busy(start, size, RegionKind::Heap)
+    }
+
+    /// Give page `va` (of a busy region) `attrs`. No permission at all
+    /// keeps the page mapped but out of user reach.
+    pub fn protect_step(&mut self, va: u64, attrs: Attrs) -> Result<(), Rc> {
+        attrs.validate().map_err(|_| Rc::InvalidArgument)?;
+        // The old permissions may be cached: break them before use.
+        self.tlb.flush();
+        self.table
+            .protect(&mut FrameTables, VirtAddr(va), PageSize::Size4K, attrs)
+            .map_err(err)?;
+        user::flush_user_page(self.asid, va);
+        if matches!(attrs.exec, kernel_core::paging::Exec::User) {
+            // The process wrote this code through its data cache.
+            self.sync_code(va, va + PAGE_SIZE);
+        }
+        Ok(())
+    }
+
+    fn make_busy(&mut self, start: u64, size: u64, kind: RegionKind) -> Result<u64, Rc> {
         let r = self
             .regions
             .iter_mut()
-            .find(|r| r.start == start && r.kind == RegionKind::Heap)
+            .find(|r| r.start == start && r.kind == kind)
             .ok_or(Rc::InvalidArgument)?;
         if round_up(size) != Some(r.end - r.start) {
             return Err(Rc::InvalidArgument);
@@ -524,25 +560,25 @@ impl AddressSpace {
         Ok(r.end)
     }
 
-    /// Unmap and free page `va` of the busy region at `start`.
-    pub fn free_step(&mut self, start: u64, va: u64) -> Result<(), Rc> {
-        self.busy(start, va)?;
-        self.unmap_pages(va, va + PAGE_SIZE);
-        Ok(())
+    /// The end of the busy region at `start`, if there is one.
+    pub fn busy_end(&self, start: u64) -> Option<u64> {
+        self.regions
+            .iter()
+            .find(|r| r.start == start && r.kind == RegionKind::Busy)
+            .map(|r| r.end)
     }
 
-    /// The busy region at `start`, done: ordinary memory (`mapped`), or
-    /// gone (everything in it unmapped already).
-    pub fn finish(&mut self, start: u64, mapped: bool) {
+    /// The busy region at `start`, done: a region of `kind`, or gone
+    /// (`None`: everything in it unmapped already).
+    pub fn finish(&mut self, start: u64, kind: Option<RegionKind>) {
         if let Some(at) = self
             .regions
             .iter()
             .position(|r| r.start == start && r.kind == RegionKind::Busy)
         {
-            if mapped {
-                self.regions[at].kind = RegionKind::Heap;
-            } else {
-                self.regions.remove(at);
+            match kind {
+                Some(kind) => self.regions[at].kind = kind,
+                None => drop(self.regions.remove(at)),
             }
         }
     }
@@ -579,16 +615,6 @@ impl AddressSpace {
         true
     }
 
-    /// `va` lies in the busy region at `start`.
-    fn busy(&self, start: u64, va: u64) -> Result<(), Rc> {
-        self.regions
-            .iter()
-            .find(|r| r.start == start && r.kind == RegionKind::Busy)
-            .filter(|r| (r.start..r.end).contains(&va))
-            .map(drop)
-            .ok_or(Rc::InvalidArgument)
-    }
-
     /// Free a whole region that [`AddressSpace::allocate`] returned.
     pub fn free(&mut self, start: u64, size: u64) -> Result<(), Rc> {
         self.free_region(start, size, RegionKind::Heap)
@@ -611,57 +637,44 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Change the permissions of the whole `Vm.Allocate` region at
-    /// `[start, start + size)`. No permission at all keeps the pages mapped
-    /// but out of user reach.
-    pub fn protect(&mut self, start: u64, size: u64, attrs: Attrs) -> Result<(), Rc> {
-        attrs.validate().map_err(|_| Rc::InvalidArgument)?;
-        self.tlb.flush();
-        let r = *self
-            .regions
-            .iter()
-            .find(|r| r.start == start && r.kind == RegionKind::Heap)
-            .ok_or(Rc::InvalidArgument)?;
-        if round_up(size) != Some(r.end - r.start) {
-            return Err(Rc::InvalidArgument);
-        }
-        let mut va = r.start;
-        while va < r.end {
-            self.table
-                .protect(&mut FrameTables, VirtAddr(va), PageSize::Size4K, attrs)
-                .map_err(err)?;
-            // The old permissions may be cached: break them before use.
-            user::flush_user_page(self.asid, va);
-            va += PAGE_SIZE;
-        }
-        if matches!(attrs.exec, kernel_core::paging::Exec::User) {
-            // The process wrote this code through its data cache.
-            self.sync_code(r.start, r.end);
-        }
-        Ok(())
-    }
-
-    /// A stack of `size` bytes with [`GUARD_PAGES`] unmapped below it;
-    /// returns its top (16-byte aligned, as the AAPCS64 requires).
-    pub fn new_stack(&mut self, size: u64) -> Result<u64, Rc> {
+    /// [`Self::begin_map`] of a stack of `size` bytes, with
+    /// [`GUARD_PAGES`] unmapped below it; returns its base.
+    pub fn begin_stack(&mut self, size: u64) -> Result<u64, Rc> {
         let size = round_up(size).ok_or(Rc::InvalidArgument)?;
         let top = self.stack_range(size)?;
         let bottom = top - size;
-        let guard = bottom - GUARD_PAGES * PAGE_SIZE;
-        self.map_new(bottom, top, RegionKind::Stack, Attrs::USER_DATA, |_, _| {})?;
-        let r = Region {
-            start: guard,
+        self.begin_map(bottom, top)?;
+        let guard = Region {
+            start: bottom - GUARD_PAGES * PAGE_SIZE,
             end: bottom,
             kind: RegionKind::Guard,
         };
-        if let Err(e) = self.insert(r) {
+        if let Err(e) = self.insert(guard) {
             self.release(bottom);
             return Err(e);
         }
+        Ok(bottom)
+    }
+
+    /// A stack of `size` bytes with [`GUARD_PAGES`] unmapped below it, at
+    /// once; returns its top (16-byte aligned, as the AAPCS64 requires).
+    pub fn new_stack(&mut self, size: u64) -> Result<u64, Rc> {
+        let bottom = self.begin_stack(size)?;
+        let top = bottom + round_up(size).ok_or(Rc::InvalidArgument)?;
+        let mut va = bottom;
+        while va < top {
+            if let Err(e) = self.map_step(va, Attrs::USER_DATA, |_, _| {}) {
+                self.release(bottom);
+                return Err(e);
+            }
+            va += PAGE_SIZE;
+        }
+        self.finish(bottom, Some(RegionKind::Stack));
         Ok(top)
     }
 
-    /// Unmap the region starting at `start` (and the guard below a stack).
+    /// Unmap the region starting at `start` (and the guard below a stack,
+    /// made or being made).
     pub fn release(&mut self, start: u64) {
         if let Some(at) = self
             .regions
@@ -671,14 +684,14 @@ impl AddressSpace {
             let r = self.regions.remove(at);
             if r.kind != RegionKind::Guard {
                 self.unmap_pages(r.start, r.end);
-            }
-            if r.kind == RegionKind::Stack
-                && let Some(g) = self
+                // Only stacks have a guard right below them.
+                if let Some(g) = self
                     .regions
                     .iter()
                     .position(|g| g.kind == RegionKind::Guard && g.end == r.start)
-            {
-                self.regions.remove(g);
+                {
+                    self.regions.remove(g);
+                }
             }
         }
     }

@@ -64,7 +64,9 @@ pub fn start() -> *mut crate::arch::exception::TrapFrame {
             ) {
                 Ok(pid) => {
                     k.init = Some(pid);
-                    let _ = k.resume(pid);
+                    let _ = k
+                        .main_stack_in_steps(pid, false)
+                        .and_then(|_| k.resume(pid));
                     println!("task: started einit (pid 1) from {INIT_PATH}");
                 }
                 Err(rc) => println!("task: cannot start {INIT_PATH}: {rc}; idling"),
