@@ -34,6 +34,7 @@ pub fn from_thread(kind: Kind, _frame: *mut TrapFrame) -> *mut TrapFrame {
             // thread: the hardware or the kernel is broken.
             crate::arch::exception::fatal_current(kind);
         }
+        k.reclaim();
         k.schedule()
     });
     next.unwrap_or_else(|| crate::arch::exception::fatal_current(kind))

@@ -27,6 +27,8 @@ pub const USER_BENCHMARKS: &[&str] = &[
     "tick_lateness_mdl",
     "tick_lateness_vm",
     "tick_lateness_exit",
+    "tick_lateness_build",
+    "tick_lateness_dump",
 ];
 
 /// The timer interrupt is taken within 1 ms of virtual time whatever a

@@ -21,7 +21,16 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, endpoint: Endpoint) -> Result<Rep
             console::Method::Write => write(k, req),
         },
         Endpoint::SysInfo => match sysinfo::Method::from_u16(m).ok_or(Rc::ResourceNotFound)? {
-            sysinfo::Method::MemStats => Ok(Reply::fixed(&mem_stats(k))),
+            sysinfo::Method::MemStats => {
+                // Counts with all ended memory back: what is left to give
+                // back goes first, and the call comes back for more if an
+                // interrupt waits (`task::reclaim`).
+                k.reclaim();
+                if !k.reclaimed() {
+                    return Ok(Reply::Again);
+                }
+                Ok(Reply::fixed(&mem_stats(k)))
+            }
             sysinfo::Method::Served => Ok(Reply::fixed(&Served {
                 calls: super::served(),
             })),

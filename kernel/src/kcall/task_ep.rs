@@ -38,9 +38,6 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
         }
         Method::Exit => {
             let a: ExitReq = req.args();
-            if !shed(k, req.caller, target) {
-                return Ok(Reply::Again);
-            }
             k.end_process(target, ExitStatus::Normal, a.code, None);
             Ok(Reply::Pending)
         }
@@ -50,9 +47,6 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
             // that its right means something.
             if matches!(p.lifecycle, Lifecycle::Ended | Lifecycle::Frozen) {
                 return Err(Rc::Busy);
-            }
-            if !shed(k, req.caller, target) {
-                return Ok(Reply::Again);
             }
             k.end_process(target, ExitStatus::Terminated, 0, None);
             Ok(if own { Reply::Pending } else { Reply::empty() })
@@ -102,14 +96,6 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
         | Method::GetElfSyms
         | Method::GetElfHdr => super::task_inspect::call(k, req, target, method),
     }
-}
-
-/// Before `target` ends, its memory goes in steps (a process holding tens
-/// of MiB would otherwise keep interrupts masked for milliseconds as it
-/// ends): false if the caller must make its call again to go on.
-pub(super) fn shed(k: &mut Kernel, caller: Pid, target: Pid) -> bool {
-    let keep = k.own_message(target);
-    k.shed_again(caller, target, &keep)
 }
 
 fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {

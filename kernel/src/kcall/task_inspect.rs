@@ -66,9 +66,6 @@ pub fn call<'a>(
         Method::GetNextVmRegion => next_vm_region(k, req, target),
         Method::TerminateAfterFreezing => {
             frozen(k, target)?;
-            if !super::task_ep::shed(k, req.caller, target) {
-                return Ok(Reply::Again);
-            }
             let info = k.process(target).map(|p| p.exit).unwrap_or_default();
             k.end_process(target, ExitStatus::Exception, 0, Some(info));
             Ok(Reply::empty())

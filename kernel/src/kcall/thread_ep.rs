@@ -15,6 +15,12 @@ use crate::task::thread::{Pid, State, Tid};
 /// Task handle, and checked that `target` is the caller.
 pub fn create<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
     let a: CreateReq = req.args();
+    // Its handle must fit: undoing a thread with a large stack would take
+    // long.
+    if !k.handle_fits(req.caller) {
+        k.drop_resume();
+        return Err(Rc::QuotaExceeded);
+    }
     let Some(tid) = k.spawn_thread(target, a.entry, a.arg, a.stack_size, &a.policy)? else {
         return Ok(Reply::Again);
     };

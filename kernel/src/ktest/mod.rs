@@ -80,6 +80,7 @@ static TESTS: &[Test] = tests![
     space::refusals_change_nothing,
     space::stacks_heap_and_destroy,
     space::freed_addresses_are_reused,
+    space::buried_space_torn_down_in_steps,
     timer::tick_arrives,
     timer::counter_monotonic,
 ];

@@ -208,6 +208,49 @@ pub fn stacks_heap_and_destroy() -> TestResult {
     Ok(())
 }
 
+/// A buried space is taken apart a page per step: its own pages and
+/// tables go back, frames it shares with an MDL are left to their owner,
+/// and `released` names each MDL it mapped once, at burial.
+pub fn buried_space_torn_down_in_steps() -> TestResult {
+    let (free0, _) = frames::counts();
+    let shared: alloc::vec::Vec<_> = (0..3).filter_map(|_| frames::alloc()).collect();
+    check!(shared.len() == 3, "no frames for the MDL");
+    let mut s = space(256)?;
+    let a = s
+        .allocate(5 * PAGE_SIZE)
+        .map_err(|e| alloc::format!("allocate: {e}"))?;
+    s.copy_out(a, &[1]).map_err(|e| alloc::format!("{e}"))?;
+    let mdl = kernel_core::slab::Id {
+        index: 7,
+        generation: 3,
+    };
+    s.map_shared(&shared, true, mdl)
+        .map_err(|e| alloc::format!("map_shared: {e}"))?;
+    s.new_stack(4 * PAGE_SIZE)
+        .map_err(|e| alloc::format!("stack: {e}"))?;
+    let mut released = alloc::vec::Vec::new();
+    s.bury(|m| released.push(m));
+    check!(released == [mdl], "released {released:?}, not the MDL once");
+    let mut steps = 0;
+    while !s.teardown_step() {
+        steps += 1;
+        check!(steps <= 5 + 3 + 4, "more steps than pages");
+    }
+    check!(steps == 5 + 3 + 4, "{steps} steps for 12 pages");
+    s.destroy(|_| {});
+    for pa in shared {
+        check!(
+            frames::free(pa).is_ok(),
+            "an MDL frame was freed with the space"
+        );
+    }
+    check!(
+        frames::counts().0 == free0,
+        "frames not all returned after the teardown"
+    );
+    Ok(())
+}
+
 /// Freed addresses are found again: a process that allocates and frees,
 /// or starts and ends threads, for ever never runs out of addresses; an
 /// allocation that fits in a hole between others goes there, a free page

@@ -30,6 +30,16 @@ const NO_NODE: NodeId = NodeId {
 
 impl Kernel {
     /// A new handle to `obj` in `owner`'s table: the root of a new tree.
+    /// Whether one more handle would fit `owner`'s table and budget and
+    /// the inheritance tree (a call checks before work it would undo).
+    pub fn handle_fits(&self, owner: Pid) -> bool {
+        self.procs
+            .get(owner)
+            .is_some_and(|p| p.handles.len() < p.handles.limit())
+            && budget::fits(budget::Slot::of(owner), budget::Kind::Handles, 1)
+            && self.cdt.len() < super::MAX_HANDLES_TOTAL
+    }
+
     pub fn add_handle(&mut self, owner: Pid, obj: Object, rights: Rights) -> Result<Handle, Rc> {
         self.insert_handle(owner, obj, rights, None, None)
     }
@@ -278,7 +288,7 @@ impl Kernel {
             Object::Mdl(id) if last => {
                 if let Some(m) = self.mdls.remove(id) {
                     let (charged, pages, charge) = (m.charged_to, m.frames.len(), m.charge);
-                    m.free();
+                    self.reclaim.frames(m.frames);
                     self.uncharge_frames(charged, pages);
                     self.uncharge_object(charge);
                 }

@@ -216,7 +216,7 @@ impl Kernel {
             Ok(())
         });
         if let Err(e) = made {
-            m.free();
+            self.reclaim.frames(m.frames);
             self.uncharge_frames(charged, pages);
             return Err(e);
         }

@@ -11,7 +11,6 @@ use kos_abi::task::{CreateFlags, ExitInfo, ExitStatus};
 
 use super::Kernel;
 use super::process::{Lifecycle, Process};
-use super::resume::Work;
 use super::space::RegionKind;
 use super::thread::{Pid, State};
 
@@ -23,13 +22,8 @@ pub fn user_fault(k: &mut Kernel, esr: Esr, far: u64, elr: u64) {
     let Some(pid) = k.current_pid() else {
         return;
     };
-    // A process ending from a fault gives its memory back in steps: the
-    // faulting instruction, run again after the interrupt, comes back here.
-    match k.take_resume() {
-        Some(Work::Fault { info }) => return end_in_steps(k, pid, info),
-        Some(other) => k.abandon(pid, other),
-        None => {}
-    }
+    // Work the thread left half-done (a long call) goes back first.
+    k.drop_resume();
     let Some(p) = k.procs.get(pid) else {
         return;
     };
@@ -74,17 +68,7 @@ pub fn user_fault(k: &mut Kernel, esr: Esr, far: u64, elr: u64) {
         freeze(k, pid, info);
     } else {
         crate::println!("*** task {} ended", p.name);
-        end_in_steps(k, pid, info);
-    }
-}
-
-/// End `pid` for a fault once its memory has gone, a page at a time
-/// ([`Kernel::shed`]); the faulting thread comes back until it has.
-fn end_in_steps(k: &mut Kernel, pid: Pid, info: ExitInfo) {
-    if k.shed(pid, &[]) {
         k.end_process(pid, ExitStatus::Exception, 0, Some(info));
-    } else {
-        k.save_resume(Work::Fault { info });
     }
 }
 

@@ -269,6 +269,46 @@ impl Kernel {
         })
     }
 
+    /// `THREAD_EXIT` of `tid`: its stack (up to 8 MiB) is unmapped in
+    /// steps first (`task::resume`) unless its process ends with it (then
+    /// `reclaim` takes it). False while the call must come back.
+    pub fn thread_exit_in_steps(&mut self, tid: Tid, code: i64) -> bool {
+        let Some((pid, base)) = self.thread(tid).map(|t| (t.process, t.stack_base)) else {
+            return true;
+        };
+        let alone = self
+            .procs
+            .get(pid)
+            .is_none_or(|p| p.threads.as_slice() == [tid]);
+        if base != 0 && !alone {
+            let stack = PageOp::Unmap {
+                kind: RegionKind::Stack,
+            };
+            let done = self.pages_in_steps(
+                pid,
+                |op| *op == stack,
+                |k| {
+                    let space = k.process_mut(pid).and_then(|p| p.space.as_mut());
+                    let space = space.ok_or(Rc::Busy)?;
+                    let size = space.region_of(base).map_or(0, |r| r.end - r.start);
+                    space.begin_unmap(base, size, RegionKind::Stack)?;
+                    Ok((base, stack))
+                },
+            );
+            match done {
+                Ok(None) => return false,
+                // Gone, guard and all (or never there).
+                Ok(Some(_)) | Err(_) => {
+                    if let Some(t) = self.thread_mut(tid) {
+                        t.stack_base = 0;
+                    }
+                }
+            }
+        }
+        self.thread_exit(tid, code);
+        true
+    }
+
     /// A thread of `pid` at `entry` on `stack` (base, top: made already,
     /// or none yet), with its policy (class, priority, quantum) and
     /// `setup` applied to it, registered; on failure its stack is released
@@ -464,7 +504,9 @@ impl Kernel {
                 self.loaded_asid = 0;
             }
             // Released as they are found: nothing here may fail to allocate.
-            space.destroy(|m| self.release(Object::Mdl(m), Rights::empty()));
+            let mut space = space;
+            space.bury(|m| self.release(Object::Mdl(m), Rights::empty()));
+            self.reclaim.space(space);
         }
         self.notify(Object::Task(pid), kos_abi::msg::notice::OBJECT_DESTROYED);
         let pid_num = self.procs.get(pid).map_or(0, |p| p.pid);

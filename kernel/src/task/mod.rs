@@ -19,6 +19,7 @@ pub mod loader;
 pub mod notice;
 pub mod object;
 pub mod process;
+mod reclaim;
 pub mod reply;
 pub mod resume;
 mod schedule;
@@ -47,7 +48,6 @@ pub const MAX_PROCESSES: usize = 128;
 /// Live threads at most, idle threads included.
 pub const MAX_THREADS: usize = 512;
 /// Live handles at most, in all processes (nodes of the inheritance tree).
-#[cfg(not(feature = "ktest"))]
 pub const MAX_HANDLES_TOTAL: usize = 8192;
 /// Live objects of each IPC kind at most (channels, badges, ...).
 #[cfg(not(feature = "ktest"))]
@@ -89,6 +89,8 @@ pub struct Kernel {
     mdls: Slab<Mdl>,
     /// Who wants to hear about which object's events.
     subs: Vec<Subscription>,
+    /// Memory of ended processes and MDLs, given back in steps.
+    reclaim: reclaim::Reclaim,
 }
 
 static KERNEL: IrqLock<Option<alloc::boxed::Box<Kernel>>> = IrqLock::new(None);
@@ -117,6 +119,20 @@ pub fn deadline(timeout_ns: u64) -> Option<u64> {
 /// What the layers above (dispatch, trap) read and change, through
 /// methods: the object layer keeps its tables and their invariants.
 impl Kernel {
+    /// Give back memory of what has ended, until an interrupt waits
+    /// (`reclaim`): on the way out of every exception.
+    #[inline(always)]
+    pub fn reclaim(&mut self) {
+        if !self.reclaim.is_empty() {
+            self.reclaim.run();
+        }
+    }
+
+    /// Nothing ended waits to be given back (its memory all free).
+    pub fn reclaimed(&self) -> bool {
+        self.reclaim.is_empty()
+    }
+
     /// Live process `pid`.
     pub fn process(&self, pid: Pid) -> Option<&Process> {
         self.procs.get(pid)
@@ -251,6 +267,7 @@ pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
         notices: Slab::new(MAX_OBJECTS),
         mdls: Slab::new(MAX_OBJECTS),
         subs: Vec::new(),
+        reclaim: reclaim::Reclaim::new(),
     });
     // Every process, thread, handle and subscription slot up front: the
     // kernel heap in use then does not grow with the number of objects

@@ -19,7 +19,7 @@ use kos_abi::Rc;
 
 use super::Kernel;
 use super::object::Mdl;
-use super::space::{AddressSpace, RegionKind};
+use super::space::RegionKind;
 use super::thread::Pid;
 
 /// What is left of a call, and the registers that made it.
@@ -50,13 +50,6 @@ pub enum Work {
         next: u64,
         op: PageOp,
     },
-    /// `Exit`, `Terminate`, `TerminateAfterFreezing` or the last
-    /// `THREAD_EXIT`: process `target` giving back its memory before it
-    /// ends ([`Kernel::shed`]).
-    Shed { target: Pid },
-    /// A fault ending the thread's process: its memory goes first (the
-    /// faulting instruction, run again, faults again and goes on).
-    Fault { info: kos_abi::task::ExitInfo },
 }
 
 /// What a call does to a busy region (`task::space`), a page at a time.
@@ -73,6 +66,9 @@ pub enum PageOp {
     Unmap { kind: RegionKind },
     /// Give its pages `attrs`; it becomes `Vm.Allocate` memory again.
     Protect { attrs: Attrs },
+    /// A mapping that failed with `rc`: what it mapped is unmapped, then
+    /// the call fails with `rc`.
+    Undo { rc: Rc },
 }
 
 /// Where a page mapped in steps takes its first contents from.
@@ -143,20 +139,20 @@ impl Kernel {
     /// the region busy: its start and what to do). `Ok(Some((start, end)))`
     /// once done, `Ok(None)` if it stopped for an interrupt (its work kept:
     /// reply [`Reply::Again`](crate::kcall::Reply)); on error the region is
-    /// given back.
+    /// given back (what a mapping mapped, in steps too).
     pub fn pages_in_steps(
         &mut self,
         pid: Pid,
         want: impl FnOnce(&PageOp) -> bool,
         begin: impl FnOnce(&mut Kernel) -> Result<(u64, PageOp), Rc>,
     ) -> Result<Option<(u64, u64)>, Rc> {
-        let (start, mut next, op) = match self.take_resume() {
+        let (start, next, op) = match self.take_resume() {
             Some(Work::Pages {
                 pid: p,
                 start,
                 next,
                 op,
-            }) if p == pid && want(&op) => (start, next, op),
+            }) if p == pid && (matches!(op, PageOp::Undo { .. }) || want(&op)) => (start, next, op),
             other => {
                 if let Some(w) = other {
                     self.abandon(pid, w);
@@ -165,12 +161,13 @@ impl Kernel {
                 (start, start, op)
             }
         };
+        let (mut next, mut op) = (next, op);
         let Kernel { procs, mdls, .. } = self;
         let space = procs
             .get_mut(pid)
             .and_then(|p| p.space.as_mut())
             .ok_or(Rc::InvalidArgument)?;
-        let end = space.busy_end(start).ok_or(Rc::InvalidArgument)?;
+        let mut end = space.busy_end(start).ok_or(Rc::InvalidArgument)?;
         while next < end {
             let step = match op {
                 PageOp::Map { attrs, fill, .. } => match fill {
@@ -192,15 +189,24 @@ impl Kernel {
                         None => Err(Rc::InvalidArgument),
                     },
                 },
-                PageOp::Unmap { .. } => {
+                PageOp::Unmap { .. } | PageOp::Undo { .. } => {
                     space.unmap_step(next);
                     Ok(())
                 }
                 PageOp::Protect { attrs } => space.protect_step(next, attrs),
             };
-            if let Err(e) = step {
-                give_back(space, start, op);
-                return Err(e);
+            match (step, op) {
+                (Ok(()), _) => {}
+                (Err(rc), PageOp::Map { .. }) => {
+                    // Undo what was mapped, from the start, in steps too.
+                    space.truncate_busy(start, next);
+                    (next, end, op) = (start, next, PageOp::Undo { rc });
+                    continue;
+                }
+                (Err(rc), _) => {
+                    space.finish(start, Some(RegionKind::Heap));
+                    return Err(rc);
+                }
             }
             next += PAGE_SIZE;
             if next < end && should_stop() {
@@ -213,15 +219,16 @@ impl Kernel {
                 return Ok(None);
             }
         }
-        space.finish(
-            start,
-            match op {
-                PageOp::Map { kind, .. } => Some(kind),
-                PageOp::Unmap { .. } => None,
-                PageOp::Protect { .. } => Some(RegionKind::Heap),
-            },
-        );
-        Ok(Some((start, end)))
+        let kind = match op {
+            PageOp::Map { kind, .. } => Some(kind),
+            PageOp::Unmap { .. } | PageOp::Undo { .. } => None,
+            PageOp::Protect { .. } => Some(RegionKind::Heap),
+        };
+        space.finish(start, kind);
+        match op {
+            PageOp::Undo { rc } => Err(rc),
+            _ => Ok(Some((start, end))),
+        }
     }
 
     /// Keep `work` with the current thread, which comes back to it.
@@ -244,104 +251,19 @@ impl Kernel {
         match work {
             Work::Console { .. } => {}
             Work::Mdl { mdl, pages, .. } => {
-                mdl.free();
+                self.reclaim.frames(mdl.frames);
                 self.uncharge_frames(Some(pid), pages);
             }
+            // A busy region stays busy, and goes with its process (by then
+            // given back in steps, see `reclaim`); pages given new
+            // permissions keep them.
             Work::Pages { pid, start, op, .. } => {
-                if let Some(space) = self.procs.get_mut(pid).and_then(|p| p.space.as_mut()) {
-                    give_back(space, start, op);
+                if let PageOp::Protect { .. } = op
+                    && let Some(space) = self.procs.get_mut(pid).and_then(|p| p.space.as_mut())
+                {
+                    space.finish(start, Some(RegionKind::Heap));
                 }
             }
-            // Its threads are stopped already: it ends now, all at once.
-            Work::Shed { target } => {
-                self.end_process(target, kos_abi::task::ExitStatus::Terminated, 0, None)
-            }
-            Work::Fault { info } => {
-                self.end_process(pid, kos_abi::task::ExitStatus::Exception, 0, Some(info))
-            }
         }
-    }
-
-    /// [`Kernel::shed`] for the call or fault being served, which goes on
-    /// from the work it left (`Shed` of `target`); false if it must come
-    /// back, its work kept. `keep`: the ending call's own message.
-    pub fn shed_again(&mut self, caller: Pid, target: Pid, keep: &[(u64, u64)]) -> bool {
-        match self.take_resume() {
-            Some(Work::Shed { target: t }) if t == target => {}
-            Some(other) => self.abandon(caller, other),
-            None => {}
-        }
-        if self.shed(target, keep) {
-            return true;
-        }
-        self.save_resume(Work::Shed { target });
-        false
-    }
-
-    /// `THREAD_EXIT` of `tid`: the last thread's end ends its process,
-    /// whose memory goes in steps first. False if the thread must make the
-    /// call again.
-    pub fn thread_exit_in_steps(&mut self, tid: super::thread::Tid, code: i64) -> bool {
-        let Some(pid) = self.thread(tid).map(|t| t.process) else {
-            return true;
-        };
-        let last = self
-            .procs
-            .get(pid)
-            .is_some_and(|p| p.threads.as_slice() == [tid]);
-        if last && !self.shed_again(pid, pid, &[]) {
-            return false;
-        }
-        self.thread_exit(tid, code);
-        true
-    }
-
-    /// The memory the current thread's `Call` reads again when it comes
-    /// back: its request (at most a whole message), if it is of `target`.
-    pub fn own_message(&self, target: Pid) -> [(u64, u64); 1] {
-        match self.thread(self.current()) {
-            Some(t) if t.process == target => {
-                let x = &t.frame.x;
-                [(x[1], x[2].min(kos_abi::msg::MAX_MESSAGE as u64))]
-            }
-            _ => [(0, 0)],
-        }
-    }
-
-    /// A process's end, in steps: its threads stop (all but the calling
-    /// one, which makes its call again), then its memory goes a page at a
-    /// time until an interrupt waits, but for the regions holding `keep`
-    /// (what the ending call reads again). True when only the end itself
-    /// is left (code, MDL mappings, tables: a bounded amount).
-    pub fn shed(&mut self, target: Pid, keep: &[(u64, u64)]) -> bool {
-        let cur = self.current();
-        if self.procs.get(target).is_none() {
-            return true;
-        }
-        let mut i = 0;
-        while let Some(&tid) = self.procs.get(target).and_then(|p| p.threads.get(i)) {
-            if tid != cur {
-                self.kill_thread(tid, 0);
-            }
-            i += 1;
-        }
-        let Some(space) = self.procs.get_mut(target).and_then(|p| p.space.as_mut()) else {
-            return true;
-        };
-        while space.shed_page(keep) {
-            if should_stop() {
-                return false;
-            }
-        }
-        true
-    }
-}
-
-/// Half-done `op` on the busy region at `start`, given up: a mapping or an
-/// unmapping goes whole; pages given new permissions keep them.
-fn give_back(space: &mut AddressSpace, start: u64, op: PageOp) {
-    match op {
-        PageOp::Map { .. } | PageOp::Unmap { .. } => space.release(start),
-        PageOp::Protect { .. } => space.finish(start, Some(RegionKind::Heap)),
     }
 }

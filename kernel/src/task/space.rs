@@ -568,6 +568,18 @@ impl AddressSpace {
             .map(|r| r.end)
     }
 
+    /// The busy region at `start` ends at `end` now (a mapping that failed
+    /// there: nothing is mapped above).
+    pub fn truncate_busy(&mut self, start: u64, end: u64) {
+        if let Some(r) = self
+            .regions
+            .iter_mut()
+            .find(|r| r.start == start && r.kind == RegionKind::Busy)
+        {
+            r.end = end.max(r.start);
+        }
+    }
+
     /// The busy region at `start`, done: a region of `kind`, or gone
     /// (`None`: everything in it unmapped already).
     pub fn finish(&mut self, start: u64, kind: Option<RegionKind>) {
@@ -578,41 +590,19 @@ impl AddressSpace {
         {
             match kind {
                 Some(kind) => self.regions[at].kind = kind,
-                None => drop(self.regions.remove(at)),
+                None => {
+                    // With the guard below it if it was to be a stack.
+                    self.regions.remove(at);
+                    if let Some(g) = self
+                        .regions
+                        .iter()
+                        .position(|g| g.kind == RegionKind::Guard && g.end == start)
+                    {
+                        self.regions.remove(g);
+                    }
+                }
             }
         }
-    }
-
-    /// One step of a process's end in steps: unmap and free the last page
-    /// of the last region it can give back before the end itself — its
-    /// memory, stacks, environment; not its code (a thread may still make
-    /// its ending call from there) and not MDL mappings, which the end
-    /// takes with the rest; nor any region holding one of the `keep`
-    /// ranges (the ending call's own message). False when none is left.
-    pub fn shed_page(&mut self, keep: &[(u64, u64)]) -> bool {
-        let Some(at) = self.regions.iter().rposition(|r| {
-            matches!(
-                r.kind,
-                RegionKind::Heap
-                    | RegionKind::Reserved
-                    | RegionKind::Stack
-                    | RegionKind::Env
-                    | RegionKind::Busy
-            ) && !keep
-                .iter()
-                .any(|&(a, len)| a < r.end && a.saturating_add(len.max(1)) > r.start)
-        }) else {
-            return false;
-        };
-        let Region { start, end, .. } = self.regions[at];
-        let va = end - PAGE_SIZE;
-        self.unmap_pages(va, end);
-        if va <= start {
-            self.regions.remove(at);
-        } else {
-            self.regions[at].end = va;
-        }
-        true
     }
 
     /// Free a whole region that [`AddressSpace::allocate`] returned.
@@ -915,6 +905,52 @@ impl AddressSpace {
         Ok((kva, left))
     }
 
+    /// Its process has ended: it stops counting against any budget, and
+    /// its ASID is free again (its TLB entries flushed; the table is never
+    /// loaded again). `released` is called for each MDL it maps (its
+    /// mappings no longer hold them). What is left, its own pages and
+    /// tables, [`Self::teardown_step`] frees.
+    pub fn bury(&mut self, mut released: impl FnMut(kernel_core::slab::Id)) {
+        if let Some(a) = self.frames.account.take() {
+            budget::uncharge(a, Kind::Memory, self.regions_kmem);
+            budget::uncharge(a, Kind::Frames, self.frames.held as u64);
+        }
+        self.frames.held = 0;
+        self.frames.limit = usize::MAX;
+        // Their frames may soon be another's: the teardown only clears
+        // their table entries.
+        for r in self.regions.iter() {
+            if let RegionKind::Shared(m) = r.kind {
+                released(m);
+            }
+        }
+        user::flush_asid(self.asid);
+        asid_free(self.asid);
+        self.asid = 0;
+    }
+
+    /// One step of taking a buried space apart: the last page of its last
+    /// region is unmapped (and freed unless an MDL's), a table going with
+    /// the last entry in it. True once no region is left.
+    pub fn teardown_step(&mut self) -> bool {
+        while let Some(r) = self.regions.last_mut() {
+            if r.kind == RegionKind::Guard || r.start >= r.end {
+                self.regions.pop();
+                continue;
+            }
+            r.end -= PAGE_SIZE;
+            let (va, owned) = (r.end, !matches!(r.kind, RegionKind::Shared(_)));
+            let mut alloc = Charged::new(&mut self.frames);
+            if let Ok(pa) = self.table.unmap(&mut alloc, VirtAddr(va), PageSize::Size4K)
+                && owned
+            {
+                let _ = frames::free(pa);
+            }
+            return false;
+        }
+        true
+    }
+
     /// Free everything: pages, tables, the ASID. Calls `released` for each
     /// MDL whose mapping went (the MDL owns those frames).
     pub fn destroy(mut self, mut released: impl FnMut(kernel_core::slab::Id)) {
@@ -938,8 +974,11 @@ impl AddressSpace {
         // counting against its budget now.
         let left = self.frames.held;
         self.frames.give(left);
-        user::flush_asid(self.asid);
-        asid_free(self.asid);
+        // A buried space gave its ASID back already.
+        if self.asid != 0 {
+            user::flush_asid(self.asid);
+            asid_free(self.asid);
+        }
     }
 }
 

@@ -33,7 +33,12 @@
 //!   16 MiB of memory allocated, made read-only and freed. The kernel must take the
 //!   interrupt within 1 ms (1,000,000) whatever a process asks.
 //! - `tick_lateness_exit`: the same while children that allocate 24 MiB
-//!   end, over and over.
+//!   and map a 16 MiB MDL 64 times end, over and over.
+//! - `tick_lateness_build`: the same while a process is built by hand with
+//!   16 MiB reserved, freed and loaded (`VmReserve`, `VmFree`, `LoadSeg`),
+//!   and threads get the largest stacks (`Thread.Create`, `Task.Resume`).
+//! - `tick_lateness_dump`: the same while a frozen child's 16 MiB region is
+//!   copied out (`GetNextVmRegion`) and the child ended.
 
 #![no_std]
 #![no_main]
@@ -63,6 +68,10 @@ const JOIN_TIMEOUT: u64 = 20_000_000_000;
 const LATENESS_TICKS: u64 = 12;
 /// What the `big-exit` child allocates before it ends.
 const BIG_EXIT: u64 = 24 << 20;
+/// The largest MDL (`kos_abi::msg::mdl::MAX_SIZE`).
+const BIG_MDL: u64 = libkos::abi::msg::mdl::MAX_SIZE;
+/// How many times the `big-exit` child maps its MDL (1 GiB in all).
+const MAPPINGS: usize = 64;
 
 /// Instructions retired so far (PMU event counter 0, INST_RETIRED).
 #[inline(always)]
@@ -122,9 +131,25 @@ fn main() -> i32 {
         Some("bench-server") => bench_server(),
         Some("bench-client") => bench_client(),
         Some("big-exit") => {
-            // Much memory, then the end: all of it goes at once.
+            // Much memory and one MDL mapped many times, then the end: all
+            // of it goes at once.
             let _ = libkos::vm::allocate(BIG_EXIT);
+            if let Ok(m) = libkos::mdl::create(BIG_MDL) {
+                for _ in 0..MAPPINGS {
+                    let _ = libkos::mdl::map(m, true);
+                }
+            }
             0
+        }
+        Some("big-crash") => {
+            // A region as large as an MDL may be, then a fault: frozen.
+            if let Ok(r) = libkos::vm::allocate(BIG_MDL) {
+                // SAFETY: a fresh read-write range of this process.
+                unsafe { core::ptr::write_volatile(r.addr as *mut u64, 7) };
+            }
+            // SAFETY: deliberately not: a write through a null pointer.
+            unsafe { core::ptr::write_volatile(black_box(core::ptr::null_mut::<u64>()), 1) };
+            1
         }
         Some(other) => {
             println!("ubench: unknown role {other}");
@@ -328,7 +353,86 @@ fn tick_lateness() -> Result<(), &'static str> {
     })
     .map_err(|_| "tick_lateness_exit: a child failed")?;
     println!("bench tick_lateness_exit: {exit} instructions");
+    let build = worst_lateness(|| build_big().inspect_err(|e| println!("ubench: build: {e}")))
+        .map_err(|_| "tick_lateness_build: a step failed")?;
+    println!("bench tick_lateness_build: {build} instructions");
+    let dump = worst_lateness(dump_big).map_err(|_| "tick_lateness_dump: a step failed")?;
+    println!("bench tick_lateness_dump: {dump} instructions");
     Ok(())
+}
+
+/// A process built by hand as large as it may be: 16 MiB reserved and
+/// freed, then a 16 MiB segment loaded from an MDL, then let go; a thread
+/// with the largest stack, and a process whose first thread has one.
+fn build_big() -> Result<(), Rc> {
+    use libkos::abi::vm::{MAX_STACK_SIZE, VmPerms};
+    use libkos::task::SegLoad;
+    let seg = libkos::mdl::create(BIG_MDL)?;
+    let rw = VmPerms::READ | VmPerms::WRITE;
+    let t = Task::create("ubench-empty", SELF, DEFAULT_PRIORITY, CreateFlags::empty())?;
+    let built = t.vm_reserve(0, BIG_MDL, rw).and_then(|r| {
+        t.vm_free(r, BIG_MDL)
+            .inspect_err(|e| println!("free {e}"))?;
+        t.load_seg(&SegLoad {
+            mdl: seg,
+            perms: rw,
+            vaddr: 0,
+            mem_size: BIG_MDL,
+            mdl_offset: 0,
+            file_size: BIG_MDL,
+        })
+    });
+    t.close()?;
+    handle::close(seg)?;
+    built?;
+    let policy = thread::normal(DEFAULT_PRIORITY);
+    thread::spawn(policy, MAX_STACK_SIZE, || 0)
+        .inspect_err(|e| println!("spawn {e}"))?
+        .join(JOIN_TIMEOUT)
+        .inspect_err(|e| println!("join {e}"))?;
+    let flags = CreateFlags::FROM_ROMFS;
+    let c = Task::create_ex(
+        "ubench-stack",
+        "/bench/nop",
+        MAX_STACK_SIZE,
+        DEFAULT_PRIORITY,
+        flags,
+    )?;
+    c.resume()?;
+    c.wait(JOIN_TIMEOUT)?;
+    c.close()
+}
+
+/// A child that faults holding a 16 MiB region, frozen: the region
+/// copied out (`GetNextVmRegion`), then the child ended.
+fn dump_big() -> Result<(), Rc> {
+    let flags = CreateFlags::FROM_ROMFS | CreateFlags::DUMPABLE;
+    let t = Task::create("ubench-crash", SELF, DEFAULT_PRIORITY, flags)?;
+    t.set_env(b"role=big-crash")?;
+    t.resume()?;
+    loop {
+        let info = t.exit_info()?;
+        match libkos::task::status(&info) {
+            Some(libkos::abi::task::ExitStatus::Running) => syscall::yield_now(),
+            Some(libkos::abi::task::ExitStatus::Frozen) => break,
+            _ => return Err(Rc::Busy),
+        }
+    }
+    let mut after = 0;
+    loop {
+        match t.next_vm_region(after) {
+            Ok(r) => {
+                if r.mdl != u32::MAX {
+                    handle::close(Handle(r.mdl))?;
+                }
+                after = r.start + r.size;
+            }
+            Err(Rc::ResourceNotFound) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    t.terminate_after_freezing()?;
+    t.close()
 }
 
 /// Starts the server and client children on channel "bench" and waits for

@@ -66,12 +66,17 @@ fn main() -> i32 {
                 _ => 7,
             }
         }
+        Some(r) if r.starts_with("check-seg=") => check_seg(&r["check-seg=".len()..]),
         Some("sleeper") => loop {
             let _ = libkos::syscall::sleep_ns(u64::MAX);
         },
         _ => libkos::test::run(
             "utest_hostile",
-            libkos::tests![a_hog_is_contained, long_calls_stop_for_interrupts],
+            libkos::tests![
+                a_hog_is_contained,
+                long_calls_stop_for_interrupts,
+                building_calls_stop_for_interrupts
+            ],
         ),
     }
 }
@@ -392,6 +397,218 @@ fn long_calls_stop_for_interrupts() -> TestResult {
     check!(
         resumed > 0,
         "no long call stopped for an interrupt in 50 rounds"
+    );
+    let free_after = check_ok!(libkos::sys::mem_stats(), "mem stats").free_frames;
+    check!(
+        free_after == free_before,
+        "frames: {free_before} free before, {free_after} after"
+    );
+    Ok(())
+}
+
+/// The bytes a hand-loaded segment holds at `offset` (its file part).
+fn seg_word(offset: u64) -> u64 {
+    offset.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5e6
+}
+
+/// Bytes of the hand-loaded segment from its MDL (not page-aligned: the
+/// rest of that page and the pages after it are zero), and all of it (the
+/// largest copy `GetNextVmRegion` makes).
+const SEG_FILE: u64 = (16 << 20) - 2 * 4096 - 1000;
+const SEG_MEM: u64 = 16 << 20;
+
+/// The `check-seg=<addr>` child: its segment at `addr` holds what
+/// [`seg_word`] says, then zeros; if so it faults (its creator, which made
+/// it DUMPABLE, reads the segment again from the frozen process), if not it
+/// exits with 1.
+fn check_seg(addr: &str) -> i32 {
+    let Ok(base) = u64::from_str_radix(addr, 16) else {
+        return 2;
+    };
+    let word = |off: u64| {
+        // SAFETY: inside the segment the creator loaded at `base`
+        // (readable; `off` < SEG_MEM, 8-aligned).
+        unsafe { core::ptr::read_volatile((base + off) as *const u64) }
+    };
+    let mut off = 0;
+    while off < SEG_MEM {
+        for at in [off, off + 4096 - 8] {
+            let want = if at < SEG_FILE { seg_word(at) } else { 0 };
+            if word(at) != want {
+                libkos::println!("check-seg: word {at:#x} is {:#x}, not {want:#x}", word(at));
+                return 1;
+            }
+        }
+        off += 4096;
+    }
+    let p = core::hint::black_box(core::ptr::null_mut::<u64>());
+    // SAFETY: deliberately not: a write through null, to be frozen.
+    unsafe { p.write_volatile(1) };
+    3
+}
+
+/// The other long calls, each a page at a time and stopped by interrupts,
+/// still do all their work: a process built by hand gets 16 MiB reserved
+/// (taken and given back) and a 16 MiB segment loaded from an MDL, which it
+/// reads back itself, and which its creator reads back again once it is
+/// frozen (`GetNextVmRegion` copies it); 16 MiB of memory made read-only
+/// and writable again keeps its contents; a thread runs on the largest
+/// stack. Every frame is back afterwards.
+fn building_calls_stop_for_interrupts() -> TestResult {
+    use libkos::abi::sched::DEFAULT_PRIORITY;
+    use libkos::abi::task::{CreateFlags, ExitStatus};
+    use libkos::abi::vm::{MAX_STACK_SIZE, VmPerms};
+    use libkos::task::SegLoad;
+    const BIG: u64 = 16 << 20;
+    let bytes = check_ok!(libkos::romfs::read_to_vec(SELF), "read own ELF");
+    let img = check_ok!(libkos::elf::prepare(&bytes, 0), "elf::prepare");
+    // After this process's own heap grew for the ELF.
+    let free_before = check_ok!(libkos::sys::mem_stats(), "mem stats").free_frames;
+    // The segment's bytes, in an MDL (let go once loaded: the caller's
+    // frames hold it and then the copy).
+    let segment = || -> Result<OwnedHandle, String> {
+        let seg = OwnedHandle::new(check_ok!(mdl::create(SEG_FILE), "the segment's MDL"));
+        let map = check_ok!(mdl::map(seg.get(), true), "map it");
+        let mut page = [0u8; 4096];
+        let mut off = 0;
+        while off < SEG_FILE {
+            for (i, w) in page.chunks_exact_mut(8).enumerate() {
+                w.copy_from_slice(&seg_word(off + 8 * i as u64).to_le_bytes());
+            }
+            let n = (SEG_FILE - off).min(4096) as usize;
+            check_ok!(map.write(off as usize, &page[..n]), "fill");
+            off += 4096;
+        }
+        check_ok!(mdl::unmap(seg.get(), map), "unmap it");
+        Ok(seg)
+    };
+    check_ok!(libkos::sys::tick_lateness(), "start a period");
+    let mut resumed = 0;
+    for round in 0..20 {
+        let seg = segment()?;
+        let flags = CreateFlags::DUMPABLE;
+        let t = check_ok!(
+            libkos::elf::build("big-built", &bytes, &img, DEFAULT_PRIORITY, flags),
+            "build a child by hand"
+        );
+        let rw = VmPerms::READ | VmPerms::WRITE;
+        let r = check_ok!(t.vm_reserve(0, BIG, rw), "VmReserve 16 MiB");
+        check!(
+            t.load_seg(&SegLoad {
+                mdl: seg.get(),
+                perms: rw,
+                vaddr: r,
+                mem_size: 4096,
+                mdl_offset: 0,
+                file_size: 0,
+            }) == Err(Rc::AlreadyExists),
+            "a segment over reserved memory was loaded"
+        );
+        check_ok!(t.vm_free(r, BIG), "VmFree it");
+        let at = check_ok!(
+            t.load_seg(&SegLoad {
+                mdl: seg.get(),
+                perms: VmPerms::READ,
+                vaddr: 0,
+                mem_size: SEG_MEM,
+                mdl_offset: 0,
+                file_size: SEG_FILE,
+            }),
+            "LoadSeg 16 MiB"
+        );
+        drop(seg);
+        check_ok!(
+            t.set_env(format!("role=check-seg={at:x}").as_bytes()),
+            "set its role"
+        );
+        check_ok!(t.resume(), "start it");
+        let deadline = now() + utest::CHILD_TIMEOUT_NS;
+        let info = loop {
+            let info = check_ok!(t.exit_info(), "GetExitInfo");
+            match task::status(&info) {
+                Some(ExitStatus::Running) if now() < deadline => {
+                    let _ = libkos::syscall::sleep_ns(ms(2));
+                }
+                _ => break info,
+            }
+        };
+        check!(
+            task::status(&info) == Some(ExitStatus::Frozen),
+            "the child found its segment wrong: {}",
+            task::Describe(&info)
+        );
+        let copy = check_ok!(t.next_vm_region(at), "GetNextVmRegion");
+        check!(
+            copy.start == at && copy.size == SEG_MEM.next_multiple_of(4096),
+            "region {:#x}+{:#x}, not the segment at {at:#x}",
+            copy.start,
+            copy.size
+        );
+        let copy = OwnedHandle::new(Handle(copy.mdl));
+        let map = check_ok!(mdl::map(copy.get(), false), "map the copy");
+        let mut word = [0u8; 8];
+        let mut off = 0;
+        while off < SEG_MEM {
+            let at = off + 4096 - 8;
+            check_ok!(map.read(at as usize, &mut word), "read the copy");
+            let want = if at < SEG_FILE { seg_word(at) } else { 0 };
+            check!(
+                u64::from_le_bytes(word) == want,
+                "the copy's word {at:#x} is wrong"
+            );
+            off += 4096;
+        }
+        check_ok!(mdl::unmap(copy.get(), map), "unmap the copy");
+        drop(copy);
+        check_ok!(t.terminate_after_freezing(), "end it");
+        check_ok!(t.close(), "close it");
+
+        let r = check_ok!(vm::allocate(BIG), "16 MiB of memory");
+        // SAFETY: the range is this process's and nothing else refers to
+        // it; read-only in between (only read then), freed after the last use.
+        let words =
+            unsafe { core::slice::from_raw_parts_mut(r.addr as *mut u64, BIG as usize / 8) };
+        for (i, w) in words.iter_mut().enumerate().step_by(512) {
+            *w = i as u64 + round;
+        }
+        // SAFETY: only read while read-only.
+        check_ok!(
+            unsafe { vm::protect(r, VmPerms::READ) },
+            "make it read-only"
+        );
+        for (i, w) in words.iter().enumerate().step_by(512) {
+            check!(*w == i as u64 + round, "read-only memory changed");
+        }
+        // SAFETY: as before it was made read-only.
+        check_ok!(
+            unsafe { vm::protect(r, VmPerms::READ | VmPerms::WRITE) },
+            "writable again"
+        );
+        words[words.len() - 1] = 1;
+        // SAFETY: `words` is not used after this.
+        check_ok!(unsafe { vm::free(r) }, "free it");
+
+        let j = check_ok!(
+            thread::spawn(thread::normal(DEFAULT_PRIORITY), MAX_STACK_SIZE, || {
+                // Deep into the stack: the last of its pages is mapped too.
+                let mut deep = [0u8; 64 << 10];
+                core::hint::black_box(&mut deep)[0] = 1;
+                i64::from(deep[0]) + 41
+            }),
+            "a thread with the largest stack"
+        );
+        check!(
+            j.join(utest::CHILD_TIMEOUT_NS) == Ok(42),
+            "the thread with the largest stack did not end well"
+        );
+        resumed += check_ok!(libkos::sys::tick_lateness(), "lateness").resumed;
+        if resumed > 0 && round >= 1 {
+            break;
+        }
+    }
+    check!(
+        resumed > 0,
+        "no long call stopped for an interrupt in 20 rounds"
     );
     let free_after = check_ok!(libkos::sys::mem_stats(), "mem stats").free_frames;
     check!(
