@@ -316,6 +316,14 @@ const fn is_leaf(desc: u64, level: u8) -> bool {
     }
 }
 
+/// Whether `table` has a valid entry, `cleared` (just zeroed) aside. Its
+/// neighbours are looked at first: unmapping a range in either direction
+/// finds one at once, so only a table's last entry costs a whole scan.
+fn in_use(table: &[u64; ENTRIES], cleared: usize) -> bool {
+    let near = [cleared.wrapping_sub(1), cleared + 1];
+    near.iter().any(|&i| table.get(i).is_some_and(|&d| d != 0)) || table.iter().any(|&d| d != 0)
+}
+
 /// Split `[va, va+len)` into the largest blocks both addresses allow.
 struct Chunks {
     va: u64,
@@ -468,7 +476,7 @@ impl PageTable {
         alloc.table(leaf)[index(va.0, level)] = 0;
         for l in (1..=level).rev() {
             let table = path[l as usize];
-            if alloc.table(table).iter().any(|&d| d != 0) {
+            if in_use(alloc.table(table), index(va.0, l)) {
                 break;
             }
             alloc.table(path[l as usize - 1])[index(va.0, l - 1)] = 0;

@@ -29,7 +29,8 @@
 //!   ns, which under `-icount shift=0` are instructions) while this process
 //!   asks, over and over for at least [`LATENESS_TICKS`] ticks, for one of
 //!   the kernel's longest operations: a 64 KiB `Console.Write` (one message,
-//!   as a hostile program would send it), a 16 MiB MDL made and closed,
+//!   as a hostile program would send it), a 16 MiB MDL made, mapped,
+//!   unmapped and closed,
 //!   16 MiB of memory allocated, made read-only and freed. The kernel must take the
 //!   interrupt within 1 ms (1,000,000) whatever a process asks.
 //! - `tick_lateness_exit`: the same while children that allocate 24 MiB
@@ -326,8 +327,13 @@ fn tick_lateness() -> Result<(), &'static str> {
     .map_err(|_| "tick_lateness: a 64 KiB console write failed")?;
     println!();
     println!("bench tick_lateness_console: {console} instructions");
-    let mdl = worst_lateness(|| libkos::mdl::create(BIG).and_then(handle::close))
-        .map_err(|_| "tick_lateness: a 16 MiB MDL failed")?;
+    let mdl = worst_lateness(|| {
+        let m = libkos::mdl::create(BIG)?;
+        let mapped = libkos::mdl::map(m, true).and_then(|r| libkos::mdl::unmap(m, r));
+        handle::close(m)?;
+        mapped
+    })
+    .map_err(|_| "tick_lateness: a 16 MiB MDL failed")?;
     println!("bench tick_lateness_mdl: {mdl} instructions");
     let vm = worst_lateness(|| {
         let r = libkos::vm::allocate(BIG)?;
