@@ -34,8 +34,10 @@ pub fn from_thread(kind: Kind, _frame: *mut TrapFrame) -> *mut TrapFrame {
             // thread: the hardware or the kernel is broken.
             crate::arch::exception::fatal_current(kind);
         }
+        let next = k.schedule();
+        // After the choice: all of it if the CPU is to idle.
         k.reclaim();
-        k.schedule()
+        next
     });
     next.unwrap_or_else(|| crate::arch::exception::fatal_current(kind))
 }

@@ -318,7 +318,8 @@ const fn is_leaf(desc: u64, level: u8) -> bool {
 
 /// Whether `table` has a valid entry, `cleared` (just zeroed) aside. Its
 /// neighbours are looked at first: unmapping a range in either direction
-/// finds one at once, so only a table's last entry costs a whole scan.
+/// finds one at once, so a whole scan (512 entries) is left for an entry
+/// whose neighbours are both empty, as the last of a range is.
 fn in_use(table: &[u64; ENTRIES], cleared: usize) -> bool {
     let near = [cleared.wrapping_sub(1), cleared + 1];
     near.iter().any(|&i| table.get(i).is_some_and(|&d| d != 0)) || table.iter().any(|&d| d != 0)

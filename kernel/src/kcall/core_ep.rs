@@ -25,7 +25,7 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, endpoint: Endpoint) -> Result<Rep
                 // Counts with all ended memory back: what is left to give
                 // back goes first, and the call comes back for more if an
                 // interrupt waits (`task::reclaim`).
-                k.reclaim();
+                k.reclaim_all();
                 if !k.reclaimed() {
                     return Ok(Reply::Again);
                 }

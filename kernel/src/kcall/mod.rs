@@ -252,6 +252,13 @@ pub fn call(
         Ok(Reply::Written(rc, len)) => Outcome::Done(rc, len),
         Ok(Reply::Pending) => Outcome::Pending,
         Ok(Reply::Again) => Outcome::Again,
+        // No frame free, but memory of what ended waits to be given back
+        // (`task::reclaim`): it goes first, and the call (which changed
+        // nothing) comes back.
+        Err(Rc::OutOfMemory) if !k.reclaimed() => {
+            k.reclaim_all();
+            Outcome::Again
+        }
         Err(rc) => {
             let (_, len) = write_reply(k, caller, reply_addr, cap, rc, &[0u8; 0][..], &[]);
             Outcome::Done(rc, len)

@@ -172,29 +172,40 @@ fn next_vm_region<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Repl
         return Err(e);
     }
     let a: NextRegionReq = req.args();
-    let space = k
+    let found = k
         .process(target)
         .and_then(|p| p.space.as_ref())
-        .ok_or(Rc::InvalidArgument)?;
-    let r = *space
-        .regions()
-        .iter()
-        .find(|r| r.start >= a.after)
-        .ok_or(Rc::ResourceNotFound)?;
+        .ok_or(Rc::InvalidArgument)
+        .and_then(|space| {
+            let r = *space
+                .regions()
+                .iter()
+                .find(|r| r.start >= a.after)
+                .ok_or(Rc::ResourceNotFound)?;
+            let perms = space.perms_at(r.start).map_or(0, |p| p.bits());
+            if r.kind != RegionKind::Guard && r.end - r.start > kos_abi::msg::mdl::MAX_SIZE {
+                return Err(Rc::QuotaExceeded);
+            }
+            Ok((r, perms))
+        });
+    // Nothing to copy (or no copy to make): no work left either.
+    let (r, perms) = match found {
+        Ok((r, _)) if r.kind == RegionKind::Guard => {
+            k.drop_resume();
+            return Ok(Reply::fixed(&VmRegion {
+                start: r.start,
+                size: r.end - r.start,
+                perms: 0,
+                mdl: u32::MAX,
+            }));
+        }
+        Ok(found) => found,
+        Err(e) => {
+            k.drop_resume();
+            return Err(e);
+        }
+    };
     let size = r.end - r.start;
-    if r.kind == RegionKind::Guard {
-        k.drop_resume();
-        return Ok(Reply::fixed(&VmRegion {
-            start: r.start,
-            size,
-            perms: 0,
-            mdl: u32::MAX,
-        }));
-    }
-    let perms = space.perms_at(r.start).map_or(0, |p| p.bits());
-    if size > kos_abi::msg::mdl::MAX_SIZE {
-        return Err(Rc::QuotaExceeded);
-    }
     let copy_of = Some((target, r.start));
     let (mut m, pages) = match k.take_resume() {
         Some(Work::Mdl {

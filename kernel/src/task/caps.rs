@@ -29,7 +29,6 @@ const NO_NODE: NodeId = NodeId {
 };
 
 impl Kernel {
-    /// A new handle to `obj` in `owner`'s table: the root of a new tree.
     /// Whether one more handle would fit `owner`'s table and budget and
     /// the inheritance tree (a call checks before work it would undo).
     pub fn handle_fits(&self, owner: Pid) -> bool {
@@ -40,6 +39,7 @@ impl Kernel {
             && self.cdt.len() < super::MAX_HANDLES_TOTAL
     }
 
+    /// A new handle to `obj` in `owner`'s table: the root of a new tree.
     pub fn add_handle(&mut self, owner: Pid, obj: Object, rights: Rights) -> Result<Handle, Rc> {
         self.insert_handle(owner, obj, rights, None, None)
     }

@@ -271,7 +271,8 @@ impl Kernel {
 
     /// `THREAD_EXIT` of `tid`: its stack (up to 8 MiB) is unmapped in
     /// steps first (`task::resume`) unless its process ends with it (then
-    /// `reclaim` takes it). False while the call must come back.
+    /// [`Kernel::thread_exit`] leaves it to `reclaim`). False while the
+    /// call must come back.
     pub fn thread_exit_in_steps(&mut self, tid: Tid, code: i64) -> bool {
         let Some((pid, base)) = self.thread(tid).map(|t| (t.process, t.stack_base)) else {
             return true;
@@ -312,7 +313,7 @@ impl Kernel {
     /// A thread of `pid` at `entry` on `stack` (base, top: made already,
     /// or none yet), with its policy (class, priority, quantum) and
     /// `setup` applied to it, registered; on failure its stack is released
-    /// again.
+    /// again, at once (the callers check first what could refuse it).
     fn add_user_thread(
         &mut self,
         pid: Pid,
@@ -614,8 +615,10 @@ impl Kernel {
             Kind::Threads,
             (before - p.threads.len()) as u64,
         );
+        // The last thread's stack goes with its process (`reclaim`).
         if let Some(space) = p.space.as_mut()
             && stack != 0
+            && !p.threads.is_empty()
         {
             space.release(stack);
         }
@@ -657,14 +660,22 @@ impl Kernel {
         if kernel_core::sched::level(iclass, ipriority).is_none_or(|ceiling| level > ceiling) {
             return Err(Rc::QuotaExceeded);
         }
-        if p.threads.len() >= MAX_THREADS_PER_PROCESS {
-            return Err(Rc::QuotaExceeded);
-        }
         let size = if stack_size == 0 {
             p.stack_size
         } else {
             stack_size
         };
+        // What could refuse the thread once its stack is made, checked
+        // first (undoing a large stack would take long): its slot, its
+        // class's quota, its budget's threads and memory.
+        let fits = p.threads.len() < MAX_THREADS_PER_PROCESS
+            && crate::security::sched_allowed(p.subject, class, priority).is_ok()
+            && budget::fits(Slot::of(pid), Kind::Threads, 1)
+            && budget::fits(Slot::of(pid), Kind::Memory, super::THREAD_KMEM);
+        if !fits {
+            self.drop_resume();
+            return Err(Rc::QuotaExceeded);
+        }
         let Some(stack) = self.stack_in_steps(pid, size)? else {
             return Ok(None);
         };

@@ -119,13 +119,24 @@ pub fn deadline(timeout_ns: u64) -> Option<u64> {
 /// What the layers above (dispatch, trap) read and change, through
 /// methods: the object layer keeps its tables and their invariants.
 impl Kernel {
-    /// Give back memory of what has ended, until an interrupt waits
-    /// (`reclaim`): on the way out of every exception.
+    /// Give back a little memory of what has ended (`reclaim`): on the
+    /// way out of every exception; all of it if this CPU is about to idle.
     #[inline(always)]
     pub fn reclaim(&mut self) {
         if !self.reclaim.is_empty() {
-            self.reclaim.run();
+            let idle = self.current == self.idle;
+            self.reclaim.run(if idle {
+                usize::MAX
+            } else {
+                reclaim::STEPS_PER_EXIT
+            });
         }
+    }
+
+    /// Give back memory of what has ended until none is left or an
+    /// interrupt waits.
+    pub fn reclaim_all(&mut self) {
+        self.reclaim.run(usize::MAX);
     }
 
     /// Nothing ended waits to be given back (its memory all free).

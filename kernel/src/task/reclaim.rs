@@ -1,16 +1,23 @@
 //! Memory of what has ended, given back in steps. A process's end, an
 //! MDL's last close, a whole tree of processes ending as each one's handles
 //! close: each only hands its memory over here, at once and uncharged from
-//! its budget, and the kernel frees it a page at a time on its way out of
-//! every exception, until an interrupt waits ([`resume::should_stop`]).
-//! So whatever a process held, its end keeps interrupts masked for no more
-//! than a page's work; the CPU goes to giving memory back before user code.
+//! its budget, and the kernel frees it a page at a time: a few pages on its
+//! way out of every exception ([`STEPS_PER_EXIT`]), and all of it when the
+//! CPU would otherwise idle, stopping whenever an interrupt waits
+//! ([`resume::should_stop`]). So whatever a process held, its end keeps
+//! interrupts masked for no more than a page's work and delays a woken
+//! thread by a few pages'. A call that finds no free frame while memory
+//! waits here gives it back first and comes back (`kcall::call`), so what
+//! waits is never lost to anyone.
 
 use alloc::vec::Vec;
 
 use kernel_core::addr::PhysAddr;
 
 use super::resume::should_stop;
+
+/// Pages given back on the way out of each exception.
+pub const STEPS_PER_EXIT: usize = 32;
 use super::space::AddressSpace;
 
 pub struct Reclaim {
@@ -22,9 +29,9 @@ pub struct Reclaim {
 }
 
 impl Reclaim {
-    /// Room for as many as there can be at once (every process; every MDL
-    /// object and one half-made per thread), taken at boot: handing over
-    /// never allocates.
+    /// Room taken at boot, so that handing over never allocates: twice the
+    /// processes and MDLs there can be at once (and one half-made MDL per
+    /// thread), since what ended may wait while new ones live.
     #[cfg(not(feature = "ktest"))]
     pub fn new() -> Reclaim {
         use super::{MAX_OBJECTS, MAX_PROCESSES, MAX_THREADS};
@@ -32,8 +39,8 @@ impl Reclaim {
             spaces: Vec::new(),
             frames: Vec::new(),
         };
-        let _ = r.spaces.try_reserve_exact(MAX_PROCESSES);
-        let _ = r.frames.try_reserve_exact(MAX_OBJECTS + MAX_THREADS);
+        let _ = r.spaces.try_reserve_exact(2 * MAX_PROCESSES);
+        let _ = r.frames.try_reserve_exact(2 * MAX_OBJECTS + MAX_THREADS);
         r
     }
 
@@ -49,7 +56,7 @@ impl Reclaim {
         if self.spaces.len() < self.spaces.capacity() {
             self.spaces.push(space);
         } else {
-            // Never, by the room taken at boot; correct if slow.
+            // Only if ends outran giving back for long: correct, if slow.
             space.destroy(|_| {});
         }
     }
@@ -68,10 +75,10 @@ impl Reclaim {
         }
     }
 
-    /// Give memory back a page at a time until all has gone or an
-    /// interrupt waits.
-    pub fn run(&mut self) {
-        loop {
+    /// Give memory back a page at a time: at most `pages`, and none after
+    /// an interrupt waits (at least one).
+    pub fn run(&mut self, pages: usize) {
+        for _ in 0..pages {
             if let Some(space) = self.spaces.last_mut() {
                 if space.teardown_step()
                     && let Some(space) = self.spaces.pop()

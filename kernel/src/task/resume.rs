@@ -42,8 +42,9 @@ pub enum Work {
         copy_of: Option<(Pid, u64)>,
     },
     /// `Vm.Allocate`, `Vm.Free`, `Vm.Protect`, `VmReserve`, `VmFree`,
-    /// `LoadSeg`: `op` on the busy region at `start` of process `pid`, done
-    /// up to page `next`.
+    /// `LoadSeg`, a thread's stack (`Thread.Create`, `Task.Resume`,
+    /// `THREAD_EXIT`): `op` on the busy region at `start` of process `pid`,
+    /// done up to page `next`.
     Pages {
         pid: Pid,
         start: u64,
@@ -155,14 +156,21 @@ impl Kernel {
             }) if p == pid && (matches!(op, PageOp::Undo { .. }) || want(&op)) => (start, next, op),
             other => {
                 if let Some(w) = other {
-                    self.abandon(pid, w);
+                    // The work is the calling thread's, whatever `pid` is.
+                    let caller = self.thread(self.current()).map_or(pid, |t| t.process);
+                    self.abandon(caller, w);
                 }
                 let (start, op) = begin(self)?;
                 (start, start, op)
             }
         };
         let (mut next, mut op) = (next, op);
-        let Kernel { procs, mdls, .. } = self;
+        let Kernel {
+            procs,
+            mdls,
+            reclaim,
+            ..
+        } = self;
         let space = procs
             .get_mut(pid)
             .and_then(|p| p.space.as_mut())
@@ -197,6 +205,21 @@ impl Kernel {
             };
             match (step, op) {
                 (Ok(()), _) => {}
+                (Err(Rc::OutOfMemory), PageOp::Map { .. }) if !reclaim.is_empty() => {
+                    // Frames of what ended wait to be given back: they go
+                    // first, then this page again.
+                    reclaim.run(usize::MAX);
+                    if should_stop() {
+                        self.save_resume(Work::Pages {
+                            pid,
+                            start,
+                            next,
+                            op,
+                        });
+                        return Ok(None);
+                    }
+                    continue;
+                }
                 (Err(rc), PageOp::Map { .. }) => {
                     // Undo what was mapped, from the start, in steps too.
                     space.truncate_busy(start, next);

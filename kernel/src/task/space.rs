@@ -511,8 +511,8 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// The whole region of `kind` (`Heap` or `Reserved`) at `start`, of
-    /// `size` bytes, becomes busy, to be unmapped in steps
+    /// The whole region of `kind` (`Heap`, `Reserved` or `Stack`) at
+    /// `start`, of `size` bytes, becomes busy, to be unmapped in steps
     /// ([`Self::unmap_step`]); returns its end.
     pub fn begin_unmap(&mut self, start: u64, size: u64, kind: RegionKind) -> Result<u64, Rc> {
         self.make_busy(start, size, kind)

@@ -64,6 +64,14 @@ libkos::main!(main);
 const ITERATIONS: u64 = 1000;
 /// Iterations of `spawn_romfs` (each a whole process).
 const SPAWNS: u64 = 50;
+/// Descendants `revoke_1000` revokes at once, and how many times.
+const REVOKED: usize = 1000;
+/// Copies each holder child takes.
+const HELD: usize = 250;
+const REVOKES: u64 = 5;
+/// Arena sizes of `ipc_roundtrip_4k` and `ipc_roundtrip_60k`.
+const ARENA_4K: usize = 4 << 10;
+const ARENA_60K: usize = 60 << 10;
 const JOIN_TIMEOUT: u64 = 20_000_000_000;
 /// Ticks each long operation is repeated over (the tick is 10 ms).
 const LATENESS_TICKS: u64 = 12;
@@ -73,6 +81,13 @@ const BIG_EXIT: u64 = 24 << 20;
 const BIG_MDL: u64 = libkos::abi::msg::mdl::MAX_SIZE;
 /// How many times the `big-exit` child maps its MDL (1 GiB in all).
 const MAPPINGS: usize = 64;
+
+/// Lets the kernel finish giving back the memory of what has ended (which
+/// it does a little at every trap otherwise, see `task::reclaim`), so that
+/// no measure pays for an earlier one.
+fn settle() {
+    let _ = libkos::sys::mem_stats();
+}
 
 /// Instructions retired so far (PMU event counter 0, INST_RETIRED).
 #[inline(always)]
@@ -122,6 +137,11 @@ const SELF: &str = "/bench/ubench";
 const EMPTY: u16 = 0;
 const FIXED64: u16 = 1;
 const MOVE_BACK: u16 = 2;
+/// A request with an arena, answered empty (the arena server).
+const ARENA: u16 = 3;
+/// Answered with the server's two counts (the one-way server): when its
+/// `ReplyRecv` returned with the request and just before it sends the reply.
+const TIMED: u16 = 4;
 const ENDPOINT: u16 = 0x200;
 
 fn main() -> i32 {
@@ -130,6 +150,15 @@ fn main() -> i32 {
         .and_then(|e| e.strip_prefix("role="))
     {
         Some("bench-server") => bench_server(),
+        Some("bench-arena") => arena_server(),
+        Some("bench-oneway") => oneway_server(),
+        Some("yield-partner") => {
+            // A few more than its partner's, so that it outlasts them.
+            for _ in 0..ITERATIONS + 10 {
+                syscall::yield_now();
+            }
+            0
+        }
         Some("bench-client") => bench_client(),
         Some("big-exit") => {
             // Much memory and one MDL mapped many times, then the end: all
@@ -161,6 +190,7 @@ fn main() -> i32 {
 }
 
 fn bench_main() -> i32 {
+    settle();
     let null = loop_of(nop_op).saturating_sub(loop_of(empty_op)) / ITERATIONS;
     println!("bench null_syscall: {null} instructions");
 
@@ -198,6 +228,13 @@ fn bench_main() -> i32 {
     // Each of a's iterations is two yields (a's and b's), each a switch.
     let per_switch = PING_PONG.load(SeqCst) / (2 * ITERATIONS);
     println!("bench thread_switch: {per_switch} instructions");
+    match thread_switch_cross_as() {
+        Ok(n) => println!("bench thread_switch_cross_as: {n} instructions"),
+        Err(e) => {
+            println!("ubench: {e}");
+            return 1;
+        }
+    }
 
     match spawn_romfs() {
         Ok(n) => println!("bench spawn_romfs: {n} instructions"),
@@ -226,6 +263,7 @@ fn bench_main() -> i32 {
 
 fn handle_copy_and_notify() -> Result<(), &'static str> {
     let ends = channel::create().map_err(|_| "channel create failed")?;
+    settle();
     const BATCH: usize = 200;
     let mut copies = [Handle::INVALID; BATCH];
     let mut total = 0;
@@ -252,6 +290,7 @@ fn handle_copy_and_notify() -> Result<(), &'static str> {
 
     let n = notice::create().map_err(|_| "notice create failed")?;
     let mut ev = [notice::Event::default(); 1];
+    settle();
     let mut failed = false;
     let per_notify = per_op(|| {
         let signalled = notice::signal(n, 1).is_ok();
@@ -262,6 +301,42 @@ fn handle_copy_and_notify() -> Result<(), &'static str> {
         return Err("notify: signal or wait failed");
     }
     println!("bench notify: {per_notify} instructions");
+
+    // One revoke over REVOKED descendants of a handle: copies of it given
+    // to children that never start (a process holds 256 handles at most,
+    // and revoked ones until it closes them), made outside the count.
+    let mut total = 0;
+    for _ in 0..REVOKES {
+        let holders = (0..REVOKED.div_ceil(HELD))
+            .map(|i| {
+                let name = alloc::format!("ubench-holder-{i}");
+                Task::create(
+                    &name,
+                    "/bench/nop",
+                    DEFAULT_PRIORITY,
+                    CreateFlags::FROM_ROMFS,
+                )
+            })
+            .collect::<Result<alloc::vec::Vec<_>, _>>()
+            .map_err(|_| "revoke_1000: cannot create the holders")?;
+        let root = handle::copy(ends.client, Rights::CLIENT | Rights::COPY | Rights::REVOKE)
+            .map_err(|_| "revoke_1000: copy failed")?;
+        for i in 0..REVOKED {
+            holders[i / HELD]
+                .transfer_handle(root, Rights::CLIENT, None)
+                .map_err(|_| "revoke_1000: transfer failed")?;
+        }
+        settle();
+        let start = instructions();
+        let revoked = handle::revoke(root);
+        total += instructions() - start;
+        revoked.map_err(|_| "revoke_1000: revoke failed")?;
+        handle::close(root).map_err(|_| "revoke_1000: close failed")?;
+        for h in holders {
+            let _ = h.close();
+        }
+    }
+    println!("bench revoke_1000: {} instructions", total / REVOKES);
     for h in [n, ends.client, ends.server] {
         let _ = handle::close(h);
     }
@@ -270,6 +345,7 @@ fn handle_copy_and_notify() -> Result<(), &'static str> {
 
 /// Instructions per Create + Resume + Wait + close of `/bench/nop`.
 fn spawn_romfs() -> Result<u64, &'static str> {
+    settle();
     let once = || -> Result<(), &'static str> {
         let t = Task::create(
             "ubench-nop",
@@ -315,6 +391,54 @@ fn worst_lateness(mut op: impl FnMut() -> Result<(), Rc>) -> Result<u64, Rc> {
         ticks += l.ticks;
     }
     Ok(worst)
+}
+
+/// `thread_switch` between two processes: this process's FIFO 10 thread
+/// and a child's (`yield-partner`), which take turns at every yield while
+/// a FIFO 20 coordinator waits for both.
+fn thread_switch_cross_as() -> Result<u64, &'static str> {
+    settle();
+    let coord = thread::spawn(fifo(20), 0, || {
+        let child = Task::create(
+            "ubench-yield",
+            SELF,
+            DEFAULT_PRIORITY,
+            CreateFlags::FROM_ROMFS,
+        )
+        .and_then(|c| {
+            c.set_env(b"role=yield-partner")?;
+            c.set_initial_thread_sched_policy(fifo(10))?;
+            Ok(c)
+        });
+        let Ok(child) = child else {
+            return 1;
+        };
+        let a = thread::spawn(fifo(10), 0, || {
+            // The first turn lets the child start up; then count.
+            syscall::yield_now();
+            let start = instructions();
+            for _ in 0..ITERATIONS {
+                syscall::yield_now();
+            }
+            PING_PONG.store(instructions() - start, SeqCst);
+            0
+        });
+        let Ok(a) = a else {
+            return 2;
+        };
+        if child.resume().is_err() || a.join(JOIN_TIMEOUT).is_err() {
+            return 3;
+        }
+        match child.wait(JOIN_TIMEOUT) {
+            Ok(info) if libkos::task::exited_with(&info, 0) => 0,
+            _ => 4,
+        }
+    })
+    .map_err(|_| "cannot start the thread_switch_cross_as coordinator")?;
+    if coord.join(JOIN_TIMEOUT) != Ok(0) {
+        return Err("thread_switch_cross_as failed");
+    }
+    Ok(PING_PONG.load(SeqCst) / (2 * ITERATIONS))
 }
 
 fn tick_lateness() -> Result<(), &'static str> {
@@ -451,16 +575,27 @@ fn ipc_roundtrips() -> Result<(), &'static str> {
         Ok(t)
     };
     let server = make("ubench-server", b"role=bench-server")?;
+    let arena = make("ubench-arena", b"role=bench-arena")?;
+    let oneway = make("ubench-oneway", b"role=bench-oneway")?;
     let client = make("ubench-client", b"role=bench-client")?;
-    locator::connect_tasks(client.handle(), server.handle(), "bench")
-        .map_err(|_| "connect_tasks failed")?;
-    server.resume().map_err(|_| "resume failed")?;
+    for (s, name) in [
+        (&server, "bench"),
+        (&arena, "bench-arena"),
+        (&oneway, "bench-oneway"),
+    ] {
+        locator::connect_tasks(client.handle(), s.handle(), name)
+            .map_err(|_| "connect_tasks failed")?;
+        s.resume().map_err(|_| "resume failed")?;
+    }
+    settle();
     client.resume().map_err(|_| "resume failed")?;
     let info = client
         .wait(JOIN_TIMEOUT)
         .map_err(|_| "the bench client did not end")?;
-    let _ = server.terminate();
-    let _ = server.wait(JOIN_TIMEOUT);
+    for s in [&server, &arena, &oneway] {
+        let _ = s.terminate();
+        let _ = s.wait(JOIN_TIMEOUT);
+    }
     if !libkos::task::exited_with(&info, 0) {
         return Err("the bench client failed");
     }
@@ -512,6 +647,131 @@ fn bench_server() -> i32 {
     });
     println!("ubench server: receive failed: {rc}");
     1
+}
+
+/// Answers every request with an empty reply, into a buffer large enough
+/// for any arena.
+fn arena_server() -> i32 {
+    let Ok(h) = locator::register("bench-arena") else {
+        return 1;
+    };
+    let mut server = Server::new(h, libkos::abi::msg::MAX_MESSAGE, 64);
+    let rc = server.run(|_, reply| {
+        reply[..HEADER_SIZE].copy_from_slice(Header::default().as_bytes());
+        Ok(HEADER_SIZE)
+    });
+    println!("ubench arena server: receive failed: {rc}");
+    1
+}
+
+/// A server loop of bare `ReplyRecv` traps that reads the instruction
+/// counter as the trap returns with a request and again just before the
+/// next trap sends its reply, and answers each request with those two
+/// counts (16 bytes): the client works out each way's cost.
+fn oneway_server() -> i32 {
+    let Ok(h) = locator::register("bench-oneway") else {
+        return 1;
+    };
+    let mut req = [0u64; 32];
+    let mut reply = [0u64; (HEADER_SIZE + 16) / 8];
+    let header = Header {
+        fixed_len: 16,
+        ..Header::default()
+    };
+    reply.as_mut_bytes()[..HEADER_SIZE].copy_from_slice(header.as_bytes());
+    let mut token = libkos::syscall::ReplyToken(0);
+    let mut received = 0;
+    loop {
+        let (len, msg) = if token.0 == 0 {
+            (0, core::ptr::null())
+        } else {
+            (reply.len() * 8, reply.as_ptr() as *const u8)
+        };
+        let sent = instructions();
+        reply[HEADER_SIZE / 8] = received;
+        reply[HEADER_SIZE / 8 + 1] = sent;
+        // SAFETY: both buffers are this function's, the reply only read and
+        // the request buffer lent whole to the kernel.
+        let (r, _) = unsafe {
+            syscall::reply_recv_raw(
+                token,
+                msg,
+                len,
+                h,
+                req.as_mut_ptr() as *mut u8,
+                req.len() * 8,
+            )
+        };
+        received = instructions();
+        if r.rc != Rc::Ok {
+            println!("ubench oneway server: receive failed: {}", r.rc);
+            return 1;
+        }
+        token = r.token;
+    }
+}
+
+/// Round trips with a 4 KiB and a 60 KiB arena (the cost per byte), and
+/// each way of an empty call alone (`ipc_call`: from the client's `svc` to
+/// the server's `ReplyRecv` returning; `ipc_reply_recv`: from the server's
+/// `ReplyRecv` sending the reply to the client's `svc` returning).
+fn bench_client_more() -> Result<(), &'static str> {
+    let h = locator::connect("bench-arena").map_err(|_| "connect bench-arena failed")?;
+    let mut reply = [0u64; 8];
+    let mut req = alloc::vec![0u8; HEADER_SIZE + ARENA_60K];
+    for (i, b) in req[HEADER_SIZE..].iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    for (name, size) in [
+        ("ipc_roundtrip_4k", ARENA_4K),
+        ("ipc_roundtrip_60k", ARENA_60K),
+    ] {
+        let header = Header {
+            endpoint: ENDPOINT,
+            method: ARENA,
+            arena_len: size as u32,
+            ..Header::default()
+        };
+        req[..HEADER_SIZE].copy_from_slice(header.as_bytes());
+        let msg = &req[..HEADER_SIZE + size];
+        let mut failed = false;
+        let mut call = || {
+            let (rc, len) = syscall::call_bytes(h, msg, reply.as_mut_bytes());
+            failed |= rc != Rc::Ok || len != HEADER_SIZE;
+        };
+        call();
+        let n = per_op(call);
+        if failed {
+            return Err("an arena round trip failed");
+        }
+        println!("bench {name}: {n} instructions");
+    }
+
+    let h = locator::connect("bench-oneway").map_err(|_| "connect bench-oneway failed")?;
+    let timed = Header {
+        endpoint: ENDPOINT,
+        method: TIMED,
+        ..Header::default()
+    };
+    let mut reply = [0u64; (HEADER_SIZE + 16) / 8];
+    let (mut call, mut back) = (0, 0);
+    for i in 0..=ITERATIONS {
+        let start = instructions();
+        let (rc, len) = syscall::call_bytes(h, timed.as_bytes(), reply.as_mut_bytes());
+        let end = instructions();
+        if rc != Rc::Ok || len != HEADER_SIZE + 16 {
+            return Err("a timed call failed");
+        }
+        let (received, sent) = (reply[HEADER_SIZE / 8], reply[HEADER_SIZE / 8 + 1]);
+        // The first call finds the server not yet waiting: not counted.
+        if i > 0 {
+            call += received - start;
+            back += end - sent;
+        }
+    }
+    println!("bench ipc_call: {} instructions", call / ITERATIONS);
+    println!("bench ipc_reply_recv: {} instructions", back / ITERATIONS);
+    Ok(())
 }
 
 fn bench_client() -> i32 {
@@ -592,5 +852,11 @@ fn bench_client() -> i32 {
         return 1;
     }
     println!("bench ipc_roundtrip_handle: {n} instructions");
-    0
+    match bench_client_more() {
+        Ok(()) => 0,
+        Err(e) => {
+            println!("ubench client: {e}");
+            1
+        }
+    }
 }
