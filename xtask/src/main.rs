@@ -4,6 +4,7 @@
 //! (the aarch64 target, QEMU, genromfs) first makes sure they are installed.
 
 mod bench;
+mod bench_doc;
 mod docs;
 mod image;
 mod init_desc;
@@ -115,6 +116,11 @@ enum Cmd {
         /// Timeout of the QEMU run, in seconds.
         #[arg(long, default_value_t = 120, value_name = "SECONDS")]
         timeout: u64,
+        /// Run on both boards and write the table of figures into
+        /// docs/benchmarks.md (beside the goals and the seL4 and Linux
+        /// figures); print it.
+        #[arg(long)]
+        markdown: bool,
     },
     /// A long fuzzing campaign: the user test image running only utest-fuzz,
     /// whose children make `--calls` random syscalls in all (the default
@@ -376,12 +382,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             });
             Ok(exit_code(ok))
         }
-        Cmd::Bench { board, timeout } => {
+        Cmd::Bench {
+            board,
+            timeout,
+            markdown,
+        } => {
             setup::ensure_target()?;
             setup::ensure_tools(setup::Need::Required)?;
-            let image = bench::build(board)?;
-            let results = bench::run_once(board, &image, std::time::Duration::from_secs(timeout))?;
-            for r in results {
+            let timeout = std::time::Duration::from_secs(timeout);
+            let run =
+                |board| bench::build(board).and_then(|img| bench::run_once(board, &img, timeout));
+            if markdown {
+                let (virt, rpi4) = (run(Board::Virt)?, run(Board::Rpi4)?);
+                let table = bench_doc::render(&virt, &rpi4);
+                bench_doc::write(&table)?;
+                print!("{table}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            for r in run(board)? {
                 println!("bench {}: {} instructions", r.name, r.instructions);
             }
             Ok(ExitCode::SUCCESS)

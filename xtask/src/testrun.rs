@@ -346,7 +346,7 @@ fn bench_run(board: Board, timeout: Duration, report: &mut Report) {
             costs(&first) == costs(&second),
             "two runs differ: {first:?} vs {second:?}"
         );
-        Ok(())
+        crate::bench_doc::check(board, &first)
     })();
     let r = TestResult {
         name: "bench::runs_and_repeats".into(),
