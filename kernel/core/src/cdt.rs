@@ -196,9 +196,22 @@ impl<K: Copy, B: Copy + Eq> Cdt<K, B> {
     /// Remove every strict descendant of `n` (not `n`), calling `closed`
     /// once with each removed key; returns how many were removed (0 if `n`
     /// is not live). O(subtree); no recursion, no allocation.
-    pub fn revoke(&mut self, n: NodeId, mut closed: impl FnMut(K)) -> usize {
+    pub fn revoke(&mut self, n: NodeId, closed: impl FnMut(K)) -> usize {
+        self.revoke_some(n, usize::MAX, closed).0
+    }
+
+    /// [`Self::revoke`] of at most `max` descendants (a long revoke in
+    /// steps: each removal leaves a consistent tree, and the next call
+    /// goes on with what is left). Returns how many went and whether none
+    /// is left.
+    pub fn revoke_some(
+        &mut self,
+        n: NodeId,
+        max: usize,
+        mut closed: impl FnMut(K),
+    ) -> (usize, bool) {
         let Some(top) = self.nodes.get(n) else {
-            return 0;
+            return (0, true);
         };
         // Post-order: descend by first children to a leaf, remove it (it is
         // its parent's first child, so unlinking is O(1)), then go on with
@@ -207,6 +220,9 @@ impl<K: Copy, B: Copy + Eq> Cdt<K, B> {
         let mut count = 0;
         let mut cur = top.first_child;
         while cur != NIL {
+            if count == max {
+                return (count, false);
+            }
             let node = self.node(cur);
             if node.first_child != NIL {
                 cur = node.first_child;
@@ -231,7 +247,7 @@ impl<K: Copy, B: Copy + Eq> Cdt<K, B> {
                 closed(key);
             }
         }
-        count
+        (count, true)
     }
 
     /// How many strict descendants `n` has (0 if it is not live): what

@@ -486,6 +486,107 @@ impl PageTable {
         Ok(PhysAddr(desc & OA_MASK))
     }
 
+    /// Map 4 KiB pages of `pas` in turn from `va` on, walking the tables
+    /// once per last-level table rather than once per page (mapping an
+    /// MDL of 4096 frames). Returns how many were mapped: all of them, or
+    /// those before the first error, with the error (the caller unmaps
+    /// what it keeps no use for).
+    pub fn map_pages<A: TableAlloc + ?Sized>(
+        &mut self,
+        alloc: &mut A,
+        va: VirtAddr,
+        pas: &[PhysAddr],
+        attrs: Attrs,
+    ) -> (usize, Result<(), PagingError>) {
+        if let Err(e) = attrs.validate() {
+            return (0, Err(e));
+        }
+        let mut done = 0;
+        while done < pas.len() {
+            let at = va.0 + done as u64 * PAGE_SIZE;
+            if let Err(e) = check_va(VirtAddr(at), PageSize::Size4K) {
+                return (done, Err(e));
+            }
+            let table = match self.walk_create(alloc, at, 3) {
+                Ok(t) => t,
+                Err(e) => return (done, Err(e)),
+            };
+            let entries = alloc.table(table);
+            let first = index(at, 3);
+            for slot in entries[first..].iter_mut() {
+                let Some(&pa) = pas.get(done) else {
+                    break;
+                };
+                if !pa.is_aligned(PAGE_SIZE) || pa.0 >= PA_LIMIT {
+                    return (done, Err(PagingError::Misaligned));
+                }
+                if *slot & VALID != 0 {
+                    return (done, Err(PagingError::AlreadyMapped));
+                }
+                *slot = page_desc(pa, attrs);
+                done += 1;
+            }
+        }
+        (done, Ok(()))
+    }
+
+    /// Unmap the 4 KiB pages of `[va, va + count * 4 KiB)` that are mapped
+    /// (others are skipped), walking the tables once per last-level table;
+    /// `unmapped` gets each page's address and frame. Tables left empty are
+    /// freed, as by [`PageTable::unmap`].
+    pub fn unmap_pages<A: TableAlloc + ?Sized>(
+        &mut self,
+        alloc: &mut A,
+        va: VirtAddr,
+        count: u64,
+        mut unmapped: impl FnMut(u64, PhysAddr),
+    ) {
+        let end = va.0.saturating_add(count.saturating_mul(PAGE_SIZE));
+        let mut at = va.0;
+        while at < end {
+            // The rest of this last-level table's span.
+            let span_end = (at | (ENTRIES as u64 * PAGE_SIZE - 1))
+                .saturating_add(1)
+                .min(end);
+            let Ok(path) = self.walk(alloc, at, 3) else {
+                at = span_end;
+                continue;
+            };
+            let leaf = path[3];
+            let entries = alloc.table(leaf);
+            let mut cleared = None;
+            for (i, slot) in entries
+                .iter_mut()
+                .enumerate()
+                .take(index(span_end - PAGE_SIZE, 3) + 1)
+                .skip(index(at, 3))
+            {
+                if is_leaf(*slot, 3) {
+                    let pa = PhysAddr(*slot & OA_MASK);
+                    *slot = 0;
+                    unmapped(
+                        (at & !(ENTRIES as u64 * PAGE_SIZE - 1)) + i as u64 * PAGE_SIZE,
+                        pa,
+                    );
+                    cleared = Some(i);
+                }
+            }
+            if let Some(i) = cleared {
+                // Free what is left empty, upwards, as `unmap` does.
+                for l in (1..=3u8).rev() {
+                    let table = path[l as usize];
+                    let idx = if l == 3 { i } else { index(at, l) };
+                    if in_use(alloc.table(table), idx) {
+                        break;
+                    }
+                    alloc.table(path[l as usize - 1])[index(at, l - 1)] = 0;
+                    alloc.free_table(table);
+                }
+            }
+            at = span_end;
+        }
+    }
+
     /// Replace the attributes of the existing `size` mapping at `va`.
     ///
     /// The descriptor is rewritten in place. Changing memory type or

@@ -53,8 +53,9 @@ pub fn call<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
         }
         Method::Revoke => {
             let a: ho::CloseReq = req.args();
+            // `None`: stopped for an interrupt, descendants left.
             k.revoke_handle(me, Handle(a.handle))
-                .map(|_| Reply::empty())
+                .map(|done| done.map_or(Reply::Again, |_| Reply::empty()))
         }
         Method::ChannelCreate => {
             let (server, client) = k.create_channel(me)?;

@@ -8,7 +8,6 @@
 //! Revoking a handle closes all its descendants in every process; their
 //! slots stay as tombstones answering `rcHandleRevoked`.
 
-use alloc::vec::Vec;
 
 use kernel_core::cdt::NodeId;
 use kernel_core::handles::Entry;
@@ -153,31 +152,45 @@ impl Kernel {
         Ok(())
     }
 
-    /// Close every descendant of `h` (not `h` itself), in every process.
-    pub fn revoke_handle(&mut self, owner: Pid, h: Handle) -> Result<usize, Rc> {
+    /// Close every descendant of `h` (not `h` itself), in every process:
+    /// how many, or `None` if it stopped for a waiting interrupt with some
+    /// left (the call comes back for them).
+    pub fn revoke_handle(&mut self, owner: Pid, h: Handle) -> Result<Option<usize>, Rc> {
         let e = self.entry(owner, h)?;
         if !e.rights.contains(Rights::REVOKE) {
             return Err(Rc::NoCapability);
         }
-        // Room for every victim first: a revoke that could not list them
-        // all changes nothing.
-        let mut victims: Vec<(Pid, Handle)> = Vec::new();
-        victims
-            .try_reserve_exact(self.cdt.descendant_count(e.object.node))
-            .map_err(|_| Rc::OutOfMemory)?;
-        let n = self.cdt.revoke(e.object.node, |key| victims.push(key));
-        for (pid, vh) in victims {
-            let Some(p) = self.procs.get_mut(pid) else {
-                continue;
-            };
-            if let Ok(entry) = p.handles.revoke(vh) {
-                self.release(entry.object.object, entry.rights);
-                if let Some(b) = entry.object.badge {
-                    self.release(Object::Badge(b), Rights::empty());
+        // A batch at a time (no allocation), stopping for a waiting
+        // interrupt: a handle may have thousands of descendants. The tree
+        // keeps the progress; the call, made again, goes on.
+        const BATCH: usize = 32;
+        let mut total = 0;
+        loop {
+            let mut victims = [None; BATCH];
+            let mut at = 0;
+            let (n, done) = self.cdt.revoke_some(e.object.node, BATCH, |key| {
+                victims[at] = Some(key);
+                at += 1;
+            });
+            total += n;
+            for (pid, vh) in victims.into_iter().flatten() {
+                let Some(p) = self.procs.get_mut(pid) else {
+                    continue;
+                };
+                if let Ok(entry) = p.handles.revoke(vh) {
+                    self.release(entry.object.object, entry.rights);
+                    if let Some(b) = entry.object.badge {
+                        self.release(Object::Badge(b), Rights::empty());
+                    }
                 }
             }
+            if done {
+                return Ok(Some(total));
+            }
+            if super::resume::should_stop() {
+                return Ok(None);
+            }
         }
-        Ok(n)
     }
 
     /// A handle went away (closed, or its process ended): its tree node,

@@ -27,6 +27,9 @@ use crate::memory::phys;
 
 /// Unmapped pages below every thread stack: an overflow faults here.
 pub const GUARD_PAGES: u64 = 16;
+/// Pages unmapped at once above which the whole ASID's TLB entries are
+/// broken rather than each page's.
+const FLUSH_PAGES_MAX: u64 = 64;
 /// Regions one address space may have: bounds the kernel heap it uses.
 pub const MAX_REGIONS: usize = 1024;
 
@@ -384,17 +387,34 @@ impl AddressSpace {
 
     /// Unmap and free every mapped page in `[start, end)`.
     fn unmap_pages(&mut self, start: u64, end: u64) {
+        self.unmap_range(start, end, true);
+    }
+
+    /// Unmap every mapped page of `[start, end)`, freeing its frame if the
+    /// space `owned` it, then break their TLB entries: page by page for a
+    /// few, the whole ASID at once for many (an MDL's 4096 pages).
+    fn unmap_range(&mut self, start: u64, end: u64, owned: bool) {
         self.tlb.flush();
-        let mut va = start;
-        while va < end {
-            let mut alloc = Charged::new(&mut self.frames);
-            if let Ok(pa) = self.table.unmap(&mut alloc, VirtAddr(va), PageSize::Size4K) {
-                user::flush_user_page(self.asid, va);
-                let _ = frames::free(pa);
-                self.frames.give(1);
-            }
-            va += PAGE_SIZE;
+        let (asid, count) = (self.asid, end.saturating_sub(start) / PAGE_SIZE);
+        let few = count <= FLUSH_PAGES_MAX;
+        let mut freed = 0;
+        let mut alloc = Charged::new(&mut self.frames);
+        self.table
+            .unmap_pages(&mut alloc, VirtAddr(start), count, |va, pa| {
+                if few {
+                    user::flush_user_page(asid, va);
+                }
+                if owned {
+                    let _ = frames::free(pa);
+                    freed += 1;
+                }
+            });
+        // Frames freed above are not handed out again before this: the
+        // kernel lock is held and one CPU runs (SMP must flush first).
+        if !few {
+            user::flush_asid(asid);
         }
+        self.frames.give(freed);
     }
 
     fn sync_code(&mut self, start: u64, end: u64) {
@@ -702,17 +722,14 @@ impl AddressSpace {
         } else {
             Attrs::USER_RODATA
         };
-        for (i, &pa) in frames.iter().enumerate() {
-            let va = start + i as u64 * PAGE_SIZE;
-            let mut alloc = Charged::new(&mut self.frames);
-            if let Err(e) = self
-                .table
-                .map(&mut alloc, VirtAddr(va), pa, PageSize::Size4K, attrs)
-            {
-                let e = alloc.err(e);
-                self.unmap_shared_pages(start, va);
-                return Err(e);
-            }
+        let mut alloc = Charged::new(&mut self.frames);
+        let (mapped, r) = self
+            .table
+            .map_pages(&mut alloc, VirtAddr(start), frames, attrs);
+        if let Err(e) = r {
+            let e = alloc.err(e);
+            self.unmap_shared_pages(start, start + mapped as u64 * PAGE_SIZE);
+            return Err(e);
         }
         if let Err(e) = self.insert(Region {
             start,
@@ -746,19 +763,7 @@ impl AddressSpace {
 
     /// Unmap pages without freeing their frames (someone else owns them).
     fn unmap_shared_pages(&mut self, start: u64, end: u64) {
-        self.tlb.flush();
-        let mut va = start;
-        while va < end {
-            let mut alloc = Charged::new(&mut self.frames);
-            if self
-                .table
-                .unmap(&mut alloc, VirtAddr(va), PageSize::Size4K)
-                .is_ok()
-            {
-                user::flush_user_page(self.asid, va);
-            }
-            va += PAGE_SIZE;
-        }
+        self.unmap_range(start, end, false);
     }
 
     /// Copy `len` bytes from `src_va` here to `dst_va` in `dst` (which may

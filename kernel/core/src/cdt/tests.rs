@@ -425,3 +425,37 @@ fn descendant_count_is_what_revoke_closes() {
     };
     assert_eq!(t.descendant_count(gone), 0);
 }
+
+#[test]
+fn revoke_in_steps_takes_the_same_subtree() {
+    let mut t: Cdt<u32, u8> = Cdt::new(64);
+    let root = t.insert_root(0, ALL, None).unwrap();
+    let keep = t.insert_root(99, ALL, None).unwrap();
+    let mut want = Vec::new();
+    let mut frontier = root;
+    for k in 1..20 {
+        let n = t.derive(frontier, k, ALL, None).unwrap();
+        t.derive(n, k + 100, ALL, None).unwrap();
+        want.extend([k, k + 100]);
+        frontier = if k % 3 == 0 { root } else { n };
+    }
+    let mut closed = Vec::new();
+    let mut steps = 0;
+    loop {
+        let (n, done) = t.revoke_some(root, 5, |k| closed.push(k));
+        assert!(n <= 5);
+        check_links(&t);
+        steps += 1;
+        if done {
+            break;
+        }
+        assert_eq!(n, 5, "a step that is not the last takes its whole batch");
+    }
+    assert_eq!(steps, want.len().div_ceil(5));
+    closed.sort();
+    want.sort();
+    assert_eq!(closed, want);
+    assert_eq!(t.children(root).count(), 0);
+    assert_eq!((t.key(root), t.key(keep)), (Some(0), Some(99)));
+    assert_eq!(t.revoke_some(root, 5, |_| ()), (0, true));
+}

@@ -773,3 +773,46 @@ fn error_display() {
         "paging: no mapping of that size"
     );
 }
+
+#[test]
+fn map_pages_and_unmap_pages_across_tables() {
+    let (mut mem, mut pt) = setup();
+    // 700 pages from 2 MiB - 100 pages: three last-level tables.
+    let va = M2 - 100 * K4;
+    let pas: Vec<PhysAddr> = (0..700).map(|i| PhysAddr(0x8000_0000 + i * K4)).collect();
+    let (n, r) = pt.map_pages(&mut mem, VirtAddr(va), &pas, Attrs::USER_DATA);
+    assert_eq!((n, r), (700, Ok(())));
+    for (i, pa) in pas.iter().enumerate() {
+        let got = pt.translate(&mut mem, VirtAddr(va + i as u64 * K4));
+        assert_eq!(got.map(|(p, _)| p), Some(*pa), "page {i}");
+    }
+    // Over a mapped page: stops there, reports what it mapped.
+    let (n, r) = pt.map_pages(&mut mem, VirtAddr(va - 2 * K4), &pas[..5], Attrs::USER_DATA);
+    assert_eq!((n, r), (2, Err(PagingError::AlreadyMapped)));
+    let tables = mem.live();
+    let mut seen = Vec::new();
+    pt.unmap_pages(&mut mem, VirtAddr(va - 2 * K4), 702, |v, pa| {
+        seen.push((v, pa))
+    });
+    assert_eq!(seen.len(), 702);
+    assert_eq!(seen[2], (va, pas[0]));
+    assert_eq!(seen[701], (va + 699 * K4, pas[699]));
+    assert!(pt.translate(&mut mem, VirtAddr(va)).is_none());
+    // Every table below the root went with the last page.
+    assert!(mem.live() < tables);
+    assert_eq!(mem.live(), 1);
+}
+
+#[test]
+fn unmap_pages_keeps_tables_in_use() {
+    let (mut mem, mut pt) = setup();
+    let pas: Vec<PhysAddr> = (0..4).map(|i| PhysAddr(0x8000_0000 + i * K4)).collect();
+    let (n, _) = pt.map_pages(&mut mem, VirtAddr(M2), &pas, Attrs::USER_DATA);
+    assert_eq!(n, 4);
+    let mut count = 0;
+    pt.unmap_pages(&mut mem, VirtAddr(M2 + K4), 2, |_, _| count += 1);
+    assert_eq!(count, 2);
+    assert!(pt.translate(&mut mem, VirtAddr(M2)).is_some());
+    assert!(pt.translate(&mut mem, VirtAddr(M2 + 3 * K4)).is_some());
+    assert!(pt.translate(&mut mem, VirtAddr(M2 + K4)).is_none());
+}
