@@ -17,6 +17,7 @@ mod sdimage;
 mod setup;
 mod testrun;
 mod user_build;
+mod whole_lines;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};

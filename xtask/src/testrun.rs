@@ -23,6 +23,7 @@ use anyhow::{Context, Result};
 use crate::kernel_build::{self, KernelFlavor, Suite};
 use crate::qemu::{self, TestConfig};
 use crate::report::Report;
+use crate::whole_lines::WholeLines;
 use crate::{Board, cargo, describe};
 
 /// A boot of the test kernel that must end in a given way: told by its
@@ -850,6 +851,7 @@ fn run_suite(label: &str, cmd: Command, timeout: Duration, report: &mut Report) 
     println!("[{label}] {}", describe(&cmd));
     let mut parser = ConsoleParser::default();
     let mut counts = CountChecker::default();
+    let mut whole = WholeLines::default();
     let mut results: Vec<TestResult> = Vec::new();
     let record = |r: TestResult, results: &mut Vec<TestResult>| {
         println!("[{label}] {}", r.line());
@@ -860,7 +862,9 @@ fn run_suite(label: &str, cmd: Command, timeout: Duration, report: &mut Report) 
             counts.result(&r);
             record(r, &mut results);
         }
-        for r in counts.line(&clean_line(line)) {
+        let line = clean_line(line);
+        whole.line(&line);
+        for r in counts.line(&line) {
             record(r, &mut results);
         }
     });
@@ -880,7 +884,7 @@ fn run_suite(label: &str, cmd: Command, timeout: Duration, report: &mut Report) 
         counts.result(&r);
         record(r, &mut results);
     }
-    for r in counts.finish() {
+    for r in counts.finish().into_iter().chain(whole.finish()) {
         record(r, &mut results);
     }
     let mut run_failed = false;

@@ -74,18 +74,28 @@ fn mem_stats(k: &Kernel) -> MemStats {
 
 /// Console output: the arena's bytes, copied out in small pieces and
 /// written a few at a time, so that a long write stops for a waiting
-/// interrupt (`task::resume`) after at most [`STEP`] bytes.
+/// interrupt (`task::resume`) after at most [`STEP`] bytes. A write that
+/// stopped keeps the console till it ends (`task::console_turn`).
 fn write<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     /// Bytes written between two looks for a waiting interrupt: about the
     /// UART's FIFO, so a slow line never holds interrupts off for long.
     const STEP: usize = 16;
     let mut buf = [0u8; 256];
     let total = req.header.arena_len;
-    let mut off = match k.take_resume() {
-        Some(Work::Console { written }) if written <= total => written,
+    let resumed = match k.take_resume() {
+        Some(Work::Console { written }) if written <= total => Some(written),
         Some(other) => {
             k.abandon(req.caller, other);
-            0
+            None
+        }
+        None => None,
+    };
+    let mut off = match resumed {
+        Some(written) => written,
+        // Another thread's write stopped half-way: its turn first.
+        None if k.console_taken() => {
+            k.console_wait();
+            return Ok(Reply::Again);
         }
         None => 0,
     };
@@ -107,10 +117,12 @@ fn write<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
             bytes = &bytes[piece.len()..];
             if off < total && resume::should_stop() {
                 k.save_resume(Work::Console { written: off });
+                k.console_keep();
                 return Ok(Reply::Again);
             }
         }
     }
+    k.console_done();
     Ok(Reply::empty())
 }
 

@@ -8,7 +8,6 @@
 //! Revoking a handle closes all its descendants in every process; their
 //! slots stay as tombstones answering `rcHandleRevoked`.
 
-
 use kernel_core::cdt::NodeId;
 use kernel_core::handles::Entry;
 use kernel_core::slab::Id;

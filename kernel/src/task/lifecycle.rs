@@ -594,7 +594,7 @@ impl Kernel {
             Some(w @ (Wait::Call { .. } | Wait::Recv { .. } | Wait::Notice { .. })) => {
                 self.forget_ipc(tid, w)
             }
-            Some(Wait::Sleep) | None => {}
+            Some(Wait::Sleep | Wait::Console) | None => {}
         }
     }
 

@@ -11,6 +11,7 @@
 
 pub mod budget;
 pub mod caps;
+mod console_turn;
 mod create;
 pub mod fault;
 pub mod ipc;
@@ -91,6 +92,8 @@ pub struct Kernel {
     subs: Vec<Subscription>,
     /// Memory of ended processes and MDLs, given back in steps.
     reclaim: reclaim::Reclaim,
+    /// The thread half-way through a console write (`console_turn`).
+    console_writer: Option<Tid>,
 }
 
 static KERNEL: IrqLock<Option<alloc::boxed::Box<Kernel>>> = IrqLock::new(None);
@@ -279,6 +282,7 @@ pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
         mdls: Slab::new(MAX_OBJECTS),
         subs: Vec::new(),
         reclaim: reclaim::Reclaim::new(),
+        console_writer: None,
     });
     // Every process, thread, handle and subscription slot up front: the
     // kernel heap in use then does not grow with the number of objects

@@ -25,6 +25,7 @@ impl Kernel {
             let wait = self.threads.get(tid).and_then(|t| t.wait);
             match wait {
                 Some(Wait::Sleep) => self.wake(tid, Rc::Ok, 0),
+                Some(Wait::Console) => self.retry(tid),
                 Some(_) => {
                     self.forget_waiter(tid, wait);
                     self.wake(tid, Rc::Timeout, 0)

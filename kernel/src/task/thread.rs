@@ -43,6 +43,9 @@ impl State {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Wait {
     Sleep,
+    /// `Console.Write` while another thread's write is half-way: the call
+    /// comes again (`console_turn`).
+    Console,
     /// `Call` on a channel: queued (`served_by` None) or received by a
     /// server thread. `badge` is the value the server sees.
     Call {

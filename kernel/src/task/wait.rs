@@ -34,6 +34,21 @@ impl Kernel {
         }
     }
 
+    /// Wake a blocked thread that makes its call again (registers as they
+    /// were: it blocked on its way back to the `svc`).
+    pub(super) fn retry(&mut self, tid: Tid) {
+        let Some(t) = self.threads.get_mut(tid) else {
+            return;
+        };
+        if t.state != State::Blocked {
+            return;
+        }
+        t.wait = None;
+        t.deadline = None;
+        self.sleepers.retain(|&(_, s)| s != tid);
+        self.make_ready(tid);
+    }
+
     /// Wake a blocked thread with the syscall results it will see.
     pub(super) fn wake(&mut self, tid: Tid, rc: Rc, value: u64) {
         let Some(t) = self.threads.get_mut(tid) else {

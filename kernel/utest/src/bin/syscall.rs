@@ -8,6 +8,8 @@
 extern crate alloc;
 
 use alloc::vec;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
 use libkos::abi::msg::{Endpoint, HEADER_SIZE, Header, MAX_ARENA, MAX_FIXED, thread};
 use libkos::abi::{Handle, Rc};
@@ -38,6 +40,7 @@ fn main() -> i32 {
             closed_handle,
             join_on_kernel_handle_is_wrong_type,
             console_write_empty,
+            console_lines_stay_whole,
         ],
     )
 }
@@ -259,5 +262,54 @@ fn join_on_kernel_handle_is_wrong_type() -> TestResult {
 
 fn console_write_empty() -> TestResult {
     check_ok!(console::write(&[]), "Console.Write of 0 bytes");
+    Ok(())
+}
+
+/// A console line the test harness checks is whole: `whole-line <tag>
+/// <n> ` then `n` times `tag` (xtask's `WholeLines`).
+fn whole_line(tag: u8, n: usize) -> Vec<u8> {
+    let mut line = alloc::format!("whole-line {} {n} ", tag as char).into_bytes();
+    line.resize(line.len() + n, tag);
+    line.push(b'\n');
+    line
+}
+
+/// A console write that stops for an interrupt keeps the console till it
+/// ends: a lower-priority thread writes long lines while this one wakes
+/// at ticks (interrupting those writes) and writes short ones. The harness
+/// checks every such line reached the console whole; this checks that
+/// writes did stop half-way.
+fn console_lines_stay_whole() -> TestResult {
+    static DONE: AtomicBool = AtomicBool::new(false);
+    DONE.store(false, SeqCst);
+    check_ok!(libkos::sys::tick_lateness(), "start a period");
+    let writer = check_ok!(
+        libkos::thread::spawn(libkos::thread::normal(12), 0, || {
+            let line = whole_line(b'A', libkos::console::CHUNK - 20);
+            let mut lines = 0;
+            while !DONE.load(SeqCst) {
+                if console::write(&line).is_err() {
+                    return -1;
+                }
+                lines += 1;
+            }
+            lines
+        }),
+        "start the writer"
+    );
+    let short = whole_line(b'B', 30);
+    for _ in 0..5 {
+        syscall::sleep_ns(utest::ms(10));
+        check_ok!(console::write(&short), "a short line");
+    }
+    DONE.store(true, SeqCst);
+    let lines = check_ok!(writer.join(20_000_000_000), "join the writer");
+    check!(lines > 0, "the writer wrote {lines} lines");
+    let resumed = check_ok!(libkos::sys::tick_lateness(), "lateness").resumed;
+    check!(
+        resumed > 0,
+        "no console write stopped for an interrupt ({lines} long lines)"
+    );
+    libkos::println!("utest_syscall: {lines} long lines, {resumed} stopped");
     Ok(())
 }
