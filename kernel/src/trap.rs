@@ -10,6 +10,7 @@ use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable};
 use kernel_core::esr::Esr;
 
 use crate::arch::exception::{Kind, TrapFrame};
+use crate::arch::thread_regs;
 use crate::task::Kernel;
 
 /// ESR_EL1.EC of `svc` from AArch64.
@@ -24,9 +25,8 @@ pub fn from_thread(kind: Kind, _frame: *mut TrapFrame) -> *mut TrapFrame {
         crate::arch::irq::handle();
     }
     let next = crate::task::with(|k| {
-        let ticks = crate::tick::ticks();
         if kind.is_irq() {
-            k.on_tick(ticks);
+            k.on_tick(crate::tick::ticks());
         } else if kind.is_sync() && kind.is_from_user() {
             sync_from_user(k);
         } else {
@@ -47,6 +47,7 @@ fn sync_from_user(k: &mut Kernel) {
     match esr.ec() {
         EC_SVC64 => crate::syscall::handle(k),
         EC_WFX => k.yield_current(),
+        thread_regs::EC_FP_TRAP => k.take_fp(),
         _ => {
             let elr = k.thread(k.current()).map_or(0, |t| t.frame.elr);
             crate::task::fault::user_fault(k, esr, FAR_EL1.get(), elr);

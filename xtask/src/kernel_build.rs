@@ -7,7 +7,14 @@ use anyhow::{Context, Result};
 
 use crate::{Board, cargo, image, run_checked, user_build, workspace_root};
 
-pub const TARGET: &str = "aarch64-unknown-none";
+/// The kernel's target: no FP/SIMD register is ever touched by kernel code
+/// (as Linux's `-mgeneral-regs-only`), so a thread's FP/SIMD state stays in
+/// the registers across its exceptions and is switched only with the thread.
+pub const KERNEL_TARGET: &str = "aarch64-unknown-none-softfloat";
+/// User programs' target (FP/SIMD in use).
+pub const USER_TARGET: &str = "aarch64-unknown-none";
+/// Every Rust target the build needs.
+pub const TARGETS: [&str; 2] = [KERNEL_TARGET, USER_TARGET];
 
 /// What the kernel runs after boot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,7 +169,10 @@ pub fn target_dir() -> PathBuf {
 
 /// Where cargo leaves the kernel ELF (also what gdb should load).
 pub fn kernel_elf() -> PathBuf {
-    target_dir().join(TARGET).join("release").join("kernel")
+    target_dir()
+        .join(KERNEL_TARGET)
+        .join("release")
+        .join("kernel")
 }
 
 /// Builds the kernel ELF for `flavor` and writes its flat image; returns the image path.
@@ -186,7 +196,7 @@ pub fn build_image(flavor: KernelFlavor) -> Result<PathBuf> {
                 "kernel",
                 "--release",
                 "--target",
-                TARGET,
+                KERNEL_TARGET,
                 "--target-dir",
             ])
             .arg(target_dir())

@@ -436,7 +436,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "-p",
                     "kernel",
                     "--target",
-                    kernel_build::TARGET,
+                    kernel_build::KERNEL_TARGET,
                     "--features",
                     &features,
                     "--",
@@ -446,7 +446,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             // User space: libkos and the programs (aarch64 only).
             let mut cmd = cargo();
-            cmd.args(["clippy", "--target", kernel_build::TARGET, "-p", "libkos"]);
+            cmd.args([
+                "clippy",
+                "--target",
+                kernel_build::USER_TARGET,
+                "-p",
+                "libkos",
+            ]);
             for p in user_build::PACKAGES {
                 cmd.args(["-p", p]);
             }

@@ -1,6 +1,6 @@
 //! Set-up: makes sure the tools the build and the tests need are installed.
 //!
-//! - the `aarch64-unknown-none` Rust target (`rustup target add`);
+//! - the Rust targets of the kernel and of user space (`rustup target add`);
 //! - QEMU with the `raspi4b` machine (QEMU >= 9: on Debian bookworm it comes from
 //!   bookworm-backports, package `qemu-system-arm`);
 //! - `genromfs` (romfs-builder's tests compare against it);
@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 
-use crate::kernel_build::TARGET;
+use crate::kernel_build::TARGETS;
 use crate::{describe, run_checked};
 
 pub const QEMU: &str = "qemu-system-aarch64";
@@ -33,8 +33,12 @@ pub enum Need {
     Optional,
 }
 
-/// Installs the aarch64-unknown-none target if it is missing.
+/// Installs the Rust targets (kernel, user space) that are missing.
 pub fn ensure_target() -> Result<()> {
+    TARGETS.iter().try_for_each(|t| ensure_one_target(t))
+}
+
+fn ensure_one_target(target: &str) -> Result<()> {
     let listed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .stderr(Stdio::inherit())
@@ -42,11 +46,11 @@ pub fn ensure_target() -> Result<()> {
     match listed {
         Ok(out) if out.status.success() => {
             let text = String::from_utf8_lossy(&out.stdout);
-            if text.lines().any(|l| l.trim() == TARGET) {
+            if text.lines().any(|l| l.trim() == target) {
                 return Ok(());
             }
-            eprintln!("setup: installing the Rust target {TARGET}");
-            run_checked(Command::new("rustup").args(["target", "add", TARGET]))
+            eprintln!("setup: installing the Rust target {target}");
+            run_checked(Command::new("rustup").args(["target", "add", target]))
         }
         _ => {
             // No rustup: accept a toolchain that already ships the target.
@@ -55,12 +59,12 @@ pub fn ensure_target() -> Result<()> {
                 .output()
                 .context("neither rustup nor rustc can be run")?;
             let root = String::from_utf8_lossy(&sysroot.stdout).trim().to_string();
-            if Path::new(&root).join("lib/rustlib").join(TARGET).is_dir() {
+            if Path::new(&root).join("lib/rustlib").join(target).is_dir() {
                 Ok(())
             } else {
                 bail!(
-                    "the Rust target {TARGET} is not installed and rustup is not available: \
-                     install it with `rustup target add {TARGET}`"
+                    "the Rust target {target} is not installed and rustup is not available: \
+                     install it with `rustup target add {target}`"
                 )
             }
         }

@@ -20,7 +20,7 @@ use romfs_builder::Tree;
 use xmas_elf::header::Type as ElfType;
 use xmas_elf::program::Type;
 
-use crate::kernel_build::{TARGET, target_dir};
+use crate::kernel_build::{USER_TARGET, target_dir};
 use crate::{cargo, run_checked};
 
 /// The cargo packages holding user programs.
@@ -119,17 +119,23 @@ pub fn user_target_dir() -> std::path::PathBuf {
 pub fn build() -> Result<UserPrograms> {
     eprintln!("xtask: building user programs ({})", PACKAGES.join(", "));
     let mut cmd = cargo();
-    cmd.args(["build", "--release", "--target", TARGET, "--target-dir"])
-        .arg(user_target_dir())
-        // Frame records in user code, so crash reports can walk the x29
-        // chain; the kernel is built without them (they cost on its hot
-        // path), hence a target directory of their own.
-        .env("RUSTFLAGS", USER_RUSTFLAGS);
+    cmd.args([
+        "build",
+        "--release",
+        "--target",
+        USER_TARGET,
+        "--target-dir",
+    ])
+    .arg(user_target_dir())
+    // Frame records in user code, so crash reports can walk the x29
+    // chain; the kernel is built without them (they cost on its hot
+    // path), hence a target directory of their own.
+    .env("RUSTFLAGS", USER_RUSTFLAGS);
     for p in PACKAGES {
         cmd.args(["-p", p]);
     }
     run_checked(&mut cmd)?;
-    let dir = user_target_dir().join(TARGET).join("release");
+    let dir = user_target_dir().join(USER_TARGET).join("release");
     let mut progs = UserPrograms::default();
     let names = SYSTEM_PROGRAMS
         .iter()

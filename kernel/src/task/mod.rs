@@ -94,6 +94,12 @@ pub struct Kernel {
     reclaim: reclaim::Reclaim,
     /// The thread half-way through a console write (`console_turn`).
     console_writer: Option<Tid>,
+    /// The user threads whose TPIDR_EL0 and whose FP/SIMD state this
+    /// CPU's registers hold, and whether EL0 may use FP/SIMD now
+    /// (`schedule::switch_thread_regs`).
+    regs_owner: Option<Tid>,
+    fp_owner: Option<Tid>,
+    fp_on: bool,
 }
 
 static KERNEL: IrqLock<Option<alloc::boxed::Box<Kernel>>> = IrqLock::new(None);
@@ -283,6 +289,9 @@ pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
         subs: Vec::new(),
         reclaim: reclaim::Reclaim::new(),
         console_writer: None,
+        regs_owner: None,
+        fp_owner: None,
+        fp_on: true,
     });
     // Every process, thread, handle and subscription slot up front: the
     // kernel heap in use then does not grow with the number of objects

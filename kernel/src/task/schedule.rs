@@ -7,7 +7,7 @@ use kos_abi::Rc;
 use super::thread::{Pid, State, Tid, Wait};
 use super::{Kernel, qid};
 use crate::arch::exception::TrapFrame;
-use crate::arch::{timer, user};
+use crate::arch::{thread_regs, timer, user};
 
 impl Kernel {
     /// Timer tick: wake expired sleepers, charge the running thread's slice.
@@ -86,8 +86,13 @@ impl Kernel {
                 }
                 self.pick()
             } else {
-                if expired && let Some(t) = self.threads.get_mut(cur) {
-                    t.slice.reset();
+                // It goes on: nothing to switch (its space, its registers
+                // and its state are as they were).
+                if let Some(t) = self.threads.get_mut(cur) {
+                    if expired {
+                        t.slice.reset();
+                    }
+                    return t.frame_ptr();
                 }
                 cur
             }
@@ -126,15 +131,18 @@ impl Kernel {
             self.current = next;
             self.reap_thread(prev);
         }
-        let (pid, frame) = {
+        let (pid, frame, idle) = {
             let t = self.threads.get_mut(next).expect("picked thread exists");
             if prev != next {
                 t.switched_in_at = now;
                 t.switches += 1;
             }
             t.state = State::Running;
-            (t.process, t.frame_ptr())
+            (t.process, t.frame_ptr(), t.idle)
         };
+        if !idle {
+            self.switch_thread_regs(next);
+        }
         if let Some(space) = self.procs.get(pid).and_then(|p| p.space.as_ref())
             && space.asid() != self.loaded_asid
         {
@@ -142,6 +150,44 @@ impl Kernel {
             self.loaded_asid = space.asid();
         }
         frame
+    }
+
+    /// `next` takes the CPU: TPIDR_EL0 goes to it from the last user thread
+    /// that ran (the idle thread never uses it), and FP/SIMD is left
+    /// trapped unless `next` holds those registers (`arch::thread_regs`).
+    fn switch_thread_regs(&mut self, next: Tid) {
+        if self.regs_owner != Some(next) {
+            if let Some(t) = self.regs_owner.and_then(|o| self.threads.get_mut(o)) {
+                thread_regs::save_tpidr(&mut t.frame);
+            }
+            if let Some(t) = self.threads.get(next) {
+                thread_regs::load_tpidr(&t.frame);
+            }
+            self.regs_owner = Some(next);
+        }
+        let holds_fp = self.fp_owner == Some(next);
+        if holds_fp != self.fp_on {
+            thread_regs::fp_access(holds_fp);
+            self.fp_on = holds_fp;
+        }
+    }
+
+    /// The current thread used FP/SIMD without holding the registers: the
+    /// holder's values go to its frame, the current thread's come from its
+    /// own, and the instruction runs again untrapped. Whenever a user
+    /// thread runs with FP/SIMD on it holds them, so every other thread's
+    /// frame has its FP/SIMD state (what `Task.GetThreadContext` reads).
+    pub fn take_fp(&mut self) {
+        let cur = self.current;
+        if let Some(t) = self.fp_owner.and_then(|o| self.threads.get_mut(o)) {
+            thread_regs::save_fp(&mut t.frame);
+        }
+        if let Some(t) = self.threads.get(cur) {
+            thread_regs::load_fp(&t.frame);
+        }
+        self.fp_owner = Some(cur);
+        thread_regs::fp_access(true);
+        self.fp_on = true;
     }
 
     /// CPU time of a thread so far, in counter ticks (its running slice included).

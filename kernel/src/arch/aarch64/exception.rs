@@ -21,6 +21,8 @@ pub struct TrapFrame {
     pub sp_el0: u64,
     pub elr: u64,
     pub spsr: u64,
+    /// FPCR, FPSR, TPIDR_EL0 and q0..q31 are not stored by the vectors:
+    /// they are switched with the thread (`thread_regs`).
     pub fpcr: u64,
     pub fpsr: u64,
     /// The user thread pointer (TLS base), per thread.
@@ -68,14 +70,11 @@ const _: () = {
     assert!(core::mem::offset_of!(TrapFrame, elr) == 256);
     assert!(core::mem::offset_of!(TrapFrame, fpcr) == 272);
     assert!(core::mem::offset_of!(TrapFrame, tpidr_el0) == 288);
-    assert!(core::mem::offset_of!(TrapFrame, q) == Q_OFFSET);
 };
-const Q_OFFSET: usize = 304;
 
 global_asm!(
     include_str!("vectors.s"),
     FRAME_SIZE = const FRAME_SIZE,
-    Q_OFFSET = const Q_OFFSET,
     STACK_SHIFT = const super::boot::STACK_SHIFT,
 );
 

@@ -17,5 +17,6 @@ pub mod pmu;
 #[cfg(feature = "qemu-exit")]
 pub mod semihosting;
 pub mod sync;
+pub mod thread_regs;
 pub mod timer;
 pub mod user;

@@ -2,8 +2,9 @@
 // Each entry saves x0/x1, puts its kind (0..15: group * 4 + type) in x1 and
 // branches to the common code, which saves the whole context as a TrapFrame
 // (see exception.rs for the layout) and calls exception_dispatch(frame, kind).
-// FP/SIMD registers are saved too: the compiled kernel uses them, and the
-// AAPCS64 lets a callee clobber the upper halves of v8-v15.
+// FP/SIMD registers and TPIDR_EL0 are not touched: the kernel never uses
+// them (it is built soft-float), so they keep the thread's values; they are
+// switched with the thread (thread_regs.rs).
 //
 // Two kinds of context are interrupted:
 // - a thread (EL0, or a CPU's idle thread at EL1 on SP_EL0): SP_EL1 was set
@@ -89,28 +90,6 @@ __stack_overflow:
     mrs     x2, elr_el1
     mrs     x3, spsr_el1
     stp     x2, x3, [sp, #256]
-    mrs     x2, fpcr
-    mrs     x3, fpsr
-    stp     x2, x3, [sp, #272]
-    mrs     x2, tpidr_el0
-    str     x2, [sp, #288]
-    add     x2, sp, #{Q_OFFSET}
-    stp     q0, q1, [x2, #32 * 0]
-    stp     q2, q3, [x2, #32 * 1]
-    stp     q4, q5, [x2, #32 * 2]
-    stp     q6, q7, [x2, #32 * 3]
-    stp     q8, q9, [x2, #32 * 4]
-    stp     q10, q11, [x2, #32 * 5]
-    stp     q12, q13, [x2, #32 * 6]
-    stp     q14, q15, [x2, #32 * 7]
-    stp     q16, q17, [x2, #32 * 8]
-    stp     q18, q19, [x2, #32 * 9]
-    stp     q20, q21, [x2, #32 * 10]
-    stp     q22, q23, [x2, #32 * 11]
-    stp     q24, q25, [x2, #32 * 12]
-    stp     q26, q27, [x2, #32 * 13]
-    stp     q28, q29, [x2, #32 * 14]
-    stp     q30, q31, [x2, #32 * 15]
 .endm
 
 __thread_exception:
@@ -131,28 +110,6 @@ __exception_common:
 .global __restore_frame
 __restore_frame:
     mov     sp, x0
-    ldr     x2, [sp, #288]
-    msr     tpidr_el0, x2
-    add     x2, sp, #{Q_OFFSET}
-    ldp     q0, q1, [x2, #32 * 0]
-    ldp     q2, q3, [x2, #32 * 1]
-    ldp     q4, q5, [x2, #32 * 2]
-    ldp     q6, q7, [x2, #32 * 3]
-    ldp     q8, q9, [x2, #32 * 4]
-    ldp     q10, q11, [x2, #32 * 5]
-    ldp     q12, q13, [x2, #32 * 6]
-    ldp     q14, q15, [x2, #32 * 7]
-    ldp     q16, q17, [x2, #32 * 8]
-    ldp     q18, q19, [x2, #32 * 9]
-    ldp     q20, q21, [x2, #32 * 10]
-    ldp     q22, q23, [x2, #32 * 11]
-    ldp     q24, q25, [x2, #32 * 12]
-    ldp     q26, q27, [x2, #32 * 13]
-    ldp     q28, q29, [x2, #32 * 14]
-    ldp     q30, q31, [x2, #32 * 15]
-    ldp     x2, x3, [sp, #272]
-    msr     fpcr, x2
-    msr     fpsr, x3
     ldp     x2, x3, [sp, #256]
     msr     elr_el1, x2
     msr     spsr_el1, x3
