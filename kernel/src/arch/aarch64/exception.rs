@@ -85,6 +85,8 @@ pub struct Kind(u64);
 impl Kind {
     /// Synchronous exception at EL1 on SP_EL1 (the kernel's own faults).
     pub const SYNC_EL1: Kind = Kind(4);
+    /// Synchronous exception from EL0 in AArch64 (syscalls, user faults).
+    pub const SYNC_EL0: Kind = Kind(8);
 
     fn origin(self) -> &'static str {
         match self.0 / 4 {
@@ -137,6 +139,22 @@ pub fn init() {
 #[unsafe(no_mangle)]
 extern "C" fn exception_dispatch(frame: *mut TrapFrame, kind: u64) -> *mut TrapFrame {
     let kind = Kind(kind);
+    if kind == Kind::SYNC_EL0 {
+        // SAFETY: the vectors just saved the current thread's context into
+        // its frame; while this CPU serves its exception nothing else uses
+        // that frame (other code reaches it only through the kernel lock,
+        // which `from_thread` takes after this borrow has ended).
+        if crate::trap::quick_syscall(unsafe { &mut *frame }) {
+            return frame;
+        }
+    }
+    dispatch(frame, kind)
+}
+
+/// Everything but a quick syscall (kept out of line, so that the quick
+/// path does not pay for the registers this needs).
+#[inline(never)]
+fn dispatch(frame: *mut TrapFrame, kind: Kind) -> *mut TrapFrame {
     if kind.is_from_thread() {
         return crate::trap::from_thread(kind, frame);
     }
