@@ -122,14 +122,18 @@ impl Kernel {
         let now = timer::counter();
         let prev = self.current;
         if prev != next {
+            let mut dead = false;
             if let Some(t) = self.threads.get_mut(prev) {
                 t.cpu_time += now.saturating_sub(t.switched_in_at);
                 if t.state == State::Running {
                     t.state = State::Ready;
                 }
+                dead = t.state == State::Dead;
             }
             self.current = next;
-            self.reap_thread(prev);
+            if dead {
+                self.reap_thread(prev);
+            }
         }
         let (pid, frame, idle) = {
             let t = self.threads.get_mut(next).expect("picked thread exists");

@@ -44,9 +44,25 @@ impl Kernel {
             return;
         }
         t.wait = None;
-        t.deadline = None;
-        self.sleepers.retain(|&(_, s)| s != tid);
+        let deadline = t.deadline.take();
+        self.forget_deadline(tid, deadline);
         self.make_ready(tid);
+    }
+
+    /// `tid` no longer waits until `deadline` (if it had one): out of the
+    /// sleepers, found among those of the same deadline.
+    fn forget_deadline(&mut self, tid: Tid, deadline: Option<u64>) {
+        let Some(d) = deadline else {
+            return;
+        };
+        let from = self.sleepers.partition_point(|&(x, _)| x < d);
+        if let Some(i) = self.sleepers[from..]
+            .iter()
+            .take_while(|&&(x, _)| x == d)
+            .position(|&(_, s)| s == tid)
+        {
+            self.sleepers.remove(from + i);
+        }
     }
 
     /// Wake a blocked thread with the syscall results it will see.
@@ -58,9 +74,9 @@ impl Kernel {
             return;
         }
         t.wait = None;
-        t.deadline = None;
+        let deadline = t.deadline.take();
         t.set_return(rc, value);
-        self.sleepers.retain(|&(_, s)| s != tid);
+        self.forget_deadline(tid, deadline);
         self.make_ready(tid);
     }
 
