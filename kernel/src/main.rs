@@ -107,6 +107,8 @@ fn start_user_space() -> ! {
     let idle_top = (&raw mut IDLE_STACK) as u64 + core::mem::size_of::<IdleStack>() as u64;
     task::init(empty, idle_top);
     let frame = task::start::start();
+    #[cfg(feature = "kbench")]
+    kbench::report_boot();
     // SAFETY: the frame belongs to the thread the scheduler just made current.
     unsafe { arch::user::enter(frame) }
 }

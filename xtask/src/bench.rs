@@ -13,8 +13,10 @@ use crate::qemu::{self, TestConfig};
 use crate::testrun::{Exit, clean_line, run_captured};
 use crate::{Board, describe};
 
-/// Benchmarks the user-space program (`ubench`) must report.
+/// Benchmarks a run must report besides the kernel's own: `boot_to_einit`
+/// (the kernel, as it enters einit) and the user-space program's (`ubench`).
 pub const USER_BENCHMARKS: &[&str] = &[
+    "boot_to_einit",
     "null_syscall",
     "thread_switch",
     "thread_switch_cross_as",
@@ -29,6 +31,7 @@ pub const USER_BENCHMARKS: &[&str] = &[
     "ipc_reply_recv",
     "revoke_1000",
     "spawn_romfs",
+    "spawn_romfs_1mib",
     "tick_lateness_console",
     "tick_lateness_mdl",
     "tick_lateness_vm",
@@ -78,6 +81,41 @@ pub fn build(board: Board) -> Result<std::path::PathBuf> {
         suite: Suite::Kbench,
         qemu_exit: true,
     })
+}
+
+/// The name of the kernel's code size (bytes, not instructions) among the
+/// results.
+pub const TEXT_SIZE: &str = "kernel_text_bytes";
+
+/// Bytes of code (executable sections) of `board`'s system kernel, the one
+/// `cargo xtask qemu` boots.
+pub fn kernel_text(board: Board) -> Result<BenchResult> {
+    kernel_build::build_image(KernelFlavor {
+        board,
+        suite: Suite::None,
+        qemu_exit: true,
+    })?;
+    let path = kernel_build::kernel_elf();
+    let bytes = std::fs::read(&path)?;
+    let elf = xmas_elf::ElfFile::new(&bytes).map_err(|e| anyhow::anyhow!("{path:?}: {e}"))?;
+    let text = elf
+        .section_iter()
+        .filter(|s| s.flags() & xmas_elf::sections::SHF_EXECINSTR != 0)
+        .map(|s| s.size())
+        .sum();
+    Ok(BenchResult {
+        name: TEXT_SIZE.into(),
+        instructions: text,
+    })
+}
+
+/// Builds and boots `board`'s benchmark image once; its results in order,
+/// then the kernel's code size.
+pub fn measure(board: Board, timeout: Duration) -> Result<Vec<BenchResult>> {
+    let text = kernel_text(board)?;
+    let mut results = run_once(board, &build(board)?, timeout)?;
+    results.push(text);
+    Ok(results)
 }
 
 /// Boots the benchmark image once; returns its results in order.

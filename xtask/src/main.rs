@@ -391,8 +391,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             setup::ensure_target()?;
             setup::ensure_tools(setup::Need::Required)?;
             let timeout = std::time::Duration::from_secs(timeout);
-            let run =
-                |board| bench::build(board).and_then(|img| bench::run_once(board, &img, timeout));
+            let run = |board| bench::measure(board, timeout);
             if markdown {
                 let (virt, rpi4) = (run(Board::Virt)?, run(Board::Rpi4)?);
                 let table = bench_doc::render(&virt, &rpi4);
@@ -401,7 +400,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             for r in run(board)? {
-                println!("bench {}: {} instructions", r.name, r.instructions);
+                let unit = if r.name == bench::TEXT_SIZE {
+                    "bytes"
+                } else {
+                    "instructions"
+                };
+                println!("bench {}: {} {unit}", r.name, r.instructions);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -324,9 +324,12 @@ fn sd_image_run(timeout: Duration, report: &mut Report) {
 fn bench_run(board: Board, timeout: Duration, report: &mut Report) {
     let label = format!("{} kbench", board.name());
     let outcome = (|| -> Result<()> {
+        let text = crate::bench::kernel_text(board)?;
         let image = crate::bench::build(board)?;
-        let first = crate::bench::run_once(board, &image, timeout)?;
-        let second = crate::bench::run_once(board, &image, timeout)?;
+        let mut first = crate::bench::run_once(board, &image, timeout)?;
+        let mut second = crate::bench::run_once(board, &image, timeout)?;
+        first.push(text.clone());
+        second.push(text);
         for r in &first {
             println!(
                 "[{label}] bench {}: {} instructions",

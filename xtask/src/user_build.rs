@@ -8,8 +8,10 @@
 //! - test image (`Suite::Utest`): the system image, `/tests/<program>` for
 //!   each user test program, `/etc/init.tests` (which makes einit run them),
 //!   `/tests/data/truncated.elf` (the first 200 bytes of einit), broken
-//!   executables (`bad_elves`) and `/tests/data/nop` (`DATA_PROGRAMS`);
-//! - benchmark image: `/bench/ubench` (run by einit) + `/bench/nop`.
+//!   executables (`bad_elves`) and `/tests/data/nop`, `/tests/data/nop1m`
+//!   (`DATA_PROGRAMS`);
+//! - benchmark image: `/bench/ubench` (run by einit) + `/bench/nop` and
+//!   `/bench/nop1m` (a 1 MiB program).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -76,7 +78,10 @@ pub const RAISED: &[(&str, &str)] = &[
 
 /// Programs carried as data (not run by einit): (cargo bin name, path in
 /// the test image, path in the benchmark image).
-pub const DATA_PROGRAMS: &[(&str, &str, &str)] = &[("utest-nop", "/tests/data/nop", "/bench/nop")];
+pub const DATA_PROGRAMS: &[(&str, &str, &str)] = &[
+    ("utest-nop", "/tests/data/nop", "/bench/nop"),
+    ("utest-nop1m", "/tests/data/nop1m", "/bench/nop1m"),
+];
 
 /// The user benchmark programs of the benchmark image (each at
 /// `/bench/<name>`, run by einit through `/etc/init.tests`).

@@ -31,13 +31,23 @@ pub fn init() {
     }
 }
 
-/// Instructions retired since [`init`] (after an ISB, so earlier ones are in).
+/// Instructions retired since [`init`] (after an ISB, so earlier ones are
+/// in), modulo 2^32: use only through [`since`].
 #[inline(always)]
 pub fn instructions() -> u64 {
     let n;
     // SAFETY: reads a counter register.
     unsafe { asm!("isb", "mrs {}, pmevcntr0_el0", out(reg) n, options(nostack)) };
     n
+}
+
+/// Instructions since the read `start`. The Cortex-A72's event counters
+/// are 32 bits (PMUv3 for Armv8.0: PMCR.LP, which would make them 64, is
+/// not there), so the difference is taken modulo 2^32: exact for any
+/// window shorter than 2^32 instructions, which every measure is.
+#[inline(always)]
+pub fn since(start: u64) -> u64 {
+    u64::from((instructions() as u32).wrapping_sub(start as u32))
 }
 
 /// Let EL0 read the counters (PMUSERENR_EL0.EN and .ER), for the user

@@ -24,6 +24,9 @@
 //!   `Task.Create` (`FROM_ROMFS`, `/bench/nop`, a program that exits at
 //!   once), `Resume`, `Wait` until it ends, closing its handle (per
 //!   iteration, [`SPAWNS`] of them, loop overhead subtracted).
+//! - `spawn_romfs_1mib`: the same for `/bench/nop1m`, a program with 1 MiB
+//!   of read-only data ([`SPAWNS_1MIB`] of them): what a start costs per
+//!   byte of executable.
 //! - `tick_lateness_console`, `tick_lateness_mdl`, `tick_lateness_vm`: the
 //!   worst delay of the timer interrupt (`SysInfo.TickLateness`, in virtual
 //!   ns, which under `-icount shift=0` are instructions) while this process
@@ -64,6 +67,8 @@ libkos::main!(main);
 const ITERATIONS: u64 = 1000;
 /// Iterations of `spawn_romfs` (each a whole process).
 const SPAWNS: u64 = 50;
+/// Starts of the 1 MiB program (each loads all of it).
+const SPAWNS_1MIB: u64 = 10;
 /// Descendants `revoke_1000` revokes at once, and how many times.
 const REVOKED: usize = 1000;
 /// Copies each holder child takes.
@@ -89,7 +94,8 @@ fn settle() {
     let _ = libkos::sys::mem_stats();
 }
 
-/// Instructions retired so far (PMU event counter 0, INST_RETIRED).
+/// Instructions retired so far (PMU event counter 0, INST_RETIRED), modulo
+/// 2^32: use only through [`between`] and [`since`].
 #[inline(always)]
 fn instructions() -> u64 {
     let n;
@@ -97,6 +103,21 @@ fn instructions() -> u64 {
     // (PMUSERENR_EL0), and nothing else happens.
     unsafe { asm!("isb", "mrs {}, pmevcntr0_el0", out(reg) n, options(nostack)) };
     n
+}
+
+/// Instructions from the read `start` to the read `end`. The Cortex-A72's
+/// event counters are 32 bits (PMUv3 for Armv8.0 has no PMCR.LP for 64-bit
+/// ones), so they wrap every 2^32 instructions: the difference is taken
+/// modulo 2^32, exact for every window shorter than that (the longest
+/// measured here is a few million).
+fn between(start: u64, end: u64) -> u64 {
+    u64::from((end as u32).wrapping_sub(start as u32))
+}
+
+/// Instructions since the read `start`.
+#[inline(always)]
+fn since(start: u64) -> u64 {
+    between(start, instructions())
 }
 
 #[inline(never)]
@@ -113,7 +134,7 @@ fn loop_of(op: fn()) -> u64 {
     for _ in 0..ITERATIONS {
         op();
     }
-    instructions() - start
+    since(start)
 }
 
 /// Instructions per run of `op`, loop overhead subtracted.
@@ -123,12 +144,12 @@ fn per_op(mut op: impl FnMut()) -> u64 {
     for _ in 0..ITERATIONS {
         empty();
     }
-    let overhead = instructions() - start;
+    let overhead = since(start);
     let start = instructions();
     for _ in 0..ITERATIONS {
         op();
     }
-    (instructions() - start).saturating_sub(overhead) / ITERATIONS
+    since(start).saturating_sub(overhead) / ITERATIONS
 }
 
 static PING_PONG: AtomicU64 = AtomicU64::new(0);
@@ -202,7 +223,7 @@ fn bench_main() -> i32 {
             for _ in 0..ITERATIONS {
                 syscall::yield_now();
             }
-            PING_PONG.store(instructions() - start, SeqCst);
+            PING_PONG.store(since(start), SeqCst);
             0
         });
         let b = thread::spawn(fifo(10), 0, || {
@@ -236,11 +257,16 @@ fn bench_main() -> i32 {
         }
     }
 
-    match spawn_romfs() {
-        Ok(n) => println!("bench spawn_romfs: {n} instructions"),
-        Err(e) => {
-            println!("ubench: {e}");
-            return 1;
+    for (name, path, times) in [
+        ("spawn_romfs", "/bench/nop", SPAWNS),
+        ("spawn_romfs_1mib", "/bench/nop1m", SPAWNS_1MIB),
+    ] {
+        match spawn_romfs(path, times) {
+            Ok(n) => println!("bench {name}: {n} instructions"),
+            Err(e) => {
+                println!("ubench: {name}: {e}");
+                return 1;
+            }
         }
     }
 
@@ -273,12 +299,12 @@ fn handle_copy_and_notify() -> Result<(), &'static str> {
         for c in copies.iter_mut() {
             *c = black_box(Handle::INVALID);
         }
-        overhead += instructions() - start;
+        overhead += since(start);
         let start = instructions();
         for c in copies.iter_mut() {
             *c = handle::copy(ends.client, Rights::CLIENT).unwrap_or(Handle::INVALID);
         }
-        total += instructions() - start;
+        total += since(start);
         for c in copies {
             if handle::close(c).is_err() {
                 return Err("handle_copy: a copy failed");
@@ -329,7 +355,7 @@ fn handle_copy_and_notify() -> Result<(), &'static str> {
         settle();
         let start = instructions();
         let revoked = handle::revoke(root);
-        total += instructions() - start;
+        total += since(start);
         revoked.map_err(|_| "revoke_1000: revoke failed")?;
         handle::close(root).map_err(|_| "revoke_1000: close failed")?;
         for h in holders {
@@ -343,24 +369,23 @@ fn handle_copy_and_notify() -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Instructions per Create + Resume + Wait + close of `/bench/nop`.
-fn spawn_romfs() -> Result<u64, &'static str> {
+/// Instructions per Create + Resume + Wait + close of the program at
+/// `path` (which exits 0 at once), over `times` starts.
+fn spawn_romfs(path: &str, times: u64) -> Result<u64, &'static str> {
     settle();
     let once = || -> Result<(), &'static str> {
         let t = Task::create(
             "ubench-nop",
-            "/bench/nop",
+            path,
             DEFAULT_PRIORITY,
             CreateFlags::FROM_ROMFS,
         )
-        .map_err(|_| "spawn_romfs: create /bench/nop failed")?;
-        t.resume().map_err(|_| "spawn_romfs: resume failed")?;
-        let info = t
-            .wait(JOIN_TIMEOUT)
-            .map_err(|_| "spawn_romfs: wait failed")?;
-        t.close().map_err(|_| "spawn_romfs: close failed")?;
+        .map_err(|_| "create failed")?;
+        t.resume().map_err(|_| "resume failed")?;
+        let info = t.wait(JOIN_TIMEOUT).map_err(|_| "wait failed")?;
+        t.close().map_err(|_| "close failed")?;
         if !libkos::task::exited_with(&info, 0) {
-            return Err("spawn_romfs: /bench/nop did not exit 0");
+            return Err("the program did not exit 0");
         }
         Ok(())
     };
@@ -368,15 +393,15 @@ fn spawn_romfs() -> Result<u64, &'static str> {
     once()?;
     let empty = || black_box(());
     let start = instructions();
-    for _ in 0..SPAWNS {
+    for _ in 0..times {
         empty();
     }
-    let overhead = instructions() - start;
+    let overhead = since(start);
     let start = instructions();
-    for _ in 0..SPAWNS {
+    for _ in 0..times {
         once()?;
     }
-    Ok((instructions() - start).saturating_sub(overhead) / SPAWNS)
+    Ok(since(start).saturating_sub(overhead) / times)
 }
 
 /// Repeats `op` until [`LATENESS_TICKS`] ticks have been taken; the
@@ -420,7 +445,7 @@ fn thread_switch_cross_as() -> Result<u64, &'static str> {
             for _ in 0..ITERATIONS {
                 syscall::yield_now();
             }
-            PING_PONG.store(instructions() - start, SeqCst);
+            PING_PONG.store(since(start), SeqCst);
             0
         });
         let Ok(a) = a else {
@@ -765,8 +790,8 @@ fn bench_client_more() -> Result<(), &'static str> {
         let (received, sent) = (reply[HEADER_SIZE / 8], reply[HEADER_SIZE / 8 + 1]);
         // The first call finds the server not yet waiting: not counted.
         if i > 0 {
-            call += received - start;
-            back += end - sent;
+            call += between(start, received);
+            back += between(sent, end);
         }
     }
     println!("bench ipc_call: {} instructions", call / ITERATIONS);
