@@ -358,7 +358,7 @@ impl Kernel {
             .get(server)
             .is_some_and(|s| s.state == State::Blocked)
         {
-            self.wake(server, Rc::Ok, len);
+            self.wake_handoff(server, Rc::Ok, len);
         } else if let Some(s) = self.threads.get_mut(server) {
             s.set_return(Rc::Ok, len);
         }
@@ -515,7 +515,7 @@ impl Kernel {
         if let Some(t) = self.threads.get_mut(client) {
             t.wait = None;
         }
-        self.wake(client, rc_client, len);
+        self.wake_handoff(client, rc_client, len);
         rc_server
     }
 

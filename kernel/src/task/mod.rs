@@ -98,6 +98,9 @@ pub struct Kernel {
     /// CPU's registers hold, and whether EL0 may use FP/SIMD now
     /// (`schedule::switch_thread_regs`).
     regs_owner: Option<Tid>,
+    /// A thread made ready by this exception for the scheduler to switch
+    /// to directly (`schedule::handoff`): ready, not in the run queue.
+    handoff: Option<Tid>,
     fp_owner: Option<Tid>,
     fp_on: bool,
 }
@@ -290,6 +293,7 @@ pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
         reclaim: reclaim::Reclaim::new(),
         console_writer: None,
         regs_owner: None,
+        handoff: None,
         fp_owner: None,
         fp_on: true,
     });

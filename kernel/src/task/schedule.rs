@@ -61,6 +61,11 @@ impl Kernel {
     /// Choose what runs next on this CPU and make it current; returns the
     /// frame to resume.
     pub fn schedule(&mut self) -> *mut TrapFrame {
+        let handed = if self.handoff.is_some() {
+            self.handoff()
+        } else {
+            None
+        };
         let cur = self.current;
         let (running, level, expired, idle) = match self.threads.get(cur) {
             Some(t) => (
@@ -71,7 +76,9 @@ impl Kernel {
             ),
             None => (false, 0, false, false),
         };
-        let next = if running && !idle {
+        let next = if let Some(next) = handed {
+            next
+        } else if running && !idle {
             if should_preempt(level, expired, self.runq.highest_level())
                 && let Some(t) = self.threads.get_mut(cur)
             {
@@ -100,6 +107,28 @@ impl Kernel {
             self.pick()
         };
         self.switch_to(next)
+    }
+
+    /// The thread [`Kernel::wake_handoff`] readied, if the queue would
+    /// give it the CPU now: the current thread no longer runs and nothing
+    /// queued is at its level or above (so `pick` would pop it first). It
+    /// then skips the queue; otherwise it joins it, at the back of its
+    /// level as any woken thread, and the usual choice follows.
+    fn handoff(&mut self) -> Option<Tid> {
+        let h = self.handoff.take()?;
+        let level = match self.threads.get(h) {
+            Some(t) if t.state == State::Ready => t.level(),
+            _ => return None,
+        };
+        let running = self
+            .threads
+            .get(self.current)
+            .is_some_and(|t| t.state == State::Running && !t.idle);
+        if !running && self.runq.highest_level().is_none_or(|l| l < level) {
+            return Some(h);
+        }
+        let _ = self.runq.push_back(qid(h), level);
+        None
     }
 
     /// The highest ready thread, or the idle thread.

@@ -67,17 +67,41 @@ impl Kernel {
 
     /// Wake a blocked thread with the syscall results it will see.
     pub(super) fn wake(&mut self, tid: Tid, rc: Rc, value: u64) {
+        if self.unblock(tid, rc, value) {
+            self.make_ready(tid);
+        }
+    }
+
+    /// [`Kernel::wake`] for the other side of a message (the server a call
+    /// reached, the client a reply did): ready, but handed to the
+    /// scheduler directly rather than queued. [`Kernel::schedule`] at the
+    /// end of this exception switches to it if the queue would have given
+    /// it the CPU anyway, and queues it otherwise (`schedule::handoff`).
+    pub(super) fn wake_handoff(&mut self, tid: Tid, rc: Rc, value: u64) {
+        if self.unblock(tid, rc, value) {
+            if let Some(t) = self.threads.get_mut(tid) {
+                t.state = State::Ready;
+            }
+            if let Some(earlier) = self.handoff.replace(tid) {
+                self.make_ready(earlier);
+            }
+        }
+    }
+
+    /// A blocked thread stops waiting, with these results; false if it was
+    /// not blocked (or is gone).
+    fn unblock(&mut self, tid: Tid, rc: Rc, value: u64) -> bool {
         let Some(t) = self.threads.get_mut(tid) else {
-            return;
+            return false;
         };
         if t.state != State::Blocked {
-            return;
+            return false;
         }
         t.wait = None;
         let deadline = t.deadline.take();
         t.set_return(rc, value);
         self.forget_deadline(tid, deadline);
-        self.make_ready(tid);
+        true
     }
 
     /// A joiner learns the exit code of the thread it waited for.
