@@ -22,6 +22,7 @@ use libkos::abi::task::CreateFlags;
 use libkos::task::Task;
 use libkos::test::TestResult;
 use libkos::thread::{self, fifo, round_robin, state};
+use libkos::zerocopy::IntoBytes;
 use libkos::{Rc, check, check_eq, check_ok, syscall, time};
 use utest::{ms, now};
 
@@ -45,6 +46,7 @@ fn tests() -> i32 {
             blocked_thread_uses_no_cpu,
             simd_registers_survive_preemption,
             realtime_allocation_under_contention,
+            woken_server_waits_its_turn,
         ],
     )
 }
@@ -466,6 +468,70 @@ fn realtime_allocation_under_contention() -> TestResult {
         check_ok!(rt.join(JOIN_TIMEOUT), "join"),
         7,
         "its allocation"
+    );
+    Ok(())
+}
+
+// ------------------------------------------------- a woken server's turn
+
+/// When each of the two FIFO 10 threads ran: 1 + its place in line.
+static TURN: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
+static NEXT_TURN: AtomicU32 = AtomicU32::new(1);
+
+/// A call hands its server to the scheduler directly only when the run
+/// queue would have given it the CPU anyway: here a FIFO 10 server waits
+/// in Recv, a FIFO 10 client calls it while another FIFO 10 thread is
+/// ready, and that thread, first in line, runs before the woken server
+/// (which joins the back of its level, as any woken thread).
+fn woken_server_waits_its_turn() -> TestResult {
+    for t in &TURN {
+        t.store(0, SeqCst);
+    }
+    NEXT_TURN.store(1, SeqCst);
+    let ends = check_ok!(libkos::channel::create(), "a channel");
+    let (server_end, client_end) = (ends.server, ends.client);
+    let coord = thread::spawn(fifo(20), 0, move || {
+        // Spawned in this order, all at FIFO 10: the server runs first
+        // (and waits in Recv), then the client (which calls), then the
+        // other thread, queued since its start.
+        let server = thread::spawn(fifo(10), 0, move || {
+            let mut buf = [0u64; 8];
+            let r = syscall::recv_bytes(server_end, buf.as_mut_bytes(), syscall::FOREVER);
+            if r.rc != Rc::Ok {
+                return 1;
+            }
+            TURN[1].store(NEXT_TURN.fetch_add(1, SeqCst), SeqCst);
+            let reply = libkos::abi::msg::Header::default();
+            i64::from(syscall::reply_bytes(r.token, reply.as_bytes()) != Rc::Ok)
+        });
+        let client = thread::spawn(fifo(10), 0, move || {
+            let req = libkos::abi::msg::Header::default();
+            let mut reply = [0u64; 8];
+            let (rc, _) = syscall::call_bytes(client_end, req.as_bytes(), reply.as_mut_bytes());
+            i64::from(rc != Rc::Ok)
+        });
+        let other = thread::spawn(fifo(10), 0, || {
+            TURN[0].store(NEXT_TURN.fetch_add(1, SeqCst), SeqCst);
+            0
+        });
+        let mut worst = 0;
+        for t in [server, client, other] {
+            worst = worst.max(match t {
+                Ok(t) => t.join(JOIN_TIMEOUT).unwrap_or(-1),
+                Err(_) => -1,
+            });
+        }
+        worst
+    });
+    let coord = check_ok!(coord, "spawn the coordinator");
+    let code = check_ok!(coord.join(JOIN_TIMEOUT), "join the coordinator");
+    let _ = libkos::handle::close(server_end);
+    let _ = libkos::handle::close(client_end);
+    check_eq!(code, 0, "the threads' worst exit code");
+    let (other, server) = (TURN[0].load(SeqCst), TURN[1].load(SeqCst));
+    check!(
+        other == 1 && server == 2,
+        "the thread first in line ran at turn {other}, the woken server at turn {server}"
     );
     Ok(())
 }
