@@ -10,61 +10,26 @@ use super::handles::handle_reply;
 use super::{Reply, Request};
 use crate::task::Kernel;
 use crate::task::object::Mdl;
-use crate::task::resume::{self, Work};
 
 /// `Mdl.Create` on the kernel handle.
 pub fn create<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     // Zeroing 16 MiB takes milliseconds: a frame at a time, stopping for a
-    // waiting interrupt (`task::resume`).
-    let (mut m, pages) = match k.take_resume() {
-        Some(Work::Mdl {
-            mdl,
-            pages,
-            copy_of: None,
-        }) => (mdl, pages),
-        other => {
-            if let Some(w) = other {
-                k.abandon(req.caller, w);
-            }
-            let a: mdl::CreateReq = req.args();
-            if a.size == 0 || a.size > mdl::MAX_SIZE {
-                return Err(Rc::InvalidArgument);
-            }
-            // Its frames count against the creator's frames quota until
-            // they go back (whoever holds the MDL by then).
-            let pages = Mdl::pages_for(a.size);
-            k.charge_frames(req.caller, pages)?;
-            match Mdl::with_room(pages) {
-                Ok(m) => (m, pages),
-                Err(e) => {
-                    k.uncharge_frames(Some(req.caller), pages);
-                    return Err(e);
-                }
-            }
+    // waiting interrupt (`task::resume`). Its frames count against the
+    // creator's frames quota until they go back (whoever holds the MDL by
+    // then).
+    let size = || {
+        let a: mdl::CreateReq = req.args();
+        if a.size == 0 || a.size > mdl::MAX_SIZE {
+            return Err(Rc::InvalidArgument);
         }
+        Ok(Mdl::pages_for(a.size))
     };
-    while m.frames.len() < pages {
-        if let Err(e) = m.add_zeroed_frame() {
-            k.abandon(req.caller, work(m, pages));
-            return Err(e);
-        }
-        if m.frames.len() < pages && resume::should_stop() {
-            k.save_resume(work(m, pages));
-            return Ok(Reply::Again);
-        }
-    }
-    m.charged_to = Some(req.caller);
+    let Some(m) = k.mdl_in_steps(req.caller, None, size, |_, m| m.add_zeroed_frame())? else {
+        return Ok(Reply::Again);
+    };
     let rights =
         Rights::MAP_READ | Rights::MAP_WRITE | Rights::COPY | Rights::TRANSFER | Rights::REVOKE;
     k.create_mdl(req.caller, m, rights).map(handle_reply)
-}
-
-fn work(mdl: Mdl, pages: usize) -> Work {
-    Work::Mdl {
-        mdl,
-        pages,
-        copy_of: None,
-    }
 }
 
 /// Methods on an MDL handle.

@@ -16,7 +16,6 @@ use super::{Reply, Request};
 use crate::task::Kernel;
 use crate::task::object::{Mdl, Object};
 use crate::task::process::Lifecycle;
-use crate::task::resume::{self, Work};
 use crate::task::space::RegionKind;
 use crate::task::thread::Pid;
 
@@ -206,69 +205,23 @@ fn next_vm_region<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Repl
         }
     };
     let size = r.end - r.start;
-    let copy_of = Some((target, r.start));
-    let (mut m, pages) = match k.take_resume() {
-        Some(Work::Mdl {
-            mdl,
-            pages,
-            copy_of: c,
-        }) if c == copy_of => (mdl, pages),
-        other => {
-            if let Some(w) = other {
-                k.abandon(req.caller, w);
-            }
-            let pages = Mdl::pages_for(size);
-            k.charge_frames(req.caller, pages)?;
-            match Mdl::with_room(pages) {
-                Ok(m) => (m, pages),
-                Err(e) => {
-                    k.uncharge_frames(Some(req.caller), pages);
-                    return Err(e);
-                }
-            }
-        }
-    };
-    let space = k.process(target).and_then(|p| p.space.as_ref());
-    let Some(space) = space else {
-        k.abandon(
-            req.caller,
-            Work::Mdl {
-                mdl: m,
-                pages,
-                copy_of,
-            },
-        );
-        return Err(Rc::InvalidArgument);
-    };
     // A copy: the frozen process's own frames stay its own.
-    while m.frames.len() < pages {
+    let copy = |k: &Kernel, m: &mut Mdl| {
+        let space = k
+            .process(target)
+            .and_then(|p| p.space.as_ref())
+            .ok_or(Rc::InvalidArgument)?;
         let va = r.start + m.frames.len() as u64 * PAGE_SIZE;
-        let added = m.add_frame_with(|page| {
+        m.add_frame_with(|page| {
             if space.peek(va, page).is_err() {
                 page.fill(0);
             }
-        });
-        if let Err(e) = added {
-            k.abandon(
-                req.caller,
-                Work::Mdl {
-                    mdl: m,
-                    pages,
-                    copy_of,
-                },
-            );
-            return Err(e);
-        }
-        if m.frames.len() < pages && resume::should_stop() {
-            k.save_resume(Work::Mdl {
-                mdl: m,
-                pages,
-                copy_of,
-            });
-            return Ok(Reply::Again);
-        }
-    }
-    m.charged_to = Some(req.caller);
+        })
+    };
+    let pages = || Ok(Mdl::pages_for(size));
+    let Some(m) = k.mdl_in_steps(req.caller, Some((target, r.start)), pages, copy)? else {
+        return Ok(Reply::Again);
+    };
     let h = k.create_mdl(
         req.caller,
         m,

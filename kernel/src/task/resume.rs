@@ -176,6 +176,7 @@ impl Kernel {
             .and_then(|p| p.space.as_mut())
             .ok_or(Rc::InvalidArgument)?;
         let mut end = space.busy_end(start).ok_or(Rc::InvalidArgument)?;
+        let mut stopped = false;
         while next < end {
             let step = match op {
                 PageOp::Map { attrs, fill, .. } => match fill {
@@ -210,13 +211,8 @@ impl Kernel {
                     // first, then this page again.
                     reclaim.run(usize::MAX);
                     if should_stop() {
-                        self.save_resume(Work::Pages {
-                            pid,
-                            start,
-                            next,
-                            op,
-                        });
-                        return Ok(None);
+                        stopped = true;
+                        break;
                     }
                     continue;
                 }
@@ -233,14 +229,18 @@ impl Kernel {
             }
             next += PAGE_SIZE;
             if next < end && should_stop() {
-                self.save_resume(Work::Pages {
-                    pid,
-                    start,
-                    next,
-                    op,
-                });
-                return Ok(None);
+                stopped = true;
+                break;
             }
+        }
+        if stopped {
+            self.save_resume(Work::Pages {
+                pid,
+                start,
+                next,
+                op,
+            });
+            return Ok(None);
         }
         let kind = match op {
             PageOp::Map { kind, .. } => Some(kind),
@@ -252,6 +252,66 @@ impl Kernel {
             PageOp::Undo { rc } => Err(rc),
             _ => Ok(Some((start, end))),
         }
+    }
+
+    /// An MDL a call makes a frame at a time for `caller` (`Mdl.Create`,
+    /// `GetNextVmRegion`'s copy of the region `copy_of` names): the one this
+    /// very call left, or else a new one with room for `pages()` frames,
+    /// charged to the caller's frames; each step adds a frame with `add`.
+    /// `Ok(None)` if it stopped for an interrupt (its work kept: reply
+    /// [`Reply::Again`](crate::kcall::Reply)); on error what it holds is
+    /// given back.
+    pub fn mdl_in_steps(
+        &mut self,
+        caller: Pid,
+        copy_of: Option<(Pid, u64)>,
+        pages: impl FnOnce() -> Result<usize, Rc>,
+        mut add: impl FnMut(&Kernel, &mut Mdl) -> Result<(), Rc>,
+    ) -> Result<Option<Mdl>, Rc> {
+        let (mut mdl, pages) = match self.take_resume() {
+            Some(Work::Mdl {
+                mdl,
+                pages,
+                copy_of: c,
+            }) if c == copy_of => (mdl, pages),
+            other => {
+                if let Some(w) = other {
+                    self.abandon(caller, w);
+                }
+                let pages = pages()?;
+                self.charge_frames(caller, pages)?;
+                match Mdl::with_room(pages) {
+                    Ok(m) => (m, pages),
+                    Err(e) => {
+                        self.uncharge_frames(Some(caller), pages);
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        while mdl.frames.len() < pages {
+            if let Err(e) = add(self, &mut mdl) {
+                self.abandon(
+                    caller,
+                    Work::Mdl {
+                        mdl,
+                        pages,
+                        copy_of,
+                    },
+                );
+                return Err(e);
+            }
+            if mdl.frames.len() < pages && should_stop() {
+                self.save_resume(Work::Mdl {
+                    mdl,
+                    pages,
+                    copy_of,
+                });
+                return Ok(None);
+            }
+        }
+        mdl.charged_to = Some(caller);
+        Ok(Some(mdl))
     }
 
     /// Keep `work` with the current thread, which comes back to it.
