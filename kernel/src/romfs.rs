@@ -8,11 +8,19 @@ use romfs_builder::{Error, Image};
 
 use crate::println;
 
-static IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/romfs.img"));
+/// Page-aligned bytes: ROMFS aligns file data to 16 bytes within the
+/// image, so in memory too, and a segment loaded from a file is copied 64
+/// bytes a turn (`arch::mem::copy` wants source and destination aligned
+/// alike; an ELF segment's offset and address agree within a page).
+#[repr(C, align(4096))]
+struct PageAligned<T: ?Sized>(T);
+
+static IMAGE: &PageAligned<[u8]> =
+    &PageAligned(*include_bytes!(concat!(env!("OUT_DIR"), "/romfs.img")));
 
 /// The embedded image.
 pub fn image() -> Result<Image<'static>, Error> {
-    Image::new(IMAGE)
+    Image::new(&IMAGE.0)
 }
 
 /// Check the image at boot and show `/etc/motd` if it has one.

@@ -55,8 +55,11 @@ pub fn alloc_contiguous(count: usize, align_frames: usize) -> Option<PhysAddr> {
 /// Zero a frame the caller owns.
 pub fn zero(pa: PhysAddr) {
     // SAFETY: the caller owns the frame (just allocated it); it is RAM in
-    // the linear map.
-    unsafe { core::ptr::write_bytes(phys_to_virt(pa).0 as *mut u8, 0, PAGE_SIZE as usize) };
+    // the linear map, and the slice lives only for this call.
+    let page = unsafe {
+        core::slice::from_raw_parts_mut(phys_to_virt(pa).0 as *mut u8, PAGE_SIZE as usize)
+    };
+    crate::arch::mem::zero_page(page);
 }
 
 pub fn free(pa: PhysAddr) -> Result<(), FrameError> {
@@ -86,9 +89,9 @@ pub struct FrameTables;
 impl TableAlloc for FrameTables {
     fn alloc_table(&mut self) -> Option<PhysAddr> {
         let pa = alloc()?;
-        // SAFETY: a freshly allocated frame belongs to us alone; zero it so
-        // it holds only invalid descriptors.
-        unsafe { core::ptr::write_bytes(phys_to_virt(pa).0 as *mut u8, 0, PAGE_SIZE as usize) };
+        // A freshly allocated frame belongs to us alone: zeroed, it holds
+        // only invalid descriptors.
+        zero(pa);
         Some(pa)
     }
 

@@ -38,9 +38,23 @@ pub fn write(kva: u64, bytes: &[u8]) {
 /// overlap, as a copy within one address space may).
 pub fn copy(src: u64, dst: u64, n: usize) {
     debug_assert!(in_one_page(src, n) && in_one_page(dst, n));
-    // SAFETY: both are linear-map addresses of such frames (module
-    // contract) with the range inside their pages; `copy` allows overlap.
-    unsafe { core::ptr::copy(src as *const u8, dst as *mut u8, n) }
+    let apart = src + n as u64 <= dst || dst + n as u64 <= src;
+    if !apart {
+        // SAFETY: both are linear-map addresses of such frames (module
+        // contract) with the range inside their pages; `copy` allows
+        // overlap.
+        unsafe { core::ptr::copy(src as *const u8, dst as *mut u8, n) };
+        return;
+    }
+    // SAFETY: as above, and the two ranges do not overlap, so the shared
+    // and the mutable slice never alias; they live only for the copy.
+    let (from, to) = unsafe {
+        (
+            core::slice::from_raw_parts(src as *const u8, n),
+            core::slice::from_raw_parts_mut(dst as *mut u8, n),
+        )
+    };
+    crate::arch::mem::copy(to, from);
 }
 
 /// Run `f` on the whole page of frame `pa`, which the caller has just

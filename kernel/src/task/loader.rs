@@ -95,7 +95,8 @@ fn map_segments(
                 let hi = (page_va + PAGE_SIZE).min(file_end);
                 if lo < hi {
                     let src = &bytes[(lo - file_start) as usize..(hi - file_start) as usize];
-                    page[(lo - page_va) as usize..(hi - page_va) as usize].copy_from_slice(src);
+                    let dst = &mut page[(lo - page_va) as usize..(hi - page_va) as usize];
+                    crate::arch::mem::copy(dst, src);
                 }
             },
         )?;

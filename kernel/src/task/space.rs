@@ -367,7 +367,7 @@ impl AddressSpace {
             return Err(Rc::OutOfMemory);
         };
         phys::with_new_page(pa, |page| {
-            page.fill(0);
+            crate::arch::mem::zero_page(page);
             fill(va, page);
         });
         let mut alloc = Charged::new(&mut self.frames);

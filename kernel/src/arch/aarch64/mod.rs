@@ -11,6 +11,7 @@ pub mod entropy;
 
 pub mod exception;
 pub mod irq;
+pub mod mem;
 pub mod mmu;
 #[cfg(feature = "kbench")]
 pub mod pmu;
