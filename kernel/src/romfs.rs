@@ -18,9 +18,11 @@ struct PageAligned<T: ?Sized>(T);
 static IMAGE: &PageAligned<[u8]> =
     &PageAligned(*include_bytes!(concat!(env!("OUT_DIR"), "/romfs.img")));
 
-/// The embedded image.
+/// The embedded image, its superblock checked once (a lookup need not
+/// checksum it again: it never changes).
 pub fn image() -> Result<Image<'static>, Error> {
-    Image::new(&IMAGE.0)
+    static CHECKED: spin::Once<Result<Image<'static>, Error>> = spin::Once::new();
+    *CHECKED.call_once(|| Image::new(&IMAGE.0))
 }
 
 /// Check the image at boot and show `/etc/motd` if it has one.

@@ -145,16 +145,38 @@ impl<T> Slab<T> {
 
     /// Remove the object; its id (and every copy of it) goes stale.
     pub fn remove(&mut self, id: Id) -> Option<T> {
-        let slot = self.slots.get_mut(id.index as usize)?;
-        if slot.generation != id.generation {
-            return None;
+        let slot = self.live_slot(id)?;
+        let value = slot.value.take();
+        self.retire(id);
+        value
+    }
+
+    /// Remove the object and drop it where it lies (a large object is not
+    /// moved out first, as [`Slab::remove`] does); false if `id` is stale.
+    pub fn delete(&mut self, id: Id) -> bool {
+        let Some(slot) = self.live_slot(id) else {
+            return false;
+        };
+        slot.value = None;
+        self.retire(id);
+        true
+    }
+
+    fn live_slot(&mut self, id: Id) -> Option<&mut Slot<T>> {
+        self.slots
+            .get_mut(id.index as usize)
+            .filter(|s| s.generation == id.generation && s.value.is_some())
+    }
+
+    /// The slot of `id`, just emptied, is free again under a new
+    /// generation.
+    fn retire(&mut self, id: Id) {
+        if let Some(slot) = self.slots.get_mut(id.index as usize) {
+            slot.generation = slot.generation.wrapping_add(1).max(1);
         }
-        let value = slot.value.take()?;
-        slot.generation = slot.generation.wrapping_add(1).max(1);
         // Capacity was reserved at insertion: this push does not allocate.
         self.free.push(id.index);
         self.len -= 1;
-        Some(value)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (Id, &T)> {
@@ -189,6 +211,22 @@ mod tests {
         assert_eq!(s.get(a), None);
         assert_eq!(s.remove(a), None);
         assert_eq!(s.get(b), Some(&2));
+    }
+
+    #[test]
+    fn delete_drops_in_place_and_frees_the_slot() {
+        let counted = alloc::rc::Rc::new(());
+        let mut s = Slab::new(1);
+        let a = s.insert(counted.clone()).unwrap();
+        assert_eq!(alloc::rc::Rc::strong_count(&counted), 2);
+        assert!(s.delete(a));
+        assert_eq!(alloc::rc::Rc::strong_count(&counted), 1, "dropped");
+        assert!(s.get(a).is_none() && s.is_empty());
+        assert!(!s.delete(a), "a stale id deletes nothing");
+        let b = s.insert(counted.clone()).unwrap();
+        assert_eq!(b.index, a.index);
+        assert!(!s.delete(a), "nor does it reach the slot's new object");
+        assert!(s.get(b).is_some());
     }
 
     #[test]

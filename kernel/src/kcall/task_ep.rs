@@ -213,10 +213,9 @@ fn set_env<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, 
             kernel_core::paging::Attrs::USER_RODATA,
             |va, page| {
                 let off = (va - ENV_BASE) as usize;
-                if off < data.len() {
-                    let n = (data.len() - off).min(page.len());
-                    page[..n].copy_from_slice(&data[off..off + n]);
-                }
+                let n = data.len().saturating_sub(off).min(page.len());
+                page[..n].copy_from_slice(&data[off..off + n]);
+                0..n
             },
         )?;
         p.env = Some((ENV_BASE, len as u64));

@@ -25,7 +25,11 @@ pub fn copy_roundtrip() -> TestResult {
         RegionKind::Heap,
         Attrs::USER_DATA,
         |va, page| {
+            // Frames come with a former owner's bytes: dirty all of it,
+            // say only byte 0 was written, and the rest must read as 0.
+            page.fill(0x5a);
             page[0] = (va >> 12) as u8;
+            0..1
         },
     )
     .map_err(|e| alloc::format!("map: {e}"))?;
@@ -36,6 +40,13 @@ pub fn copy_roundtrip() -> TestResult {
         b[0] == ((BASE + PAGE_SIZE) >> 12) as u8,
         "fill not applied: {}",
         b[0]
+    );
+    let mut rest = [0xffu8; PAGE_SIZE as usize - 1];
+    s.copy_in(BASE + PAGE_SIZE + 1, &mut rest)
+        .map_err(|e| alloc::format!("{e}"))?;
+    check!(
+        rest.iter().all(|&x| x == 0),
+        "bytes the fill did not claim were not zeroed"
     );
     let data: [u8; 64] = core::array::from_fn(|i| i as u8 ^ 0x5A);
     let at = BASE + PAGE_SIZE - 20;
@@ -57,7 +68,10 @@ pub fn bad_addresses_refused() -> TestResult {
         BASE + PAGE_SIZE,
         RegionKind::Image,
         Attrs::USER_RODATA,
-        |_, p| p.fill(0xAB),
+        |_, p| {
+            p.fill(0xAB);
+            0..p.len()
+        },
     )
     .map_err(|e| alloc::format!("map: {e}"))?;
     s.map_new(
@@ -65,7 +79,7 @@ pub fn bad_addresses_refused() -> TestResult {
         BASE + 2 * PAGE_SIZE,
         RegionKind::Heap,
         Attrs::USER_DATA,
-        |_, _| {},
+        |_, _| 0..0,
     )
     .map_err(|e| alloc::format!("map: {e}"))?;
     let mut b = [0u8; 8];
@@ -121,7 +135,7 @@ pub fn refusals_change_nothing() -> TestResult {
         BASE + 16 * PAGE_SIZE,
         RegionKind::Heap,
         Attrs::USER_DATA,
-        |_, _| {},
+        |_, _| 0..0,
     );
     check!(r == Err(Rc::QuotaExceeded), "over quota: {r:?}");
     check!(used(&s) == before, "frames leaked by a refused map");
@@ -130,7 +144,7 @@ pub fn refusals_change_nothing() -> TestResult {
         BASE + PAGE_SIZE,
         RegionKind::Heap,
         Attrs::USER_DATA,
-        |_, _| {},
+        |_, _| 0..0,
     )
     .map_err(|e| alloc::format!("map: {e}"))?;
     let r = s.map_new(
@@ -138,10 +152,12 @@ pub fn refusals_change_nothing() -> TestResult {
         BASE + PAGE_SIZE,
         RegionKind::Heap,
         Attrs::USER_DATA,
-        |_, _| {},
+        |_, _| 0..0,
     );
     check!(r == Err(Rc::AlreadyExists), "overlap: {r:?}");
-    let r = s.map_new(0, PAGE_SIZE, RegionKind::Heap, Attrs::USER_DATA, |_, _| {});
+    let r = s.map_new(0, PAGE_SIZE, RegionKind::Heap, Attrs::USER_DATA, |_, _| {
+        0..0
+    });
     check!(r == Err(Rc::BadAddress), "page 0: {r:?}");
     let wx = Attrs::new(MemType::Normal, Access::UserRw, Exec::User, false);
     let r = s.map_new(
@@ -149,7 +165,7 @@ pub fn refusals_change_nothing() -> TestResult {
         BASE + 2 * PAGE_SIZE,
         RegionKind::Heap,
         wx,
-        |_, _| {},
+        |_, _| 0..0,
     );
     check!(r == Err(Rc::InvalidArgument), "W+X: {r:?}");
     s.destroy(|_| {});

@@ -412,7 +412,7 @@ impl Kernel {
             // threads others still name) goes with the record.
             budget::uncharge(Slot::of(pid), Kind::Memory, p.kmem);
             let creator = p.creator;
-            self.procs.remove(pid);
+            self.procs.delete(pid);
             if let Some(c) = creator {
                 budget::uncharge(Slot::of(c), Kind::Processes, 1);
                 next = Some(c);
@@ -429,7 +429,7 @@ impl Kernel {
             && tid != self.current
         {
             let pid = t.process;
-            self.threads.remove(tid);
+            self.threads.delete(tid);
             self.charge(pid, super::THREAD_KMEM, 0).ok();
         }
     }

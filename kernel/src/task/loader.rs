@@ -93,11 +93,13 @@ fn map_segments(
                 // The part of [file_start, file_end) inside this page.
                 let lo = page_va.max(file_start);
                 let hi = (page_va + PAGE_SIZE).min(file_end);
-                if lo < hi {
-                    let src = &bytes[(lo - file_start) as usize..(hi - file_start) as usize];
-                    let dst = &mut page[(lo - page_va) as usize..(hi - page_va) as usize];
-                    crate::arch::mem::copy(dst, src);
+                if lo >= hi {
+                    return 0..0;
                 }
+                let src = &bytes[(lo - file_start) as usize..(hi - file_start) as usize];
+                let at = (lo - page_va) as usize..(hi - page_va) as usize;
+                crate::arch::mem::copy(&mut page[at.clone()], src);
+                at
             },
         )?;
     }

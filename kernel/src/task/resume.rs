@@ -180,7 +180,7 @@ impl Kernel {
         while next < end {
             let step = match op {
                 PageOp::Map { attrs, fill, .. } => match fill {
-                    Fill::Zero => space.map_step(next, attrs, |_, _| {}),
+                    Fill::Zero => space.map_step(next, attrs, |_, _| 0..0),
                     Fill::Mdl {
                         mdl,
                         offset,
@@ -189,10 +189,15 @@ impl Kernel {
                     } => match mdls.get(mdl) {
                         Some(m) => space.map_step(next, attrs, |va, page| {
                             let (lo, hi) = (va.max(from), (va + PAGE_SIZE).min(to));
-                            if lo < hi {
-                                let dst = &mut page[(lo - va) as usize..(hi - va) as usize];
-                                // Within the MDL: checked when the call began.
-                                let _ = m.read(offset + (lo - from), dst);
+                            if lo >= hi {
+                                return 0..0;
+                            }
+                            let at = (lo - va) as usize..(hi - va) as usize;
+                            // Within the MDL: checked when the call began
+                            // (if not, nothing was written).
+                            match m.read(offset + (lo - from), &mut page[at.clone()]) {
+                                Ok(_) => at,
+                                Err(_) => 0..0,
                             }
                         }),
                         None => Err(Rc::InvalidArgument),

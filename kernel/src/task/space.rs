@@ -8,6 +8,7 @@
 //! never a kernel fault.
 
 use alloc::vec::Vec;
+use core::ops::Range;
 
 use kernel_core::addr::{PAGE_SIZE, PhysAddr, VirtAddr};
 use kernel_core::paging::{Access, Attrs, PageSize, PageTable, PagingError, TableAlloc};
@@ -296,9 +297,6 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Map fresh frames over `[start, end)` with `attrs`; `fill` writes each
-    /// page's initial contents (given the page's address and its zeroed
-    /// bytes). On failure nothing stays mapped.
     /// Counts `pages` frames held elsewhere (an MDL this process made)
     /// against the quota.
     pub fn charge_frames(&mut self, pages: usize) -> Result<(), Rc> {
@@ -310,13 +308,18 @@ impl AddressSpace {
         self.frames.give(pages);
     }
 
+    /// Map fresh frames over `[start, end)` with `attrs`; `fill` writes
+    /// part of each page's initial contents (given the page's address and
+    /// its bytes, which still hold a former owner's data) and returns the
+    /// range it wrote, every byte of it: the rest is zeroed. On failure
+    /// nothing stays mapped.
     pub fn map_new(
         &mut self,
         start: u64,
         end: u64,
         kind: RegionKind,
         attrs: Attrs,
-        mut fill: impl FnMut(u64, &mut [u8]),
+        mut fill: impl FnMut(u64, &mut [u8]) -> Range<usize>,
     ) -> Result<(), Rc> {
         self.check_free(start, end)?;
         attrs.validate().map_err(|_| Rc::InvalidArgument)?;
@@ -359,16 +362,23 @@ impl AddressSpace {
         &mut self,
         va: u64,
         attrs: Attrs,
-        fill: &mut impl FnMut(u64, &mut [u8]),
+        fill: &mut impl FnMut(u64, &mut [u8]) -> Range<usize>,
     ) -> Result<(), Rc> {
         self.frames.take(1)?;
         let Some(pa) = frames::alloc() else {
             self.frames.give(1);
             return Err(Rc::OutOfMemory);
         };
+        // The frame still holds whatever its last owner left: all of it
+        // but what `fill` wrote is zeroed.
         phys::with_new_page(pa, |page| {
-            crate::arch::mem::zero_page(page);
-            fill(va, page);
+            let wrote = fill(va, page);
+            if wrote.is_empty() {
+                crate::arch::mem::zero_page(page);
+            } else {
+                page[..wrote.start].fill(0);
+                page[wrote.end..].fill(0);
+            }
         });
         let mut alloc = Charged::new(&mut self.frames);
         match self
@@ -487,7 +497,7 @@ impl AddressSpace {
     /// Zeroed read-write memory at an address of the kernel's choosing.
     pub fn allocate(&mut self, size: u64) -> Result<u64, Rc> {
         let (start, end) = self.heap_range(round_up(size).ok_or(Rc::InvalidArgument)?)?;
-        self.map_new(start, end, RegionKind::Heap, Attrs::USER_DATA, |_, _| {})?;
+        self.map_new(start, end, RegionKind::Heap, Attrs::USER_DATA, |_, _| 0..0)?;
         Ok(start)
     }
 
@@ -516,12 +526,12 @@ impl AddressSpace {
     }
 
     /// Map a fresh page at `va` (of a busy region) with `attrs`; `fill`
-    /// writes its first contents.
+    /// writes its first contents as for [`Self::map_new`].
     pub fn map_step(
         &mut self,
         va: u64,
         attrs: Attrs,
-        mut fill: impl FnMut(u64, &mut [u8]),
+        mut fill: impl FnMut(u64, &mut [u8]) -> Range<usize>,
     ) -> Result<(), Rc> {
         attrs.validate().map_err(|_| Rc::InvalidArgument)?;
         self.map_page(va, attrs, &mut fill)?;
@@ -673,7 +683,7 @@ impl AddressSpace {
         let top = bottom + round_up(size).ok_or(Rc::InvalidArgument)?;
         let mut va = bottom;
         while va < top {
-            if let Err(e) = self.map_step(va, Attrs::USER_DATA, |_, _| {}) {
+            if let Err(e) = self.map_step(va, Attrs::USER_DATA, |_, _| 0..0) {
                 self.release(bottom);
                 return Err(e);
             }
