@@ -334,6 +334,10 @@ impl Kernel {
             return Err(Rc::Busy);
         };
         let subject = p.subject;
+        let ttbr0 = p
+            .space
+            .as_ref()
+            .map_or(0, |s| user::ttbr0(s.root(), s.asid()));
         // The policy's quota of the process's class: threads, priority
         // ceiling, scheduling classes.
         let made = crate::security::sched_allowed(subject, class, priority)
@@ -353,6 +357,7 @@ impl Kernel {
             }
         };
         t.subject = subject;
+        t.ttbr0 = ttbr0;
         t.frame.elr = entry;
         t.frame.spsr = user::SPSR_EL0;
         t.frame.sp_el0 = top;

@@ -94,10 +94,8 @@ pub struct Kernel {
     reclaim: reclaim::Reclaim,
     /// The thread half-way through a console write (`console_turn`).
     console_writer: Option<Tid>,
-    /// The user threads whose TPIDR_EL0 and whose FP/SIMD state this
-    /// CPU's registers hold, and whether EL0 may use FP/SIMD now
-    /// (`schedule::switch_thread_regs`).
-    regs_owner: Option<Tid>,
+    /// The user thread whose FP/SIMD state this CPU's registers hold, and
+    /// whether EL0 may use FP/SIMD now (`schedule::switch_to`).
     /// A thread made ready by this exception for the scheduler to switch
     /// to directly (`schedule::handoff`): ready, not in the run queue.
     handoff: Option<Tid>,
@@ -292,7 +290,6 @@ pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
         subs: Vec::new(),
         reclaim: reclaim::Reclaim::new(),
         console_writer: None,
-        regs_owner: None,
         handoff: None,
         fp_owner: None,
         fp_on: true,

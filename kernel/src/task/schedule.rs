@@ -158,51 +158,40 @@ impl Kernel {
                     t.state = State::Ready;
                 }
                 dead = t.state == State::Dead;
+                if !t.idle {
+                    // Its user thread pointer goes with it (the idle
+                    // thread never touches the register).
+                    thread_regs::save_tpidr(&mut t.frame);
+                }
             }
             self.current = next;
             if dead {
                 self.reap_thread(prev);
             }
         }
-        let (pid, frame, idle) = {
-            let t = self.threads.get_mut(next).expect("picked thread exists");
-            if prev != next {
-                t.switched_in_at = now;
-                t.switches += 1;
-            }
-            t.state = State::Running;
-            (t.process, t.frame_ptr(), t.idle)
-        };
-        if !idle {
-            self.switch_thread_regs(next);
-        }
-        if let Some(space) = self.procs.get(pid).and_then(|p| p.space.as_ref())
-            && space.asid() != self.loaded_asid
-        {
-            user::switch_space(space.root(), space.asid());
-            self.loaded_asid = space.asid();
-        }
-        frame
-    }
-
-    /// `next` takes the CPU: TPIDR_EL0 goes to it from the last user thread
-    /// that ran (the idle thread never uses it), and FP/SIMD is left
-    /// trapped unless `next` holds those registers (`arch::thread_regs`).
-    fn switch_thread_regs(&mut self, next: Tid) {
-        if self.regs_owner != Some(next) {
-            if let Some(t) = self.regs_owner.and_then(|o| self.threads.get_mut(o)) {
-                thread_regs::save_tpidr(&mut t.frame);
-            }
-            if let Some(t) = self.threads.get(next) {
+        let t = self.threads.get_mut(next).expect("picked thread exists");
+        if prev != next {
+            t.switched_in_at = now;
+            t.switches += 1;
+            if !t.idle {
                 thread_regs::load_tpidr(&t.frame);
             }
-            self.regs_owner = Some(next);
         }
-        let holds_fp = self.fp_owner == Some(next);
-        if holds_fp != self.fp_on {
-            thread_regs::fp_access(holds_fp);
-            self.fp_on = holds_fp;
+        t.state = State::Running;
+        let (frame, ttbr0, idle) = (t.frame_ptr(), t.ttbr0, t.idle);
+        if !idle {
+            // FP/SIMD stays trapped unless `next` holds those registers.
+            let holds_fp = self.fp_owner == Some(next);
+            if holds_fp != self.fp_on {
+                thread_regs::fp_access(holds_fp);
+                self.fp_on = holds_fp;
+            }
         }
+        if ttbr0 != 0 && user::asid_of(ttbr0) != self.loaded_asid {
+            user::load_ttbr0(ttbr0);
+            self.loaded_asid = user::asid_of(ttbr0);
+        }
+        frame
     }
 
     /// The current thread used FP/SIMD without holding the registers: the

@@ -88,6 +88,10 @@ pub struct Thread {
     /// Its process's policy subject, kept here for the IPC path's policy
     /// check (a process's subject never changes; set with the thread).
     pub subject: u16,
+    /// Its process's translation table and ASID as TTBR0 takes them
+    /// (`arch::user::ttbr0`; 0 for an idle thread), kept here for the
+    /// switch (a process's space is the same for its threads' lives).
+    pub ttbr0: u64,
     /// The last two message kinds the policy granted it outright, newest
     /// first (see `gate::pass`; 0: none).
     pub granted: [u64; 2],
@@ -136,6 +140,7 @@ impl Thread {
             frame: TrapFrame::try_new_boxed()?,
             process,
             subject: policy_table::KERNEL,
+            ttbr0: 0,
             granted: [0; 2],
             tid,
             state: State::New,

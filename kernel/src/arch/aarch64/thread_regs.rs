@@ -2,8 +2,9 @@
 //! FPCR, FPSR; the kernel is built soft-float) and TPIDR_EL0 (the user
 //! thread pointer). They keep the running thread's values through its
 //! exceptions, so no exception saves them; `task::schedule` moves them
-//! between the CPU and the threads' [`TrapFrame`]s. TPIDR_EL0 moves when a
-//! thread takes the CPU from another. FP/SIMD moves lazily: a thread that
+//! between the CPU and the threads' [`TrapFrame`]s. TPIDR_EL0 moves with
+//! every switch between threads (two instructions each way). FP/SIMD moves
+//! lazily: a thread that
 //! does not hold them runs with FP/SIMD trapped at EL0, and its first use
 //! traps ([`EC_FP_TRAP`]) and takes them; a thread that never touches them
 //! (most servers) costs nothing to switch.

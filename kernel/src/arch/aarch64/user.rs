@@ -50,13 +50,29 @@ pub fn init_cpu(kstack_top: u64, empty_table: PhysAddr) {
     flush_asid(0);
 }
 
-/// Install a user address space: `root` with `asid` (TCR_EL1.A1 = 0, so the
-/// ASID comes from TTBR0). No TLB flush: entries are tagged with the ASID.
+/// TTBR0's value for the user table `root` with `asid` (TCR_EL1.A1 = 0, so
+/// the ASID comes from TTBR0).
+pub const fn ttbr0(root: PhysAddr, asid: u16) -> u64 {
+    root.0 | ((asid as u64) << 48)
+}
+
+/// The ASID of a [`ttbr0`] value.
+pub const fn asid_of(ttbr0: u64) -> u16 {
+    (ttbr0 >> 48) as u16
+}
+
+/// Install a user address space: `root` with `asid`. No TLB flush: entries
+/// are tagged with the ASID.
 pub fn switch_space(root: PhysAddr, asid: u16) {
-    let ttbr0 = root.0 | ((asid as u64) << 48);
-    // SAFETY: the caller passes a valid table root; kernel code never runs
-    // from the lower half, so changing it cannot pull code from under us.
-    unsafe { asm!("msr ttbr0_el1, {}", "isb", in(reg) ttbr0, options(nostack)) };
+    load_ttbr0(ttbr0(root, asid));
+}
+
+/// Install the user address space a [`ttbr0`] value names.
+pub fn load_ttbr0(value: u64) {
+    // SAFETY: the value names a valid table root (made by `ttbr0` from a
+    // live space); kernel code never runs from the lower half, so changing
+    // it cannot pull code from under us.
+    unsafe { asm!("msr ttbr0_el1, {}", "isb", in(reg) value, options(nostack)) };
 }
 
 /// Forget every TLB entry tagged with `asid`, on every core, before the ASID
