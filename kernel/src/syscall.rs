@@ -72,14 +72,7 @@ pub fn handle(k: &mut Kernel) {
                 set(k, rc, 0);
             }
         }
-        Syscall::Yield => {
-            set(k, Rc::Ok, 0);
-            k.yield_current();
-        }
-        Syscall::Sleep { ns: 0 } => {
-            set(k, Rc::Ok, 0);
-            k.yield_current();
-        }
+        Syscall::Yield | Syscall::Sleep { ns: 0 } => k.yield_current(Some((Rc::Ok, 0))),
         Syscall::Sleep { ns } => {
             set(k, Rc::Ok, 0);
             k.block_current(Wait::Sleep, Some(crate::task::deadline_after(ns)));

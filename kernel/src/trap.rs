@@ -60,7 +60,7 @@ fn sync_from_user(k: &mut Kernel) {
     let esr = Esr(ESR_EL1.get());
     match esr.ec() {
         EC_SVC64 => crate::syscall::handle(k),
-        EC_WFX => k.yield_current(),
+        EC_WFX => k.yield_current(None),
         thread_regs::EC_FP_TRAP => k.take_fp(),
         _ => {
             let elr = k.thread(k.current()).map_or(0, |t| t.frame.elr);

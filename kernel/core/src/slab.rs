@@ -120,6 +120,16 @@ impl<T> Slab<T> {
     }
 
     /// The id of the live object in slot `index`, if any.
+    /// The live object in slot `index`, with its id.
+    pub fn at(&self, index: u32) -> Option<(Id, &T)> {
+        let slot = self.slots.get(index as usize)?;
+        let id = Id {
+            index,
+            generation: slot.generation,
+        };
+        slot.value.as_ref().map(|v| (id, v))
+    }
+
     pub fn id_at(&self, index: u32) -> Option<Id> {
         let slot = self.slots.get(index as usize)?;
         slot.value.as_ref().map(|_| Id {

@@ -45,6 +45,7 @@ pub fn call<'a>(
                 .chain(p.threads.iter().copied().filter(|&t| Some(t) != first))
                 .nth(a.index as usize)
                 .ok_or(Rc::ResourceNotFound)?;
+            k.fp_to_frame(tid);
             let t = k.thread(tid).ok_or(Rc::ResourceNotFound)?;
             let f = &t.frame;
             let ctx = ThreadContext {

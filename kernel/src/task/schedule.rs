@@ -42,13 +42,18 @@ impl Kernel {
         }
     }
 
-    /// The current thread gives up the rest of its slice to its equals.
-    pub fn yield_current(&mut self) {
+    /// The current thread gives up the rest of its slice to its equals;
+    /// `result`: what its syscall returns, if it made one (a trapped `WFI`
+    /// changes no register).
+    pub fn yield_current(&mut self, result: Option<(Rc, u64)>) {
         let cur = self.current;
         if let Some(t) = self.threads.get_mut(cur)
             && !t.idle
             && t.state == State::Running
         {
+            if let Some((rc, value)) = result {
+                t.set_return(rc, value);
+            }
             t.slice.reset();
             t.state = State::Ready;
             let level = t.level();
@@ -135,11 +140,8 @@ impl Kernel {
     pub(super) fn pick(&mut self) -> Tid {
         while let Some((id, _)) = self.runq.pop_highest() {
             // Queue entries are slab indices; the slot's live id is O(1).
-            if let Some(tid) = self.threads.id_at(id.0)
-                && self
-                    .threads
-                    .get(tid)
-                    .is_some_and(|t| t.state == State::Ready)
+            if let Some((tid, t)) = self.threads.at(id.0)
+                && t.state == State::Ready
             {
                 return tid;
             }
@@ -196,9 +198,7 @@ impl Kernel {
 
     /// The current thread used FP/SIMD without holding the registers: the
     /// holder's values go to its frame, the current thread's come from its
-    /// own, and the instruction runs again untrapped. Whenever a user
-    /// thread runs with FP/SIMD on it holds them, so every other thread's
-    /// frame has its FP/SIMD state (what `Task.GetThreadContext` reads).
+    /// own, and the instruction runs again untrapped.
     pub fn take_fp(&mut self) {
         let cur = self.current;
         if let Some(t) = self.fp_owner.and_then(|o| self.threads.get_mut(o)) {
@@ -210,6 +210,17 @@ impl Kernel {
         self.fp_owner = Some(cur);
         thread_regs::fp_access(true);
         self.fp_on = true;
+    }
+
+    /// `tid`'s FP/SIMD state into its frame, if the registers hold it (they
+    /// may while another thread that has not used them runs): what reads a
+    /// thread's registers (`Task.GetThreadContext`) calls this first.
+    pub fn fp_to_frame(&mut self, tid: Tid) {
+        if self.fp_owner == Some(tid)
+            && let Some(t) = self.threads.get_mut(tid)
+        {
+            thread_regs::save_fp(&mut t.frame);
+        }
     }
 
     /// CPU time of a thread so far, in counter ticks (its running slice included).
