@@ -498,6 +498,13 @@ pub fn invoke<M: kos_abi::decl::Invoke>(
     arena: &[&[u8]],
     reply_arena: &mut [u8],
 ) -> Result<(M::Reply, usize), Rc> {
+    if arena.is_empty()
+        && reply_arena.is_empty()
+        && core::mem::size_of::<M::Request>() <= MAX_FIXED
+        && core::mem::size_of::<M::Reply>() <= MAX_FIXED
+    {
+        return invoke_fixed::<M>(handle, request).map(|r| (r, 0));
+    }
     let mut reply = M::Reply::default();
     let n = call_parts(
         handle,
@@ -509,6 +516,55 @@ pub fn invoke<M: kos_abi::decl::Invoke>(
         reply_arena,
     )?;
     Ok((reply, n))
+}
+
+/// [`invoke`] of a request and a reply that are fixed parts only (most
+/// kernel calls; each at most [`MAX_FIXED`]): the message is built and the
+/// reply read in place, with
+/// the same outcome as [`call_with`] and [`transact`] give (their checks,
+/// in their order), without their general encoder and decoder.
+fn invoke_fixed<M: kos_abi::decl::Invoke>(
+    handle: Handle,
+    request: &M::Request,
+) -> Result<M::Reply, Rc> {
+    const WORDS: usize = (HEADER_SIZE + MAX_FIXED) / 8;
+    let fixed = request.as_bytes();
+    let mut reply = M::Reply::default();
+    let want = reply.as_bytes().len();
+    let header = Header {
+        endpoint: M::ENDPOINT,
+        method: M::METHOD,
+        fixed_len: fixed.len().next_multiple_of(8) as u16,
+        handles: 0,
+        arena_len: 0,
+        status: Rc::Ok as u32,
+    };
+    let mut req = [0u64; WORDS];
+    let req = &mut req.as_mut_bytes()[..header.total_len()];
+    req[..HEADER_SIZE].copy_from_slice(header.as_bytes());
+    req[HEADER_SIZE..HEADER_SIZE + fixed.len()].copy_from_slice(fixed);
+    let mut buf = [0u64; WORDS];
+    let buf = &mut buf.as_mut_bytes()[..message_len(want, 0, 0)];
+    let (rc, len) = syscall::call_bytes_timeout(handle, req, buf, FOREVER);
+    let len = len.min(buf.len());
+    if len == 0 {
+        return Err(if rc == Rc::Ok { Rc::NotSupported } else { rc });
+    }
+    let got = Message::parse(&buf[..len]).map_err(|_| Rc::NotSupported)?;
+    if rc != Rc::Ok {
+        got.close_handles();
+        return Err(rc);
+    }
+    if got.fixed.len() < want {
+        got.close_handles();
+        return Err(Rc::NotSupported);
+    }
+    if got.handle_count() > 0 {
+        got.close_handles();
+        return Err(Rc::MessageTooLarge);
+    }
+    reply.as_mut_bytes().copy_from_slice(&got.fixed[..want]);
+    Ok(reply)
 }
 
 /// [`call`] with the fixed parts as bytes and the request arena given as

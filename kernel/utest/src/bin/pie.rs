@@ -17,13 +17,16 @@ static ONE: u32 = 1;
 static TWO: u32 = 2;
 
 fn main() -> i32 {
-    // Absolute pointers stored in data must have been relocated.
-    let one: &u32 = core::hint::black_box(TABLE[0]);
-    let two: &u32 = core::hint::black_box(TABLE[1]);
+    // Absolute pointers stored in data must have been relocated. The
+    // table is read through an opaque reference, so that the compiler
+    // keeps it in memory, pointers and all (else it folds the reads into
+    // PC-relative addresses and the program needs no relocation).
+    let table: &[&u32; 2] = core::hint::black_box(&TABLE);
+    let (one, two) = (table[0], table[1]);
     if !core::ptr::eq(one, &ONE) || !core::ptr::eq(two, &TWO) || *one + *two != 3 {
         return 3;
     }
-    if core::hint::black_box(GREETING).len() != 9 {
+    if core::hint::black_box(&GREETING).len() != 9 {
         return 4;
     }
     // GetElfSyms on the own handle: the kernel's record of where it put
