@@ -539,18 +539,36 @@ fn invoke_fixed<M: kos_abi::decl::Invoke>(
         arena_len: 0,
         status: Rc::Ok as u32,
     };
+    // The request: header, fixed part, its padding to 8 bytes (zero).
     let mut req = [0u64; WORDS];
     let req = &mut req.as_mut_bytes()[..header.total_len()];
     req[..HEADER_SIZE].copy_from_slice(header.as_bytes());
     req[HEADER_SIZE..HEADER_SIZE + fixed.len()].copy_from_slice(fixed);
-    let mut buf = [0u64; WORDS];
-    let buf = &mut buf.as_mut_bytes()[..message_len(want, 0, 0)];
-    let (rc, len) = syscall::call_bytes_timeout(handle, req, buf, FOREVER);
-    let len = len.min(buf.len());
+    // The reply's room, left uninitialised: only what the kernel writes is
+    // read.
+    let mut room = MaybeUninit::<[u64; WORDS]>::uninit();
+    let cap = message_len(want, 0, 0);
+    // SAFETY: `req` is a live slice the kernel only reads; `room` holds
+    // WORDS * 8 >= cap bytes, ours alone for the call, and the kernel
+    // writes at most `cap` of them.
+    let (rc, len) = unsafe {
+        syscall::call_raw_timeout(
+            handle,
+            req.as_ptr(),
+            req.len(),
+            room.as_mut_ptr().cast(),
+            cap,
+            FOREVER,
+        )
+    };
+    let len = len.min(cap);
     if len == 0 {
         return Err(if rc == Rc::Ok { Rc::NotSupported } else { rc });
     }
-    let got = Message::parse(&buf[..len]).map_err(|_| Rc::NotSupported)?;
+    // SAFETY: the kernel wrote the reply's `len` bytes at the start of
+    // `room` (the `svc` may write memory), so they are initialised.
+    let bytes = unsafe { core::slice::from_raw_parts(room.as_ptr().cast::<u8>(), len) };
+    let got = Message::parse(bytes).map_err(|_| Rc::NotSupported)?;
     if rc != Rc::Ok {
         got.close_handles();
         return Err(rc);
