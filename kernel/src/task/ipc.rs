@@ -346,20 +346,17 @@ impl Kernel {
     /// `server` received `client`'s message (`len` bytes): it returns from
     /// `Recv` with the token and badge.
     fn start_serving(&mut self, server: Tid, client: Tid, len: u64, badge: u64) {
-        if let Some(s) = self.threads.get_mut(server) {
-            if s.serving.try_reserve(1).is_ok() {
-                s.serving.push(client);
-            }
-            s.frame.x[2] = token(client);
-            s.frame.x[3] = badge;
+        let Some(s) = self.threads.get_mut(server) else {
+            return;
+        };
+        if s.serving.try_reserve(1).is_ok() {
+            s.serving.push(client);
         }
-        if self
-            .threads
-            .get(server)
-            .is_some_and(|s| s.state == State::Blocked)
-        {
+        s.frame.x[2] = token(client);
+        s.frame.x[3] = badge;
+        if s.state == State::Blocked {
             self.wake_handoff(server, Rc::Ok, len);
-        } else if let Some(s) = self.threads.get_mut(server) {
+        } else {
             s.set_return(Rc::Ok, len);
         }
     }
@@ -460,18 +457,24 @@ impl Kernel {
             .threads
             .get(me)
             .is_some_and(|t| t.serving.contains(&client));
+        // The policy decides on the request's endpoint and method: the
+        // client's snapshot of it (it is blocked in Call, so unchanged).
         let waiting = self.threads.get(client).and_then(|t| match t.wait {
             Some(Wait::Call {
                 reply,
                 served_by: Some(s),
                 ..
-            }) if s == me => Some((t.process, reply)),
+            }) if s == me => Some((
+                t.process,
+                reply,
+                (t.sent.header.endpoint, t.sent.header.method),
+            )),
             _ => None,
         });
         if !served {
             return Rc::InvalidArgument;
         }
-        let Some((cpid, reply)) = waiting else {
+        let Some((cpid, reply, key)) = waiting else {
             // The client ended or timed out after we received its request.
             if let Some(t) = self.threads.get_mut(me) {
                 t.serving.retain(|&c| c != client);
@@ -494,12 +497,6 @@ impl Kernel {
         };
         // The reply token is the server's right to answer (it received the
         // request through a SERVER end).
-        // The policy decides on the request's endpoint and method: the
-        // client's snapshot of it (it is blocked in Call, so unchanged).
-        let key = self
-            .threads
-            .get(client)
-            .map_or((0, 0), |t| (t.sent.header.endpoint, t.sent.header.method));
         let delivered = self
             .pass_delivery(event, &out, (cpid, client), Rights::empty(), key)
             .and_then(|state| self.deliver_passed(&out, cpid, reply, state));
@@ -511,9 +508,6 @@ impl Kernel {
         };
         if let Some(t) = self.threads.get_mut(me) {
             t.serving.retain(|&c| c != client);
-        }
-        if let Some(t) = self.threads.get_mut(client) {
-            t.wait = None;
         }
         self.wake_handoff(client, rc_client, len);
         rc_server

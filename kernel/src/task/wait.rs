@@ -77,14 +77,22 @@ impl Kernel {
     /// scheduler directly rather than queued. [`Kernel::schedule`] at the
     /// end of this exception switches to it if the queue would have given
     /// it the CPU anyway, and queues it otherwise (`schedule::handoff`).
+    /// Its wait ends whatever its state (a frozen client's call is over
+    /// too).
     pub(super) fn wake_handoff(&mut self, tid: Tid, rc: Rc, value: u64) {
-        if self.unblock(tid, rc, value) {
-            if let Some(t) = self.threads.get_mut(tid) {
-                t.state = State::Ready;
-            }
-            if let Some(earlier) = self.handoff.replace(tid) {
-                self.make_ready(earlier);
-            }
+        let Some(t) = self.threads.get_mut(tid) else {
+            return;
+        };
+        t.wait = None;
+        if t.state != State::Blocked {
+            return;
+        }
+        let deadline = t.deadline.take();
+        t.set_return(rc, value);
+        t.state = State::Ready;
+        self.forget_deadline(tid, deadline);
+        if let Some(earlier) = self.handoff.replace(tid) {
+            self.make_ready(earlier);
         }
     }
 
