@@ -119,7 +119,6 @@ impl<T> Slab<T> {
         })
     }
 
-    /// The id of the live object in slot `index`, if any.
     /// The live object in slot `index`, with its id.
     pub fn at(&self, index: u32) -> Option<(Id, &T)> {
         let slot = self.slots.get(index as usize)?;
@@ -130,12 +129,9 @@ impl<T> Slab<T> {
         slot.value.as_ref().map(|v| (id, v))
     }
 
+    /// The id of the live object in slot `index`, if any.
     pub fn id_at(&self, index: u32) -> Option<Id> {
-        let slot = self.slots.get(index as usize)?;
-        slot.value.as_ref().map(|_| Id {
-            index,
-            generation: slot.generation,
-        })
+        self.at(index).map(|(id, _)| id)
     }
 
     pub fn get(&self, id: Id) -> Option<&T> {

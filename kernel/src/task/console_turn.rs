@@ -30,7 +30,7 @@ impl Kernel {
     }
 
     /// The current thread's write ended: threads waiting for the console
-    /// make their calls again.
+    /// make their calls again (`retry` takes each out of the sleepers).
     pub fn console_done(&mut self) {
         if self.console_writer != Some(self.current) {
             return;
@@ -44,7 +44,6 @@ impl Kernel {
                 .get(tid)
                 .is_some_and(|t| t.wait == Some(Wait::Console))
             {
-                self.sleepers.remove(i);
                 self.retry(tid);
             } else {
                 i += 1;

@@ -94,11 +94,11 @@ pub struct Kernel {
     reclaim: reclaim::Reclaim,
     /// The thread half-way through a console write (`console_turn`).
     console_writer: Option<Tid>,
-    /// The user thread whose FP/SIMD state this CPU's registers hold, and
-    /// whether EL0 may use FP/SIMD now (`schedule::switch_to`).
     /// A thread made ready by this exception for the scheduler to switch
     /// to directly (`schedule::handoff`): ready, not in the run queue.
     handoff: Option<Tid>,
+    /// The user thread whose FP/SIMD state this CPU's registers hold, and
+    /// whether EL0 may use FP/SIMD now (`schedule::switch_to`, `take_fp`).
     fp_owner: Option<Tid>,
     fp_on: bool,
 }

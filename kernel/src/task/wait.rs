@@ -37,16 +37,9 @@ impl Kernel {
     /// Wake a blocked thread that makes its call again (registers as they
     /// were: it blocked on its way back to the `svc`).
     pub(super) fn retry(&mut self, tid: Tid) {
-        let Some(t) = self.threads.get_mut(tid) else {
-            return;
-        };
-        if t.state != State::Blocked {
-            return;
+        if self.unblock(tid, None) {
+            self.make_ready(tid);
         }
-        t.wait = None;
-        let deadline = t.deadline.take();
-        self.forget_deadline(tid, deadline);
-        self.make_ready(tid);
     }
 
     /// `tid` no longer waits until `deadline` (if it had one): out of the
@@ -67,7 +60,7 @@ impl Kernel {
 
     /// Wake a blocked thread with the syscall results it will see.
     pub(super) fn wake(&mut self, tid: Tid, rc: Rc, value: u64) {
-        if self.unblock(tid, rc, value) {
+        if self.unblock(tid, Some((rc, value))) {
             self.make_ready(tid);
         }
     }
@@ -80,25 +73,19 @@ impl Kernel {
     /// Its wait ends whatever its state (a frozen client's call is over
     /// too).
     pub(super) fn wake_handoff(&mut self, tid: Tid, rc: Rc, value: u64) {
-        let Some(t) = self.threads.get_mut(tid) else {
-            return;
-        };
-        t.wait = None;
-        if t.state != State::Blocked {
-            return;
-        }
-        let deadline = t.deadline.take();
-        t.set_return(rc, value);
-        t.state = State::Ready;
-        self.forget_deadline(tid, deadline);
-        if let Some(earlier) = self.handoff.replace(tid) {
-            self.make_ready(earlier);
+        if self.unblock(tid, Some((rc, value))) {
+            if let Some(earlier) = self.handoff.replace(tid) {
+                self.make_ready(earlier);
+            }
+        } else if let Some(t) = self.threads.get_mut(tid) {
+            t.wait = None;
         }
     }
 
-    /// A blocked thread stops waiting, with these results; false if it was
-    /// not blocked (or is gone).
-    fn unblock(&mut self, tid: Tid, rc: Rc, value: u64) -> bool {
+    /// A blocked thread stops waiting and is ready (not yet queued), with
+    /// `result` as its syscall's results if given (else it makes its call
+    /// again); false if it was not blocked (or is gone).
+    fn unblock(&mut self, tid: Tid, result: Option<(Rc, u64)>) -> bool {
         let Some(t) = self.threads.get_mut(tid) else {
             return false;
         };
@@ -106,8 +93,11 @@ impl Kernel {
             return false;
         }
         t.wait = None;
+        t.state = State::Ready;
         let deadline = t.deadline.take();
-        t.set_return(rc, value);
+        if let Some((rc, value)) = result {
+            t.set_return(rc, value);
+        }
         self.forget_deadline(tid, deadline);
         true
     }

@@ -55,7 +55,8 @@ pub fn copy(dst: &mut [u8], src: &[u8]) {
 
 /// [`copy`] of at least [`BULK`] bytes, co-aligned to 16.
 fn copy_bulk(dst: &mut [u8], src: &[u8]) {
-    let n = dst.len().min(src.len());
+    assert_eq!(dst.len(), src.len(), "a copy between slices of one length");
+    let n = dst.len();
     let d = dst.as_mut_ptr() as usize;
     // A head up to 16-byte alignment, 64-byte turns, the tail.
     let head = (16 - d % 16) % 16;
