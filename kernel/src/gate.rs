@@ -234,6 +234,17 @@ impl Passage {
     }
 }
 
+impl Passage {
+    /// Whether the sending thread remembers an outright grant of this
+    /// message kind and the handle holds the right: [`pass`]'s first
+    /// step, all the IPC fast path (`task::ipc_fast`) asks of the gate.
+    #[inline(always)]
+    pub fn remembered(&self) -> bool {
+        let key = self.cache_key();
+        self.held.contains(self.needed) && (self.cached[0] == key || self.cached[1] == key)
+    }
+}
+
 /// Steps 2 (the right, once the handle was found) and 3 (the monitor).
 /// `Ok` means the effect may happen.
 ///

@@ -2,24 +2,48 @@
 //! `kos_abi::syscall`). The trap entry (vectors.s) saved the thread's
 //! registers into its frame; they are decoded into a typed
 //! [`Syscall`](kernel_core::syscall::Syscall) (host-tested) and acted on, and
-//! the results go back into x0/x1 of the same frame.
+//! the results go back into x0/x1 of the same frame. A `Call` and a
+//! `ReplyRecv` try the IPC fast path first (`task::ipc_fast`).
 
 #![forbid(unsafe_code)]
 
 use kernel_core::syscall::{Syscall, decode};
 use kos_abi::Rc;
+use kos_abi::syscall as nr;
 
+use crate::arch::exception::TrapFrame;
 use crate::kcall::Outcome;
 use crate::task::Kernel;
+use crate::task::ipc_fast::{self, Fast};
 use crate::task::thread::Wait;
 
-pub fn handle(k: &mut Kernel) {
-    let cur = k.current();
-    let Some(t) = k.thread(cur) else {
-        return;
+/// Serve the current thread's syscall. `Some`: the frame to resume, chosen
+/// by the fast path; `None`: the scheduler chooses.
+pub fn handle(k: &mut Kernel) -> Option<*mut TrapFrame> {
+    let x = &k.thread(k.current())?.frame.x;
+    let (number, args) = (x[8], [x[0], x[1], x[2], x[3], x[4], x[5]]);
+    let fast = match number {
+        _ if !ipc_fast::enabled() => Fast::No,
+        nr::CALL => k.fast_call().map_or(Fast::No, Fast::Switched),
+        nr::REPLY_RECV => k.fast_reply_recv(),
+        _ => Fast::No,
     };
-    let x = &t.frame.x;
-    let call = match decode(x[8], [x[0], x[1], x[2], x[3], x[4], x[5]]) {
+    let next = match fast {
+        Fast::No => {
+            slow(k, number, args);
+            None
+        }
+        Fast::Served => None,
+        Fast::Switched(f) => Some(f),
+    };
+    k.syscall_done();
+    next
+}
+
+/// The syscall `number` with arguments `args`, on the general path.
+fn slow(k: &mut Kernel, number: u64, args: [u64; 6]) {
+    let cur = k.current();
+    let call = match decode(number, args) {
         Ok(call) => call,
         Err(rc) => return set(k, rc, 0),
     };

@@ -25,16 +25,18 @@ pub fn from_thread(kind: Kind, _frame: *mut TrapFrame) -> *mut TrapFrame {
         crate::arch::irq::handle();
     }
     let next = crate::task::with(|k| {
-        if kind.is_irq() {
+        let chosen = if kind.is_irq() {
             k.on_tick(crate::tick::ticks());
+            None
         } else if kind.is_sync() && kind.is_from_user() {
-            sync_from_user(k);
+            sync_from_user(k)
         } else {
             // FIQ/SError from a thread, or a synchronous exception in an idle
             // thread: the hardware or the kernel is broken.
             crate::arch::exception::fatal_current(kind);
-        }
-        let next = k.schedule();
+        };
+        // The IPC fast path switched already; otherwise the scheduler.
+        let next = chosen.unwrap_or_else(|| k.schedule());
         // After the choice: all of it if the CPU is to idle.
         k.reclaim();
         next
@@ -56,10 +58,12 @@ pub fn quick_syscall(frame: &mut TrapFrame) -> bool {
     quick
 }
 
-fn sync_from_user(k: &mut Kernel) {
+/// A synchronous exception of a user thread. `Some`: the frame to resume,
+/// if the syscall chose it (`syscall::handle`).
+fn sync_from_user(k: &mut Kernel) -> Option<*mut TrapFrame> {
     let esr = Esr(ESR_EL1.get());
     match esr.ec() {
-        EC_SVC64 => crate::syscall::handle(k),
+        EC_SVC64 => return crate::syscall::handle(k),
         EC_WFX => k.yield_current(None),
         thread_regs::EC_FP_TRAP => k.take_fp(),
         _ => {
@@ -67,4 +71,5 @@ fn sync_from_user(k: &mut Kernel) {
             crate::task::fault::user_fault(k, esr, FAR_EL1.get(), elr);
         }
     }
+    None
 }

@@ -1,9 +1,9 @@
 //! System information (`SysInfo` on the kernel handle).
 
 use kos_abi::interfaces::sysinfo::call::{
-    MemStats as MemStatsCall, Served as ServedCall, TickLateness,
+    FastPath as FastPathCall, MemStats as MemStatsCall, Served as ServedCall, TickLateness,
 };
-use kos_abi::msg::sysinfo::{Lateness, MemStats, Served};
+use kos_abi::msg::sysinfo::{FastPath, FastPathReq, Lateness, MemStats, Served};
 use kos_abi::{Handle, Rc};
 
 use crate::ipc;
@@ -26,4 +26,14 @@ pub fn tick_lateness() -> Result<Lateness, Rc> {
 pub fn served() -> Result<Served, Rc> {
     let (s, _) = ipc::invoke::<ServedCall>(Handle::KERNEL, &(), &[], &mut [])?;
     Ok(s)
+}
+
+/// Turn the kernel's IPC fast path off or on (`FAST_PATH_OFF`,
+/// `FAST_PATH_ON`; `FAST_PATH_KEEP` only reads): whether it was on, and
+/// the calls and replies it served since boot. Its results are the slow
+/// path's, so only the cost changes.
+pub fn fast_path(set: u32) -> Result<FastPath, Rc> {
+    let req = FastPathReq { set, _reserved: 0 };
+    let (f, _) = ipc::invoke::<FastPathCall>(Handle::KERNEL, &req, &[], &mut [])?;
+    Ok(f)
 }

@@ -6,10 +6,13 @@ use kos_abi::Rc;
 use kos_abi::interfaces::{audit, console, romfs, security, sysinfo};
 use kos_abi::msg::Endpoint;
 use kos_abi::msg::romfs::{ReadReply, ReadReq};
-use kos_abi::msg::sysinfo::{Lateness, MemStats, Served};
+use kos_abi::msg::sysinfo::{
+    FAST_PATH_KEEP, FAST_PATH_OFF, FAST_PATH_ON, FastPath, FastPathReq, Lateness, MemStats, Served,
+};
 
 use super::{Reply, Request, space_of};
 use crate::task::Kernel;
+use crate::task::ipc_fast;
 use crate::task::resume::{self, Work};
 
 pub fn call<'a>(k: &mut Kernel, req: &Request, endpoint: Endpoint) -> Result<Reply<'a>, Rc> {
@@ -34,6 +37,21 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, endpoint: Endpoint) -> Result<Rep
             sysinfo::Method::Served => Ok(Reply::fixed(&Served {
                 calls: super::served(),
             })),
+            sysinfo::Method::FastPath => {
+                let was_on = match req.args::<FastPathReq>().set {
+                    FAST_PATH_OFF => ipc_fast::set_enabled(false),
+                    FAST_PATH_ON => ipc_fast::set_enabled(true),
+                    FAST_PATH_KEEP => ipc_fast::enabled(),
+                    _ => return Err(Rc::InvalidArgument),
+                };
+                let taken = k.fast_taken();
+                Ok(Reply::fixed(&FastPath {
+                    was_on: u32::from(was_on),
+                    _reserved: 0,
+                    calls: taken.calls,
+                    replies: taken.replies,
+                }))
+            }
             sysinfo::Method::TickLateness => {
                 let (worst_ns, ticks) = crate::tick::take_lateness();
                 let resumed = resume::take_stopped();

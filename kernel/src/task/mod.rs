@@ -15,6 +15,7 @@ mod console_turn;
 mod create;
 pub mod fault;
 pub mod ipc;
+pub mod ipc_fast;
 mod lifecycle;
 pub mod loader;
 pub mod notice;
@@ -101,6 +102,12 @@ pub struct Kernel {
     /// whether EL0 may use FP/SIMD now (`schedule::switch_to`, `take_fp`).
     fp_owner: Option<Tid>,
     fp_on: bool,
+    /// What the IPC fast path served (`ipc_fast`).
+    fast: ipc_fast::Taken,
+    /// The current thread's snapshot holds its syscall's message, taken by
+    /// the fast path before it left the syscall to the slow path (whose
+    /// `take_sent` then keeps it); cleared with the syscall.
+    taken: bool,
 }
 
 static KERNEL: IrqLock<Option<alloc::boxed::Box<Kernel>>> = IrqLock::new(None);
@@ -293,6 +300,8 @@ pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
         handoff: None,
         fp_owner: None,
         fp_on: true,
+        fast: ipc_fast::Taken::default(),
+        taken: false,
     });
     // Every process, thread, handle and subscription slot up front: the
     // kernel heap in use then does not grow with the number of objects

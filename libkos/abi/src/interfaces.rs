@@ -119,6 +119,9 @@ crate::interfaces! {
         fn TickLateness(()) -> msg::sysinfo::Lateness = 1, on Kernel, needs Rights::SYSINFO;
         /// Kernel calls each endpoint has served past the gate since boot.
         fn Served(()) -> msg::sysinfo::Served = 2, on Kernel, needs Rights::SYSINFO;
+        /// Turn the IPC fast path off or on (its results are the slow
+        /// path's; tests compare them) and count what it served.
+        fn FastPath(msg::sysinfo::FastPathReq) -> msg::sysinfo::FastPath = 3, on Kernel, needs Rights::SYSINFO;
     }
 
     /// Handle operations and creating channels, badges and user objects.

@@ -140,6 +140,41 @@ pub mod sysinfo {
         pub calls: [u32; SERVED_ENDPOINTS],
     }
 
+    /// `FastPath`: what to do with the IPC fast path.
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct FastPathReq {
+        /// [`FAST_PATH_OFF`], [`FAST_PATH_ON`] or [`FAST_PATH_KEEP`].
+        pub set: u32,
+        pub _reserved: u32,
+    }
+    crate::fields!(FastPathReq {
+        set: u32,
+        _reserved: u32
+    });
+
+    /// Turn the fast path off: every call and reply takes the slow path.
+    pub const FAST_PATH_OFF: u32 = 0;
+    /// Turn it on (as it is at boot).
+    pub const FAST_PATH_ON: u32 = 1;
+    /// Leave it as it is (only read the counts).
+    pub const FAST_PATH_KEEP: u32 = 2;
+
+    /// `FastPath`'s reply: whether it was on before the call, and the
+    /// calls and replies it served since boot.
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct FastPath {
+        pub was_on: u32,
+        pub _reserved: u32,
+        pub calls: u64,
+        pub replies: u64,
+    }
+
     /// `TickLateness`: the timer interrupt's delays over a period.
     #[derive(
         Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,

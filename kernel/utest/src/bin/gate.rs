@@ -1,7 +1,8 @@
 //! The gate (`kernel/src/gate.rs`): every declared kernel method refuses a
 //! handle without its declared right, generated from the declarations; a
 //! reply passes the security monitor (a test rule of the user-test kernel
-//! refuses one chosen reply); a client cannot rewrite a queued request.
+//! refuses one chosen reply); a client cannot rewrite a queued request;
+//! the IPC fast path gives the slow path's results, good and bad.
 //!
 //! The user-test policy (`policy/systems/utest.policy`) refuses a
 //! `utest.Gate` request to class [`SERVER_CLASS`] whose `v` is
@@ -20,14 +21,16 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use libkos::abi::decl::{MethodDecl, Target};
 use libkos::abi::interfaces::INTERFACES;
-use libkos::abi::msg::{HEADER_SIZE, Header};
+use libkos::abi::msg::{DESC_SIZE, HEADER_SIZE, HandleDesc, Header};
 use libkos::abi::sched::SchedPolicy;
+use libkos::abi::task::CreateFlags;
 use libkos::abi::{Handle, Rights};
 use libkos::handle::{self, OwnedHandle};
 use libkos::ipc::{self, In, Out};
 use libkos::syscall::{self, FOREVER};
+use libkos::task::Task;
 use libkos::test::TestResult;
-use libkos::zerocopy::IntoBytes;
+use libkos::zerocopy::{FromBytes, IntoBytes};
 use libkos::{Rc, locator, mdl, notice, sys, thread};
 use utest::{child, child_result, daemon, expect_rc, ms, role, run_group};
 
@@ -59,6 +62,7 @@ fn main() -> i32 {
                 refused_reply_reaches_both_sides,
                 kernel_call_target_is_seen,
                 queued_request_cannot_be_rewritten,
+                fast_path_gives_the_slow_paths_results,
             ],
         ),
     }
@@ -69,6 +73,12 @@ fn run_role(role: &str) -> Result<(), String> {
         "server" => server(),
         "c-reply" => client_reply(),
         "c-rewrite" => client_rewrite(),
+        r if r.starts_with("rr-server-") => {
+            let h = r["rr-server-".len()..]
+                .parse::<u32>()
+                .map_err(|_| format!("bad role {r}"))?;
+            rr_server(Handle(h))
+        }
         "linger" => {
             let _ = syscall::sleep_ns(ms(200));
             Ok(())
@@ -387,6 +397,348 @@ fn client_rewrite() -> Result<(), String> {
         return Err(format!(
             "the server received (value, _, method) = {:?}, not what was sent (5, _, {ECHO})",
             &reply[2..]
+        ));
+    }
+    Ok(())
+}
+
+// --- the IPC fast path gives the slow path's results -----------------------
+
+/// What the `ReplyRecv` server does on a `delay` request with these values
+/// (any other value: the usual answer `[v, last, method]`).
+const ANSWER_ERROR: u64 = 1000;
+const ANSWER_TOO_LARGE: u64 = 1001;
+const ANSWER_AFTER_BAD_REPLY: u64 = 1002;
+const ANSWER_UNKNOWN_STATUS: u64 = 1003;
+/// The `ReplyRecv` server's receive buffer: a request of a whole fixed
+/// part does not fit.
+const RR_BUF: usize = 128;
+
+/// A server of bare `ReplyRecv` traps on the server end `h` (the fast
+/// path's reply side), answering each request `[v, last, method]`, where
+/// `last` is the result of its previous reply (or of a refused one).
+fn rr_server(h: Handle) -> Result<(), String> {
+    let mut req = [0u64; RR_BUF / 8];
+    let mut out = [0u64; (HEADER_SIZE + 256) / 8];
+    let mut token = syscall::ReplyToken(0);
+    let mut len = 0;
+    let mut last = Rc::Ok;
+    loop {
+        // SAFETY: both buffers are this function's; the reply is only read
+        // and the request buffer lent whole to the kernel.
+        let (r, replied) = unsafe {
+            syscall::reply_recv_raw(
+                token,
+                out.as_ptr().cast::<u8>(),
+                len,
+                h,
+                req.as_mut_ptr().cast::<u8>(),
+                RR_BUF,
+            )
+        };
+        if token.0 != 0 {
+            last = replied;
+        }
+        if r.rc != Rc::Ok {
+            return Err(format!("receive: {}", r.rc));
+        }
+        token = r.token;
+        let bytes = req.as_bytes();
+        let header = Header::read_from_bytes(&bytes[..HEADER_SIZE]).unwrap_or_default();
+        let v = if header.fixed_len >= 8 {
+            req[HEADER_SIZE / 8]
+        } else {
+            0
+        };
+        if header.handles > 0 {
+            // A handle came with it: the received copy is ours to close.
+            let at = HEADER_SIZE + header.fixed_len as usize;
+            if let Ok(d) = HandleDesc::read_from_bytes(&bytes[at..at + DESC_SIZE]) {
+                let _ = handle::close(Handle(d.handle));
+            }
+        }
+        let mut answer = Header::default();
+        let method = header.method;
+        let mut fixed = 24;
+        if method == DELAY && v == ANSWER_AFTER_BAD_REPLY {
+            // A reply the kernel refuses (a fixed part of 4 bytes): the
+            // client still waits for the next one.
+            let bad = Header {
+                fixed_len: 4,
+                ..Header::default()
+            };
+            let mut msg = [0u8; HEADER_SIZE + 4];
+            msg[..HEADER_SIZE].copy_from_slice(bad.as_bytes());
+            last = syscall::reply_bytes(token, &msg);
+        }
+        match (method, v) {
+            (DELAY, ANSWER_ERROR) => {
+                answer.status = Rc::ResourceNotFound as u32;
+                fixed = 0;
+            }
+            (DELAY, ANSWER_TOO_LARGE) => fixed = 256,
+            (DELAY, ANSWER_UNKNOWN_STATUS) => answer.status = 0xFFFF_0000,
+            _ => {}
+        }
+        answer.fixed_len = fixed as u16;
+        out.as_mut_bytes()[..HEADER_SIZE].copy_from_slice(answer.as_bytes());
+        out[2] = v;
+        out[3] = last as u64;
+        out[4] = u64::from(method);
+        len = HEADER_SIZE + fixed;
+    }
+}
+
+/// One step's outcome as the client saw it: the call's rc and length and
+/// the reply buffer's words.
+type Outcome = (u64, usize, [u64; 6]);
+
+/// A raw call with a fresh reply buffer of 48 bytes.
+fn raw_call(h: Handle, req: &[u8], timeout: u64) -> Outcome {
+    let mut reply = [0u64; 6];
+    // SAFETY: `req` is a live slice the kernel only reads; `reply` is ours
+    // for the call and the kernel writes at most its 48 bytes.
+    let (rc, len) = unsafe {
+        syscall::call_raw_timeout(
+            h,
+            req.as_ptr(),
+            req.len(),
+            reply.as_mut_ptr().cast::<u8>(),
+            core::mem::size_of_val(&reply),
+            timeout,
+        )
+    };
+    (rc as u64, len, reply)
+}
+
+/// A request of `method` with `fixed` as its fixed part (`fixed_len` as
+/// given, so that it can lie), then `tail` (descriptors, arena).
+fn request(
+    method: u16,
+    fixed_len: u16,
+    fixed: &[u8],
+    handles: u16,
+    arena: u32,
+    tail: &[u8],
+) -> alloc::vec::Vec<u8> {
+    let h = Header {
+        endpoint: ENDPOINT,
+        method,
+        fixed_len,
+        handles,
+        arena_len: arena,
+        status: 0,
+    };
+    let mut m = alloc::vec::Vec::from(h.as_bytes());
+    m.extend_from_slice(fixed);
+    m.extend_from_slice(tail);
+    m
+}
+
+fn delay(v: u64) -> alloc::vec::Vec<u8> {
+    request(DELAY, 8, v.as_bytes(), 0, 0, &[])
+}
+
+/// A read-only reply buffer (in the program's read-only data).
+static READ_ONLY: [u64; 6] = [0; 6];
+
+/// The same sequence of good and bad messages through the channel `h`
+/// (and a few other handles): what each step gave.
+fn sequence(h: Handle, no_client: Handle, copyable: Handle) -> alloc::vec::Vec<Outcome> {
+    let mut out = alloc::vec::Vec::new();
+    for v in [
+        1,
+        ANSWER_ERROR,
+        ANSWER_TOO_LARGE,
+        2,
+        ANSWER_AFTER_BAD_REPLY,
+        ANSWER_UNKNOWN_STATUS,
+    ] {
+        out.push(raw_call(h, &delay(v), FOREVER));
+    }
+    for v in [3, REFUSED_REQUEST, REFUSED_REPLY] {
+        out.push(raw_call(
+            h,
+            &request(ECHO, 8, v.as_bytes(), 0, 0, &[]),
+            FOREVER,
+        ));
+    }
+    out.push(raw_call(h, &delay(4), FOREVER));
+    // Refused before anything moves.
+    out.push(raw_call(h, &request(DELAY, 4, &[0; 4], 0, 0, &[]), FOREVER));
+    out.push(raw_call(
+        h,
+        &request(DELAY, 16, &[0; 8], 0, 0, &[]),
+        FOREVER,
+    ));
+    out.push(raw_call(no_client, &delay(5), FOREVER));
+    out.push(raw_call(Handle(0x7FFF_FFFF), &delay(5), FOREVER));
+    out.push(raw_call(Handle::KERNEL, &delay(5), FOREVER));
+    out.push(raw_call(
+        h,
+        &request(DELAY, 256, &[7; 256], 0, 0, &[]),
+        FOREVER,
+    ));
+    // Bad buffers.
+    let msg = delay(6);
+    let mut reply = [0u64; 6];
+    let bad = [
+        (
+            0x10 as *const u8,
+            msg.len(),
+            reply.as_mut_ptr().cast::<u8>(),
+            48,
+        ),
+        (msg.as_ptr(), msg.len(), READ_ONLY.as_ptr() as *mut u8, 48),
+        (
+            msg.as_ptr(),
+            msg.len(),
+            reply.as_mut_ptr().cast::<u8>(),
+            usize::MAX / 2,
+        ),
+    ];
+    for (req, len, rep, cap) in bad {
+        // SAFETY: the kernel refuses each of these calls before it reads or
+        // writes anything (that is what is tested); `reply` is ours.
+        let (rc, n) = unsafe { syscall::call_raw(h, req, len, rep, cap) };
+        out.push((rc as u64, n, reply));
+    }
+    // Taken by the slow path: a handle, an arena, a timeout.
+    let desc = HandleDesc {
+        handle: copyable.0,
+        rights: Rights::CLIENT.bits(),
+        mode: libkos::abi::msg::DESC_COPY,
+        badge: libkos::abi::msg::NO_BADGE,
+        badge_value: 0,
+    };
+    out.push(raw_call(
+        h,
+        &request(DELAY, 8, 7u64.as_bytes(), 1, 0, desc.as_bytes()),
+        FOREVER,
+    ));
+    out.push(raw_call(
+        h,
+        &request(DELAY, 8, 8u64.as_bytes(), 0, 8, &[9; 8]),
+        FOREVER,
+    ));
+    out.push(raw_call(h, &delay(10), ms(1000)));
+    out.push(raw_call(h, &delay(11), FOREVER));
+    out
+}
+
+/// An audit record without its sequence number: event, decision,
+/// endpoint, method, rule, source and destination PIDs.
+type Audited = (u8, u8, u16, u16, u16, u32, u32);
+
+/// A run of [`sequence`]: its outcomes, the audit records and the calls
+/// and replies the fast path served.
+type Run = (alloc::vec::Vec<Outcome>, alloc::vec::Vec<Audited>, u64, u64);
+
+/// What the audit recorded after `after`, without sequence numbers.
+fn audited(after: u64) -> Result<alloc::vec::Vec<Audited>, String> {
+    let records = libkos::audit::read_all(after).map_err(|e| format!("audit read: {e}"))?;
+    Ok(records
+        .iter()
+        .map(|r| {
+            (
+                r.event, r.decision, r.endpoint, r.method, r.rule, r.src_pid, r.dst_pid,
+            )
+        })
+        .collect())
+}
+
+fn last_audit_seq() -> Result<u64, String> {
+    Ok(libkos::audit::read(u64::MAX)
+        .map_err(|e| format!("audit read: {e}"))?
+        .0
+        .last)
+}
+
+/// Runs [`sequence`] with the fast path `set`: the outcomes, the audit
+/// records and how many calls and replies the fast path served.
+fn run_with(set: u32, handles: (Handle, Handle, Handle)) -> Result<Run, String> {
+    let before = sys::fast_path(set).map_err(|e| format!("FastPath: {e}"))?;
+    let seq = last_audit_seq()?;
+    let outcomes = sequence(handles.0, handles.1, handles.2);
+    let records = audited(seq)?;
+    let after = sys::fast_path(libkos::abi::msg::sysinfo::FAST_PATH_KEEP)
+        .map_err(|e| format!("FastPath: {e}"))?;
+    Ok((
+        outcomes,
+        records,
+        after.calls - before.calls,
+        after.replies - before.replies,
+    ))
+}
+
+/// The same messages, good and bad, through the fast path and with it
+/// off: the same replies, errors and audit records; and the fast path did
+/// serve calls and replies when on (else this test would compare the slow
+/// path with itself).
+fn fast_path_gives_the_slow_paths_results() -> TestResult {
+    use libkos::abi::msg::sysinfo::{FAST_PATH_OFF, FAST_PATH_ON};
+    let ends = libkos::channel::create().map_err(|e| format!("channel: {e}"))?;
+    let server = Task::create_as(
+        "utest.gate.Server",
+        SERVER_CLASS,
+        SELF,
+        libkos::abi::sched::DEFAULT_PRIORITY,
+        CreateFlags::FROM_ROMFS,
+    )
+    .map_err(|e| format!("create the server: {e}"))?;
+    let theirs = server
+        .transfer_handle(ends.server, Rights::SERVER, None)
+        .map_err(|e| format!("transfer: {e}"))?;
+    server
+        .set_env(format!("role=rr-server-{}", theirs.0).as_bytes())
+        .map_err(|e| format!("set_env: {e}"))?;
+    server.resume().map_err(|e| format!("resume: {e}"))?;
+    let no_client = handle::copy(ends.client, Rights::COPY).map_err(|e| format!("copy: {e}"))?;
+    let handles = (ends.client, no_client, ends.client);
+    // A first run fills the grant caches; the next two start alike.
+    let result = run_with(FAST_PATH_ON, handles).and_then(|_| {
+        let on = run_with(FAST_PATH_ON, handles)?;
+        let off = run_with(FAST_PATH_OFF, handles)?;
+        Ok((on, off))
+    });
+    let _ = sys::fast_path(FAST_PATH_ON);
+    let _ = server.terminate();
+    let _ = server.wait(utest::CHILD_TIMEOUT_NS);
+    for h in [no_client, ends.client, ends.server] {
+        let _ = handle::close(h);
+    }
+    let (on, off) = result?;
+    for (i, (a, b)) in on.0.iter().zip(&off.0).enumerate() {
+        if a != b {
+            return Err(format!("step {i}: fast path {a:?}, slow path {b:?}"));
+        }
+    }
+    if on.0.len() != off.0.len() {
+        return Err(String::from("the runs differ in length"));
+    }
+    if on.1 != off.1 {
+        return Err(format!(
+            "audit records: fast path {:?}, slow path {:?}",
+            on.1, off.1
+        ));
+    }
+    if on.1.len() < 2 {
+        return Err(format!("expected the two refusals audited, got {:?}", on.1));
+    }
+    // The good steps answered as the server says.
+    if on.0[0].0 != Rc::Ok as u64 || on.0[0].2[2..5] != [1, Rc::Ok as u64, u64::from(DELAY)] {
+        return Err(format!("first step: {:?}", on.0[0]));
+    }
+    if on.2 == 0 || on.3 == 0 {
+        return Err(format!(
+            "the fast path served {} calls and {} replies",
+            on.2, on.3
+        ));
+    }
+    if off.2 != 0 || off.3 != 0 {
+        return Err(format!(
+            "turned off, it still served {} calls and {} replies",
+            off.2, off.3
         ));
     }
     Ok(())
