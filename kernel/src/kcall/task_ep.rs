@@ -235,6 +235,6 @@ fn wait<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc>
     if a.timeout_ns == 0 {
         return Err(Rc::Timeout);
     }
-    k.wait_for_task(target, req.reply, req.cap, deadline(a.timeout_ns));
+    k.wait_for_task(target, req.reply, req.cap, deadline(a.timeout_ns))?;
     Ok(Reply::Pending)
 }

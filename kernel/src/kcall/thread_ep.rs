@@ -59,7 +59,7 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Tid) -> Result<Reply<'a>,
             if a.timeout_ns == 0 {
                 return Err(Rc::Timeout);
             }
-            k.join_thread(target, req.reply, req.cap, deadline(a.timeout_ns));
+            k.join_thread(target, req.reply, req.cap, deadline(a.timeout_ns))?;
             Ok(Reply::Pending)
         }
         Method::Info => {

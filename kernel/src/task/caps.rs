@@ -364,7 +364,7 @@ impl Kernel {
     /// The lifecycle of a process that cannot go on by itself (never
     /// started, or frozen) and that only its own handles name: nobody can
     /// start, inspect or end it any more.
-    fn stuck_and_unreachable(&self, pid: Pid) -> Option<Lifecycle> {
+    pub(super) fn stuck_and_unreachable(&self, pid: Pid) -> Option<Lifecycle> {
         let p = self.procs.get(pid)?;
         if !matches!(p.lifecycle, Lifecycle::Created | Lifecycle::Frozen) {
             return None;

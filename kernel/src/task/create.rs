@@ -160,9 +160,15 @@ impl Kernel {
 
     /// A new notice in `owner`'s table, with `rights`.
     pub fn create_notice(&mut self, owner: Pid, rights: Rights) -> Result<(Id, Handle), Rc> {
+        // Room for a full queue, as charged: queueing never allocates.
+        let mut events = alloc::collections::VecDeque::new();
+        events
+            .try_reserve_exact(kos_abi::msg::notice::MAX_QUEUED)
+            .map_err(|_| Rc::OutOfMemory)?;
         let charge = self.charge_object(owner, Notice::COST)?;
         let notice = Notice {
             charge,
+            events,
             ..Notice::default()
         };
         let id = self.notices.insert(notice).map_err(|e| {

@@ -91,6 +91,11 @@ fn freeze(k: &mut Kernel, pid: Pid, info: ExitInfo) {
             k.stop_thread(t);
         }
     }
+    // Orphaned before it froze (its creator let go of it or ended): nobody
+    // can inspect or end it, so it goes now, as the exception it died of.
+    if k.stuck_and_unreachable(pid).is_some() {
+        k.end_process(pid, ExitStatus::Exception, 0, Some(info));
+    }
 }
 
 /// Print the faulting PC and the return addresses of the frame-record

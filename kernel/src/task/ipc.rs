@@ -282,6 +282,11 @@ impl Kernel {
             };
             let spid = self.threads.get(server).map(|t| t.process);
             let Some(spid) = spid else { continue };
+            // Room on the server's list of clients before anything moves.
+            if !self.room_to_serve(server) {
+                self.requeue_receiver(channel, server);
+                return Some((Rc::OutOfMemory, 0));
+            }
             // The caller's decode took the snapshot (limits checked) and
             // checked the CLIENT right; the monitor decides now.
             let mut out = Outgoing::new(caller, me, request, header);
@@ -343,8 +348,19 @@ impl Kernel {
         }
     }
 
+    /// Whether `server`'s list of clients has room for one more
+    /// ([`Kernel::start_serving`] then cannot fail): asked before a
+    /// message moves, as a client left off the list could never be
+    /// answered.
+    pub(super) fn room_to_serve(&mut self, server: Tid) -> bool {
+        self.threads
+            .get_mut(server)
+            .is_some_and(|s| s.serving.try_reserve(1).is_ok())
+    }
+
     /// `server` received `client`'s message (`len` bytes): it returns from
-    /// `Recv` with the token and badge.
+    /// `Recv` with the token and badge. Its list of clients has room
+    /// ([`Kernel::room_to_serve`]).
     fn start_serving(&mut self, server: Tid, client: Tid, len: u64, badge: u64) {
         let Some(s) = self.threads.get_mut(server) else {
             return;
@@ -381,6 +397,14 @@ impl Kernel {
             .check_range(buf.addr, buf.len as usize, true)?;
         if let Some(c) = self.channels.get_mut(channel) {
             c.server = Some(pid);
+        }
+        // Room on this thread's list of clients before any message moves.
+        let queued = self
+            .channels
+            .get(channel)
+            .is_some_and(|c| !c.senders.is_empty());
+        if queued && !self.room_to_serve(me) {
+            return Err(Rc::OutOfMemory);
         }
         // A queued client is taken now; one whose message cannot be
         // delivered gets the error and the next one is tried.

@@ -132,6 +132,9 @@ impl Kernel {
             .check_range(reply.addr, reply.len as usize, true)
             .ok()?;
         let (spid, level, ssubject) = (s.process, s.level(), s.subject);
+        if !self.takes_cpu_now(level) || !self.room_to_serve(server) {
+            return None;
+        }
         let header = self.take_small(pid, request)?;
         let t = self.threads.get(me)?;
         let passage = Passage {
@@ -144,7 +147,7 @@ impl Kernel {
             endpoint: header.0,
             method: header.1,
         };
-        if !passage.remembered() || !self.takes_cpu_now(level) {
+        if !passage.remembered() {
             return None;
         }
         // The last check is the write itself (all or nothing); from here

@@ -90,6 +90,7 @@ impl Kernel {
         if n.events.len() >= MAX_QUEUED {
             n.events.pop_front();
         }
+        // Room for MAX_QUEUED was reserved with the notice.
         if n.events.try_reserve(1).is_ok() {
             n.events.push_back(event);
         }

@@ -130,25 +130,38 @@ impl Kernel {
         self.wake(waiter, rc, len);
     }
 
-    /// Register the current thread as waiting for `target`'s end.
-    pub fn wait_for_task(&mut self, target: Pid, reply: u64, cap: u64, deadline: Option<u64>) {
+    /// Register the current thread as waiting for `target`'s end
+    /// (`rcOutOfMemory`, not blocked, if the list has no room: a waiter
+    /// nobody knows of would never be woken).
+    pub fn wait_for_task(
+        &mut self,
+        target: Pid,
+        reply: u64,
+        cap: u64,
+        deadline: Option<u64>,
+    ) -> Result<(), Rc> {
         let me = self.current;
-        if let Some(p) = self.procs.get_mut(target)
-            && p.waiters.try_reserve(1).is_ok()
-        {
-            p.waiters.push(me);
-        }
+        let p = self.procs.get_mut(target).ok_or(Rc::InvalidArgument)?;
+        p.waiters.try_reserve(1).map_err(|_| Rc::OutOfMemory)?;
+        p.waiters.push(me);
         self.block_current(Wait::TaskEnd { target, reply, cap }, deadline);
+        Ok(())
     }
 
-    /// Register the current thread as joining `target`.
-    pub fn join_thread(&mut self, target: Tid, reply: u64, cap: u64, deadline: Option<u64>) {
+    /// Register the current thread as joining `target` (`rcOutOfMemory`,
+    /// not blocked, if the list has no room).
+    pub fn join_thread(
+        &mut self,
+        target: Tid,
+        reply: u64,
+        cap: u64,
+        deadline: Option<u64>,
+    ) -> Result<(), Rc> {
         let me = self.current;
-        if let Some(t) = self.threads.get_mut(target)
-            && t.joiners.try_reserve(1).is_ok()
-        {
-            t.joiners.push(me);
-        }
+        let t = self.threads.get_mut(target).ok_or(Rc::InvalidArgument)?;
+        t.joiners.try_reserve(1).map_err(|_| Rc::OutOfMemory)?;
+        t.joiners.push(me);
         self.block_current(Wait::Join { target, reply, cap }, deadline);
+        Ok(())
     }
 }

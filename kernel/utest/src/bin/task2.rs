@@ -73,6 +73,11 @@ fn child(role: &str) -> i32 {
     match role {
         "exit0" => 0,
         "crash" => crash(),
+        "crash-later" => {
+            // Its creator lets go of it first.
+            let _ = libkos::syscall::sleep_ns(ms(20));
+            crash()
+        }
         r if r.starts_with("signal=") => {
             let Ok(v) = u32::from_str_radix(&r["signal=".len()..], 16) else {
                 return 2;
@@ -252,6 +257,29 @@ fn frozen_orphans_are_reclaimed() -> TestResult {
         before,
         "processes after 130 frozen orphans"
     );
+    // Orphaned before it froze: nobody can name it when it faults, so it
+    // goes then.
+    let t = check_ok!(
+        Task::create(
+            "t2-orphan",
+            SELF,
+            DEFAULT_PRIORITY,
+            CreateFlags::FROM_ROMFS | CreateFlags::DUMPABLE
+        ),
+        "Create the early orphan"
+    );
+    check_ok!(t.set_env(b"role=crash-later"), "SetEnv");
+    check_ok!(t.resume(), "Resume");
+    check_ok!(t.close(), "close the early orphan");
+    let mut left = mem()?.processes;
+    for _ in 0..200 {
+        if left == before {
+            break;
+        }
+        let _ = libkos::syscall::sleep_ns(ms(5));
+        left = mem()?.processes;
+    }
+    check_eq!(left, before, "processes after an orphan froze");
     Ok(())
 }
 
