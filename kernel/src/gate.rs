@@ -43,9 +43,15 @@ pub struct Snapshot {
     pub header: Header,
     /// The header's and the fixed part's bytes, as they go out: the first
     /// `len` bytes are the message's.
-    head: [u8; HEADER_SIZE + MAX_FIXED],
+    head: Head,
     len: usize,
 }
+
+/// A snapshot's bytes, aligned so that its header reads as words (the
+/// kernel's target forbids unaligned loads: a byte-aligned header is
+/// read a byte at a time).
+#[repr(C, align(8))]
+struct Head([u8; HEADER_SIZE + MAX_FIXED]);
 
 impl Snapshot {
     pub const fn empty() -> Snapshot {
@@ -58,7 +64,7 @@ impl Snapshot {
                 arena_len: 0,
                 status: 0,
             },
-            head: [0; HEADER_SIZE + MAX_FIXED],
+            head: Head([0; HEADER_SIZE + MAX_FIXED]),
             len: 0,
         }
     }
@@ -76,10 +82,11 @@ impl Snapshot {
         self.len = 0;
         // One copy for header and fixed part (and perhaps the start of
         // what follows, which must be readable anyway).
-        let first = (len as usize).min(self.head.len());
-        space.copy_in(addr, &mut self.head[..first])?;
-        let header =
-            Header::read_from_bytes(&self.head[..HEADER_SIZE]).map_err(|_| Rc::InvalidArgument)?;
+        let first = (len as usize).min(self.head.0.len());
+        space.copy_in(addr, &mut self.head.0[..first])?;
+        let header = *Header::ref_from_prefix(&self.head.0)
+            .map_err(|_| Rc::InvalidArgument)?
+            .0;
         check_limits(&header, len)?;
         // fixed_len <= MAX_FIXED, and the message holds it: checked with
         // the limits, so `end <= first`.
@@ -94,12 +101,12 @@ impl Snapshot {
 
     /// The fixed part.
     pub fn fixed(&self) -> &[u8] {
-        &self.head[HEADER_SIZE..self.len.max(HEADER_SIZE)]
+        &self.head.0[HEADER_SIZE..self.len.max(HEADER_SIZE)]
     }
 
     /// Header and fixed part, as they go out.
     pub fn head(&self) -> &[u8] {
-        &self.head[..self.len]
+        &self.head.0[..self.len]
     }
 }
 

@@ -8,8 +8,8 @@
 #![forbid(unsafe_code)]
 
 use kernel_core::syscall::{Syscall, decode};
-use kos_abi::Rc;
 use kos_abi::syscall as nr;
+use kos_abi::{Handle, Rc};
 
 use crate::arch::exception::TrapFrame;
 use crate::kcall::Outcome;
@@ -21,16 +21,26 @@ use crate::task::thread::Wait;
 /// by the fast path; `None`: the scheduler chooses.
 pub fn handle(k: &mut Kernel) -> Option<*mut TrapFrame> {
     let x = &k.thread(k.current())?.frame.x;
-    let (number, args) = (x[8], [x[0], x[1], x[2], x[3], x[4], x[5]]);
+    let (number, handle) = (x[8], x[0]);
     let fast = match number {
-        _ if !ipc_fast::enabled() => Fast::No,
-        nr::CALL => k.fast_call().map_or(Fast::No, Fast::Switched),
-        nr::REPLY_RECV => k.fast_reply_recv(),
-        _ => Fast::No,
+        // No argument to decode.
+        nr::YIELD => {
+            k.yield_current(Some((Rc::Ok, 0)));
+            return None;
+        }
+        // The kernel handle names no channel: its calls go straight on.
+        nr::CALL if handle != u64::from(Handle::KERNEL.0) && ipc_fast::enabled() => {
+            k.fast_call().map_or(Fast::No, Fast::Switched)
+        }
+        nr::REPLY_RECV if ipc_fast::enabled() => k.fast_reply_recv(),
+        _ => {
+            slow(k);
+            return None;
+        }
     };
     let next = match fast {
         Fast::No => {
-            slow(k, number, args);
+            slow(k);
             None
         }
         Fast::Served => None,
@@ -40,10 +50,14 @@ pub fn handle(k: &mut Kernel) -> Option<*mut TrapFrame> {
     next
 }
 
-/// The syscall `number` with arguments `args`, on the general path.
-fn slow(k: &mut Kernel, number: u64, args: [u64; 6]) {
+/// The current thread's syscall, on the general path.
+fn slow(k: &mut Kernel) {
     let cur = k.current();
-    let call = match decode(number, args) {
+    let Some(t) = k.thread(cur) else {
+        return;
+    };
+    let x = &t.frame.x;
+    let call = match decode(x[8], [x[0], x[1], x[2], x[3], x[4], x[5]]) {
         Ok(call) => call,
         Err(rc) => return set(k, rc, 0),
     };

@@ -471,12 +471,18 @@ impl TestResult {
 /// (`<suite>: running N tests`, einit's `running N test programs`) and
 /// ends with `<suite>: done, passed=P failed=F`. The results parsed in
 /// between must be exactly that many, with those outcomes; a suite that
-/// never says it is done did not run all its tests. Each disagreement is a
-/// failed result `<suite>::counts`.
+/// never says it is done did not run all its tests. A test program einit
+/// says passed must have run its own suite (`utest-x` runs `utest_x`): one
+/// that exited 0 without a word ran nothing. Each disagreement is a failed
+/// result `<suite>::counts`.
 #[derive(Default, Debug)]
 pub struct CountChecker {
     /// Open suites, innermost last: (name, announced, ok, failed).
     open: Vec<(String, u64, u64, u64)>,
+    /// Suites that said they were done.
+    done: Vec<String>,
+    /// Programs einit says passed.
+    passed: Vec<String>,
 }
 
 impl CountChecker {
@@ -489,6 +495,9 @@ impl CountChecker {
             .iter()
             .rposition(|(name, ..)| r.name.starts_with(&format!("{name}::")))
             .or_else(|| self.open.len().checked_sub(1));
+        if let (Some(program), Outcome::Ok) = (r.name.strip_prefix("einit::"), &r.outcome) {
+            self.passed.push(program.to_string());
+        }
         if let Some(i) = i {
             let s = &mut self.open[i];
             match r.outcome {
@@ -523,6 +532,7 @@ impl CountChecker {
                 continue;
             };
             let (name, announced, ok, bad) = self.open.remove(i);
+            self.done.push(name.clone());
             let said = (passed.unwrap_or(u64::MAX), failed.unwrap_or(u64::MAX));
             if ok + bad != announced || said != (ok, bad) {
                 out.push(TestResult {
@@ -537,9 +547,11 @@ impl CountChecker {
         out
     }
 
-    /// The end of the console: suites that never said they were done.
+    /// The end of the console: suites that never said they were done, and
+    /// programs that passed without running their suite.
     pub fn finish(&mut self) -> Vec<TestResult> {
-        self.open
+        let mut out: Vec<TestResult> = self
+            .open
             .drain(..)
             .map(|(name, announced, ok, bad)| TestResult {
                 name: format!("{name}::counts"),
@@ -548,7 +560,17 @@ impl CountChecker {
                     ok + bad
                 )),
             })
-            .collect()
+            .collect();
+        for program in &self.passed {
+            let suite = program.replace('-', "_");
+            if !self.done.contains(&suite) {
+                out.push(TestResult {
+                    name: format!("einit::{program}::counts"),
+                    outcome: Outcome::Failed(format!("exited 0 but never ran its suite `{suite}`")),
+                });
+            }
+        }
+        out
     }
 }
 
@@ -1042,6 +1064,16 @@ mod tests {
         // A program that never finished.
         let cut = honest.replace("s: done, passed=1 failed=1\n", "");
         assert_eq!(run(&cut), ["s::counts"]);
+        // A program that exits 0 without running its suite.
+        let quiet = "einit: running 1 test programs from /etc/init.tests\n\
+                     test einit::utest-quiet ... ok\n\
+                     einit: done, passed=1 failed=0\n";
+        assert_eq!(run(quiet), ["einit::utest-quiet::counts"]);
+        let spoken = quiet.replace(
+            "test einit::",
+            "utest_quiet: running 0 tests\nutest_quiet: done, passed=0 failed=0\ntest einit::",
+        );
+        assert!(run(&spoken).is_empty(), "{:?}", run(&spoken));
         // The kernel's own suite, its tests named by module.
         let ktest = "ktest: running 2 tests\ntest romfs::a ... ok\ntest heap::b ... ok\nktest: done, passed=2 failed=0\n";
         assert!(run(ktest).is_empty());

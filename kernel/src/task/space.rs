@@ -895,7 +895,9 @@ impl AddressSpace {
     }
 
     /// The kernel address of user address `va` and how many bytes (up to
-    /// `want`) are left in its page, if `va` is user-accessible.
+    /// `want`) are left in its page, if `va` is user-accessible. (Inline:
+    /// every checked copy of the IPC path makes one or two.)
+    #[inline(always)]
     fn user_page(&self, va: u64, want: usize, write: bool) -> Result<(u64, usize), Rc> {
         if !(USER_MIN..USER_END).contains(&va) {
             return Err(Rc::BadAddress);
