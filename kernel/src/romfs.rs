@@ -10,7 +10,7 @@ use crate::println;
 
 /// Page-aligned bytes: ROMFS aligns file data to 16 bytes within the
 /// image, so in memory too, and a segment loaded from a file is copied 64
-/// bytes a turn (`arch::mem::copy` wants source and destination aligned
+/// bytes a turn (the kernel's `memcpy` wants source and destination aligned
 /// alike; an ELF segment's offset and address agree within a page).
 #[repr(C, align(4096))]
 struct PageAligned<T: ?Sized>(T);

@@ -50,7 +50,9 @@ pub fn handle(k: &mut Kernel) -> Option<*mut TrapFrame> {
     next
 }
 
-/// The current thread's syscall, on the general path.
+/// The current thread's syscall, on the general path (out of line: the
+/// fast path's caller does not pay for its stack frame).
+#[inline(never)]
 fn slow(k: &mut Kernel) {
     let cur = k.current();
     let Some(t) = k.thread(cur) else {

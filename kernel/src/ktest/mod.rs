@@ -13,6 +13,7 @@ mod console;
 mod exception;
 mod frames;
 mod heap;
+mod mem;
 mod paging;
 mod romfs;
 mod security;
@@ -68,6 +69,7 @@ static TESTS: &[Test] = tests![
     paging::stack_guards_unmapped,
     exception::brk_caught_and_reported,
     exception::data_abort_caught,
+    mem::memcpy_every_length_and_alignment,
     romfs::embedded_image_valid,
     romfs::lookup_and_read,
     romfs::missing_paths_are_errors,

@@ -39,22 +39,15 @@ pub fn write(kva: u64, bytes: &[u8]) {
 pub fn copy(src: u64, dst: u64, n: usize) {
     debug_assert!(in_one_page(src, n) && in_one_page(dst, n));
     let apart = src + n as u64 <= dst || dst + n as u64 <= src;
-    if !apart {
+    if apart {
         // SAFETY: both are linear-map addresses of such frames (module
-        // contract) with the range inside their pages; `copy` allows
-        // overlap.
+        // contract) with the range inside their pages, not overlapping
+        // (the kernel's memcpy: 64 bytes a turn when co-aligned).
+        unsafe { core::ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, n) };
+    } else {
+        // SAFETY: as above; `copy` allows overlap.
         unsafe { core::ptr::copy(src as *const u8, dst as *mut u8, n) };
-        return;
     }
-    // SAFETY: as above, and the two ranges do not overlap, so the shared
-    // and the mutable slice never alias; they live only for the copy.
-    let (from, to) = unsafe {
-        (
-            core::slice::from_raw_parts(src as *const u8, n),
-            core::slice::from_raw_parts_mut(dst as *mut u8, n),
-        )
-    };
-    crate::arch::mem::copy(to, from);
 }
 
 /// Run `f` on the whole page of frame `pa`, which the caller has just

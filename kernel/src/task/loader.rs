@@ -98,7 +98,7 @@ fn map_segments(
                 }
                 let src = &bytes[(lo - file_start) as usize..(hi - file_start) as usize];
                 let at = (lo - page_va) as usize..(hi - page_va) as usize;
-                crate::arch::mem::copy(&mut page[at.clone()], src);
+                page[at.clone()].copy_from_slice(src);
                 at
             },
         )?;

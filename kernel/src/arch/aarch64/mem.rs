@@ -1,15 +1,18 @@
-//! Bulk memory operations, faster than the generic `memset`/`memcpy`
-//! (which, the kernel using no FP/SIMD register and no unaligned access,
-//! move 8 bytes per loop turn of about four instructions): a page zeroed
-//! with `DC ZVA` (one cache block, 64 bytes on the A72, per instruction)
-//! and copies of 64 bytes per turn in 16-byte load and store pairs.
-//! For memory in the linear map, with the MMU and caches on (`DC ZVA` on
+//! Memory operations faster than the generic ones (which, the kernel
+//! using no FP/SIMD register and no unaligned access, move 8 bytes per
+//! loop turn of about four instructions, and misaligned data a byte at a
+//! time): the kernel's `memcpy` (`memcpy.s`: every copy, struct moves
+//! included; 64 bytes a turn in load and store pairs when source and
+//! destination are co-aligned, shifted words when not), and a page zeroed
+//! with `DC ZVA` (one cache block, 64 bytes on the A72, per instruction;
+//! for memory in the linear map with the MMU and caches on, as `DC ZVA` on
 //! Device memory faults).
 
-use core::arch::asm;
+use core::arch::{asm, global_asm};
 
-/// Below this, the generic copy is as quick.
-const BULK: usize = 128;
+// The kernel's `memcpy` (every copy the compiler emits, struct moves
+// included): see the file for how.
+global_asm!(include_str!("memcpy.s"));
 
 /// Zero `page` (4 KiB, page-aligned, in the linear map).
 pub fn zero_page(page: &mut [u8]) {
@@ -40,57 +43,4 @@ pub fn zero_page(page: &mut [u8]) {
             options(nostack)
         );
     }
-}
-
-/// Copy `src` into `dst` (same length, not overlapping).
-#[inline(always)]
-pub fn copy(dst: &mut [u8], src: &[u8]) {
-    let (d, s) = (dst.as_mut_ptr() as usize, src.as_ptr() as usize);
-    if dst.len() < BULK || (d ^ s) % 16 != 0 {
-        dst.copy_from_slice(src);
-    } else {
-        copy_bulk(dst, src);
-    }
-}
-
-/// [`copy`] of at least [`BULK`] bytes, co-aligned to 16.
-fn copy_bulk(dst: &mut [u8], src: &[u8]) {
-    assert_eq!(dst.len(), src.len(), "a copy between slices of one length");
-    let n = dst.len();
-    let d = dst.as_mut_ptr() as usize;
-    // A head up to 16-byte alignment, 64-byte turns, the tail.
-    let head = (16 - d % 16) % 16;
-    dst[..head].copy_from_slice(&src[..head]);
-    let bulk = (n - head) / 64 * 64;
-    debug_assert!(bulk > 0, "n >= BULK leaves at least one turn");
-    // SAFETY: [head, head + bulk) is inside both slices (bulk <= n - head),
-    // both pointers there are 16-byte aligned, and the slices do not
-    // overlap (one is borrowed mutably while the other is borrowed).
-    unsafe {
-        asm!(
-            "1:",
-            "ldp {a}, {b}, [{s}]",
-            "ldp {c}, {e}, [{s}, #16]",
-            "stp {a}, {b}, [{d}]",
-            "stp {c}, {e}, [{d}, #16]",
-            "ldp {a}, {b}, [{s}, #32]",
-            "ldp {c}, {e}, [{s}, #48]",
-            "stp {a}, {b}, [{d}, #32]",
-            "stp {c}, {e}, [{d}, #48]",
-            "add {s}, {s}, #64",
-            "add {d}, {d}, #64",
-            "subs {left}, {left}, #64",
-            "b.ne 1b",
-            s = inout(reg) src.as_ptr().add(head) => _,
-            d = inout(reg) dst.as_mut_ptr().add(head) => _,
-            left = inout(reg) bulk => _,
-            a = out(reg) _,
-            b = out(reg) _,
-            c = out(reg) _,
-            e = out(reg) _,
-            options(nostack)
-        );
-    }
-    let done = head + bulk;
-    dst[done..n].copy_from_slice(&src[done..n]);
 }

@@ -775,7 +775,7 @@ fn child_from_segments_relocated() -> TestResult {
     };
     let p = check_ok!(
         Process::init_from_seg_ex(
-            &Params::new(CLASS),
+            &Params::new(CLASS).env("role", "child"),
             Some("pie-from-segs"),
             Some(PIE),
             &mut segs,

@@ -453,6 +453,8 @@ fn pie_offset(name: &str) -> Result<u64, String> {
         .map_err(|e| format!("create {PIE}: {e}"))?;
     let s = t.elf_syms().map_err(|e| format!("GetElfSyms: {e}"))?;
     let _ = handle::close(s.mdl);
+    t.set_env(b"role=child")
+        .map_err(|e| format!("set_env: {e}"))?;
     t.resume().map_err(|e| format!("resume: {e}"))?;
     let info = t.wait(CHILD_TIMEOUT_NS).map_err(|e| format!("wait: {e}"))?;
     expect_exit(&info, 0).map_err(|e| format!("{PIE} at {:#x}: {e}", s.load_offset))?;
