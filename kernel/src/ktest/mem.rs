@@ -1,6 +1,6 @@
-//! The kernel's `memcpy` (`arch/aarch64/memcpy.s`): every length up to a
-//! few turns of each loop, at every pair of alignments, against a copy
-//! made a byte at a time; nothing outside the destination is touched.
+//! The kernel's `memcpy` and `memset` (`arch/aarch64/memops.s`): every
+//! length up to a few turns of each loop, at every alignment, against the
+//! bytes expected; nothing outside the destination is touched.
 
 use super::{TestResult, check};
 
@@ -40,4 +40,30 @@ pub fn memcpy_every_length_and_alignment() -> TestResult {
 
 unsafe extern "C" {
     fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8;
+    fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8;
+}
+
+/// `memset` at every length up to [`LONGEST`] and offset 0..16, with a
+/// byte whose bits all matter; nothing outside the range is touched.
+pub fn memset_every_length_and_alignment() -> TestResult {
+    let mut dst = [0u8; LONGEST + 48];
+    for to in 0..16 {
+        for n in 0..=LONGEST {
+            dst.fill(0xEE);
+            // SAFETY: the range is inside the array; this calls the
+            // kernel's memset itself.
+            unsafe { memset(dst.as_mut_ptr().add(to), 0x1A5, n) };
+            let (before, rest) = dst.split_at(to);
+            let (set, after) = rest.split_at(n);
+            check!(
+                set.iter().all(|&b| b == 0xA5),
+                "memset of {n} bytes at offset {to}: wrong bytes"
+            );
+            check!(
+                before.iter().chain(after).all(|&b| b == 0xEE),
+                "memset of {n} bytes at offset {to} wrote outside"
+            );
+        }
+    }
+    Ok(())
 }

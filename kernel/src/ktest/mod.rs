@@ -70,6 +70,7 @@ static TESTS: &[Test] = tests![
     exception::brk_caught_and_reported,
     exception::data_abort_caught,
     mem::memcpy_every_length_and_alignment,
+    mem::memset_every_length_and_alignment,
     romfs::embedded_image_valid,
     romfs::lookup_and_read,
     romfs::missing_paths_are_errors,

@@ -1,18 +1,18 @@
 //! Memory operations faster than the generic ones (which, the kernel
 //! using no FP/SIMD register and no unaligned access, move 8 bytes per
 //! loop turn of about four instructions, and misaligned data a byte at a
-//! time): the kernel's `memcpy` (`memcpy.s`: every copy, struct moves
-//! included; 64 bytes a turn in load and store pairs when source and
-//! destination are co-aligned, shifted words when not), and a page zeroed
+//! time): the kernel's `memcpy` and `memset` (`memops.s`: every copy and
+//! fill, struct moves included; 64 bytes a turn in store pairs, a copy
+//! whose ends are not co-aligned by shifted words), and a page zeroed
 //! with `DC ZVA` (one cache block, 64 bytes on the A72, per instruction;
 //! for memory in the linear map with the MMU and caches on, as `DC ZVA` on
 //! Device memory faults).
 
 use core::arch::{asm, global_asm};
 
-// The kernel's `memcpy` (every copy the compiler emits, struct moves
-// included): see the file for how.
-global_asm!(include_str!("memcpy.s"));
+// The kernel's `memcpy` and `memset` (every copy and fill the compiler
+// emits, struct moves included): see the file for how.
+global_asm!(include_str!("memops.s"));
 
 /// Zero `page` (4 KiB, page-aligned, in the linear map).
 pub fn zero_page(page: &mut [u8]) {

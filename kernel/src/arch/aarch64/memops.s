@@ -1,6 +1,7 @@
-// memcpy(dst, src, n) -> dst: the kernel's, in place of the generic one
-// (which moves 8 bytes per loop turn of four instructions when both ends
-// are aligned, and byte by byte otherwise). Only aligned loads and stores,
+// memcpy(dst, src, n) -> dst and memset (below): the kernel's, in place
+// of the generic ones (which move 8 bytes per loop turn of four
+// instructions when aligned, and byte by byte otherwise). Only aligned
+// loads and stores,
 // as the kernel's target requires (it also runs with the MMU off, where
 // all memory is Device memory):
 // - ends co-aligned to 8: bytes up to alignment, then 64 bytes a turn in
@@ -10,7 +11,7 @@
 //   shifted (both inside the source's own aligned words, so no access
 //   leaves its pages), then the last bytes.
 // Uses only caller-saved registers x0..x12 (x18 is left alone).
-.section .text.memcpy, "ax"
+.section .text.memops, "ax"
 .global memcpy
 .type memcpy, %function
 .balign 16
@@ -96,3 +97,54 @@ memcpy:
     sub     x2, x2, #8
     b       .Lword
 .size memcpy, . - memcpy
+
+// memset(dst, c, n) -> dst, in the same way: bytes up to 8-byte alignment,
+// then the byte repeated in a word, 64 bytes a turn in store pairs, then
+// 16, 8, and the last bytes one by one.
+.global memset
+.type memset, %function
+.balign 16
+memset:
+    mov     x3, x0
+    and     x1, x1, #0xff
+    orr     x1, x1, x1, lsl #8
+    orr     x1, x1, x1, lsl #16
+    orr     x1, x1, x1, lsl #32
+.Lset_head:
+    tst     x3, #7
+    b.eq    .Lset_64
+    cbz     x2, .Lset_done
+    strb    w1, [x3], #1
+    sub     x2, x2, #1
+    b       .Lset_head
+.Lset_64:
+    lsr     x12, x2, #6
+    cbz     x12, .Lset_16
+    and     x2, x2, #63
+1:
+    stp     x1, x1, [x3]
+    stp     x1, x1, [x3, #16]
+    stp     x1, x1, [x3, #32]
+    stp     x1, x1, [x3, #48]
+    add     x3, x3, #64
+    subs    x12, x12, #1
+    b.ne    1b
+.Lset_16:
+    cmp     x2, #16
+    b.lo    .Lset_8
+    stp     x1, x1, [x3], #16
+    sub     x2, x2, #16
+    b       .Lset_16
+.Lset_8:
+    cmp     x2, #8
+    b.lo    .Lset_bytes
+    str     x1, [x3], #8
+    sub     x2, x2, #8
+.Lset_bytes:
+    cbz     x2, .Lset_done
+    strb    w1, [x3], #1
+    subs    x2, x2, #1
+    b.ne    .Lset_bytes
+.Lset_done:
+    ret
+.size memset, . - memset
