@@ -11,6 +11,12 @@
 //! checks that every one served it (`SysInfo.Served`). What goes to the
 //! console is NULs, which do not garble what the host reads.
 //!
+//! Calls also go to a channel served by an echo process of its own (a
+//! `ReplyRecv` loop it cannot reach, answering each request with its
+//! header and fixed part), mostly small messages without timeout: the IPC
+//! fast path's case, with random contents; the parent checks the fast
+//! path served calls and replies.
+//!
 //! Each child must complete its quota of calls: it steers clear only of
 //! what would end it by its own hand (Exit and Terminate of a Task, Vm.Free
 //! and Vm.Protect of its own memory, threads at random entries) and exits
@@ -33,14 +39,16 @@ use alloc::string::String;
 
 use libkos::abi::decl::{MethodDecl, Target};
 use libkos::abi::interfaces::INTERFACES;
-use libkos::abi::msg::sysinfo::MemStats;
-use libkos::abi::msg::{DESC_SIZE, HEADER_SIZE, HandleDesc, Header, NO_BADGE};
+use libkos::abi::msg::sysinfo::{FAST_PATH_KEEP, MemStats};
+use libkos::abi::msg::{
+    DESC_COPY, DESC_MOVE, DESC_SIZE, HEADER_SIZE, HandleDesc, Header, NO_BADGE,
+};
 use libkos::abi::syscall as nr;
 use libkos::abi::task::ExitStatus;
 use libkos::abi::{Handle, Rc, Rights};
 use libkos::syscall;
 use libkos::test::TestResult;
-use libkos::zerocopy::IntoBytes;
+use libkos::zerocopy::{FromBytes, IntoBytes};
 use libkos::{check, check_eq, mdl, notice, println, romfs, task, thread};
 use utest::{CHILD_TIMEOUT_NS, expect_exit, role, run_role};
 
@@ -58,6 +66,8 @@ const CAMPAIGN: &str = "/etc/fuzz";
 /// The console: what the fuzzer writes there is NULs (which the host's
 /// reader drops), so that it does not garble the test protocol.
 const CONSOLE: u16 = 4;
+/// The static channel from each child to its echo process.
+const ECHO: &str = "fuzz-echo";
 /// Below this many calls a child does not insist on reaching every
 /// endpoint.
 const REACH_AFTER: u32 = 4000;
@@ -67,6 +77,7 @@ const SACRIFICE_PAGES: u64 = 16;
 fn main() -> i32 {
     match role() {
         Some("ok") => return 0,
+        Some("echo") => return echo(),
         Some(r) if r.starts_with("seed=") => {
             // `seed=S,calls=N`
             let mut parts = r[5..].split(",calls=");
@@ -124,12 +135,15 @@ struct Pool {
     notice: u64,
     mdl: u64,
     thread: u64,
+    /// The client end of the channel to this child's echo process.
+    channel: u64,
 }
 
 impl Pool {
     fn new() -> Pool {
         let h = |r: Result<Handle, Rc>| r.map_or(u64::MAX, |h| h.0 as u64);
         Pool {
+            channel: h(libkos::locator::connect(ECHO)),
             notice: h(notice::create()),
             mdl: h(mdl::create(4096)),
             // A thread that ends at once: its handle stays.
@@ -204,11 +218,14 @@ fn child(seed: u64, calls: u32) -> i32 {
     let mut done: u32 = 0;
     for _ in 0..calls {
         let mut a = [0u64; 6];
-        let number = match r.below(13) {
+        let pick = r.below(14);
+        // A call to the echo process, beside the kernel calls.
+        let to_echo = pick == 13;
+        let number = match pick {
             0 => nr::NOP,
             1 => nr::YIELD,
             2 => nr::SLEEP,
-            3..=8 => nr::CALL,
+            3..=8 | 13 => nr::CALL,
             9 => nr::RECV,
             10 => nr::REPLY,
             11 => nr::REPLY_RECV,
@@ -219,7 +236,7 @@ fn child(seed: u64, calls: u32) -> i32 {
             nr::CALL => {
                 a[0] = handle(&mut r);
                 let scratch = (&raw mut SCRATCH) as u64;
-                if r.below(4) != 0 {
+                if to_echo || r.below(4) != 0 {
                     // A well-formed header to a random endpoint and method,
                     // random fixed part and arena.
                     let arena = r.below(600) as u32;
@@ -236,6 +253,16 @@ fn child(seed: u64, calls: u32) -> i32 {
                     }
                     let decl = iface.and_then(|i| i.methods.get(usize::from(method)));
                     a[0] = pool.handle_for(&mut r, decl);
+                    // To the echo process mostly as the fast path takes
+                    // them: no handles, no arena, no timeout.
+                    let (handles, arena) = if to_echo && r.below(4) != 0 {
+                        (0, 0)
+                    } else {
+                        (handles, arena)
+                    };
+                    if to_echo {
+                        a[0] = pool.channel;
+                    }
                     // Mostly the declared size of the request, so that the
                     // method's own checks are reached; else any.
                     let fixed = match decl {
@@ -287,10 +314,19 @@ fn child(seed: u64, calls: u32) -> i32 {
                             buf[HEADER_SIZE..HEADER_SIZE + 8].copy_from_slice(&addr.to_le_bytes());
                         }
                         for i in 0..handles as usize {
+                            let h = handle(&mut r) as u32;
+                            let mode = r.below(3) as u32;
+                            // Its own Task and kernel handles are never
+                            // moved away (to the echo): it needs them.
+                            let own = h == Handle::KERNEL.0 || h == Handle::SELF_TASK.0;
                             let d = HandleDesc {
-                                handle: handle(&mut r) as u32,
+                                handle: h,
                                 rights: r.next() as u32,
-                                mode: r.below(3) as u32,
+                                mode: if own && mode == DESC_MOVE {
+                                    DESC_COPY
+                                } else {
+                                    mode
+                                },
                                 badge: if r.below(2) == 0 {
                                     NO_BADGE
                                 } else {
@@ -312,6 +348,10 @@ fn child(seed: u64, calls: u32) -> i32 {
                     (a[1], a[2], a[3], a[4]) = (p, l, q, m);
                 }
                 a[5] = timeout(&mut r);
+                if a[0] == pool.channel && r.below(8) != 0 {
+                    // The echo process always answers.
+                    a[5] = syscall::FOREVER;
+                }
             }
             nr::RECV => {
                 a[0] = handle(&mut r);
@@ -341,7 +381,9 @@ fn child(seed: u64, calls: u32) -> i32 {
     }
     // Every kernel endpoint served it past the gate (told without
     // allocating: its heap may be spent by now).
-    let served_after = libkos::sys::served().map(|s| s.calls).unwrap_or_default();
+    let Ok(served_after) = libkos::sys::served().map(|s| s.calls) else {
+        return -2;
+    };
     let served = |id: u16| {
         let i = usize::from(id);
         served_after
@@ -360,6 +402,83 @@ fn child(seed: u64, calls: u32) -> i32 {
         return -1;
     }
     done as i32
+}
+
+/// The echo process: answers each request with its header (status and
+/// sizes made from its fixed part) and fixed part, in one `ReplyRecv`
+/// trap per request; handles it receives it closes (so the child's check
+/// of the endpoints it reached counts these Handle.Close calls too). It
+/// serves until its parent ends it.
+fn echo() -> i32 {
+    let Ok(h) = libkos::locator::register(ECHO) else {
+        return 1;
+    };
+    let mut req = [0u64; 2048];
+    let mut reply = [0u64; (HEADER_SIZE + 256) / 8];
+    let mut token = syscall::ReplyToken(0);
+    let mut len = 0;
+    loop {
+        // SAFETY: both buffers are this function's; the reply is only read
+        // and the request buffer lent whole to the kernel.
+        let (r, _) = unsafe {
+            syscall::reply_recv_raw(
+                token,
+                reply.as_ptr().cast::<u8>(),
+                len,
+                h,
+                req.as_mut_ptr().cast::<u8>(),
+                req.len() * 8,
+            )
+        };
+        if r.rc != Rc::Ok {
+            println!("utest-fuzz echo: receive failed: {}", r.rc);
+            return 1;
+        }
+        token = r.token;
+        let bytes = req.as_bytes();
+        let Ok(header) = Header::read_from_bytes(&bytes[..HEADER_SIZE]) else {
+            token = syscall::ReplyToken(0);
+            continue;
+        };
+        let fixed = usize::from(header.fixed_len).min(256);
+        for i in 0..usize::from(header.handles).min(8) {
+            let at = HEADER_SIZE + fixed + i * DESC_SIZE;
+            if let Some(Ok(d)) = bytes
+                .get(at..at + DESC_SIZE)
+                .map(HandleDesc::read_from_bytes)
+            {
+                let _ = libkos::handle::close(Handle(d.handle));
+            }
+        }
+        // The first fixed word says how to answer: the status, and now and
+        // then a malformed reply first (refused: the client still waits,
+        // and the answer below goes to it).
+        let word = req[HEADER_SIZE / 8];
+        let answer = Header {
+            status: if word % 3 == 0 {
+                0
+            } else {
+                (word >> 8) as u32 % 40
+            },
+            fixed_len: fixed as u16,
+            handles: 0,
+            arena_len: 0,
+            ..header
+        };
+        if word % 7 == 0 {
+            let bad = Header {
+                fixed_len: 12,
+                ..answer
+            };
+            let mut msg = [0u8; HEADER_SIZE + 12];
+            msg[..HEADER_SIZE].copy_from_slice(bad.as_bytes());
+            let _ = syscall::reply_bytes(token, &msg);
+        }
+        reply.as_mut_bytes()[..HEADER_SIZE].copy_from_slice(answer.as_bytes());
+        reply.as_mut_bytes()[HEADER_SIZE..HEADER_SIZE + fixed]
+            .copy_from_slice(&bytes[HEADER_SIZE..HEADER_SIZE + fixed]);
+        len = HEADER_SIZE + fixed;
+    }
 }
 
 /// The campaign: the suite's, or the one `/etc/fuzz` gives (`calls N`:
@@ -396,9 +515,18 @@ fn random_syscalls_survived() -> TestResult {
     // pages); the others must give back all they take.
     run_child(0x5EED, calls.min(ROUNDS))?;
     let before = settled(None)?;
+    let fast = || libkos::sys::fast_path(FAST_PATH_KEEP).map_err(|e| format!("FastPath: {e}"));
+    let fast_before = fast()?;
     for seed in seeds {
         run_child(seed, calls)?;
     }
+    let fast_after = fast()?;
+    check!(
+        fast_after.calls > fast_before.calls && fast_after.replies > fast_before.replies,
+        "the IPC fast path served no call or no reply of the fuzzers' ({:?} -> {:?})",
+        fast_before,
+        fast_after
+    );
     let after = settled(Some(&before))?;
     check_eq!(after.processes, before.processes, "live processes");
     check_eq!(after.threads, before.threads, "live threads");
@@ -416,24 +544,47 @@ fn random_syscalls_survived() -> TestResult {
 /// each endpoint can be reached): it must exit by itself having made all
 /// its `calls`.
 fn run_child(seed: u64, calls: u32) -> TestResult {
-    let t = task::Task::create(
-        "fuzz-child",
-        SELF,
-        libkos::abi::sched::DEFAULT_PRIORITY,
-        libkos::abi::task::CreateFlags::FROM_ROMFS,
-    )
-    .map_err(|e| format!("create the child: {e}"))?;
-    t.set_initial_rights(Rights::all(), Rights::all())
+    let create = |name| {
+        task::Task::create(
+            name,
+            SELF,
+            libkos::abi::sched::DEFAULT_PRIORITY,
+            libkos::abi::task::CreateFlags::FROM_ROMFS,
+        )
+        .map_err(|e| format!("create {name}: {e}"))
+    };
+    let echo = create("fuzz-echo")?;
+    let t = create("fuzz-child")?;
+    let started = echo
+        .set_env(b"role=echo")
+        .and_then(|()| libkos::locator::connect_tasks(t.handle(), echo.handle(), ECHO))
+        .and_then(|()| echo.resume());
+    let started = started
+        .and_then(|()| t.set_initial_rights(Rights::all(), Rights::all()))
         .and_then(|()| t.set_env(format!("role=seed={seed},calls={calls}").as_bytes()))
-        .and_then(|()| t.resume())
-        .map_err(|e| format!("start the child: {e}"))?;
+        .and_then(|()| t.resume());
+    if let Err(e) = started {
+        let _ = echo.terminate();
+        return Err(format!("start the child and its echo: {e}"));
+    }
     // A long campaign's child runs for long: its own time, not the suite's.
     let timeout = CHILD_TIMEOUT_NS.max(u64::from(calls) * 200_000);
     let info = t
         .wait(timeout)
         .map_err(|e| format!("wait for the child: {e}"));
     let _ = t.close();
+    // The echo serves until it is ended; it must not have ended before.
+    let echoed = echo.exit_info();
+    let _ = echo.terminate();
+    let _ = echo.wait(CHILD_TIMEOUT_NS);
+    let _ = echo.close();
     let info = info?;
+    let echoed = echoed.map_err(|e| format!("the echo process: {e}"))?;
+    check!(
+        task::status(&echoed) == Some(ExitStatus::Running),
+        "the echo process of seed {seed:#x} ended: {}",
+        task::Describe(&echoed)
+    );
     check!(
         task::status(&info) == Some(ExitStatus::Normal),
         "child with seed {seed:#x} did not finish its calls: {}",

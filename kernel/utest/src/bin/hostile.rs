@@ -2,7 +2,7 @@
 //! `utest.hostile.Hog`) that takes all it can of the kernel's resources —
 //! notices, MDL frames, memory, threads, processes (through a child that
 //! starts its own), handles, notice subscriptions (its share of the
-//! system's), kernel heap, and the CPU (it spins at its priority ceiling)
+//! system's, GetTasksList's included), kernel heap, and the CPU (it spins at its priority ceiling)
 //! — and holds them to the end of the suite. Each kind must stop at the hog's quota
 //! (rcQuotaExceeded, never the system running out), and every test program
 //! einit runs after this one must still pass (`utest-hostile` runs early).
@@ -34,7 +34,9 @@ const HOG_PROCESSES: i64 = 4;
 const HOG_PRIORITY: u32 = 8;
 /// What the hog and its children hold on themselves: the least a program
 /// needs, and Create.
-const HOG_TASK_RIGHTS: Rights = DEFAULT_TASK_RIGHTS.union(Rights::task(Method::Create));
+const HOG_TASK_RIGHTS: Rights = DEFAULT_TASK_RIGHTS
+    .union(Rights::task(Method::Create))
+    .union(Rights::task(Method::GetTasksList));
 /// The `memory` of its quota.
 const HOG_MEMORY: u64 = 64 << 10;
 /// Kernel heap a tree may use beyond its budget: the small lists that are
@@ -155,6 +157,7 @@ fn a_hog_is_contained() -> TestResult {
         "threads",
         "processes",
         "subscriptions",
+        "tasks-list",
     ] {
         let line = text
             .lines()
@@ -242,6 +245,11 @@ fn hog() -> i32 {
     let mut handles: Vec<Handle> = Vec::with_capacity(4096);
     let mut pages = Vec::with_capacity(4096);
     let names: Vec<String> = (0..64).map(|i| format!("hog-kid-{i}")).collect();
+    // GetTasksList's reply buffer, allocated once now (freed, it stays in
+    // this heap for the second call, made when no frame is left).
+    if let Ok(list) = task::get_tasks_list(Handle::SELF_TASK) {
+        let _ = libkos::handle::close(list.notice);
+    }
     // Processes, each a hog of its own that starts all the processes it
     // can and ends, leaving them behind: the whole tree's count against
     // this one's budget. Then threads (their stacks come from its frames).
@@ -308,6 +316,15 @@ fn hog() -> i32 {
         Err(e) => (0, e),
     };
     let _ = writeln!(out, "subscriptions {n} {rc}");
+    // GetTasksList subscribes too (to every end): past its share, refused.
+    let rc = task::get_tasks_list(Handle::SELF_TASK).map_or_else(
+        |e| e,
+        |list| {
+            let _ = libkos::handle::close(list.notice);
+            Rc::Ok
+        },
+    );
+    let _ = writeln!(out, "tasks-list {rc}");
     // Notices last: they fill whatever handle slots are left.
     let (n, rc) = hoard(4000, notice::create, &mut handles);
     let _ = writeln!(out, "notices {n} {rc}");
