@@ -21,7 +21,13 @@ pub fn memcpy_every_length_and_alignment() -> TestResult {
                 // SAFETY: both ranges are inside their arrays and the
                 // arrays are distinct; this calls the kernel's memcpy
                 // itself (a `copy_from_slice` could be inlined).
-                unsafe { memcpy(dst.as_mut_ptr().add(to), s.as_ptr(), n) };
+                let at = unsafe { dst.as_mut_ptr().add(to) };
+                // SAFETY: as above.
+                let ret = unsafe { memcpy(at, s.as_ptr(), n) };
+                check!(
+                    ret == at,
+                    "memcpy returned {ret:p}, not its destination {at:p}"
+                );
                 let (before, rest) = dst.split_at(to);
                 let (copied, after) = rest.split_at(n);
                 check!(
@@ -52,7 +58,13 @@ pub fn memset_every_length_and_alignment() -> TestResult {
             dst.fill(0xEE);
             // SAFETY: the range is inside the array; this calls the
             // kernel's memset itself.
-            unsafe { memset(dst.as_mut_ptr().add(to), 0x1A5, n) };
+            let at = unsafe { dst.as_mut_ptr().add(to) };
+            // SAFETY: as above.
+            let ret = unsafe { memset(at, 0x1A5, n) };
+            check!(
+                ret == at,
+                "memset returned {ret:p}, not its destination {at:p}"
+            );
             let (before, rest) = dst.split_at(to);
             let (set, after) = rest.split_at(n);
             check!(

@@ -12,7 +12,8 @@
 //! snapshot as always and written from there; the other side's registers
 //! get what the slow path gives them; and the CPU goes straight to it when
 //! the run queue would have given it the CPU anyway (`schedule::handoff`'s
-//! rule), else it is queued as the slow path would.
+//! rule). Otherwise a call is left to the slow path, and a replied client
+//! is queued as the slow path would.
 //!
 //! Every check of the slow path is made here too. Anything else — another
 //! case, a refusal, an error of any kind — is left to the slow path
@@ -132,10 +133,14 @@ impl Kernel {
             .check_range(reply.addr, reply.len as usize, true)
             .ok()?;
         let (spid, level, ssubject) = (s.process, s.level(), s.subject);
-        if !self.takes_cpu_now(level) || !self.room_to_serve(server) {
+        if !self.takes_cpu_now(level) {
             return None;
         }
         let header = self.take_small(pid, request)?;
+        // Where the slow path makes room (`ipc_call`: before the gate).
+        if !self.room_to_serve(server) {
+            return None;
+        }
         let t = self.threads.get(me)?;
         let passage = Passage {
             event: Event::Request,
@@ -156,6 +161,8 @@ impl Kernel {
             .ok()?
             .copy_out(buf.addr, t.sent.head())
             .ok()?;
+        // Delivered: the snapshot is no longer the slow path's to keep.
+        self.taken = false;
         let badge = self.badge_value(entry.object.node);
         if let Some(c) = self.channels.get_mut(channel) {
             c.receivers.pop_front();
@@ -201,8 +208,10 @@ impl Kernel {
         } = replied;
         if !self.fast_recv(pid, handle, buf) {
             // The slow path's receive, with the client handed over as its
-            // reply would have.
-            self.handoff = Some(client);
+            // reply would have (`wake_handoff`).
+            if let Some(earlier) = self.handoff.replace(client) {
+                self.make_ready(earlier);
+            }
             if let Err(rc) = self.ipc_recv(pid, Handle(handle), buf, FOREVER)
                 && let Some(t) = self.threads.get_mut(self.current)
             {
@@ -280,6 +289,7 @@ impl Kernel {
             .ok()?
             .copy_out(reply.addr, t.sent.head())
             .ok()?;
+        self.taken = false;
         // Delivered: the call is over for both.
         if let Some(t) = self.threads.get_mut(me) {
             t.serving.retain(|&c| c != client);

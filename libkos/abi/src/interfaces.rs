@@ -120,7 +120,8 @@ crate::interfaces! {
         /// Kernel calls each endpoint has served past the gate since boot.
         fn Served(()) -> msg::sysinfo::Served = 2, on Kernel, needs Rights::SYSINFO;
         /// Turn the IPC fast path off or on (its results are the slow
-        /// path's; tests compare them) and count what it served.
+        /// path's; tests compare them) and count what it served. It sets
+        /// a system-wide cost: a policy grants it to test programs only.
         fn FastPath(msg::sysinfo::FastPathReq) -> msg::sysinfo::FastPath = 3, on Kernel, needs Rights::SYSINFO;
     }
 

@@ -10,7 +10,9 @@
 //   word of the destination is made of two aligned words of the source,
 //   shifted (both inside the source's own aligned words, so no access
 //   leaves its pages), then the last bytes.
-// Uses only caller-saved registers x0..x12 (x18 is left alone).
+// Uses only caller-saved registers x0..x12 (x18 is left alone). For
+// memory only, never device registers: a misaligned copy reads the rest of
+// the source's first and last aligned words.
 .section .text.memops, "ax"
 .global memcpy
 .type memcpy, %function
