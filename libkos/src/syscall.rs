@@ -319,6 +319,32 @@ pub unsafe fn reply_recv_raw(
     )
 }
 
+/// [`reply_recv_raw`] with byte slices: the reply `msg` (empty with a
+/// `token` of 0) and the receive buffer `buf` (the length is bounded by
+/// `buf`'s).
+pub fn reply_recv_bytes(
+    token: ReplyToken,
+    msg: &[u8],
+    handle: Handle,
+    buf: &mut [u8],
+) -> (RecvRaw, Rc) {
+    // SAFETY: `msg` is a live slice the kernel only reads; `buf` is
+    // exclusively borrowed for the call and the kernel writes at most
+    // `buf.len()` bytes into it.
+    let (mut r, replied) = unsafe {
+        reply_recv_raw(
+            token,
+            msg.as_ptr(),
+            msg.len(),
+            handle,
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    r.len = r.len.min(buf.len());
+    (r, replied)
+}
+
 /// [`reply_raw`] with a byte slice.
 pub fn reply_bytes(token: ReplyToken, msg: &[u8]) -> Rc {
     // SAFETY: `msg` is a live slice the kernel only reads.

@@ -18,11 +18,11 @@ pub fn memcpy_every_length_and_alignment() -> TestResult {
             for n in 0..=LONGEST {
                 dst.fill(0xEE);
                 let s = &src[from..from + n];
+                // SAFETY: `to` is inside the array.
+                let at = unsafe { dst.as_mut_ptr().add(to) };
                 // SAFETY: both ranges are inside their arrays and the
                 // arrays are distinct; this calls the kernel's memcpy
                 // itself (a `copy_from_slice` could be inlined).
-                let at = unsafe { dst.as_mut_ptr().add(to) };
-                // SAFETY: as above.
                 let ret = unsafe { memcpy(at, s.as_ptr(), n) };
                 check!(
                     ret == at,
@@ -56,10 +56,10 @@ pub fn memset_every_length_and_alignment() -> TestResult {
     for to in 0..16 {
         for n in 0..=LONGEST {
             dst.fill(0xEE);
+            // SAFETY: `to` is inside the array.
+            let at = unsafe { dst.as_mut_ptr().add(to) };
             // SAFETY: the range is inside the array; this calls the
             // kernel's memset itself.
-            let at = unsafe { dst.as_mut_ptr().add(to) };
-            // SAFETY: as above.
             let ret = unsafe { memset(at, 0x1A5, n) };
             check!(
                 ret == at,

@@ -26,7 +26,7 @@ use super::object::Object;
 use super::thread::{Pid, State, Tid, Wait};
 
 /// The reply token naming a client thread.
-pub(super) fn token(t: Tid) -> u64 {
+fn token(t: Tid) -> u64 {
     ((t.generation as u64) << 32) | t.index as u64
 }
 
@@ -361,7 +361,7 @@ impl Kernel {
     /// `server` received `client`'s message (`len` bytes): it returns from
     /// `Recv` with the token and badge. Its list of clients has room
     /// ([`Kernel::room_to_serve`]).
-    fn start_serving(&mut self, server: Tid, client: Tid, len: u64, badge: u64) {
+    pub(super) fn start_serving(&mut self, server: Tid, client: Tid, len: u64, badge: u64) {
         let Some(s) = self.threads.get_mut(server) else {
             return;
         };

@@ -9,11 +9,12 @@
 //! arena), the call has no timeout, and the sending thread remembers the
 //! policy's outright grant of this message kind (`gate::Passage::remembered`:
 //! the monitor's own first step). The message is taken into the sender's
-//! snapshot as always and written from there; the other side's registers
-//! get what the slow path gives them; and the CPU goes straight to it when
-//! the run queue would have given it the CPU anyway (`schedule::handoff`'s
-//! rule). Otherwise a call is left to the slow path, and a replied client
-//! is queued as the slow path would.
+//! snapshot as always and written from there; once it is delivered, the
+//! waits end and begin through the slow path's own steps (`block_current`,
+//! `start_serving`, `wake_handoff`); and the CPU goes straight to the other
+//! side when the run queue would have given it the CPU anyway
+//! (`schedule::handoff`'s rule). Otherwise a call is left to the slow path,
+//! and a replied client is queued by the scheduler as the slow path's is.
 //!
 //! Every check of the slow path is made here too. Anything else — another
 //! case, a refusal, an error of any kind — is left to the slow path
@@ -31,7 +32,7 @@ use kos_abi::syscall::FOREVER;
 use kos_abi::{Handle, Rc, Rights};
 
 use super::Kernel;
-use super::ipc::{from_token, token};
+use super::ipc::from_token;
 use super::object::Object;
 use super::thread::{Pid, State, Tid, Wait};
 use crate::arch::exception::TrapFrame;
@@ -167,27 +168,18 @@ impl Kernel {
         if let Some(c) = self.channels.get_mut(channel) {
             c.receivers.pop_front();
         }
-        if let Some(t) = self.threads.get_mut(me) {
-            t.state = State::Blocked;
-            t.deadline = None;
-            t.wait = Some(Wait::Call {
-                channel,
-                request,
-                reply,
-                badge,
-                served_by: Some(server),
-            });
-        }
-        if let Some(s) = self.threads.get_mut(server) {
-            if s.serving.try_reserve(1).is_ok() {
-                s.serving.push(me);
-            }
-            s.frame.x[2] = token(me);
-            s.frame.x[3] = badge;
-            s.set_return(Rc::Ok, request.len);
-            s.wait = None;
-            s.state = State::Ready;
-        }
+        // What the slow path does from here, and the switch its scheduler
+        // would make (the server takes the CPU now, checked above).
+        let wait = Wait::Call {
+            channel,
+            request,
+            reply,
+            badge,
+            served_by: Some(server),
+        };
+        self.block_current(wait, None);
+        self.start_serving(server, me, request.len, badge);
+        self.handoff = None;
         self.fast.calls += 1;
         Some(self.switch_to(server))
     }
@@ -207,11 +199,7 @@ impl Kernel {
             buf,
         } = replied;
         if !self.fast_recv(pid, handle, buf) {
-            // The slow path's receive, with the client handed over as its
-            // reply would have (`wake_handoff`).
-            if let Some(earlier) = self.handoff.replace(client) {
-                self.make_ready(earlier);
-            }
+            // The slow path's receive.
             if let Err(rc) = self.ipc_recv(pid, Handle(handle), buf, FOREVER)
                 && let Some(t) = self.threads.get_mut(self.current)
             {
@@ -219,10 +207,12 @@ impl Kernel {
             }
             return Fast::Served;
         }
+        // The switch the scheduler's handoff would make; else it queues
+        // the client (`schedule::handoff`).
         if self.takes_cpu_now(level) {
+            self.handoff = None;
             Fast::Switched(self.switch_to(client))
         } else {
-            self.make_ready(client);
             Fast::Served
         }
     }
@@ -290,16 +280,13 @@ impl Kernel {
             .copy_out(reply.addr, t.sent.head())
             .ok()?;
         self.taken = false;
-        // Delivered: the call is over for both.
+        // Delivered: the call is over for both, as in `ipc_reply` (the
+        // client handed to the scheduler).
         if let Some(t) = self.threads.get_mut(me) {
             t.serving.retain(|&c| c != client);
             t.frame.x[4] = Rc::Ok as u64;
         }
-        if let Some(c) = self.threads.get_mut(client) {
-            c.wait = None;
-            c.state = State::Ready;
-            c.set_return(status, msg.len);
-        }
+        self.wake_handoff(client, status, msg.len);
         self.fast.replies += 1;
         Some(Replied {
             client,
@@ -340,11 +327,7 @@ impl Kernel {
         }
         c.server = Some(pid);
         c.receivers.push_back(me);
-        if let Some(t) = self.threads.get_mut(me) {
-            t.state = State::Blocked;
-            t.wait = Some(Wait::Recv { channel, buf });
-            t.deadline = None;
-        }
+        self.block_current(Wait::Recv { channel, buf }, None);
         true
     }
 

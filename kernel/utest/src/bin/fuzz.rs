@@ -418,18 +418,8 @@ fn echo() -> i32 {
     let mut token = syscall::ReplyToken(0);
     let mut len = 0;
     loop {
-        // SAFETY: both buffers are this function's; the reply is only read
-        // and the request buffer lent whole to the kernel.
-        let (r, _) = unsafe {
-            syscall::reply_recv_raw(
-                token,
-                reply.as_ptr().cast::<u8>(),
-                len,
-                h,
-                req.as_mut_ptr().cast::<u8>(),
-                req.len() * 8,
-            )
-        };
+        let (r, _) =
+            syscall::reply_recv_bytes(token, &reply.as_bytes()[..len], h, req.as_mut_bytes());
         if r.rc != Rc::Ok {
             println!("utest-fuzz echo: receive failed: {}", r.rc);
             return 1;

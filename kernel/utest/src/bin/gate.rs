@@ -424,18 +424,8 @@ fn rr_server(h: Handle) -> Result<(), String> {
     let mut len = 0;
     let mut last = Rc::Ok;
     loop {
-        // SAFETY: both buffers are this function's; the reply is only read
-        // and the request buffer lent whole to the kernel.
-        let (r, replied) = unsafe {
-            syscall::reply_recv_raw(
-                token,
-                out.as_ptr().cast::<u8>(),
-                len,
-                h,
-                req.as_mut_ptr().cast::<u8>(),
-                RR_BUF,
-            )
-        };
+        let (r, replied) =
+            syscall::reply_recv_bytes(token, &out.as_bytes()[..len], h, req.as_mut_bytes());
         if token.0 != 0 {
             last = replied;
         }

@@ -231,6 +231,21 @@ fn wait_frozen(t: &Task) -> Result<ExitInfo, String> {
     }
 }
 
+/// A DUMPABLE child started in `role`.
+fn start_orphan(role: &str) -> Result<Task, String> {
+    let t = Task::create(
+        "t2-orphan",
+        SELF,
+        DEFAULT_PRIORITY,
+        CreateFlags::FROM_ROMFS | CreateFlags::DUMPABLE,
+    )
+    .map_err(|e| format!("Create: {e}"))?;
+    t.set_env(format!("role={role}").as_bytes())
+        .map_err(|e| format!("SetEnv: {e}"))?;
+    t.resume().map_err(|e| format!("Resume: {e}"))?;
+    Ok(t)
+}
+
 /// More DUMPABLE children (130) than the system has process slots (128) crash and are
 /// let go (their only handle closed): each frozen orphan is ended, so the
 /// system keeps its processes.
@@ -238,17 +253,7 @@ fn frozen_orphans_are_reclaimed() -> TestResult {
     let mem = || libkos::sys::mem_stats().map_err(|e| format!("mem_stats: {e}"));
     let before = mem()?.processes;
     for i in 0..130 {
-        let t = check_ok!(
-            Task::create(
-                "t2-orphan",
-                SELF,
-                DEFAULT_PRIORITY,
-                CreateFlags::FROM_ROMFS | CreateFlags::DUMPABLE
-            ),
-            "Create orphan {i}"
-        );
-        check_ok!(t.set_env(b"role=crash"), "SetEnv");
-        check_ok!(t.resume(), "Resume");
+        let t = start_orphan("crash").map_err(|e| format!("orphan {i}: {e}"))?;
         wait_frozen(&t)?;
         check_ok!(t.close(), "close orphan {i}");
     }
@@ -259,17 +264,7 @@ fn frozen_orphans_are_reclaimed() -> TestResult {
     );
     // Orphaned before it froze: nobody can name it when it faults, so it
     // goes then.
-    let t = check_ok!(
-        Task::create(
-            "t2-orphan",
-            SELF,
-            DEFAULT_PRIORITY,
-            CreateFlags::FROM_ROMFS | CreateFlags::DUMPABLE
-        ),
-        "Create the early orphan"
-    );
-    check_ok!(t.set_env(b"role=crash-later"), "SetEnv");
-    check_ok!(t.resume(), "Resume");
+    let t = start_orphan("crash-later").map_err(|e| format!("the early orphan: {e}"))?;
     check_ok!(t.close(), "close the early orphan");
     let mut left = mem()?.processes;
     for _ in 0..200 {
