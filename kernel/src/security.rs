@@ -190,6 +190,14 @@ pub fn quota(subject: u16) -> policy_table::Quota {
     policy().map_or(policy_table::Quota::NONE, |p| p.quota(subject))
 }
 
+/// The quota the policy gives `subject` itself (none: no limits beyond
+/// the machine's), not the default of classes without one.
+pub fn own_quota(subject: u16) -> policy_table::Quota {
+    policy()
+        .and_then(|p| p.own_quota(subject))
+        .unwrap_or(policy_table::Quota::NONE)
+}
+
 /// Whether a process of `subject` may ask for a thread of scheduling
 /// `class` at `priority` (its quota's ceiling and classes); else
 /// `rcQuotaExceeded`.

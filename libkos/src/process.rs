@@ -21,7 +21,7 @@ use core::time::Duration;
 use kos_abi::decl::ComponentDecl;
 use kos_abi::sched::DEFAULT_PRIORITY;
 use kos_abi::startup::{EndpointSpec, FSUSR, FsBackend, StartSpec, split_var};
-use kos_abi::task::{CreateFlags, ExitInfo, ExitStatus, FaultKind, MAX_NAME, MAX_PATH};
+use kos_abi::task::{Budget, CreateFlags, ExitInfo, ExitStatus, FaultKind, MAX_NAME, MAX_PATH};
 use kos_abi::vm::VmPerms;
 use kos_abi::{Handle, Rc, Rights};
 
@@ -93,6 +93,7 @@ pub struct Params {
     priority: u32,
     stack_size: u64,
     rights: Option<(Rights, Rights)>,
+    budget: Option<Budget>,
 }
 
 impl Params {
@@ -108,6 +109,7 @@ impl Params {
             priority: DEFAULT_PRIORITY,
             stack_size: 0,
             rights: None,
+            budget: None,
         }
     }
 
@@ -166,6 +168,13 @@ impl Params {
     /// [`DEFAULT_KERNEL_RIGHTS`](crate::abi::task::DEFAULT_KERNEL_RIGHTS)).
     pub fn rights(mut self, task: Rights, kernel: Rights) -> Params {
         self.rights = Some((task, kernel));
+        self
+    }
+
+    /// The process's budget, narrower than its class's quota
+    /// (`SetBudget`); not given: its class's quota.
+    pub fn budget(mut self, budget: Budget) -> Params {
+        self.budget = Some(budget);
         self
     }
 
@@ -354,8 +363,8 @@ impl Process {
 
     /// The object of a child just created (`params`' variables were
     /// checked before it was).
-    /// A process just created from `params`, given the rights they say
-    /// (closed again if it cannot be).
+    /// A process just created from `params`, given the rights and budget
+    /// they say (closed again if it cannot be).
     fn wrap_created(
         handle: Handle,
         name: &str,
@@ -365,6 +374,9 @@ impl Process {
         let p = Process::wrap(handle, name, path, params);
         if let Some((task_rights, kernel_rights)) = params.rights {
             task::set_initial_rights(handle, task_rights, kernel_rights)?;
+        }
+        if let Some(budget) = params.budget {
+            task::set_budget(handle, budget)?;
         }
         Ok(p)
     }

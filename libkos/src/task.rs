@@ -27,9 +27,10 @@ use kos_abi::interfaces::task::call as m;
 use kos_abi::msg::{ArenaRef, MAX_ARENA, NO_BADGE};
 use kos_abi::sched::SchedPolicy;
 use kos_abi::task::{
-    CreateFlags, CreateReq, ElfSymsReply, ExitInfo, ExitReq, ExitStatus, FaultKind, LoadBlobReq,
-    LoadSegReq, MAX_NAME, MAX_PATH, Method, NextRegionReq, PriorityReq, SeedReq, SetEntryReq,
-    TaskEntry, ThreadContext, ThreadIndex, TransferHandleReq, VmRegion, VmReserveReq, WaitReq,
+    Budget, BudgetInfo, CreateFlags, CreateReq, ElfSymsReply, ExitInfo, ExitReq, ExitStatus,
+    FaultKind, LoadBlobReq, LoadSegReq, MAX_NAME, MAX_PATH, Method, NextRegionReq, PriorityReq,
+    SeedReq, SetEntryReq, TaskEntry, ThreadContext, ThreadIndex, TransferHandleReq, VmRegion,
+    VmReserveReq, WaitReq,
 };
 use kos_abi::vm::{VmPerms, VmRange};
 use kos_abi::{Handle, Rc, Rights};
@@ -444,6 +445,20 @@ pub fn set_initial_rights(
     )
 }
 
+/// `SetBudget` (ours): narrows the not-yet-started `task`'s budget (what
+/// it and everything it starts may hold together) to `budget`. It starts
+/// with its class's quota; a limit above the current one is
+/// `rcNoCapability`, one below what it already holds `rcQuotaExceeded`.
+pub fn set_budget(task: Handle, budget: Budget) -> Result<(), Rc> {
+    simple::<m::SetBudget>(task, &budget)
+}
+
+/// `GetBudget` (ours): `task`'s budget and what it and its descendants
+/// hold of it.
+pub fn get_budget(task: Handle) -> Result<BudgetInfo, Rc> {
+    simple::<m::GetBudget>(task, &())
+}
+
 /// `ReseedAslr`: reseeds `task`'s ASLR generator, which places the
 /// position-independent programs it creates (same seed, same offsets).
 /// Danger: none (predictable placement of its own children).
@@ -700,6 +715,16 @@ impl Task {
     /// [`set_initial_rights`].
     pub fn set_initial_rights(&self, task_rights: Rights, kernel_rights: Rights) -> Result<(), Rc> {
         set_initial_rights(self.handle, task_rights, kernel_rights)
+    }
+
+    /// [`set_budget`].
+    pub fn set_budget(&self, budget: Budget) -> Result<(), Rc> {
+        set_budget(self.handle, budget)
+    }
+
+    /// [`get_budget`].
+    pub fn budget(&self) -> Result<BudgetInfo, Rc> {
+        get_budget(self.handle)
     }
 
     /// [`reseed_aslr`].

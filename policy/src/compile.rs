@@ -20,6 +20,8 @@ use crate::{Diag, Source};
 /// The kernel's class, and the short name the language gives it.
 pub const KERNEL_CLASS: &str = "kl.core.Core";
 pub const KERNEL_ALIAS: &str = "kernel";
+/// The name `quota` gives the quota of every class without its own.
+pub const DEFAULT_QUOTA: &str = "default";
 
 /// A method a rule or a test names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,6 +205,8 @@ impl Compiler<'_> {
                         || name.text == KERNEL_ALIAS
                     {
                         self.error(&name.span, format!("`{}` is already declared", name.text));
+                    } else if name.text == DEFAULT_QUOTA {
+                        self.error(&name.span, "`default` is reserved (`quota default`)");
                     } else {
                         self.names
                             .sets
@@ -506,6 +510,10 @@ impl Compiler<'_> {
             self.error(span, format!("`{key}` is declared twice"));
             return None;
         }
+        if key == DEFAULT_QUOTA {
+            self.error(span, "`default` is reserved (`quota default`)");
+            return None;
+        }
         if self.tables.subjects.len() >= MAX_SUBJECTS {
             self.error(
                 span,
@@ -666,6 +674,19 @@ impl Compiler<'_> {
                     ),
                 ),
             }
+        }
+        // `quota default { ... }`: the quota of every class without one.
+        if let [w] = on
+            && w.text == DEFAULT_QUOTA
+        {
+            if self.tables.default_quota.replace(q).is_some() {
+                self.error(&w.span, "the default quota is already declared");
+            }
+            return;
+        }
+        if let Some(w) = on.iter().find(|w| w.text == DEFAULT_QUOTA) {
+            self.error(&w.span, "`default` stands alone in a quota");
+            return;
         }
         let index = self.tables.quotas.len() as u16;
         self.tables.quotas.push(q);
@@ -1540,6 +1561,12 @@ impl Compiled {
             [Slot::Method(i, m)] => Ok(&self.world.interfaces[*i].methods[*m]),
             _ => Err(format!("`{text}` names more than one method")),
         }
+    }
+
+    /// The quota of processes of `s` (its own, else the default).
+    pub fn quota(&self, s: Subject) -> policy_table::Quota {
+        policy_table::Policy::parse(self.bytes.bytes())
+            .map_or(policy_table::Quota::NONE, |p| p.quota(s))
     }
 
     /// Whether a static channel from `client` to `server` for `interface`

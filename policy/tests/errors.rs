@@ -289,6 +289,19 @@ fn declarations() {
         &format!("{HEAD}quota a.A {{ sched {{ ⟦Batch }}; }}"),
         "unknown scheduling class `Batch`",
     );
+    expect(
+        &format!("{HEAD}quota default {{ threads 3; }}\nquota ⟦default {{ threads 4; }}"),
+        "default quota is already declared",
+    );
+    expect(
+        &format!("{HEAD}quota {{ a.A, ⟦default }} {{ threads 3; }}"),
+        "`default` stands alone",
+    );
+    expect(&format!("{HEAD}class ⟦default;"), "`default` is reserved");
+    expect(
+        &format!("{HEAD}set ⟦default = {{ a.A }};"),
+        "`default` is reserved",
+    );
 }
 
 #[test]

@@ -111,6 +111,37 @@ fn instance_declarations_win() {
     }
 }
 
+/// A class without a quota of its own has the default: the policy's
+/// `quota default`, else the built-in share; its own quota is none.
+#[test]
+fn classes_without_a_quota_get_the_default() {
+    for (default, want) in [
+        ("", policy_table::Quota::DEFAULT),
+        (
+            "quota default { threads 7; memory 1 MiB; }\n",
+            policy_table::Quota {
+                threads: 7,
+                memory: 1 << 20,
+                ..policy_table::Quota::NONE
+            },
+        ),
+    ] {
+        let text = format!("class d.D, e.E;\nquota d.D {{ threads 9; }}\n{default}");
+        let src = Source {
+            name: "q.policy".into(),
+            text,
+        };
+        let c = compile(&src, "virt").unwrap_or_else(|d| panic!("{}", policy::render(&src, &d)));
+        let p = policy_table::Policy::parse(c.bytes.bytes()).expect("table");
+        let own = p.subject(b"d.D", b"").expect("d.D");
+        let other = p.subject(b"e.E", b"").expect("e.E");
+        assert_eq!(p.quota(own).threads, 9);
+        assert_eq!(p.own_quota(own).map(|q| q.threads), Some(9));
+        assert_eq!(p.quota(other), want, "with {default:?}");
+        assert_eq!(p.own_quota(other), None);
+    }
+}
+
 #[test]
 fn level_errors() {
     for (text, want) in [

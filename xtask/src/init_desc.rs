@@ -64,6 +64,47 @@ struct Entity {
     /// Kernel rights beyond the defaults (`ROMFS`, `SYSINFO`, ...).
     #[serde(default)]
     kernel_rights: Vec<Spanned<String>>,
+    /// Limits narrower than the class's quota (those not given: the
+    /// quota's).
+    budget: Option<Spanned<Budget>>,
+}
+
+/// An entity's budget (`SetBudget`), each limit at most its class's quota.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct Budget {
+    processes: Option<u64>,
+    threads: Option<u64>,
+    handles: Option<u64>,
+    frames: Option<u64>,
+    /// Bytes, or a number with `KiB`, `MiB` or `GiB`.
+    memory: Option<Amount>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+enum Amount {
+    Bytes(u64),
+    Text(String),
+}
+
+impl Amount {
+    fn bytes(&self) -> Option<u64> {
+        match self {
+            Amount::Bytes(n) => Some(*n),
+            Amount::Text(t) => {
+                let (n, unit) = t.trim().split_once(' ').unwrap_or((t.trim(), ""));
+                let shift = match unit.trim() {
+                    "" => 0,
+                    "KiB" => 10,
+                    "MiB" => 20,
+                    "GiB" => 30,
+                    _ => return None,
+                };
+                n.parse::<u64>().ok()?.checked_mul(1 << shift)
+            }
+        }
+    }
 }
 
 #[derive(Deserialize, Debug)]
@@ -174,11 +215,47 @@ pub fn check(
                 ),
             }
         }
+        let budget = e.budget.as_ref().and_then(|b| {
+            let quota = c.subject(class).map(|s| c.quota(s))?;
+            let v = &b.value;
+            let memory = match v.memory.as_ref().map(|m| (m.bytes(), m)) {
+                None => Some(quota.memory),
+                Some((Some(n), _)) => Some(n),
+                Some((None, m)) => {
+                    err(
+                        span(b),
+                        format!("budget memory {m:?}: a number of bytes, or with KiB, MiB or GiB"),
+                    );
+                    None
+                }
+            }?;
+            let want = [
+                ("processes", v.processes, u64::from(quota.processes)),
+                ("threads", v.threads, u64::from(quota.threads)),
+                ("handles", v.handles, u64::from(quota.handles)),
+                ("frames", v.frames, u64::from(quota.frames)),
+                ("memory", Some(memory), quota.memory),
+            ]
+            .map(|(kind, want, most)| {
+                let want = want.unwrap_or(most);
+                if want > most {
+                    err(
+                        span(b),
+                        format!(
+                            "budget {kind} {want} is above class `{class}`'s quota ({most}): a budget only narrows it"
+                        ),
+                    );
+                }
+                want
+            });
+            Some(kos_abi::task::Budget::from_array(want))
+        });
         specs.push(EntitySpec {
             name: task.to_string(),
             class: class.to_string(),
             path,
             rights: (task_rights.bits(), kernel_rights.bits()),
+            budget,
             args: e.args.clone(),
             env,
             connections: Vec::new(),
@@ -269,6 +346,27 @@ pub fn check(
                 ),
             ),
             Err(why) => err(span(&e.name), why),
+        }
+        // And to narrow its budget, if the description does.
+        if let Some(b) = &e.budget {
+            let q = Question {
+                src: "einit".into(),
+                dst: spec.class.clone(),
+                method: "Task.SetBudget".into(),
+                event: None,
+                fields: vec![("target".into(), "child".into())],
+            };
+            match explain(c, &q) {
+                Ok(a) if a.granted => {}
+                Ok(a) => err(
+                    span(b),
+                    format!(
+                        "the policy does not let einit set `{}`'s budget:\n{}",
+                        spec.name, a.text
+                    ),
+                ),
+                Err(why) => err(span(b), why),
+            }
         }
     }
 
@@ -433,6 +531,35 @@ mod tests {
 "
         );
         error(&to_client, "t.yaml:17:17", "declares no endpoints");
+    }
+
+    #[test]
+    fn budgets_narrow_the_class_quota() {
+        let c = policy();
+        let q = c.quota(c.subject("demo.Client").unwrap());
+        let with = |b: &str| GOOD.replace("    args:", &format!("    budget: {b}\n    args:"));
+        let specs = run(&with("{processes: 2, memory: 64 KiB}")).unwrap();
+        assert_eq!(specs[0].budget, None);
+        assert_eq!(
+            specs[1].budget.map(|b| b.to_array()),
+            Some([
+                2,
+                u64::from(q.threads),
+                u64::from(q.handles),
+                u64::from(q.frames),
+                64 << 10
+            ])
+        );
+        let bytes = kos_abi::init::encode(&specs).unwrap();
+        let d = kos_abi::init::Description::parse(&bytes).unwrap();
+        assert_eq!(d.entities().nth(1).unwrap().budget, specs[1].budget);
+        error(
+            &with(&format!("{{threads: {}}}", q.threads + 1)),
+            "t.yaml:8:13",
+            "above class `demo.Client`'s quota",
+        );
+        error(&with("{memory: 3 parsecs}"), "t.yaml:8:13", "budget memory");
+        error(&with("{cpus: 2}"), "t.yaml:8", "unknown field `cpus`");
     }
 
     #[test]

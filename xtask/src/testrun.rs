@@ -155,6 +155,10 @@ const DEMO_NEEDLES: &[&str] = &[
     "einit: em ended with exit code 0",
     "einit: launcher ended with exit code 0",
     "einit: all programs ended",
+    // The init description's budget as the kernel holds it (the limits
+    // it does not name are its class's quota).
+    "einit: em's budget: processes 8, threads 64, handles ",
+    ", memory 1048576 bytes",
 ];
 
 /// The demonstration system (what `cargo xtask qemu` boots), built from

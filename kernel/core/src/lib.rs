@@ -18,6 +18,7 @@ pub mod elf;
 pub mod esr;
 pub mod frame;
 pub mod handles;
+pub mod ids;
 pub mod memmap;
 pub mod paging;
 pub mod reloc;

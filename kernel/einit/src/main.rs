@@ -11,7 +11,7 @@
 //! - Otherwise it starts the system `/etc/init` describes (an init
 //!   description, compiled and checked by xtask from
 //!   `kernel/einit/systems/<system>.yaml`; `kos_abi::init`): it creates
-//!   every process (name, class, path, rights, arguments, variables; a class with
+//!   every process (name, class, path, rights, budget, arguments, variables; a class with
 //!   a component declaration gets its endpoints), makes the static
 //!   channels, starts them all, waits for each, prints how each ended, and
 //!   exits 0.
@@ -153,7 +153,10 @@ fn init_entity(e: &libkos::abi::init::Entity<'_>) -> Result<Process, Rc> {
         Some(component) => Params::component(component),
         None => Params::new(e.class),
     };
-    let params = params.args(e.args()).rights(e.rights.0, e.rights.1);
+    let mut params = params.args(e.args()).rights(e.rights.0, e.rights.1);
+    if let Some(b) = e.budget {
+        params = params.budget(b);
+    }
     let p = Process::init_ex(&params, Some(e.name), Some(e.path))?;
     let env: Vec<&str> = e.env().collect();
     p.set_env(&env)?;
@@ -171,6 +174,21 @@ fn run_system(bytes: &[u8]) -> i32 {
         match init_entity(e) {
             Ok(p) => {
                 println!("einit: created {} (class {}, {})", e.name, e.class, e.path);
+                // A budget the description narrows, as the kernel holds it.
+                if e.budget.is_some() {
+                    match libkos::task::get_budget(p.handle()) {
+                        Ok(b) => println!(
+                            "einit: {}'s budget: processes {}, threads {}, handles {}, frames {}, memory {} bytes",
+                            e.name,
+                            b.limit.processes,
+                            b.limit.threads,
+                            b.limit.handles,
+                            b.limit.frames,
+                            b.limit.memory
+                        ),
+                        Err(err) => println!("einit: {}'s budget: {err}", e.name),
+                    }
+                }
                 procs.push(Some(p));
             }
             Err(err) => {

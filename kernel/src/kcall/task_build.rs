@@ -1,24 +1,25 @@
 //! The Task methods that prepare a not-yet-started process: its memory
 //! (VmReserve, VmFree, LoadSeg), what the kernel keeps about its ELF
 //! (LoadElfSyms, LoadElfHdr), its entry point, its first handles and its
-//! initial thread's scheduling, and the ASLR seed.
+//! initial thread's scheduling, its budget, and the ASLR seed.
 
 use kos_abi::msg::NO_BADGE;
 use kos_abi::sched::{SchedClass, SchedPolicy};
 use kos_abi::task::{
-    AddrReply, CreateFlags, HandleValue, InitialRights, LoadBlobReq, LoadSegReq, MAX_ELF_HDR,
-    MAX_SYMS, Method, PriorityReq, SeedReq, SetEntryReq, TransferHandleReq, VmReserveReq,
+    AddrReply, Budget, CreateFlags, HandleValue, InitialRights, LoadBlobReq, LoadSegReq,
+    MAX_ELF_HDR, MAX_SYMS, Method, PriorityReq, SeedReq, SetEntryReq, TransferHandleReq,
+    VmReserveReq,
 };
 use kos_abi::vm::{PAGE_SIZE, VmPerms, VmRange};
 use kos_abi::{Handle, Rc, Rights};
 
 use super::{Reply, Request};
-use crate::task::Kernel;
 use crate::task::object::{Mdl, Object};
 use crate::task::process::{Lifecycle, Process, Syms};
 use crate::task::resume::{Fill, PageOp};
 use crate::task::space::RegionKind;
 use crate::task::thread::Pid;
+use crate::task::{Kernel, budget};
 
 /// The target, which must not have started yet.
 fn created(k: &mut Kernel, target: Pid) -> Result<&mut Process, Rc> {
@@ -182,6 +183,12 @@ pub fn call<'a>(
             Ok(Reply::empty())
         }
         Method::SetInitialRights => set_initial_rights(k, req, target),
+        Method::SetBudget => {
+            let a: Budget = req.args();
+            created(k, target)?;
+            budget::narrow(budget::Slot::of(target), a.to_array())?;
+            Ok(Reply::empty())
+        }
         _ => Err(Rc::NotSupported),
     }
 }

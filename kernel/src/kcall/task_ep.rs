@@ -1,6 +1,7 @@
 //! `kl.core.Task`: all 26 methods of the specification (seed 000), each
 //! with its own bit in the Task handle's rights mask, and ours: `Wait`,
-//! `SetInitialRights` and `GetElfHdr`. This module has creating, starting, environment,
+//! `SetInitialRights`, `GetElfHdr`, `SetBudget` and `GetBudget`. This module has
+//! creating, starting, environment,
 //! ending, exit information and names; `task_build` prepares
 //! not-yet-started processes and `task_inspect` looks at frozen ones, the
 //! process list and symbols.
@@ -88,13 +89,15 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
         | Method::SetInitialThreadPriority
         | Method::SetInitialThreadSchedPolicy
         | Method::ReseedAslr
-        | Method::SetInitialRights => super::task_build::call(k, req, target, method),
+        | Method::SetInitialRights
+        | Method::SetBudget => super::task_build::call(k, req, target, method),
         Method::GetThreadContext
         | Method::GetNextVmRegion
         | Method::TerminateAfterFreezing
         | Method::GetTasksList
         | Method::GetElfSyms
-        | Method::GetElfHdr => super::task_inspect::call(k, req, target, method),
+        | Method::GetElfHdr
+        | Method::GetBudget => super::task_inspect::call(k, req, target, method),
     }
 }
 

@@ -1,11 +1,12 @@
 //! The Task methods that look at processes: frozen ones (GetThreadContext,
 //! GetNextVmRegion, TerminateAfterFreezing), all of them (GetTasksList) and
-//! their symbol tables and headers (GetElfSyms, GetElfHdr).
+//! their symbol tables and headers (GetElfSyms, GetElfHdr), and their
+//! budgets (GetBudget).
 
 use kos_abi::msg::notice::OBJECT_DESTROYED;
 use kos_abi::task::{
-    CreateFlags, ElfSymsReply, ExitStatus, MAX_ELF_HDR, MAX_NAME, Method, NextRegionReq, TaskEntry,
-    TasksListReply, ThreadContext, ThreadIndex, VmRegion,
+    Budget, BudgetInfo, CreateFlags, ElfSymsReply, ExitStatus, MAX_ELF_HDR, MAX_NAME, Method,
+    NextRegionReq, TaskEntry, TasksListReply, ThreadContext, ThreadIndex, VmRegion,
 };
 use kos_abi::vm::PAGE_SIZE;
 use kos_abi::{Rc, Rights};
@@ -13,11 +14,11 @@ use zerocopy::IntoBytes;
 
 use super::task_build::mdl_with;
 use super::{Reply, Request};
-use crate::task::Kernel;
 use crate::task::object::{Mdl, Object};
 use crate::task::process::Lifecycle;
 use crate::task::space::RegionKind;
 use crate::task::thread::Pid;
+use crate::task::{Kernel, budget};
 
 fn frozen(k: &Kernel, target: Pid) -> Result<(), Rc> {
     match k.process(target).map(|p| p.lifecycle) {
@@ -92,6 +93,14 @@ pub fn call<'a>(
             }))
         }
         Method::GetElfHdr => elf_hdr(k, req, target),
+        Method::GetBudget => {
+            k.process(target).ok_or(Rc::InvalidArgument)?;
+            let (limit, used) = budget::account(budget::Slot::of(target));
+            Ok(Reply::fixed(&BudgetInfo {
+                limit: Budget::from_array(limit),
+                used: Budget::from_array(used),
+            }))
+        }
         _ => Err(Rc::NotSupported),
     }
 }

@@ -3,7 +3,8 @@
 //! Each process has an account in the slot of its process record. An
 //! account counts what its process *and its descendants* use, of five
 //! kinds, against the limits of the process's class (the policy's
-//! `quota`). A charge walks from the process up to the first process,
+//! `quota`, or its default), which its creator may narrow before it starts
+//! (`SetBudget`); the first process's are the machine's. A charge walks from the process up to the first process,
 //! checks every account on the way and only then adds to each: so a
 //! child's budget is carved from its creator's (whatever it uses, its
 //! creator has used too), and a process tree never takes more than its
@@ -23,8 +24,8 @@ use core::sync::atomic::{AtomicU16, AtomicU64, Ordering::Relaxed};
 
 use kos_abi::Rc;
 
-use super::MAX_PROCESSES;
 use super::thread::Pid;
+use super::{MAX_HANDLES_TOTAL, MAX_PROCESSES, MAX_THREADS};
 
 /// What an account counts.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -41,7 +42,8 @@ pub enum Kind {
     Memory,
 }
 
-const KINDS: usize = 5;
+/// As many as `kos_abi::task::Budget` has fields, in its order.
+pub const KINDS: usize = 5;
 
 /// A process's account: its slot in the process table.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -81,6 +83,25 @@ pub fn limits(q: &policy_table::Quota) -> [u64; KINDS] {
         u64::from(q.frames),
         q.memory,
     ]
+}
+
+/// The machine's whole budget: the kernel's fixed pools, the frames it
+/// manages and its heap. The first process's account gets it (within its
+/// class's own quota, if the policy gives one), so every process's budget
+/// is carved from what the machine has.
+pub fn machine() -> [u64; KINDS] {
+    [
+        MAX_PROCESSES as u64,
+        MAX_THREADS as u64,
+        MAX_HANDLES_TOTAL as u64,
+        crate::memory::frames::counts().1 as u64,
+        crate::memory::heap::usage().1 as u64,
+    ]
+}
+
+/// Each limit of `a` within `b`'s.
+pub fn within(a: [u64; KINDS], b: [u64; KINDS]) -> [u64; KINDS] {
+    core::array::from_fn(|i| a[i].min(b[i]))
 }
 
 /// Open `slot`'s account, empty, under `parent`'s, with `limit`.
@@ -136,6 +157,36 @@ pub fn uncharge(slot: Slot, kind: Kind, n: u64) {
         let u = &a.used[kind as usize];
         u.store(u.load(Relaxed).saturating_sub(n), Relaxed);
     }
+}
+
+/// Narrow `slot`'s limits to `want`: `rcNoCapability` if any is above
+/// its limit (a budget never grows), `rcQuotaExceeded` if any is below
+/// what the account already holds; nothing changes on an error.
+pub fn narrow(slot: Slot, want: [u64; KINDS]) -> Result<(), Rc> {
+    let a = ACCOUNTS.get(slot.0 as usize).ok_or(Rc::InvalidArgument)?;
+    for ((l, u), w) in a.limit.iter().zip(&a.used).zip(want) {
+        if w > l.load(Relaxed) {
+            return Err(Rc::NoCapability);
+        }
+        if w < u.load(Relaxed) {
+            return Err(Rc::QuotaExceeded);
+        }
+    }
+    for (l, w) in a.limit.iter().zip(want) {
+        l.store(w, Relaxed);
+    }
+    Ok(())
+}
+
+/// `slot`'s limits and what its process and descendants hold.
+pub fn account(slot: Slot) -> ([u64; KINDS], [u64; KINDS]) {
+    let Some(a) = ACCOUNTS.get(slot.0 as usize) else {
+        return ([0; KINDS], [0; KINDS]);
+    };
+    (
+        core::array::from_fn(|i| a.limit[i].load(Relaxed)),
+        core::array::from_fn(|i| a.used[i].load(Relaxed)),
+    )
 }
 
 /// What `slot`'s process and its descendants hold of `kind`.

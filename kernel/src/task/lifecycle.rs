@@ -82,7 +82,17 @@ impl Kernel {
         if let Some(c) = creator_slot {
             budget::charge(c, Kind::Processes, 1)?;
         }
-        budget::open(slot, creator_slot, budget::limits(&quota));
+        // The first process holds the machine (within its class's own
+        // quota, if any); every other its class's quota, carved from its
+        // creator's.
+        let limits = match creator_slot {
+            Some(_) => budget::limits(&quota),
+            None => budget::within(
+                budget::machine(),
+                budget::limits(&crate::security::own_quota(label.0)),
+            ),
+        };
+        budget::open(slot, creator_slot, limits);
         let undo = move || {
             if let Some(c) = creator_slot {
                 budget::uncharge(c, Kind::Processes, 1);
@@ -528,26 +538,20 @@ impl Kernel {
     }
 
     /// The next PID: counting up, never 0, and never one a live process
-    /// has (after 2^32 starts the counter wraps).
+    /// has (`kernel_core::ids`: after 2^32 starts the counter wraps).
     fn fresh_pid(&mut self) -> u32 {
-        loop {
-            let n = self.next_pid;
-            self.next_pid = self.next_pid.wrapping_add(1).max(1);
-            if !self.procs.iter().any(|(_, p)| p.pid == n) {
-                return n;
-            }
-        }
+        let procs = &self.procs;
+        kernel_core::ids::next(&mut self.next_pid, |n| {
+            procs.iter().any(|(_, p)| p.pid == n)
+        })
     }
 
     /// The next TID, the same way.
     fn fresh_tid(&mut self) -> u32 {
-        loop {
-            let n = self.next_tid;
-            self.next_tid = self.next_tid.wrapping_add(1).max(1);
-            if !self.threads.iter().any(|(_, t)| t.tid == n) {
-                return n;
-            }
-        }
+        let threads = &self.threads;
+        kernel_core::ids::next(&mut self.next_tid, |n| {
+            threads.iter().any(|(_, t)| t.tid == n)
+        })
     }
 
     /// Mark a thread dead and wake its joiners (its process goes on).

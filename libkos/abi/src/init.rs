@@ -4,14 +4,16 @@
 //!
 //! Layout ([`crate::wire`] encoding): [`MAGIC`], a u16 count of entities,
 //! then each entity: name, class, path (strings), its rights on itself
-//! and on the kernel (two u32 [`crate::Rights`] masks), arguments and variables
+//! and on the kernel (two u32 [`crate::Rights`] masks), its budget (a u8,
+//! 1 if given, then the five limits of [`crate::task::Budget`] in order,
+//! each a u64), arguments and variables
 //! (each a u16 count of strings) and connections (a u16 count of (channel
 //! name, u16 index of the server entity)). einit starts every entity in
 //! order, makes the connections, then runs them all.
 
 use crate::wire::Cursor;
 
-pub const MAGIC: [u8; 4] = *b"KIN2";
+pub const MAGIC: [u8; 4] = *b"KIN3";
 
 /// One process to start.
 #[derive(Clone, Debug)]
@@ -21,6 +23,8 @@ pub struct Entity<'a> {
     pub path: &'a str,
     /// What it holds on itself (its `SELF_TASK`) and on the kernel.
     pub rights: (crate::Rights, crate::Rights),
+    /// Its budget, narrower than its class's quota (`SetBudget`).
+    pub budget: Option<crate::task::Budget>,
     args: (u16, Cursor<'a>),
     env: (u16, Cursor<'a>),
     connections: (u16, Cursor<'a>),
@@ -116,6 +120,17 @@ fn entity<'a>(c: &mut Cursor<'a>, count: u16) -> Option<Entity<'a>> {
         crate::Rights::from_bits_retain(c.u32()?),
         crate::Rights::from_bits_retain(c.u32()?),
     );
+    let budget = match c.u8()? {
+        0 => None,
+        1 => {
+            let mut a = [0; 5];
+            for v in &mut a {
+                *v = c.u64()?;
+            }
+            Some(crate::task::Budget::from_array(a))
+        }
+        _ => return None,
+    };
     let args = strings(c)?;
     let env = strings(c)?;
     let n = c.u16()?;
@@ -130,6 +145,7 @@ fn entity<'a>(c: &mut Cursor<'a>, count: u16) -> Option<Entity<'a>> {
         class,
         path,
         rights,
+        budget,
         args,
         env,
         connections: (n, at),
@@ -177,6 +193,8 @@ pub struct EntitySpec {
     pub path: alloc::string::String,
     /// [`crate::Rights`] bits: on itself, on the kernel.
     pub rights: (u32, u32),
+    /// Its budget, if narrower than its class's quota.
+    pub budget: Option<crate::task::Budget>,
     pub args: alloc::vec::Vec<alloc::string::String>,
     pub env: alloc::vec::Vec<alloc::string::String>,
     /// (channel, index of the server entity).
@@ -195,6 +213,15 @@ pub fn encode(entities: &[EntitySpec]) -> Result<alloc::vec::Vec<u8>, crate::Rc>
         w.str(&e.path)?;
         w.u32(e.rights.0);
         w.u32(e.rights.1);
+        match e.budget {
+            None => w.u8(0),
+            Some(b) => {
+                w.u8(1);
+                for v in b.to_array() {
+                    w.u64(v);
+                }
+            }
+        }
         for list in [&e.args, &e.env] {
             w.count(list.len())?;
             for s in list {
@@ -233,6 +260,13 @@ mod tests {
                 env: vec!["GREETING=hi".into()],
                 connections: vec![("counter".into(), 0)],
                 rights: (0x1234_5678, 0x9abc_def0),
+                budget: Some(crate::task::Budget {
+                    processes: 1,
+                    threads: 2,
+                    handles: 3,
+                    frames: 4,
+                    memory: 5,
+                }),
                 ..Default::default()
             },
         ]
@@ -256,6 +290,8 @@ mod tests {
         assert_eq!(e[1].path, "/bin/demo-client");
         assert_eq!(e[1].rights.0.bits(), 0x1234_5678);
         assert_eq!(e[1].rights.1.bits(), 0x9abc_def0);
+        assert_eq!(e[0].budget, None);
+        assert_eq!(e[1].budget.map(|b| b.to_array()), Some([1, 2, 3, 4, 5]));
     }
 
     #[test]
@@ -267,5 +303,13 @@ mod tests {
         let mut bad = two();
         bad[1].connections[0].1 = 2;
         assert!(Description::parse(&encode(&bad).unwrap()).is_none());
+        // The budget's flag is 0 or 1: the first entity's follows its
+        // three strings and two masks.
+        let e = &two()[0];
+        let at = 4 + 2 + 3 * 2 + e.name.len() + e.class.len() + e.path.len() + 8;
+        let mut flag = encode(&two()).unwrap();
+        assert_eq!(flag[at], 0);
+        flag[at] = 2;
+        assert!(Description::parse(&flag).is_none());
     }
 }

@@ -80,6 +80,15 @@ crate::interfaces! {
         /// (`rcResourceNotFound` if none). With its symbols, so it needs
         /// the GetElfSyms right.
         fn GetElfHdr(()) -> () = 28, on Task, needs Rights::task(Method::GetElfSyms);
+        /// Ours, not one of the 26: narrow a not-yet-started process's
+        /// budget (each limit at most its class's quota, which it starts
+        /// with; never below what it already holds). Whoever may start a
+        /// process decides what it may take, so it needs the Resume right.
+        fn SetBudget(task::Budget) -> () = 29, on Task, needs Rights::task(Method::Resume);
+        /// Ours, not one of the 26: the process's budget and what it and
+        /// its descendants hold of it (its limits, as its priority is, so
+        /// it needs the GetInitialThreadPriority right).
+        fn GetBudget(()) -> task::BudgetInfo = 30, on Task, needs Rights::task(Method::GetInitialThreadPriority);
     }
 
     /// Threads: create one in the calling process, join or inspect one.

@@ -10,7 +10,8 @@ use crate::msg::ArenaRef;
 
 /// The methods of `kl.core.Task`, declared in [`crate::interfaces`]: the
 /// 26 of the specification in its order, then ours: [`Method::Wait`],
-/// [`Method::SetInitialRights`] and [`Method::GetElfHdr`].
+/// [`Method::SetInitialRights`], [`Method::GetElfHdr`],
+/// [`Method::SetBudget`] and [`Method::GetBudget`].
 pub use crate::interfaces::task::{ALL, Method};
 
 /// The methods of the specification (seed 000); each has its own right bit.
@@ -386,6 +387,76 @@ pub const DEFAULT_KERNEL_RIGHTS: Rights = Rights::GENERIC
     .union(Rights::CREATE)
     .union(Rights::LOCATOR);
 
+/// A process's budget (`SetBudget`, `GetBudget`): what it and everything
+/// it started may hold together, by kind. Its class's quota in the policy
+/// sets it at creation; its creator may narrow it before the start.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct Budget {
+    /// Processes started (by it or by them) whose records exist.
+    pub processes: u32,
+    /// Live threads.
+    pub threads: u32,
+    /// Handles held.
+    pub handles: u32,
+    /// Frames (4 KiB) mapped, page tables and MDL buffers included.
+    pub frames: u32,
+    /// Kernel heap bytes.
+    pub memory: u64,
+}
+crate::fields!(Budget {
+    processes: u32,
+    threads: u32,
+    handles: u32,
+    frames: u32,
+    memory: u64
+});
+
+impl Budget {
+    /// The kinds in the kernel's order (its accounts are indexed so).
+    pub const fn to_array(self) -> [u64; 5] {
+        [
+            self.processes as u64,
+            self.threads as u64,
+            self.handles as u64,
+            self.frames as u64,
+            self.memory,
+        ]
+    }
+
+    /// From the kernel's order; a count past `u32::MAX` reads as it.
+    pub const fn from_array(a: [u64; 5]) -> Budget {
+        const fn narrow(v: u64) -> u32 {
+            if v > u32::MAX as u64 {
+                u32::MAX
+            } else {
+                v as u32
+            }
+        }
+        Budget {
+            processes: narrow(a[0]),
+            threads: narrow(a[1]),
+            handles: narrow(a[2]),
+            frames: narrow(a[3]),
+            memory: a[4],
+        }
+    }
+}
+
+/// `GetBudget` reply.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct BudgetInfo {
+    /// The limits.
+    pub limit: Budget,
+    /// What the process and its descendants hold.
+    pub used: Budget,
+}
+
 /// `Get/SetInitialThreadPriority`.
 #[derive(
     Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -515,8 +586,10 @@ const _: () = {
     assert!(Method::Exit as u16 == 10);
     assert!(Method::GetExitInfo as u16 == 12);
     assert!(Method::GetPid as u16 == 25);
-    // The 26, then Wait, SetInitialRights and GetElfHdr.
-    assert!(ALL.len() == METHOD_COUNT as usize + 3);
+    // The 26, then Wait, SetInitialRights, GetElfHdr, SetBudget, GetBudget.
+    assert!(ALL.len() == METHOD_COUNT as usize + 5);
+    assert!(core::mem::size_of::<Budget>() == 24);
+    assert!(core::mem::size_of::<BudgetInfo>() <= crate::msg::MAX_FIXED);
     assert!(CreateFlags::FROM_ROMFS.bits() == 1);
     assert!(CreateFlags::DUMPABLE.bits() == 2);
     assert!(CreateFlags::CRITICAL.bits() == 4);

@@ -43,6 +43,12 @@ impl<'a> Cursor<'a> {
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    pub fn u64(&mut self) -> Option<u64> {
+        self.bytes(8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    }
+
     /// A UTF-8 string with its u16 length before it.
     pub fn str(&mut self) -> Option<&'a str> {
         let n = self.u16()?;
@@ -68,6 +74,10 @@ impl Writer {
     }
 
     pub fn u32(&mut self, v: u32) {
+        self.bytes.extend_from_slice(&v.to_le_bytes());
+    }
+
+    pub fn u64(&mut self, v: u64) {
         self.bytes.extend_from_slice(&v.to_le_bytes());
     }
 

@@ -120,7 +120,10 @@ pub struct Tables {
     pub endpoints: BTreeMap<u16, u16>,
     pub rules: Vec<RuleIn>,
     pub machines: Vec<MachineIn>,
+    /// Explicit quotas, as subjects' `quota` indexes them.
     pub quotas: Vec<Quota>,
+    /// The quota of subjects without one (`None`: [`Quota::DEFAULT`]).
+    pub default_quota: Option<Quota>,
     /// The rules of each (event, source, target, slot), in order.
     pub slots: BTreeMap<(Event, Subject, Subject, usize), Vec<u16>>,
 }
@@ -179,7 +182,8 @@ impl Tables {
                 initial: s.machine.map_or(0, |m| m.1),
                 level: s.level,
                 _pad: [0; 2],
-                quota: (s.quota.unwrap_or(NONE16)),
+                // Record 0 is the default quota.
+                quota: s.quota.map_or(NONE16, |q| q + 1),
             })
             .collect();
 
@@ -239,9 +243,9 @@ impl Tables {
             })
             .collect();
 
-        let quotas: Vec<QuotaRec> = self
-            .quotas
-            .iter()
+        let default = self.default_quota.unwrap_or(Quota::DEFAULT);
+        let quotas: Vec<QuotaRec> = core::iter::once(&default)
+            .chain(&self.quotas)
             .map(|q| QuotaRec {
                 processes: (q.processes),
                 threads: (q.threads),

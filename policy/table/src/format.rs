@@ -13,7 +13,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 compile_error!("policy tables are little-endian, read in place");
 
 pub const MAGIC: [u8; 4] = *b"KPOL";
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 
 /// "None" in a 16-bit index.
 pub const NONE16: u16 = 0xFFFF;
@@ -44,7 +44,8 @@ pub enum Sect {
     Pool,
     /// [`MachineRec`].
     Machines,
-    /// [`QuotaRec`].
+    /// [`QuotaRec`]: the default quota (of subjects without their own),
+    /// then the declared ones.
     Quotas,
     /// [`EffectRec`].
     Effects,
@@ -86,7 +87,7 @@ pub struct SubjectRec {
     pub instance: StrRef,
     /// Its class's state machine ([`NONE16`]: none) and initial state.
     pub machine: u16,
-    /// Its quota ([`NONE16`]: unlimited).
+    /// Its own quota ([`NONE16`]: none, so the default, record 0).
     pub quota: u16,
     pub initial: u8,
     /// Its integrity level (0 the lowest): a process of it gets this, or

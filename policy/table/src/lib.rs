@@ -270,6 +270,24 @@ pub struct Quota {
 }
 
 impl Quota {
+    /// The quota of a class the policy gives none (unless it declares its
+    /// own `quota default`): a share, so that no tree of processes of
+    /// such classes takes the whole machine, and several fit on the
+    /// smallest (a 1 GiB board's 16 MiB kernel heap and 512 threads). It
+    /// bounds budgets only; priorities and scheduling classes stay open
+    /// (the creator's initial policy bounds those).
+    pub const DEFAULT: Quota = Quota {
+        processes: 16,
+        threads: 128,
+        handles: 2048,
+        // 128 MiB.
+        frames: 32768,
+        memory: 2 << 20,
+        priority: u8::MAX,
+        sched: u8::MAX,
+    };
+
+    /// No limits (no policy at all, or the machine's whole budget).
     pub const NONE: Quota = Quota {
         processes: u32::MAX,
         threads: u32::MAX,
@@ -279,6 +297,20 @@ impl Quota {
         priority: u8::MAX,
         sched: u8::MAX,
     };
+}
+
+impl From<&QuotaRec> for Quota {
+    fn from(q: &QuotaRec) -> Quota {
+        Quota {
+            processes: q.processes,
+            threads: q.threads,
+            handles: q.handles,
+            frames: q.frames,
+            memory: q.memory,
+            priority: q.priority,
+            sched: q.sched,
+        }
+    }
 }
 
 /// Why bytes are not a policy table.
@@ -473,6 +505,9 @@ impl<'a> Policy<'a> {
             if s.quota != format::NONE16 && s.quota as usize >= self.quotas.len() {
                 return Err(BadIndex("subject quota"));
             }
+        }
+        if self.quotas.is_empty() {
+            return Err(BadIndex("default quota"));
         }
         Ok(())
     }
@@ -756,23 +791,24 @@ impl<'a> Policy<'a> {
         Some(self.str(*self.strings.get(at)?))
     }
 
+    /// The limits on processes of `s`: its class's (or instance's) own
+    /// `quota`, else the policy's default ([`Quota::DEFAULT`] unless it
+    /// declares `quota default`).
     pub fn quota(&self, s: Subject) -> Quota {
-        let Some(q) = self
-            .subjects
-            .get(s as usize)
-            .and_then(|r| self.quotas.get(r.quota as usize))
-        else {
-            return Quota::NONE;
-        };
-        Quota {
-            processes: q.processes,
-            threads: q.threads,
-            handles: q.handles,
-            frames: q.frames,
-            memory: q.memory,
-            priority: q.priority,
-            sched: q.sched,
+        self.own_quota(s)
+            .or_else(|| self.quotas.first().map(Quota::from))
+            .unwrap_or(Quota::NONE)
+    }
+
+    /// The quota the policy declares for `s` itself, if any (the kernel
+    /// gives the first process the machine's budget unless its class has
+    /// one).
+    pub fn own_quota(&self, s: Subject) -> Option<Quota> {
+        let r = self.subjects.get(s as usize)?;
+        if r.quota == format::NONE16 {
+            return None;
         }
+        self.quotas.get(r.quota as usize).map(Quota::from)
     }
 
     pub fn rule_count(&self) -> usize {

@@ -47,6 +47,7 @@ fn main() -> i32 {
                 terminate_exit_info_and_wait,
                 running_process_refuses_preparation,
                 initial_rights_least_by_default,
+                budgets_narrowed_by_the_creator,
             ],
         ),
     }
@@ -101,6 +102,7 @@ fn child(role: &str) -> i32 {
             0
         }
         r if r.starts_with("rights=") => rights_child(&r["rights=".len()..]),
+        "start-two" => start_two(),
         other => {
             println!("utest-task: unknown role {other}");
             64
@@ -170,6 +172,27 @@ fn rights_child(want: &str) -> i32 {
             6
         }
     }
+}
+
+/// A child whose budget allows one process: it starts one, and is refused
+/// a second while the first exists (rcQuotaExceeded); exit code 0 if so.
+fn start_two() -> i32 {
+    let create = |name| Task::create(name, SELF, DEFAULT_PRIORITY, CreateFlags::FROM_ROMFS);
+    let first = match create("t-budget-kid1") {
+        Ok(t) => t,
+        Err(e) => {
+            println!("utest-task budget child: the first child: {e}");
+            return 2;
+        }
+    };
+    let second = create("t-budget-kid2").map(drop);
+    let used = task::get_budget(Handle::SELF_TASK).map(|b| b.used.processes);
+    let _ = first.close();
+    if second != Err(Rc::QuotaExceeded) || used != Ok(1) {
+        println!("utest-task budget child: the second child: {second:?}, processes held {used:?}");
+        return 3;
+    }
+    0
 }
 
 // ---------------------------------------------------------------------------
@@ -958,6 +981,110 @@ fn initial_rights_least_by_default() -> TestResult {
     expect_rc(
         "SetInitialRights on itself",
         task::set_initial_rights(Handle::SELF_TASK, Rights::all(), Rights::all()),
+        Rc::Busy,
+    )
+}
+
+// ---------------------------------------------------------------------------
+// SetBudget, GetBudget (ours)
+
+/// A process's budget starts as its class's quota (here the policy's
+/// default: utest-task has no quota of its own) and is carved from its
+/// creator's: what a child holds, its creator holds too. The creator may
+/// narrow it before Resume, never widen it or cut it below what the child
+/// holds, and what the child then starts is bounded by it.
+fn budgets_narrowed_by_the_creator() -> TestResult {
+    use libkos::abi::task::{Budget, DEFAULT_KERNEL_RIGHTS, DEFAULT_TASK_RIGHTS};
+    let q = policy_table::Quota::DEFAULT;
+    let default = Budget {
+        processes: q.processes,
+        threads: q.threads,
+        handles: q.handles,
+        frames: q.frames,
+        memory: q.memory,
+    };
+    let before = check_ok!(task::get_budget(Handle::SELF_TASK), "GetBudget on itself");
+    check_eq!(before.limit, default, "its own limits (the default quota)");
+    check!(
+        before.used.threads >= 1 && before.used.frames > 0 && before.used.memory > 0,
+        "what it holds: {:?}",
+        before.used
+    );
+
+    let t = romfs_child("t-budget")?;
+    let b = check_ok!(t.budget(), "GetBudget on a child");
+    check_eq!(b.limit, default, "the child's limits (its class's)");
+    check!(
+        b.used.frames > 0 && b.used.memory > 0 && b.used.handles >= 2 && b.used.processes == 0,
+        "what the child holds: {:?}",
+        b.used
+    );
+    let after = check_ok!(task::get_budget(Handle::SELF_TASK), "GetBudget again");
+    check_eq!(
+        after.used.processes,
+        before.used.processes + 1,
+        "processes held with the child"
+    );
+    check!(
+        after.used.frames >= before.used.frames + b.used.frames,
+        "the child's frames count as its creator's: {} then {}, the child {}",
+        before.used.frames,
+        after.used.frames,
+        b.used.frames
+    );
+
+    // Never widened, never below what it holds; nothing changes then.
+    let wider = Budget {
+        threads: default.threads + 1,
+        ..default
+    };
+    expect_rc(
+        "SetBudget above the limit",
+        t.set_budget(wider),
+        Rc::NoCapability,
+    )?;
+    let below = Budget {
+        frames: b.used.frames - 1,
+        ..default
+    };
+    expect_rc(
+        "SetBudget below what it holds",
+        t.set_budget(below),
+        Rc::QuotaExceeded,
+    )?;
+    check_eq!(
+        check_ok!(t.budget(), "GetBudget").limit,
+        default,
+        "limits after refusals"
+    );
+    refuses("SetBudget", t.handle(), Method::Resume, |h| {
+        task::set_budget(h, default)
+    })?;
+
+    // One process: it starts one, and is refused a second.
+    let one = Budget {
+        processes: 1,
+        ..default
+    };
+    check_ok!(t.set_budget(one), "SetBudget");
+    check_eq!(
+        check_ok!(t.budget(), "GetBudget").limit,
+        one,
+        "narrowed limits"
+    );
+    check_ok!(
+        t.set_initial_rights(
+            DEFAULT_TASK_RIGHTS | Rights::task(Method::Create),
+            DEFAULT_KERNEL_RIGHTS
+        ),
+        "SetInitialRights"
+    );
+    expect_exit(&run(&t, "start-two")?, 0)?;
+    expect_rc("SetBudget after Resume", t.set_budget(one), Rc::Busy)?;
+    check_ok!(t.close(), "close");
+    expect_rc(
+        "SetBudget on itself",
+        task::set_budget(Handle::SELF_TASK, before.limit),
         Rc::Busy,
     )
 }
