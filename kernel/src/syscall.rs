@@ -24,10 +24,7 @@ pub fn handle(k: &mut Kernel) -> Option<*mut TrapFrame> {
     let (number, handle) = (x[8], x[0]);
     let fast = match number {
         // No argument to decode.
-        nr::YIELD => {
-            k.yield_current(Some((Rc::Ok, 0)));
-            return None;
-        }
+        nr::YIELD => return Some(k.yield_now()),
         // The kernel handle names no channel: its calls go straight on.
         nr::CALL if handle != u64::from(Handle::KERNEL.0) && ipc_fast::enabled() => {
             k.fast_call().map_or(Fast::No, Fast::Switched)

@@ -140,11 +140,13 @@ impl<const CAP: usize> RunQueue<CAP> {
     /// ready, or whose slice expired).
     pub fn push_back(&mut self, id: ThreadId, level: u8) -> Result<(), QueueError> {
         let (i, l) = self.check_new(id, level)?;
-        self.prev[i] = self.tail[l];
+        let tail = self.tail[l];
+        self.prev[i] = tail;
         self.next[i] = NIL;
-        match self.tail[l] {
-            NIL => self.head[l] = id.0,
-            t => self.next[t as usize] = id.0,
+        match self.next.get_mut(tail as usize) {
+            Some(t) => *t = id.0,
+            // NIL: the level was empty.
+            None => self.head[l] = id.0,
         }
         self.tail[l] = id.0;
         self.linked(i, level);
@@ -166,11 +168,31 @@ impl<const CAP: usize> RunQueue<CAP> {
         Ok(())
     }
 
-    /// Dequeue the first thread of the highest non-empty level.
+    /// Dequeue the first thread of the highest non-empty level. (The head
+    /// of a list has no predecessor: its unlinking is the short case of
+    /// [`Self::unlink`], which every switch makes.)
     pub fn pop_highest(&mut self) -> Option<(ThreadId, u8)> {
-        let (id, l) = self.peek_highest()?;
-        self.unlink(id.0 as usize, l);
-        Some((id, l))
+        let level = self.highest_level()?;
+        let l = level as usize % LEVELS;
+        let id = self.head[l];
+        let i = id as usize;
+        let next = *self.next.get(i)?;
+        self.head[l] = next;
+        match next {
+            NIL => {
+                self.tail[l] = NIL;
+                self.nonempty &= !(1 << l);
+            }
+            n => {
+                if let Some(p) = self.prev.get_mut(n as usize) {
+                    *p = NIL;
+                }
+            }
+        }
+        self.next[i] = NIL;
+        self.level_of[i] = NOT_QUEUED;
+        self.len -= 1;
+        Some((ThreadId(id), level))
     }
 
     /// Take `id` out of the queue wherever it is (it blocked or died while
@@ -197,7 +219,8 @@ impl<const CAP: usize> RunQueue<CAP> {
         if self.level_of[i] != NOT_QUEUED {
             return Err(QueueError::AlreadyQueued);
         }
-        Ok((i, level as usize))
+        // (The remainder tells the compiler what was just checked.)
+        Ok((i, level as usize % LEVELS))
     }
 
     /// Bookkeeping after `i` was linked into `level`.
