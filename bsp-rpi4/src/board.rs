@@ -13,6 +13,17 @@ pub enum PowerOff {
     Watchdog,
 }
 
+/// How the other cores start when no device tree says (cores `0..MAX_CPUS`,
+/// MPIDR Aff0 = core number).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DefaultEnable {
+    /// A spin table at this physical address: core `n` waits on the word at
+    /// `address + 8 * n`.
+    SpinTable(u64),
+    /// The boot core alone.
+    BootCoreOnly,
+}
+
 #[cfg(feature = "rpi4")]
 mod rpi4;
 #[cfg(feature = "rpi4")]
@@ -54,6 +65,6 @@ mod tests {
         }
         assert_eq!(TIMER_IRQ, 27);
         const { assert!(MAX_CPUS >= 1) };
-        let _ = (NAME, UART_CLOCK_HZ, POWER_OFF);
+        let _ = (NAME, UART_CLOCK_HZ, POWER_OFF, DEFAULT_ENABLE);
     }
 }

@@ -85,6 +85,30 @@ pub enum PsciConduit {
     Smc,
 }
 
+/// How a CPU is started (`enable-method` of its `/cpus` node).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum EnableMethod {
+    /// PSCI `CPU_ON`, through the `/psci` conduit.
+    Psci,
+    /// The spin table: the entry point's physical address is written to
+    /// this (`cpu-release-addr`), then `sev`.
+    SpinTable(u64),
+    /// None this kernel knows: the CPU stays where the firmware left it.
+    Other,
+}
+
+/// A CPU the device tree lists.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Cpu {
+    /// Its MPIDR affinity fields (`reg`).
+    pub mpidr: u64,
+    /// How it is started.
+    pub enable: EnableMethod,
+}
+
+/// CPUs kept from the device tree (more are left where they are).
+pub const MAX_DT_CPUS: usize = 8;
+
 /// Facts extracted from the device tree.
 #[derive(Clone, Debug)]
 pub struct DtInfo<'a> {
@@ -109,6 +133,9 @@ pub struct DtInfo<'a> {
     /// INTID of the EL1 virtual timer (third `interrupts` entry of the
     /// `arm,armv8-timer` node).
     pub timer_irq: Option<u32>,
+    /// The enabled `/cpus/cpu` nodes, in order (beyond [`MAX_DT_CPUS`]
+    /// dropped).
+    pub cpus: heapless::Vec<Cpu, MAX_DT_CPUS>,
 }
 
 /// Why a blob was rejected.
@@ -399,6 +426,8 @@ struct Props<'a> {
     model: Option<&'a [u8]>,
     bootargs: Option<&'a [u8]>,
     stdout_path: Option<&'a [u8]>,
+    enable_method: Option<&'a [u8]>,
+    release_addr: Option<&'a [u8]>,
 }
 
 type FdtNode<'a> = Node<'a, (UnalignedParser<'a>, NoPanic)>;
@@ -424,6 +453,8 @@ fn props<'a>(node: &FdtNode<'a>) -> Result<Props<'a>, DtError> {
             "model" => p.model = Some(v),
             "bootargs" => p.bootargs = Some(v),
             "stdout-path" => p.stdout_path = Some(v),
+            "enable-method" => p.enable_method = Some(v),
+            "cpu-release-addr" => p.release_addr = Some(v),
             _ => {}
         }
     }
@@ -492,6 +523,7 @@ pub fn parse(dtb: &[u8]) -> Result<DtInfo<'_>, DtError> {
         psci: None,
         bootargs: None,
         timer_irq: None,
+        cpus: heapless::Vec::new(),
     };
     memreserve(dtb, &header, &mut info.reserved)?;
 
@@ -615,6 +647,29 @@ pub fn parse(dtb: &[u8]) -> Result<DtInfo<'_>, DtError> {
             && let Some(irqs) = p.interrupts
         {
             timer = Some((irqs, stack[depth].interrupt_parent));
+        }
+
+        let is_cpu = depth == 2
+            && stack[1].name == "cpus"
+            && p.device_type.and_then(prop_str) == Some("cpu");
+        if is_cpu
+            && is_enabled(p.status)
+            && let Some((mpidr, _)) = p
+                .reg
+                .and_then(|r| reg_entries(r, parent.addr_cells, 0).next())
+        {
+            let release = p.release_addr.and_then(|v| match v.len() {
+                4 => be32(v, 0).map(u64::from),
+                8 => be64(v, 0),
+                _ => None,
+            });
+            let enable = match (p.enable_method.and_then(prop_str), release) {
+                (Some("psci"), _) => EnableMethod::Psci,
+                (Some("spin-table"), Some(at)) => EnableMethod::SpinTable(at),
+                _ => EnableMethod::Other,
+            };
+            // CPUs beyond the limit stay where the firmware left them.
+            let _ = info.cpus.push(Cpu { mpidr, enable });
         }
 
         let is_psci = has_compatible(compatible, &["arm,psci", "arm,psci-0.2", "arm,psci-1.0"])

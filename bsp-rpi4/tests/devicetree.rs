@@ -246,3 +246,20 @@ fn deep_nesting_does_not_panic() {
         let _ = parse(&with_total_size(dtb[..len].to_vec()));
     }
 }
+
+#[test]
+fn cpus_and_how_they_start() {
+    use bsp_rpi4::devicetree::{Cpu, EnableMethod};
+    let cpu = |mpidr, enable| Cpu { mpidr, enable };
+    // One CPU: QEMU names no enable-method.
+    let info = parse(VIRT_GICV2).unwrap();
+    assert_eq!(&info.cpus[..], &[cpu(0, EnableMethod::Other)]);
+    // Two, started through PSCI.
+    let info = parse(VIRT_EL2_5G).unwrap();
+    assert_eq!(
+        &info.cpus[..],
+        &[cpu(0, EnableMethod::Psci), cpu(1, EnableMethod::Psci)]
+    );
+    // The stand-in Pi 4 tree lists none (the board's spin table applies).
+    assert!(parse(RPI4).unwrap().cpus.is_empty());
+}

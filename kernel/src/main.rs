@@ -70,6 +70,7 @@ pub extern "C" fn kernel_entry(dtb_pa: u64, entry_el: u64) -> ! {
     memory::heap::init();
     arch::irq::init(platform.gic);
     tick::init();
+    arch::smp::start(&platform.cpus);
     arch::cpu::irq_enable();
     romfs::init();
     security::init();

@@ -47,6 +47,11 @@ pub fn take_lateness() -> (u64, u64) {
     (ns, ticks)
 }
 
+/// The tick's period, in counter ticks.
+pub fn interval() -> u64 {
+    INTERVAL.load(Ordering::Relaxed).max(1)
+}
+
 /// Ticks since [`init`].
 pub fn ticks() -> u64 {
     TICKS.load(Ordering::Relaxed)

@@ -1,7 +1,7 @@
 //! Raspberry Pi 4 Model B (BCM2711), low-peripheral mode (the firmware
 //! default): peripherals at 0xFC00_0000..0x1_0000_0000.
 
-use super::PowerOff;
+use super::{DefaultEnable, PowerOff};
 use crate::{GicInfo, MemRange};
 
 /// Board name.
@@ -34,6 +34,9 @@ pub const DEVICE_RANGES: &[MemRange] = &[MemRange {
 pub const TIMER_IRQ: u32 = 27;
 /// The BCM2711 has four Cortex-A72 cores.
 pub const MAX_CPUS: usize = 4;
+/// Without a device tree, how the other cores start: the firmware's (and
+/// QEMU raspi4b's) spin table, core `n` polling `SPIN_TABLE + 8 * n`.
+pub const DEFAULT_ENABLE: DefaultEnable = DefaultEnable::SpinTable(0xd8);
 /// No PSCI firmware by default (spin-table boot): power-off is the PM
 /// watchdog halt.
 pub const POWER_OFF: PowerOff = PowerOff::Watchdog;

@@ -1,6 +1,6 @@
 //! QEMU `-M virt` (memory map from QEMU's hw/arm/virt.c `base_memmap`).
 
-use super::PowerOff;
+use super::{DefaultEnable, PowerOff};
 use crate::{GicInfo, MemRange};
 
 /// Board name.
@@ -31,5 +31,7 @@ pub const DEVICE_RANGES: &[MemRange] = &[MemRange {
 pub const TIMER_IRQ: u32 = 27;
 /// CPUs the kernel supports on this board.
 pub const MAX_CPUS: usize = 4;
+/// Without a device tree (QEMU always passes one), only the boot core.
+pub const DEFAULT_ENABLE: DefaultEnable = DefaultEnable::BootCoreOnly;
 /// PSCI SYSTEM_OFF (conduit from the DTB, `hvc` unless EL2 is emulated).
 pub const POWER_OFF: PowerOff = PowerOff::Psci;

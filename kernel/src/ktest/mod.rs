@@ -17,6 +17,7 @@ mod mem;
 mod paging;
 mod romfs;
 mod security;
+mod smp;
 mod space;
 mod timer;
 
@@ -86,6 +87,7 @@ static TESTS: &[Test] = tests![
     space::buried_space_torn_down_in_steps,
     timer::tick_arrives,
     timer::counter_monotonic,
+    smp::every_core_online_with_its_interrupts,
 ];
 
 pub fn run() -> ! {

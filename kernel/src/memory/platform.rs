@@ -3,7 +3,8 @@
 //! otherwise from the board's defaults (QEMU raspi4b without `-dtb`).
 
 use bsp_rpi4::board;
-use bsp_rpi4::devicetree::{self, GicInfo, PsciConduit};
+use bsp_rpi4::board::DefaultEnable;
+use bsp_rpi4::devicetree::{self, Cpu, EnableMethod, GicInfo, PsciConduit};
 use core::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use kernel_core::memmap::{Region, RegionSet};
 
@@ -30,6 +31,10 @@ pub struct Platform {
     /// The device tree blob itself.
     pub dtb: Option<Region>,
     pub gic: GicInfo,
+    /// The cores this kernel can run on (MPIDR Aff0 below
+    /// `board::MAX_CPUS`, higher affinity levels 0: their stack slots),
+    /// the boot core included, and how each starts.
+    pub cpus: heapless::Vec<Cpu, { board::MAX_CPUS }>,
 }
 
 static PSCI: AtomicU8 = AtomicU8::new(0); // 0 none, 1 hvc, 2 smc
@@ -63,7 +68,9 @@ pub fn discover(dtb_pa: u64) -> Platform {
         reserved: RegionSet::new(),
         dtb: None,
         gic: board::DEFAULT_GIC,
+        cpus: heapless::Vec::new(),
     };
+    let mut dt_cpus = None;
     let blob = dtb_slice(dtb_pa);
     match blob.map(devicetree::parse) {
         Some(Ok(info)) if !info.memory.is_empty() => {
@@ -87,6 +94,9 @@ pub fn discover(dtb_pa: u64) -> Platform {
             if let Some(irq) = info.timer_irq {
                 TIMER_IRQ.store(irq, Ordering::Relaxed);
             }
+            if !info.cpus.is_empty() {
+                dt_cpus = Some(info.cpus.clone());
+            }
             println!("dtb: {:#x}, model {:?}", dtb_pa, info.model.unwrap_or("?"));
         }
         Some(Ok(_)) => println!("dtb: {dtb_pa:#x} has no memory node; using board defaults"),
@@ -102,7 +112,67 @@ pub fn discover(dtb_pa: u64) -> Platform {
     if let Some(dtb) = p.dtb {
         add_or_warn(&mut p.reserved, dtb.start, dtb.size(), "dtb");
     }
+    let listed = dt_cpus.unwrap_or_else(default_cpus);
+    for cpu in &listed {
+        if cpu.mpidr < board::MAX_CPUS as u64 {
+            let _ = p.cpus.push(*cpu);
+        } else {
+            println!(
+                "smp: cpu {:#x} beyond this kernel's {} left alone",
+                cpu.mpidr,
+                board::MAX_CPUS
+            );
+        }
+    }
     p
+}
+
+/// The cores the board has when no device tree lists them.
+fn default_cpus() -> heapless::Vec<Cpu, { devicetree::MAX_DT_CPUS }> {
+    let mut cpus = heapless::Vec::new();
+    let n = match board::DEFAULT_ENABLE {
+        DefaultEnable::SpinTable(_) => board::MAX_CPUS,
+        DefaultEnable::BootCoreOnly => 1,
+    };
+    for core in 0..n {
+        let enable = match board::DEFAULT_ENABLE {
+            DefaultEnable::SpinTable(at) => EnableMethod::SpinTable(at + 8 * core as u64),
+            DefaultEnable::BootCoreOnly => EnableMethod::Other,
+        };
+        let _ = cpus.push(Cpu {
+            mpidr: core as u64,
+            enable,
+        });
+    }
+    cpus
+}
+
+/// A PSCI call through the device tree's conduit: its result, or `None`
+/// without PSCI.
+pub fn psci(function: u64, a1: u64, a2: u64, a3: u64) -> Option<i64> {
+    let mut r = function;
+    match PSCI.load(Ordering::Relaxed) {
+        // SAFETY: a PSCI call: the firmware reads x0..x3, returns in x0 and
+        // touches no memory of ours (SMC Calling Convention: x4..x17 may be
+        // clobbered, so they are marked so).
+        1 => unsafe {
+            core::arch::asm!("hvc #0", inout("x0") r, in("x1") a1, in("x2") a2, in("x3") a3,
+                lateout("x4") _, lateout("x5") _, lateout("x6") _, lateout("x7") _,
+                lateout("x8") _, lateout("x9") _, lateout("x10") _, lateout("x11") _,
+                lateout("x12") _, lateout("x13") _, lateout("x14") _, lateout("x15") _,
+                lateout("x16") _, lateout("x17") _, options(nostack))
+        },
+        // SAFETY: as above.
+        2 => unsafe {
+            core::arch::asm!("smc #0", inout("x0") r, in("x1") a1, in("x2") a2, in("x3") a3,
+                lateout("x4") _, lateout("x5") _, lateout("x6") _, lateout("x7") _,
+                lateout("x8") _, lateout("x9") _, lateout("x10") _, lateout("x11") _,
+                lateout("x12") _, lateout("x13") _, lateout("x14") _, lateout("x15") _,
+                lateout("x16") _, lateout("x17") _, options(nostack))
+        },
+        _ => return None,
+    }
+    Some(r as i64)
 }
 
 fn add_or_warn<const N: usize>(set: &mut RegionSet<N>, base: u64, size: u64, what: &str) {
@@ -131,12 +201,9 @@ pub fn timer_irq() -> Option<u32> {
 )]
 pub fn power_off() {
     const PSCI_SYSTEM_OFF: u64 = 0x8400_0008;
-    match PSCI.load(Ordering::Relaxed) {
-        // SAFETY: PSCI SYSTEM_OFF does not return on success and touches no memory.
-        1 => unsafe { core::arch::asm!("hvc #0", in("x0") PSCI_SYSTEM_OFF, options(nostack)) },
-        // SAFETY: as above.
-        2 => unsafe { core::arch::asm!("smc #0", in("x0") PSCI_SYSTEM_OFF, options(nostack)) },
-        _ => board_power_off(),
+    // SYSTEM_OFF does not return on success.
+    if psci(PSCI_SYSTEM_OFF, 0, 0, 0).is_none() {
+        board_power_off();
     }
 }
 

@@ -260,6 +260,26 @@ impl GicV3 {
         spin_while(|| self.gicd().CTLR.is_set(GICD_CTLR::RWP));
     }
 
+    /// Send SGI `sgi` (0..16) to the PE whose MPIDR is `mpidr` (affinity
+    /// routing: its Aff3.Aff2.Aff1 and one bit of the target list for its
+    /// Aff0, which must be below 16).
+    pub fn send_sgi(&self, sgi: u32, mpidr: u64) {
+        let aff0 = mpidr & 0xff;
+        if aff0 >= 16 {
+            return;
+        }
+        let value = (((mpidr >> 32) & 0xff) << 48)
+            | (((mpidr >> 16) & 0xff) << 32)
+            | (u64::from(sgi & 0xf) << 24)
+            | (((mpidr >> 8) & 0xff) << 16)
+            | (1 << aff0);
+        // The write is ordered after the caller's memory writes the
+        // target is to see.
+        sysreg::dsb_ishst();
+        sysreg::set_icc_sgi1r_el1(value);
+        sysreg::isb();
+    }
+
     /// Number of INTIDs the distributor implements (SGIs/PPIs included).
     pub fn num_intids(&self) -> u32 {
         let lines = self.gicd().TYPER.read(GICD_TYPER::IT_LINES_NUMBER);

@@ -94,6 +94,26 @@ impl Gic {
     }
 }
 
+impl Gic {
+    /// Send SGI `sgi` (0..16) to the core whose MPIDR is `mpidr` (on a
+    /// GICv2, its CPU interface number is its MPIDR.Aff0, as on the Pi 4
+    /// and QEMU virt).
+    pub fn send_sgi(&self, sgi: u32, mpidr: u64) {
+        match self {
+            Gic::V2(g) => {
+                if let Ok(core) = u8::try_from(mpidr & 0xff)
+                    && core < 8
+                {
+                    // Stores before it are seen by the target.
+                    sysreg::dsb_ishst();
+                    g.send_sgi(sgi, 1 << core);
+                }
+            }
+            Gic::V3(g) => g.send_sgi(sgi, mpidr),
+        }
+    }
+}
+
 impl IrqChip for Gic {
     fn init_distributor(&self) {
         match self {

@@ -48,6 +48,13 @@ mod imp {
         v
     }
 
+    /// ICC_SGI1R_EL1 (write-only): sends a Group 1 SGI.
+    #[inline(always)]
+    pub fn set_icc_sgi1r_el1(v: u64) {
+        // SAFETY: generates an SGI; no memory is accessed.
+        unsafe { asm!("msr S3_0_C12_C11_5, {}", in(reg) v, options(nostack, preserves_flags)) };
+    }
+
     /// ICC_EOIR1_EL1 (write-only).
     #[inline(always)]
     pub fn set_icc_eoir1_el1(v: u64) {
@@ -70,6 +77,14 @@ mod imp {
     pub fn isb() {
         // SAFETY: a barrier has no effect on memory safety.
         unsafe { asm!("isb", options(nostack, preserves_flags)) };
+    }
+
+    /// Orders earlier stores before what follows (an SGI's target sees
+    /// them).
+    #[inline(always)]
+    pub fn dsb_ishst() {
+        // SAFETY: a barrier has no effect on memory safety.
+        unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
     }
 }
 
@@ -98,6 +113,7 @@ mod imp {
         0
     }
     pub fn set_icc_igrpen1_el1(_: u64) {}
+    pub fn set_icc_sgi1r_el1(_: u64) {}
     /// Reports "spurious" so a stray host call acknowledges nothing.
     pub fn icc_iar1_el1() -> u64 {
         1023
@@ -107,6 +123,7 @@ mod imp {
         0
     }
     pub fn isb() {}
+    pub fn dsb_ishst() {}
 }
 
 #[allow(unused_imports)]

@@ -1,9 +1,12 @@
 //! Boot: the assembly entry (`boot.s`) and the constants it is assembled with.
 //!
-//! `boot.s` parks secondary cores, leaves EL2 for EL1, zeroes `.bss`, turns the
-//! MMU on with two small early tables (identity + upper-half linear map of the
-//! low 4 GiB in 1 GiB blocks) and calls [`crate::kernel_entry`] in the upper
-//! half. Everything else (the real kernel tables, W^X) is done in Rust.
+//! `boot.s` leaves EL2 for EL1, zeroes `.bss`, turns the MMU on with two
+//! small early tables (identity + upper-half linear map of the low 4 GiB in
+//! 1 GiB blocks) and calls [`crate::kernel_entry`] in the upper half.
+//! Everything else (the real kernel tables, W^X) is done in Rust. A
+//! secondary core, started by `arch::smp`, enters at `_secondary_start`
+//! and takes the same way (without the boot core's one-time set-up) to
+//! `smp::secondary_entry` on its own stack.
 
 use bsp_rpi4::board;
 use core::arch::global_asm;
@@ -83,6 +86,7 @@ global_asm!(
     BOOT_DEVICE_BLOCK = const BOOT_DEVICE_BLOCK,
     BOOT_DEVICE_GIB_MASK = const BOOT_DEVICE_GIB_MASK,
     STACK_SLOT = const STACK_SLOT,
+    MAX_CPUS = const board::MAX_CPUS,
     BOOT_STACKS_TOTAL = const STACK_SLOT * board::MAX_CPUS,
     OVERFLOW_STACK_SIZE = const OVERFLOW_STACK_SIZE,
     KERNEL_VIRT_OFFSET = const KERNEL_VIRT_OFFSET,

@@ -11,14 +11,31 @@ _start:
     mov     x19, x0                     // DTB pointer, kept across set-up
     mrs     x20, CurrentEL
     lsr     x20, x20, #2                // entry exception level, for the boot log
+    mov     x21, #0                     // the boot core (1: a secondary)
 
-    // Only the boot core continues; the others wait here until SMP start-up
-    // exists (on the Pi 4 and raspi4b they are still on the spin table; on
-    // virt they are powered off, so this is a safety net).
+    // Only the boot core comes in here; another that does (a loader that
+    // starts them all at once) waits. Secondaries enter at
+    // _secondary_start when the kernel starts them (arch::smp).
     mrs     x1, mpidr_el1
     and     x1, x1, #0xff
     cbnz    x1, .Lpark
+    b       .Lleave_el2
 
+// A secondary core, started by arch::smp (PSCI CPU_ON or the spin table):
+// MMU off, at EL2 or EL1. It shares the boot core's way down to EL1 and
+// its early tables (built already, .bss not cleared again), then runs on
+// its own stack slot (MPIDR.Aff0) and enters `secondary_entry`.
+.global _secondary_start
+_secondary_start:
+    mrs     x20, CurrentEL
+    lsr     x20, x20, #2
+    mov     x21, #1
+    mrs     x1, mpidr_el1
+    and     x1, x1, #0xff
+    cmp     x1, #{MAX_CPUS}
+    b.hs    .Lpark
+
+.Lleave_el2:
     cmp     x20, #2
     b.eq    .Lfrom_el2
     cmp     x20, #1
@@ -63,6 +80,15 @@ _start:
     mov     x1, #(3 << 20)              // CPACR_EL1.FPEN: compiled Rust uses FP/SIMD
     msr     cpacr_el1, x1
     isb
+    // A secondary skips what the boot core did for all: .bss, the early
+    // tables and the invalidation of their lines (which would discard the
+    // boot core's writes). Its own instruction cache may be stale.
+    cbz     x21, .Lboot_core_setup
+    ic      iallu
+    dsb     nsh
+    isb
+    b       .Lmmu_on
+.Lboot_core_setup:
 
     // Zero .bss (physical addresses: adrp is PC-relative and we run at the
     // load address). The boot stacks and early tables live in .bss.
@@ -121,6 +147,7 @@ _start:
     dsb     nsh
     isb
 
+.Lmmu_on:
     ldr     x1, ={BOOT_MAIR}
     msr     mair_el1, x1
     ldr     x1, ={BOOT_TCR}
@@ -142,16 +169,25 @@ _start:
     msr     sctlr_el1, x1
     isb
 
-    // Boot core's stack (top of per-CPU slot 0), then jump to the upper half.
+    // This core's stack (the top of its slot, MPIDR.Aff0), then jump to
+    // the upper half.
+    mrs     x3, mpidr_el1
+    and     x3, x3, #0xff
     adrp    x1, __boot_stacks
     add     x1, x1, :lo12:__boot_stacks
     ldr     x2, ={STACK_SLOT}
+    madd    x1, x3, x2, x1
     add     x1, x1, x2
     ldr     x2, ={KERNEL_VIRT_OFFSET}
     add     sp, x1, x2
+    cbnz    x21, 8f
     mov     x0, x19
     mov     x1, x20
     ldr     x2, =kernel_entry
+    br      x2
+8:  mov     x0, x3
+    mov     x1, x20
+    ldr     x2, =secondary_entry
     br      x2
 
 .Lpark:

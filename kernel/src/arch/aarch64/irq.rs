@@ -82,6 +82,38 @@ pub fn handle() {
     }
 }
 
+/// The interrupt controller of a secondary core (on that core): its CPU
+/// interface, and its banked timer PPI and SGI `sgi` enabled. Returns the
+/// timer's INTID.
+pub fn init_secondary(sgi: u32) -> u32 {
+    let timer = crate::memory::platform::timer_irq().unwrap_or(bsp_rpi4::board::TIMER_IRQ);
+    if let Some(gic) = GIC.get() {
+        gic.init_cpu();
+        for intid in [timer, sgi] {
+            gic.set_priority(intid, 0x80);
+            gic.enable(intid);
+        }
+    }
+    timer
+}
+
+/// Take every pending interrupt by hand, interrupts masked (an idle
+/// secondary after `wfi`): `f` gets each INTID, then it is completed.
+pub fn take_masked(mut f: impl FnMut(u32)) {
+    let Some(gic) = GIC.get() else { return };
+    while let Some(ack) = gic.acknowledge() {
+        f(ack.intid());
+        gic.end_of_interrupt(ack);
+    }
+}
+
+/// Send SGI `sgi` to the core whose MPIDR is `mpidr`.
+pub fn send_sgi(sgi: u32, mpidr: u64) {
+    if let Some(gic) = GIC.get() {
+        gic.send_sgi(sgi, mpidr);
+    }
+}
+
 /// Interrupts that arrived with no handler registered.
 pub fn unhandled_count() -> usize {
     SPURIOUS.load(Ordering::Relaxed)

@@ -17,6 +17,7 @@ pub mod mmu;
 pub mod pmu;
 #[cfg(feature = "qemu-exit")]
 pub mod semihosting;
+pub mod smp;
 pub mod sync;
 pub mod thread_regs;
 pub mod timer;

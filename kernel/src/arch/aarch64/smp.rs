@@ -1,0 +1,187 @@
+//! The other cores: started at boot, each on its own stack slot with its
+//! own GIC CPU interface and timer.
+//!
+//! The boot core starts every core the platform lists (the device tree's
+//! `/cpus`, else the board's defaults) the way it says: PSCI `CPU_ON`
+//! through the device tree's conduit, or the spin table (the entry's
+//! physical address written where the core polls, then `sev`). A started
+//! core enters `boot.s`'s `_secondary_start`, leaves EL2 as the boot core
+//! did, turns its MMU on with the early tables and arrives in
+//! [`secondary_entry`] on the stack of its slot (MPIDR.Aff0): it switches
+//! to the kernel's tables, sets its vectors, wakes its GIC CPU interface,
+//! enables its timer and the wake-up SGI, says it is online and idles.
+//!
+//! An idle secondary runs with interrupts masked and takes them by hand
+//! after each `wfi` (which a pending interrupt ends whatever the mask): it
+//! counts its timer ticks and SGIs. It touches no kernel state but its own
+//! counters, so the boot core's kernel runs as it did alone; scheduling
+//! threads on these cores comes next (issue 16).
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use aarch64_cpu::registers::{Readable, TTBR1_EL1};
+use bsp_rpi4::board;
+use bsp_rpi4::devicetree::{Cpu, EnableMethod};
+use kernel_core::addr::PhysAddr;
+
+use super::{cpu, exception, irq, mmu, timer};
+use crate::memory::layout;
+use crate::println;
+
+/// The SGI that wakes an idle core.
+pub const WAKE_SGI: u32 = 0;
+
+/// How long the boot core waits for a started core to say it is online.
+const START_TIMEOUT_MS: u64 = 100;
+
+/// PSCI `CPU_ON`, SMC64 (target MPIDR, entry point, context).
+const PSCI_CPU_ON: u64 = 0xc400_0003;
+
+/// Cores that reached [`secondary_entry`], and the boot core (bit = core).
+static ONLINE: AtomicU64 = AtomicU64::new(0);
+/// Cores the platform lists that this kernel can run on (bit = core).
+static LISTED: AtomicU64 = AtomicU64::new(0);
+/// Per core: timer interrupts and wake-up SGIs an idle core took.
+static TICKS: [AtomicU64; board::MAX_CPUS] = [const { AtomicU64::new(0) }; board::MAX_CPUS];
+static WAKES: [AtomicU64; board::MAX_CPUS] = [const { AtomicU64::new(0) }; board::MAX_CPUS];
+/// The kernel's root table, for a secondary's switch to it.
+static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
+
+/// TTBR1_EL1.BADDR: the table's address without ASID or CnP.
+const BADDR: u64 = 0x0000_ffff_ffff_fffe;
+
+/// Start every core of `cpus` but this one, waiting for each to come
+/// online (at most [`START_TIMEOUT_MS`] each: one that does not is left
+/// out and said so).
+pub fn start(cpus: &[Cpu]) {
+    unsafe extern "C" {
+        fn _secondary_start();
+    }
+    let me = cpu::core_id();
+    ONLINE.fetch_or(1 << me, Ordering::Release);
+    KERNEL_ROOT.store(TTBR1_EL1.get() & BADDR, Ordering::Release);
+    let entry = layout::image_virt_to_phys(_secondary_start as *const () as u64);
+    for c in cpus {
+        LISTED.fetch_or(1 << c.mpidr, Ordering::Relaxed);
+    }
+    for c in cpus.iter().filter(|c| c.mpidr != me as u64) {
+        let core = c.mpidr as usize;
+        let started = match c.enable {
+            EnableMethod::Psci => {
+                match crate::memory::platform::psci(PSCI_CPU_ON, c.mpidr, entry, 0) {
+                    Some(0) => Ok(()),
+                    Some(rc) => Err(rc),
+                    None => Err(-1),
+                }
+            }
+            EnableMethod::SpinTable(at) => {
+                release(at, entry);
+                Ok(())
+            }
+            EnableMethod::Other => Err(-1),
+        };
+        match started {
+            Ok(()) if wait_online(core) => {}
+            Ok(()) => println!("smp: core {core} did not come online"),
+            Err(rc) => println!("smp: core {core} not started ({:?}, {rc})", c.enable),
+        }
+    }
+    println!(
+        "smp: {} of {} cores online",
+        online_count(),
+        LISTED.load(Ordering::Relaxed).count_ones()
+    );
+}
+
+/// Write the entry point where a spin-table core polls, make it visible
+/// to a core whose MMU and caches are off, and wake it.
+fn release(at: u64, entry: u64) {
+    let va = layout::phys_to_virt_addr(at) as *mut u64;
+    // SAFETY: `at` is the core's release address in RAM (the device tree's
+    // `cpu-release-addr`, or the board's spin table in the firmware's
+    // reserved first page), mapped by the kernel's linear map; nothing else
+    // of the kernel's lives there.
+    unsafe {
+        core::ptr::write_volatile(va, entry);
+        core::arch::asm!(
+            "dc civac, {va}",
+            "dsb sy",
+            "sev",
+            va = in(reg) va,
+            options(nostack, preserves_flags)
+        );
+    }
+}
+
+fn wait_online(core: usize) -> bool {
+    let deadline = timer::counter() + timer::frequency() * START_TIMEOUT_MS / 1000;
+    while timer::counter() < deadline {
+        if ONLINE.load(Ordering::Acquire) & (1 << core) != 0 {
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    false
+}
+
+/// Cores online (the boot core included).
+pub fn online_count() -> u32 {
+    ONLINE.load(Ordering::Acquire).count_ones()
+}
+
+/// Cores the platform lists that this kernel can run on.
+pub fn listed_count() -> u32 {
+    LISTED.load(Ordering::Relaxed).count_ones()
+}
+
+/// Whether `core` is online.
+pub fn is_online(core: usize) -> bool {
+    core < 64 && ONLINE.load(Ordering::Acquire) & (1 << core) != 0
+}
+
+/// Timer interrupts idle core `core` took.
+pub fn ticks(core: usize) -> u64 {
+    TICKS.get(core).map_or(0, |t| t.load(Ordering::Relaxed))
+}
+
+/// Wake-up SGIs idle core `core` took.
+pub fn wakes(core: usize) -> u64 {
+    WAKES.get(core).map_or(0, |t| t.load(Ordering::Relaxed))
+}
+
+/// Wake idle core `core` (an SGI).
+pub fn wake(core: usize) {
+    irq::send_sgi(WAKE_SGI, core as u64);
+}
+
+/// A secondary core's first Rust code (from `boot.s`): upper half, early
+/// tables, its own stack, interrupts masked.
+#[unsafe(no_mangle)]
+extern "C" fn secondary_entry(core: u64, _entry_el: u64) -> ! {
+    let root = PhysAddr(KERNEL_ROOT.load(Ordering::Acquire));
+    // SAFETY: the boot core's tables map the kernel image, the stacks and
+    // the linear map at the addresses the early tables do, and this core's
+    // TTBR0 still holds the early identity map (`boot.s`).
+    unsafe { mmu::switch_kernel_tables(root) };
+    exception::init();
+    let timer_irq = irq::init_secondary(WAKE_SGI);
+    let interval = crate::tick::interval();
+    timer::arm(interval);
+    let core = core as usize;
+    ONLINE.fetch_or(1 << core, Ordering::Release);
+    loop {
+        cpu::wait_for_interrupt();
+        irq::take_masked(|intid| {
+            if intid == timer_irq {
+                if let Some(t) = TICKS.get(core) {
+                    t.fetch_add(1, Ordering::Relaxed);
+                }
+                timer::arm(interval);
+            } else if intid == WAKE_SGI
+                && let Some(w) = WAKES.get(core)
+            {
+                w.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+}
