@@ -675,10 +675,22 @@ impl Compiler<'_> {
                 ),
             }
         }
-        // `quota default { ... }`: the quota of every class without one.
+        // `quota default { ... }`: the budget of every class without a
+        // quota. Budgets only: a priority ceiling or classes there would
+        // bind einit's own threads too.
         if let [w] = on
             && w.text == DEFAULT_QUOTA
         {
+            if let Some((key, _, _)) = items
+                .iter()
+                .find(|(k, _, _)| k.text == "priority" || k.text == "sched")
+            {
+                self.error(
+                    &key.span,
+                    "a default quota sets budgets only (processes, threads, handles, frames, memory)",
+                );
+                return;
+            }
             if self.tables.default_quota.replace(q).is_some() {
                 self.error(&w.span, "the default quota is already declared");
             }

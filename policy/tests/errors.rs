@@ -299,6 +299,10 @@ fn declarations() {
     );
     expect(&format!("{HEAD}class ⟦default;"), "`default` is reserved");
     expect(
+        &format!("{HEAD}quota default {{ threads 3; ⟦priority 5; }}"),
+        "a default quota sets budgets only",
+    );
+    expect(
         &format!("{HEAD}set ⟦default = {{ a.A }};"),
         "`default` is reserved",
     );

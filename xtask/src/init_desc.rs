@@ -216,7 +216,12 @@ pub fn check(
             }
         }
         let budget = e.budget.as_ref().and_then(|b| {
-            let quota = c.subject(class).map(|s| c.quota(s))?;
+            // The kernel labels the process with its instance if the policy
+            // declares one for its name, else its class.
+            let quota = c
+                .subject(&format!("{class}@{task}"))
+                .or_else(|| c.subject(class))
+                .map(|s| c.quota(s))?;
             let v = &b.value;
             let memory = match v.memory.as_ref().map(|m| (m.bytes(), m)) {
                 None => Some(quota.memory),
@@ -349,9 +354,14 @@ pub fn check(
         }
         // And to narrow its budget, if the description does.
         if let Some(b) = &e.budget {
+            let instance = format!("{}@{}", spec.class, spec.name);
             let q = Question {
                 src: "einit".into(),
-                dst: spec.class.clone(),
+                dst: if c.subject(&instance).is_some() {
+                    instance
+                } else {
+                    spec.class.clone()
+                },
                 method: "Task.SetBudget".into(),
                 event: None,
                 fields: vec![("target".into(), "child".into())],

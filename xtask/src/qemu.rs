@@ -64,12 +64,12 @@ pub const TEST_CONFIGS: &[TestConfig] = &[
         utest: false,
     },
     TestConfig {
-        label: "virt a53 128M",
+        label: "virt a53 128M smp4",
         board: Board::Virt,
         machine: "virt",
         cpu: Some("cortex-a53"),
         mem: "128M",
-        smp: None,
+        smp: Some(4),
         dtb: None,
         utest: false,
     },
@@ -379,7 +379,7 @@ mod tests {
         let c = test_configs(Board::Virt).nth(1).unwrap();
         assert_eq!(
             c.qemu_args(img, None).args().join(" "),
-            "-M virt,gic-version=3,virtualization=on -cpu cortex-a72 -m 3G -display none \
+            "-M virt,gic-version=3,virtualization=on -cpu cortex-a72 -m 3G -smp 4 -display none \
              -serial stdio -monitor none -nic none -semihosting -kernel k.bin"
         );
         let smp = test_configs(Board::Virt).nth(2).unwrap();

@@ -114,14 +114,26 @@ pub fn discover(dtb_pa: u64) -> Platform {
     }
     let listed = dt_cpus.unwrap_or_else(default_cpus);
     for cpu in &listed {
-        if cpu.mpidr < board::MAX_CPUS as u64 {
-            let _ = p.cpus.push(*cpu);
-        } else {
+        // A spin table's release address must be RAM the kernel maps.
+        let reachable = match cpu.enable {
+            EnableMethod::SpinTable(at) => {
+                p.ram.contains(at) && p.ram.contains(at.saturating_add(7))
+            }
+            _ => true,
+        };
+        if cpu.mpidr >= board::MAX_CPUS as u64 {
             println!(
                 "smp: cpu {:#x} beyond this kernel's {} left alone",
                 cpu.mpidr,
                 board::MAX_CPUS
             );
+        } else if !reachable {
+            println!(
+                "smp: cpu {:#x}: its release address is not RAM; left alone",
+                cpu.mpidr
+            );
+        } else {
+            let _ = p.cpus.push(*cpu);
         }
     }
     p
@@ -147,16 +159,16 @@ fn default_cpus() -> heapless::Vec<Cpu, { devicetree::MAX_DT_CPUS }> {
     cpus
 }
 
-/// A PSCI call through the device tree's conduit: its result, or `None`
-/// without PSCI.
-pub fn psci(function: u64, a1: u64, a2: u64, a3: u64) -> Option<i64> {
+/// A PSCI call through the device tree's conduit: its result (PSCI's
+/// int32), or `None` without PSCI.
+pub fn psci(function: u64, a1: u64, a2: u64, a3: u64) -> Option<i32> {
     let mut r = function;
     match PSCI.load(Ordering::Relaxed) {
         // SAFETY: a PSCI call: the firmware reads x0..x3, returns in x0 and
-        // touches no memory of ours (SMC Calling Convention: x4..x17 may be
-        // clobbered, so they are marked so).
+        // touches no memory of ours (SMC Calling Convention: x1..x17 may
+        // come back changed, so they are marked so).
         1 => unsafe {
-            core::arch::asm!("hvc #0", inout("x0") r, in("x1") a1, in("x2") a2, in("x3") a3,
+            core::arch::asm!("hvc #0", inout("x0") r, inout("x1") a1 => _, inout("x2") a2 => _, inout("x3") a3 => _,
                 lateout("x4") _, lateout("x5") _, lateout("x6") _, lateout("x7") _,
                 lateout("x8") _, lateout("x9") _, lateout("x10") _, lateout("x11") _,
                 lateout("x12") _, lateout("x13") _, lateout("x14") _, lateout("x15") _,
@@ -164,7 +176,7 @@ pub fn psci(function: u64, a1: u64, a2: u64, a3: u64) -> Option<i64> {
         },
         // SAFETY: as above.
         2 => unsafe {
-            core::arch::asm!("smc #0", inout("x0") r, in("x1") a1, in("x2") a2, in("x3") a3,
+            core::arch::asm!("smc #0", inout("x0") r, inout("x1") a1 => _, inout("x2") a2 => _, inout("x3") a3 => _,
                 lateout("x4") _, lateout("x5") _, lateout("x6") _, lateout("x7") _,
                 lateout("x8") _, lateout("x9") _, lateout("x10") _, lateout("x11") _,
                 lateout("x12") _, lateout("x13") _, lateout("x14") _, lateout("x15") _,
@@ -172,7 +184,7 @@ pub fn psci(function: u64, a1: u64, a2: u64, a3: u64) -> Option<i64> {
         },
         _ => return None,
     }
-    Some(r as i64)
+    Some(r as i32)
 }
 
 fn add_or_warn<const N: usize>(set: &mut RegionSet<N>, base: u64, size: u64, what: &str) {

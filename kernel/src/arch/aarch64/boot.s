@@ -31,6 +31,9 @@ _secondary_start:
     lsr     x20, x20, #2
     mov     x21, #1
     mrs     x1, mpidr_el1
+    ldr     x2, =0xff00ffff00           // Aff3..Aff1: stack slots are by Aff0 alone
+    tst     x1, x2
+    b.ne    .Lpark
     and     x1, x1, #0xff
     cmp     x1, #{MAX_CPUS}
     b.hs    .Lpark

@@ -52,6 +52,17 @@ pub fn wait_for_interrupt() {
     aarch64_cpu::asm::wfi();
 }
 
+/// Wait for an event (`sev` from another core, the timer's event stream).
+pub fn wait_for_event() {
+    aarch64_cpu::asm::wfe();
+}
+
+/// Signal an event to every core (after the stores they are to see).
+pub fn send_event() {
+    // SAFETY: a barrier and an event; no memory is touched.
+    unsafe { core::arch::asm!("dsb sy", "sev", options(nostack, preserves_flags)) };
+}
+
 /// Instruction synchronisation barrier.
 pub fn isb() {
     barrier::isb(barrier::SY);

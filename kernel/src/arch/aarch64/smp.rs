@@ -31,7 +31,8 @@ use crate::println;
 /// The SGI that wakes an idle core.
 pub const WAKE_SGI: u32 = 0;
 
-/// How long the boot core waits for a started core to say it is online.
+/// How long the boot core waits for the cores it started to say they are
+/// online.
 const START_TIMEOUT_MS: u64 = 100;
 
 /// PSCI `CPU_ON`, SMC64 (target MPIDR, entry point, context).
@@ -64,27 +65,35 @@ pub fn start(cpus: &[Cpu]) {
     for c in cpus {
         LISTED.fetch_or(1 << c.mpidr, Ordering::Relaxed);
     }
+    // Start them all, then wait for them together.
+    let mut started = 0u64;
     for c in cpus.iter().filter(|c| c.mpidr != me as u64) {
         let core = c.mpidr as usize;
-        let started = match c.enable {
+        let rc = match c.enable {
             EnableMethod::Psci => {
                 match crate::memory::platform::psci(PSCI_CPU_ON, c.mpidr, entry, 0) {
-                    Some(0) => Ok(()),
-                    Some(rc) => Err(rc),
-                    None => Err(-1),
+                    Some(0) => 0,
+                    Some(rc) => rc,
+                    // No PSCI conduit in the device tree.
+                    None => -1,
                 }
             }
             EnableMethod::SpinTable(at) => {
                 release(at, entry);
-                Ok(())
+                0
             }
-            EnableMethod::Other => Err(-1),
+            EnableMethod::Other => -1,
         };
-        match started {
-            Ok(()) if wait_online(core) => {}
-            Ok(()) => println!("smp: core {core} did not come online"),
-            Err(rc) => println!("smp: core {core} not started ({:?}, {rc})", c.enable),
+        if rc == 0 {
+            started |= 1 << core;
+        } else {
+            println!("smp: core {core} not started ({:?}, {rc})", c.enable);
         }
+    }
+    wait_online(started);
+    let late = started & !ONLINE.load(Ordering::Acquire);
+    for core in (0..64).filter(|c| late & (1 << c) != 0) {
+        println!("smp: core {core} did not come online");
     }
     println!(
         "smp: {} of {} cores online",
@@ -113,15 +122,18 @@ fn release(at: u64, entry: u64) {
     }
 }
 
-fn wait_online(core: usize) -> bool {
+/// Wait until every core of `cores` is online, or [`START_TIMEOUT_MS`]
+/// have passed. Between looks the core waits for an event (a started core
+/// sends one when it is online; the timer's event stream, on meanwhile,
+/// sends one every few microseconds, so a core that never starts cannot
+/// hold it): it spends no instructions spinning.
+fn wait_online(cores: u64) {
     let deadline = timer::counter() + timer::frequency() * START_TIMEOUT_MS / 1000;
-    while timer::counter() < deadline {
-        if ONLINE.load(Ordering::Acquire) & (1 << core) != 0 {
-            return true;
-        }
-        core::hint::spin_loop();
+    let events = timer::event_stream(true);
+    while ONLINE.load(Ordering::Acquire) & cores != cores && timer::counter() < deadline {
+        cpu::wait_for_event();
     }
-    false
+    timer::restore_event_stream(events);
 }
 
 /// Cores online (the boot core included).
@@ -169,6 +181,8 @@ extern "C" fn secondary_entry(core: u64, _entry_el: u64) -> ! {
     timer::arm(interval);
     let core = core as usize;
     ONLINE.fetch_or(1 << core, Ordering::Release);
+    // The boot core waits for this (`wait_online`).
+    cpu::send_event();
     loop {
         cpu::wait_for_interrupt();
         irq::take_masked(|intid| {
