@@ -4,6 +4,9 @@
 // loads and stores,
 // as the kernel's target requires (it also runs with the MMU off, where
 // all memory is Device memory):
+// - up to 64 bytes with both ends 4-aligned (a struct's move): 32-byte
+//   blocks, then 16, 8, 4, 2, 1 as the length's bits say, in pairs of
+//   doublewords (co-aligned to 8) or of words;
 // - ends co-aligned to 8: bytes up to alignment, then 64 bytes a turn in
 //   load and store pairs, then 16, 8, and the last bytes one by one;
 // - otherwise: bytes until the destination is aligned, then each aligned
@@ -19,6 +22,80 @@
 .balign 16
 memcpy:
     mov     x3, x0
+    // Up to 64 bytes with both ends 4-aligned (most struct moves): no
+    // loop but one of 32-byte blocks, the rest by the bits of the length.
+    cmp     x2, #64
+    b.hi    .Llarge
+    orr     x4, x0, x1
+    tst     x4, #3
+    b.ne    .Llarge
+    eor     x4, x0, x1
+    tst     x4, #7
+    b.ne    .Lsmall_w
+    // Co-aligned to 8; both 4 past it: one word first.
+    tbz     x3, #2, .Lsmall_x
+    cmp     x2, #4
+    b.lo    .Lsmall_tail
+    ldr     w4, [x1], #4
+    str     w4, [x3], #4
+    sub     x2, x2, #4
+.Lsmall_x:
+    lsr     x12, x2, #5
+    cbz     x12, 2f
+1:  ldp     x4, x5, [x1]
+    ldp     x6, x7, [x1, #16]
+    add     x1, x1, #32
+    stp     x4, x5, [x3]
+    stp     x6, x7, [x3, #16]
+    add     x3, x3, #32
+    subs    x12, x12, #1
+    b.ne    1b
+2:  tbz     x2, #4, 3f
+    ldp     x4, x5, [x1], #16
+    stp     x4, x5, [x3], #16
+3:  tbz     x2, #3, .Lsmall_tail
+    ldr     x4, [x1], #8
+    str     x4, [x3], #8
+    b       .Lsmall_tail
+.Lsmall_w:
+    // 4-aligned but 4 apart modulo 8: pairs of words.
+    lsr     x12, x2, #5
+    cbz     x12, 2f
+1:  ldp     w4, w5, [x1]
+    ldp     w6, w7, [x1, #8]
+    ldp     w8, w9, [x1, #16]
+    ldp     w10, w11, [x1, #24]
+    add     x1, x1, #32
+    stp     w4, w5, [x3]
+    stp     w6, w7, [x3, #8]
+    stp     w8, w9, [x3, #16]
+    stp     w10, w11, [x3, #24]
+    add     x3, x3, #32
+    subs    x12, x12, #1
+    b.ne    1b
+2:  tbz     x2, #4, 3f
+    ldp     w4, w5, [x1]
+    ldp     w6, w7, [x1, #8]
+    add     x1, x1, #16
+    stp     w4, w5, [x3]
+    stp     w6, w7, [x3, #8]
+    add     x3, x3, #16
+3:  tbz     x2, #3, .Lsmall_tail
+    ldp     w4, w5, [x1], #8
+    stp     w4, w5, [x3], #8
+.Lsmall_tail:
+    // Both 4-aligned here: a word, a halfword, a byte, as the length says.
+    tbz     x2, #2, 1f
+    ldr     w4, [x1], #4
+    str     w4, [x3], #4
+1:  tbz     x2, #1, 2f
+    ldrh    w4, [x1], #2
+    strh    w4, [x3], #2
+2:  tbz     x2, #0, 3f
+    ldrb    w4, [x1]
+    strb    w4, [x3]
+3:  ret
+.Llarge:
     eor     x4, x0, x1
     tst     x4, #7
     b.ne    .Lmisaligned
