@@ -9,6 +9,8 @@
 //!   - el2-gicv3-5g: `-M virt,virtualization=on,gic-version=3,dumpdtb=…
 //!     -m 5G -cpu cortex-a72 -smp 2 -nic none`
 //! * rpi4.dtb, nested-bus.dtb: compiled from the .dts beside them.
+//! * spin-table CPUs (as the Pi 4 firmware lists them): a blob built by
+//!   hand in `spin_table_cpus`.
 
 use bsp_rpi4::devicetree::{self, DtError, GicInfo, MemRange, PsciConduit, parse, total_size};
 
@@ -254,7 +256,12 @@ fn cpus_and_how_they_start() {
     // One CPU: QEMU names no enable-method.
     let info = parse(VIRT_GICV2).unwrap();
     assert_eq!(&info.cpus[..], &[cpu(0, EnableMethod::Other)]);
-    // Two, started through PSCI.
+    // Four and two, started through PSCI.
+    let info = parse(VIRT_GICV3).unwrap();
+    assert_eq!(
+        &info.cpus[..],
+        &[0, 1, 2, 3].map(|n| cpu(n, EnableMethod::Psci))
+    );
     let info = parse(VIRT_EL2_5G).unwrap();
     assert_eq!(
         &info.cpus[..],
@@ -262,4 +269,155 @@ fn cpus_and_how_they_start() {
     );
     // The stand-in Pi 4 tree lists none (the board's spin table applies).
     assert!(parse(RPI4).unwrap().cpus.is_empty());
+}
+
+/// A flattened device tree built by hand: header, an empty memory
+/// reservation block, the structure block, the strings block.
+#[derive(Default)]
+struct FdtBuilder {
+    structs: Vec<u8>,
+    strings: Vec<u8>,
+}
+
+impl FdtBuilder {
+    fn word(&mut self, w: u32) {
+        self.structs.extend_from_slice(&w.to_be_bytes());
+    }
+
+    fn pad(&mut self) {
+        while !self.structs.len().is_multiple_of(4) {
+            self.structs.push(0);
+        }
+    }
+
+    fn begin(&mut self, name: &str) -> &mut Self {
+        self.word(1);
+        self.structs.extend_from_slice(name.as_bytes());
+        self.structs.push(0);
+        self.pad();
+        self
+    }
+
+    fn prop(&mut self, name: &str, value: &[u8]) -> &mut Self {
+        let off = self.strings.len() as u32;
+        self.strings.extend_from_slice(name.as_bytes());
+        self.strings.push(0);
+        self.word(3);
+        self.word(value.len() as u32);
+        self.word(off);
+        self.structs.extend_from_slice(value);
+        self.pad();
+        self
+    }
+
+    fn cells(&mut self, name: &str, cells: &[u32]) -> &mut Self {
+        let v: Vec<u8> = cells.iter().flat_map(|c| c.to_be_bytes()).collect();
+        self.prop(name, &v)
+    }
+
+    fn text(&mut self, name: &str, s: &str) -> &mut Self {
+        let mut v = s.as_bytes().to_vec();
+        v.push(0);
+        self.prop(name, &v)
+    }
+
+    fn end(&mut self) -> &mut Self {
+        self.word(2);
+        self
+    }
+
+    fn finish(&mut self) -> Vec<u8> {
+        self.word(9);
+        let (rsv, st) = (40u32, 56u32);
+        let strings_at = st + self.structs.len() as u32;
+        let total = strings_at + self.strings.len() as u32;
+        let mut b = Vec::new();
+        for w in [
+            0xd00d_feed,
+            total,
+            st,
+            strings_at,
+            rsv,
+            17,
+            16,
+            0,
+            self.strings.len() as u32,
+            self.structs.len() as u32,
+        ] {
+            b.extend_from_slice(&w.to_be_bytes());
+        }
+        b.extend_from_slice(&[0; 16]);
+        b.extend_from_slice(&self.structs);
+        b.extend_from_slice(&self.strings);
+        b
+    }
+}
+
+/// The Pi 4 firmware's way: `spin-table` cores with a 64-bit
+/// `cpu-release-addr`; a disabled core is not listed, one without a
+/// release address or with a method this kernel does not know is `Other`.
+#[test]
+fn spin_table_cpus() {
+    use bsp_rpi4::devicetree::{Cpu, EnableMethod};
+    let mut f = FdtBuilder::default();
+    f.begin("")
+        .cells("#address-cells", &[2])
+        .cells("#size-cells", &[1]);
+    f.begin("memory@0")
+        .text("device_type", "memory")
+        .cells("reg", &[0, 0, 0x4000_0000])
+        .end();
+    f.begin("cpus")
+        .cells("#address-cells", &[1])
+        .cells("#size-cells", &[0]);
+    let cpu = |f: &mut FdtBuilder, n: u32, extra: &dyn Fn(&mut FdtBuilder)| {
+        f.begin(&format!("cpu@{n}"))
+            .text("device_type", "cpu")
+            .cells("reg", &[n]);
+        extra(f);
+        f.end();
+    };
+    cpu(&mut f, 0, &|f| {
+        f.text("enable-method", "spin-table")
+            .cells("cpu-release-addr", &[0, 0xd8]);
+    });
+    cpu(&mut f, 1, &|f| {
+        f.text("enable-method", "spin-table")
+            .cells("cpu-release-addr", &[0, 0xe0]);
+    });
+    cpu(&mut f, 2, &|f| {
+        f.text("enable-method", "spin-table")
+            .cells("cpu-release-addr", &[0, 0xe8])
+            .text("status", "disabled");
+    });
+    cpu(&mut f, 3, &|f| {
+        f.text("enable-method", "spin-table");
+    });
+    cpu(&mut f, 4, &|f| {
+        f.text("enable-method", "acpi-parking-protocol");
+    });
+    f.end().end();
+    let dtb = f.finish();
+    let info = parse(&dtb).unwrap();
+    assert_eq!(
+        &info.cpus[..],
+        &[
+            Cpu {
+                mpidr: 0,
+                enable: EnableMethod::SpinTable(0xd8)
+            },
+            Cpu {
+                mpidr: 1,
+                enable: EnableMethod::SpinTable(0xe0)
+            },
+            Cpu {
+                mpidr: 3,
+                enable: EnableMethod::Other
+            },
+            Cpu {
+                mpidr: 4,
+                enable: EnableMethod::Other
+            },
+        ]
+    );
 }
