@@ -539,11 +539,23 @@ fn invoke_fixed<M: kos_abi::decl::Invoke>(
         arena_len: 0,
         status: Rc::Ok as u32,
     };
-    // The request: header, fixed part, its padding to 8 bytes (zero).
-    let mut req = [0u64; WORDS];
-    let req = &mut req.as_mut_bytes()[..header.total_len()];
-    req[..HEADER_SIZE].copy_from_slice(header.as_bytes());
-    req[HEADER_SIZE..HEADER_SIZE + fixed.len()].copy_from_slice(fixed);
+    // The request: header, fixed part, its padding to 8 bytes (zero); the
+    // rest of the buffer is neither written nor sent (zeroing all of it
+    // cost more than the call's own work in user space).
+    let total = header.total_len();
+    let mut buf = MaybeUninit::<[u64; WORDS]>::uninit();
+    let at = buf.as_mut_ptr().cast::<u8>();
+    // SAFETY: `total` = HEADER_SIZE + `fixed` rounded up to 8 <= WORDS * 8
+    // (the fixed part is at most MAX_FIXED, checked by `invoke`), so the
+    // three writes stay inside `buf` and together initialise its first
+    // `total` bytes.
+    let req = unsafe {
+        core::ptr::copy_nonoverlapping(header.as_bytes().as_ptr(), at, HEADER_SIZE);
+        core::ptr::copy_nonoverlapping(fixed.as_ptr(), at.add(HEADER_SIZE), fixed.len());
+        let pad = HEADER_SIZE + fixed.len();
+        core::ptr::write_bytes(at.add(pad), 0, total - pad);
+        core::slice::from_raw_parts(at.cast_const(), total)
+    };
     // The reply's room, left uninitialised: only what the kernel writes is
     // read.
     let mut room = MaybeUninit::<[u64; WORDS]>::uninit();
