@@ -124,6 +124,18 @@ fn span<T>(s: &Spanned<T>) -> Range<usize> {
     }
 }
 
+/// The policy's name for process `task` of `class`, as the kernel labels
+/// it: its instance (`class@task`) if the policy declares one, else its
+/// class.
+fn label(c: &Compiled, class: &str, task: &str) -> String {
+    let instance = format!("{class}@{task}");
+    if c.subject(&instance).is_some() {
+        instance
+    } else {
+        class.to_string()
+    }
+}
+
 /// The default path of a class: `/bin/<its last part>`.
 fn default_path(class: &str) -> String {
     format!("/bin/{}", class.rsplit('.').next().unwrap_or(class))
@@ -216,12 +228,7 @@ pub fn check(
             }
         }
         let budget = e.budget.as_ref().and_then(|b| {
-            // The kernel labels the process with its instance if the policy
-            // declares one for its name, else its class.
-            let quota = c
-                .subject(&format!("{class}@{task}"))
-                .or_else(|| c.subject(class))
-                .map(|s| c.quota(s))?;
+            let quota = c.subject(&label(c, class, task)).map(|s| c.quota(s))?;
             let v = &b.value;
             let memory = match v.memory.as_ref().map(|m| (m.bytes(), m)) {
                 None => Some(quota.memory),
@@ -354,14 +361,9 @@ pub fn check(
         }
         // And to narrow its budget, if the description does.
         if let Some(b) = &e.budget {
-            let instance = format!("{}@{}", spec.class, spec.name);
             let q = Question {
                 src: "einit".into(),
-                dst: if c.subject(&instance).is_some() {
-                    instance
-                } else {
-                    spec.class.clone()
-                },
+                dst: label(c, &spec.class, &spec.name),
                 method: "Task.SetBudget".into(),
                 event: None,
                 fields: vec![("target".into(), "child".into())],

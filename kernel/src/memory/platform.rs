@@ -162,28 +162,30 @@ fn default_cpus() -> heapless::Vec<Cpu, { devicetree::MAX_DT_CPUS }> {
 /// A PSCI call through the device tree's conduit: its result (PSCI's
 /// int32), or `None` without PSCI.
 pub fn psci(function: u64, a1: u64, a2: u64, a3: u64) -> Option<i32> {
-    let mut r = function;
-    match PSCI.load(Ordering::Relaxed) {
-        // SAFETY: a PSCI call: the firmware reads x0..x3, returns in x0 and
-        // touches no memory of ours (SMC Calling Convention: x1..x17 may
-        // come back changed, so they are marked so).
-        1 => unsafe {
-            core::arch::asm!("hvc #0", inout("x0") r, inout("x1") a1 => _, inout("x2") a2 => _, inout("x3") a3 => _,
-                lateout("x4") _, lateout("x5") _, lateout("x6") _, lateout("x7") _,
-                lateout("x8") _, lateout("x9") _, lateout("x10") _, lateout("x11") _,
-                lateout("x12") _, lateout("x13") _, lateout("x14") _, lateout("x15") _,
-                lateout("x16") _, lateout("x17") _, options(nostack))
-        },
-        // SAFETY: as above.
-        2 => unsafe {
-            core::arch::asm!("smc #0", inout("x0") r, inout("x1") a1 => _, inout("x2") a2 => _, inout("x3") a3 => _,
-                lateout("x4") _, lateout("x5") _, lateout("x6") _, lateout("x7") _,
-                lateout("x8") _, lateout("x9") _, lateout("x10") _, lateout("x11") _,
-                lateout("x12") _, lateout("x13") _, lateout("x14") _, lateout("x15") _,
-                lateout("x16") _, lateout("x17") _, options(nostack))
-        },
-        _ => return None,
+    // One call, through `hvc` or `smc`: the firmware reads x0..x3 and
+    // returns in x0; by the SMC Calling Convention x1..x17 may come back
+    // changed, so they are marked so.
+    macro_rules! call {
+        ($insn:literal) => {{
+            let mut r = function;
+            // SAFETY: a PSCI call touches no memory of ours; the
+            // registers it may change are declared.
+            unsafe {
+                core::arch::asm!($insn,
+                    inout("x0") r, inout("x1") a1 => _, inout("x2") a2 => _, inout("x3") a3 => _,
+                    lateout("x4") _, lateout("x5") _, lateout("x6") _, lateout("x7") _,
+                    lateout("x8") _, lateout("x9") _, lateout("x10") _, lateout("x11") _,
+                    lateout("x12") _, lateout("x13") _, lateout("x14") _, lateout("x15") _,
+                    lateout("x16") _, lateout("x17") _, options(nostack))
+            };
+            r
+        }};
     }
+    let r = match PSCI.load(Ordering::Relaxed) {
+        1 => call!("hvc #0"),
+        2 => call!("smc #0"),
+        _ => return None,
+    };
     Some(r as i32)
 }
 

@@ -62,10 +62,15 @@ impl Kernel {
         }
         // The policy's quotas: the creator's (the priority it may give) and
         // the new process's own (its priority ceiling and classes, and the
-        // limits of its budget).
-        let quota = crate::security::quota(label.0);
+        // limits of its budget, its address space and its handle table).
+        // The first process's are its class's own, if any: it holds the
+        // machine, not the default share of classes without a quota.
         crate::security::sched_allowed(label.0, SchedClass::Normal, priority)?;
         let creator = creator.filter(|&c| self.procs.get(c).is_some());
+        let quota = match creator {
+            Some(_) => crate::security::quota(label.0),
+            None => crate::security::own_quota(label.0),
+        };
         if let Some(c) = creator.and_then(|c| self.procs.get(c)) {
             crate::security::sched_allowed(c.subject, SchedClass::Normal, priority)?;
         }
@@ -87,10 +92,7 @@ impl Kernel {
         // creator's.
         let limits = match creator_slot {
             Some(_) => budget::limits(&quota),
-            None => budget::within(
-                budget::machine(),
-                budget::limits(&crate::security::own_quota(label.0)),
-            ),
+            None => budget::within(budget::machine(), budget::limits(&quota)),
         };
         budget::open(slot, creator_slot, limits);
         let undo = move || {
@@ -207,7 +209,8 @@ impl Kernel {
     /// memory: handles never grow the kernel heap afterwards.
     fn reserve_handle_table(&mut self, pid: Pid) -> Result<(), Rc> {
         let p = self.procs.get_mut(pid).ok_or(Rc::InvalidArgument)?;
-        let limit = MAX_HANDLES.min(crate::security::quota(p.subject).handles as usize);
+        // The limit it was made with (`create_process`).
+        let limit = p.handles.limit();
         self.charge(
             pid,
             0,
