@@ -89,27 +89,50 @@ pub extern "C" fn kernel_entry(dtb_pa: u64, entry_el: u64) -> ! {
     start_user_space()
 }
 
-/// Threads from here on: this CPU's idle thread, then einit from the ROMFS.
+/// Each core's idle thread's stack: it only ever runs `wfi` in a loop.
+#[cfg(not(feature = "ktest"))]
+#[repr(C, align(16))]
+struct IdleStack([u8; 1024]);
+#[cfg(not(feature = "ktest"))]
+static mut IDLE_STACKS: [IdleStack; board::MAX_CPUS] =
+    [const { IdleStack([0; 1024]) }; board::MAX_CPUS];
+
+/// The top of core `core`'s idle stack, and this core prepared to run
+/// threads (its kernel stack for the vectors, the empty user table).
+#[cfg(not(feature = "ktest"))]
+fn prepare_core(core: usize) -> u64 {
+    let kstack_top =
+        memory::layout::phys_to_virt(kernel_core::addr::PhysAddr(memory::layout::stack(core).end))
+            .0;
+    arch::user::init_cpu(kstack_top, arch::mmu::empty_table());
+    let stack = (&raw mut IDLE_STACKS) as u64
+        + (core % board::MAX_CPUS * core::mem::size_of::<IdleStack>()) as u64;
+    stack + core::mem::size_of::<IdleStack>() as u64
+}
+
+/// Threads from here on: this CPU's idle thread, then einit from the ROMFS;
+/// the other cores join.
 #[cfg(not(feature = "ktest"))]
 fn start_user_space() -> ! {
-    /// The idle thread's stack: it only ever runs `wfi` in a loop.
-    #[repr(C, align(16))]
-    struct IdleStack([u8; 1024]);
-    static mut IDLE_STACK: IdleStack = IdleStack([0; 1024]);
-
     // Masked until the first thread is entered (its SPSR unmasks them).
     let _ = arch::cpu::irq_save();
-    let kstack_top = memory::layout::phys_to_virt(kernel_core::addr::PhysAddr(
-        memory::layout::stack(arch::cpu::core_id()).end,
-    ))
-    .0;
-    let empty = arch::mmu::empty_table();
-    arch::user::init_cpu(kstack_top, empty);
-    let idle_top = (&raw mut IDLE_STACK) as u64 + core::mem::size_of::<IdleStack>() as u64;
-    task::init(empty, idle_top);
+    let idle_top = prepare_core(arch::cpu::core_id());
+    task::init(arch::mmu::empty_table(), idle_top);
+    arch::smp::release_to_threads();
     let frame = task::start::start();
     #[cfg(feature = "kbench")]
     kbench::report_boot();
+    // SAFETY: the frame belongs to the thread the scheduler just made current.
+    unsafe { arch::user::enter(frame) }
+}
+
+/// A secondary core, once the boot core has set up the kernel's objects
+/// (`arch::smp`): it runs threads too. `None` if it cannot (no room for
+/// its idle thread): it stays idle.
+#[cfg(not(feature = "ktest"))]
+pub fn secondary_threads(core: usize) -> Option<core::convert::Infallible> {
+    let idle_top = prepare_core(core);
+    let frame = task::cpus::join_core(idle_top)?;
     // SAFETY: the frame belongs to the thread the scheduler just made current.
     unsafe { arch::user::enter(frame) }
 }

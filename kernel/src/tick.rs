@@ -1,7 +1,7 @@
 //! The periodic tick: the generic timer re-armed from its interrupt.
 
 use bsp_rpi4::board;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::arch::timer;
 use crate::println;
@@ -10,6 +10,9 @@ use crate::println;
 pub const HZ: u64 = 100;
 
 static TICKS: AtomicU64 = AtomicU64::new(0);
+/// The core whose tick counts ([`ticks`]): every core's timer interrupts
+/// it, for its own slices, but time is counted once.
+static KEEPER: AtomicUsize = AtomicUsize::new(0);
 static INTERVAL: AtomicU64 = AtomicU64::new(0);
 /// The longest delay from a tick's deadline to its handler, in counter
 /// ticks, and the ticks taken, since [`take_lateness`] last ran.
@@ -21,6 +24,7 @@ pub fn init() {
     let freq = timer::frequency();
     let interval = (freq / HZ).max(1);
     INTERVAL.store(interval, Ordering::Relaxed);
+    KEEPER.store(crate::arch::cpu::core_id(), Ordering::Relaxed);
     let irq = crate::memory::platform::timer_irq().unwrap_or(board::TIMER_IRQ);
     crate::arch::irq::register(irq, on_tick);
     timer::arm(interval);
@@ -31,10 +35,12 @@ pub fn init() {
 }
 
 fn on_tick() {
-    TICKS.fetch_add(1, Ordering::Relaxed);
-    PERIOD_TICKS.fetch_add(1, Ordering::Relaxed);
-    let late = timer::counter().saturating_sub(timer::deadline());
-    WORST_LATE.fetch_max(late, Ordering::Relaxed);
+    if crate::arch::cpu::core_id() == KEEPER.load(Ordering::Relaxed) {
+        TICKS.fetch_add(1, Ordering::Relaxed);
+        PERIOD_TICKS.fetch_add(1, Ordering::Relaxed);
+        let late = timer::counter().saturating_sub(timer::deadline());
+        WORST_LATE.fetch_max(late, Ordering::Relaxed);
+    }
     timer::arm(INTERVAL.load(Ordering::Relaxed));
 }
 

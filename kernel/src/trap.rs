@@ -28,6 +28,10 @@ pub fn from_thread(kind: Kind, _frame: *mut TrapFrame) -> *mut TrapFrame {
         let chosen = if kind.is_irq() {
             k.on_tick(crate::tick::ticks());
             None
+        } else if k.current_stopped() {
+            // Another core ended or stopped it while it made this call:
+            // nothing of it is done (the scheduler switches away).
+            None
         } else if kind.is_sync() && kind.is_from_user() {
             sync_from_user(k)
         } else {
@@ -37,6 +41,8 @@ pub fn from_thread(kind: Kind, _frame: *mut TrapFrame) -> *mut TrapFrame {
         };
         // The IPC fast path switched already; otherwise the scheduler.
         let next = chosen.unwrap_or_else(|| k.schedule());
+        // Other cores that could run what is queued look again.
+        k.kick();
         // After the choice: all of it if the CPU is to idle.
         k.reclaim();
         next

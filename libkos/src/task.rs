@@ -453,6 +453,13 @@ pub fn set_budget(task: Handle, budget: Budget) -> Result<(), Rc> {
     simple::<m::SetBudget>(task, &budget)
 }
 
+/// `SetAffinity` (ours): the cores `task`'s threads may run on (bit `n`:
+/// core `n`), those it has and those it makes later. At least one of them
+/// must run threads, else `rcInvalidArgument`.
+pub fn set_affinity(task: Handle, cores: u64) -> Result<(), Rc> {
+    simple::<m::SetAffinity>(task, &kos_abi::msg::thread::Affinity { cores })
+}
+
 /// `GetBudget` (ours): `task`'s budget and what it and its descendants
 /// hold of it.
 pub fn get_budget(task: Handle) -> Result<BudgetInfo, Rc> {

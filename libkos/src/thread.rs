@@ -112,6 +112,11 @@ impl JoinHandle {
         info(self.handle)
     }
 
+    /// The cores it may run on from now (bit `n`: core `n`).
+    pub fn set_affinity(&self, cores: u64) -> Result<(), Rc> {
+        set_affinity(self.handle, cores)
+    }
+
     pub fn tid(&self) -> u32 {
         self.tid
     }
@@ -138,6 +143,13 @@ impl Drop for JoinHandle {
 pub fn join_handle(handle: Handle, timeout_ns: u64) -> Result<i64, Rc> {
     let (reply, _) = ipc::invoke::<m::Join>(handle, &thread::JoinReq { timeout_ns }, &[], &mut [])?;
     Ok(reply.exit_code)
+}
+
+/// `Thread.SetAffinity` on any handle: the cores the thread may run on
+/// from now (at least one of them must run threads, else
+/// `rcInvalidArgument`); it moves at once if its core is not one of them.
+pub fn set_affinity(handle: Handle, cores: u64) -> Result<(), Rc> {
+    ipc::invoke::<m::SetAffinity>(handle, &thread::Affinity { cores }, &[], &mut []).map(|_| ())
 }
 
 /// `Thread.Info` on any handle.

@@ -195,6 +195,38 @@ impl<const CAP: usize> RunQueue<CAP> {
         Some((ThreadId(id), level))
     }
 
+    /// Dequeue the first thread, highest level first, that `may_run`
+    /// accepts; those passed over keep their places. One look per thread
+    /// passed over (a core's pick when the head is bound to other cores).
+    pub fn pop_first(
+        &mut self,
+        mut may_run: impl FnMut(ThreadId) -> bool,
+    ) -> Option<(ThreadId, u8)> {
+        let (id, level) = self.iter().find(|&(id, _)| may_run(id))?;
+        self.unlink(id.0 as usize, level);
+        Some((id, level))
+    }
+
+    /// The queued threads with their levels, in the order `pop_highest`
+    /// would give them.
+    pub fn iter(&self) -> impl Iterator<Item = (ThreadId, u8)> + '_ {
+        let mut levels = self.nonempty;
+        let (mut at, mut level) = (NIL, 0u8);
+        core::iter::from_fn(move || {
+            while at == NIL {
+                if levels == 0 {
+                    return None;
+                }
+                level = 63 - levels.leading_zeros() as u8;
+                levels &= !(1u64 << level);
+                at = self.head[level as usize % LEVELS];
+            }
+            let id = at;
+            at = self.next.get(id as usize).copied().unwrap_or(NIL);
+            Some((ThreadId(id), level))
+        })
+    }
+
     /// Take `id` out of the queue wherever it is (it blocked or died while
     /// ready). Returns whether it was queued.
     pub fn remove(&mut self, id: ThreadId) -> bool {

@@ -133,7 +133,10 @@ fn write<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
             crate::console::write_bytes(piece);
             off += piece.len() as u32;
             bytes = &bytes[piece.len()..];
-            if off < total && resume::should_stop() {
+            // Only for an interrupt, not for a core waiting for the lock:
+            // the console's turn keeps other writers out, and a write split
+            // more often would only be cut more often by a tick's wait.
+            if off < total && resume::interrupt_waits() {
                 k.save_resume(Work::Console { written: off });
                 k.console_keep();
                 return Ok(Reply::Again);

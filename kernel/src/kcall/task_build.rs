@@ -189,6 +189,12 @@ pub fn call<'a>(
             budget::narrow(budget::Slot::of(target), a.to_array())?;
             Ok(Reply::empty())
         }
+        Method::SetAffinity => {
+            let a: kos_abi::msg::thread::Affinity = req.args();
+            let cores = k.check_affinity(a.cores)?;
+            k.set_process_affinity(target, cores)?;
+            Ok(Reply::empty())
+        }
         _ => Err(Rc::NotSupported),
     }
 }

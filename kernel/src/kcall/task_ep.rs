@@ -90,7 +90,8 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>,
         | Method::SetInitialThreadSchedPolicy
         | Method::ReseedAslr
         | Method::SetInitialRights
-        | Method::SetBudget => super::task_build::call(k, req, target, method),
+        | Method::SetBudget
+        | Method::SetAffinity => super::task_build::call(k, req, target, method),
         Method::GetThreadContext
         | Method::GetNextVmRegion
         | Method::TerminateAfterFreezing

@@ -2,7 +2,7 @@
 //! information (on a Thread handle).
 
 use kos_abi::interfaces::thread::Method;
-use kos_abi::msg::thread::{CreateReply, CreateReq, JoinReply, JoinReq, ThreadInfo};
+use kos_abi::msg::thread::{Affinity, CreateReply, CreateReq, JoinReply, JoinReq, ThreadInfo};
 use kos_abi::{Rc, Rights};
 
 use super::{Reply, Request};
@@ -64,7 +64,8 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Tid) -> Result<Reply<'a>,
         }
         Method::Info => {
             let t = k.thread(target).ok_or(Rc::InvalidArgument)?;
-            let (tid, state, switches) = (t.tid, t.state.abi(), t.switches);
+            let (tid, state, switches, affinity) = (t.tid, t.state.abi(), t.switches, t.affinity);
+            let core = k.core_of(target);
             let ticks = k.cpu_time(target);
             let freq = crate::arch::timer::frequency().max(1);
             let cpu_ns = (ticks as u128 * 1_000_000_000 / freq as u128) as u64;
@@ -73,7 +74,16 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Tid) -> Result<Reply<'a>,
                 state,
                 cpu_ns,
                 switches,
+                affinity,
+                core,
+                _pad: 0,
             }))
+        }
+        Method::SetAffinity => {
+            let a: Affinity = req.args();
+            let cores = k.check_affinity(a.cores)?;
+            k.set_affinity(target, cores)?;
+            Ok(Reply::empty())
         }
     }
 }

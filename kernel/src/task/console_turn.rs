@@ -15,7 +15,7 @@ impl Kernel {
     /// current one must wait for.
     pub fn console_taken(&self) -> bool {
         match self.console_writer {
-            Some(w) if w != self.current => self
+            Some(w) if w != self.here.current => self
                 .threads
                 .get(w)
                 .and_then(|t| t.resume.as_ref())
@@ -26,13 +26,13 @@ impl Kernel {
 
     /// The current thread's write stopped half-way: the console stays its.
     pub fn console_keep(&mut self) {
-        self.console_writer = Some(self.current);
+        self.console_writer = Some(self.here.current);
     }
 
     /// The current thread's write ended: threads waiting for the console
     /// make their calls again (`retry` takes each out of the sleepers).
     pub fn console_done(&mut self) {
-        if self.console_writer != Some(self.current) {
+        if self.console_writer != Some(self.here.current) {
             return;
         }
         self.console_writer = None;

@@ -37,7 +37,7 @@ pub fn user_fault(k: &mut Kernel, esr: Esr, far: u64, elr: u64) {
     let far = if ufault::has_address(esr) { far } else { 0 };
     let (tid, fp, lr) = k
         .threads
-        .get(k.current)
+        .get(k.here.current)
         .map_or((0, 0, 0), |t| (t.tid, t.frame.x[29], t.frame.x[30]));
     crate::println!(
         "*** task {} (pid {}) thread {}: {} at address {:#x}, pc {:#x}\n    ESR {:#010x} {}",
@@ -74,7 +74,7 @@ pub fn user_fault(k: &mut Kernel, esr: Esr, far: u64, elr: u64) {
 
 /// Stop every thread of `pid` where it is and keep its memory.
 fn freeze(k: &mut Kernel, pid: Pid, info: ExitInfo) {
-    let current = k.current;
+    let current = k.here.current;
     let count = match k.procs.get_mut(pid) {
         Some(p) => {
             p.lifecycle = Lifecycle::Frozen;
@@ -153,5 +153,6 @@ impl Kernel {
         self.runq_remove(tid);
         self.forget_waiter(tid, wait);
         self.abandon_clients(tid);
+        self.stop_elsewhere(tid);
     }
 }

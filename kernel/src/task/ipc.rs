@@ -264,7 +264,7 @@ impl Kernel {
         reply: UserSlice,
         timeout_ns: u64,
     ) -> Option<(Rc, u64)> {
-        let me = self.current;
+        let me = self.here.current;
         let Some(ch) = self.channels.get(channel) else {
             return Some((Rc::PeerDied, 0));
         };
@@ -386,7 +386,7 @@ impl Kernel {
         buf: UserSlice,
         timeout_ns: u64,
     ) -> Result<(), Rc> {
-        let me = self.current;
+        let me = self.here.current;
         let e = self.entry(pid, handle)?;
         let channel = match e.object.object {
             Object::Channel(c) if e.rights.contains(Rights::SERVER) => c,
@@ -475,7 +475,7 @@ impl Kernel {
 
     /// `Reply` to the request `token` names.
     pub fn ipc_reply(&mut self, pid: Pid, token_value: u64, msg: UserSlice) -> Rc {
-        let me = self.current;
+        let me = self.here.current;
         let client = from_token(token_value);
         let served = self
             .threads
@@ -544,12 +544,12 @@ impl Kernel {
         let Kernel {
             procs,
             threads,
-            current,
+            here,
             taken,
             ..
         } = self;
         if core::mem::take(taken)
-            && let Some(t) = threads.get(*current)
+            && let Some(t) = threads.get(here.current)
         {
             // The fast path took it in this same syscall, from the same
             // bytes (`ipc_fast`): it stands.
@@ -559,7 +559,7 @@ impl Kernel {
             .get(pid)
             .and_then(|p| p.space.as_ref())
             .ok_or(Rc::InvalidArgument)?;
-        let t = threads.get_mut(*current).ok_or(Rc::InvalidArgument)?;
+        let t = threads.get_mut(here.current).ok_or(Rc::InvalidArgument)?;
         t.sent.take(space, msg.addr, msg.len)?;
         Ok(t.sent.header)
     }

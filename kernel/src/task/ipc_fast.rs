@@ -69,8 +69,9 @@ pub enum Fast {
 /// A reply the fast path delivered, and the receive that follows it.
 struct Replied {
     client: Tid,
-    /// The client's run-queue level.
-    level: u8,
+    /// The client's run-queue level; `None` if it may not run on this
+    /// core (its affinity), so it is queued for one it may.
+    level: Option<u8>,
     /// The server's process, channel handle and receive buffer.
     pid: Pid,
     handle: u32,
@@ -94,7 +95,7 @@ impl Kernel {
     /// to resume (the server's), or `None` to take the slow path, nothing
     /// changed.
     pub fn fast_call(&mut self) -> Option<*mut TrapFrame> {
-        let me = self.current;
+        let me = self.here.current;
         let t = self.threads.get(me)?;
         let x = &t.frame.x;
         let handle = u32::try_from(x[0]).ok()?;
@@ -126,7 +127,11 @@ impl Kernel {
         let Some(Wait::Recv { buf, .. }) = s.wait else {
             return None;
         };
-        if s.state != State::Blocked || s.deadline.is_some() || request.len > buf.len {
+        if s.state != State::Blocked
+            || s.deadline.is_some()
+            || request.len > buf.len
+            || s.affinity & (1 << self.holder) == 0
+        {
             return None;
         }
         p.space
@@ -201,7 +206,7 @@ impl Kernel {
         if !self.fast_recv(pid, handle, buf) {
             // The slow path's receive.
             if let Err(rc) = self.ipc_recv(pid, Handle(handle), buf, FOREVER)
-                && let Some(t) = self.threads.get_mut(self.current)
+                && let Some(t) = self.threads.get_mut(self.here.current)
             {
                 t.set_return(rc, 0);
             }
@@ -209,7 +214,7 @@ impl Kernel {
         }
         // The switch the scheduler's handoff would make; else it queues
         // the client (`schedule::handoff`).
-        if self.takes_cpu_now(level) {
+        if level.is_some_and(|l| self.takes_cpu_now(l)) {
             self.handoff = None;
             Fast::Switched(self.switch_to(client))
         } else {
@@ -220,7 +225,7 @@ impl Kernel {
     /// The reply of a `ReplyRecv` on the fast path, delivered (the client
     /// ready, not queued), or `None`, nothing changed.
     fn fast_reply(&mut self) -> Option<Replied> {
-        let me = self.current;
+        let me = self.here.current;
         let t = self.threads.get(me)?;
         let x = &t.frame.x;
         let (token_value, handle) = (x[0], u32::try_from(x[3]).ok()?);
@@ -254,7 +259,8 @@ impl Kernel {
         }
         // The policy decides on the request's endpoint and method.
         let (endpoint, method) = (c.sent.header.endpoint, c.sent.header.method);
-        let (cpid, csubject, level) = (c.process, c.subject, c.level());
+        let here = c.affinity & (1 << self.holder) != 0;
+        let (cpid, csubject, level) = (c.process, c.subject, here.then(|| c.level()));
         let status = self.take_small(pid, msg)?.2;
         let status = Rc::from_u32(status).unwrap_or(Rc::NotSupported);
         let t = self.threads.get(me)?;
@@ -301,7 +307,7 @@ impl Kernel {
     /// (of `pid`) blocks in `Recv` on `handle`'s channel if no client is
     /// queued there. False, nothing changed, if the slow path must do it.
     fn fast_recv(&mut self, pid: Pid, handle: u32, buf: UserSlice) -> bool {
-        let me = self.current;
+        let me = self.here.current;
         let Some(p) = self.procs.get(pid) else {
             return false;
         };

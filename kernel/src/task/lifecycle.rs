@@ -160,6 +160,7 @@ impl Kernel {
             elf_hdr: None,
             aslr: kernel_core::aslr::Aslr::new(child_seed),
             initial: (SchedClass::Normal, priority, 0),
+            affinity: super::cpus::DEFAULT_AFFINITY,
             fault_thread: None,
             subject: label.0,
             policy: label.1,
@@ -346,7 +347,7 @@ impl Kernel {
         let Some(p) = self.procs.get(pid) else {
             return Err(Rc::Busy);
         };
-        let subject = p.subject;
+        let (subject, affinity) = (p.subject, p.affinity);
         let ttbr0 = p
             .space
             .as_ref()
@@ -370,6 +371,7 @@ impl Kernel {
             }
         };
         t.subject = subject;
+        t.affinity = affinity;
         t.ttbr0 = ttbr0;
         t.frame.elr = entry;
         t.frame.spsr = user::SPSR_EL0;
@@ -438,13 +440,14 @@ impl Kernel {
         }
     }
 
-    /// Free a dead thread nobody names any more (never the running one:
-    /// its frame is still in use until the switch).
+    /// Free a dead thread nobody names any more (never one a core still
+    /// runs: its frame is in use until that core switches away, and that
+    /// switch frees it).
     pub(super) fn reap_thread(&mut self, tid: Tid) {
         if let Some(t) = self.threads.get(tid)
             && t.state == State::Dead
             && t.handle_refs == 0
-            && tid != self.current
+            && self.running_on(tid).is_none()
         {
             let pid = t.process;
             self.threads.delete(tid);
@@ -518,14 +521,17 @@ impl Kernel {
             self.release(Object::Channel(s.channel), s.rights());
         }
         if let Some(space) = space {
-            if self.loaded_asid == space.asid() {
+            if self.here.loaded_asid == space.asid() {
                 user::switch_space(self.empty_root, 0);
-                self.loaded_asid = 0;
+                self.here.loaded_asid = 0;
             }
             // Released as they are found: nothing here may fail to allocate.
             let mut space = space;
             space.bury(|m| self.release(Object::Mdl(m), Rights::empty()));
-            self.reclaim.space(space);
+            // Its table and ASID go once no core holds them (a core that
+            // ran one of its threads was told to switch away above).
+            let cpus = self.cpus_asids();
+            self.reclaim.space(space, |a| cpus.contains(&a));
         }
         self.notify(Object::Task(pid), kos_abi::msg::notice::OBJECT_DESTROYED);
         let pid_num = self.procs.get(pid).map_or(0, |p| p.pid);
@@ -581,6 +587,7 @@ impl Kernel {
         for j in joiners {
             self.complete_join(j, code);
         }
+        self.stop_elsewhere(tid);
         self.reap_thread(tid);
     }
 

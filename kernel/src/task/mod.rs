@@ -2,8 +2,8 @@
 //! operations on it.
 //!
 //! One [`Kernel`] value holds every process and thread, behind one lock
-//! taken by the exception path with interrupts masked (a single big lock
-//! for now; per-CPU run queues slot in beside `runq` with SMP). Threads
+//! taken by the exception path with interrupts masked, on every core (the
+//! big kernel lock; each core's own state is `cpus::PerCpu`). Threads
 //! save their context into their own [`Thread::frame`]; the exception path
 //! asks [`Kernel::schedule`] which frame to resume (see vectors.s).
 
@@ -12,6 +12,7 @@
 pub mod budget;
 pub mod caps;
 mod console_turn;
+pub mod cpus;
 mod create;
 pub mod fault;
 pub mod ipc;
@@ -56,6 +57,9 @@ pub const MAX_HANDLES_TOTAL: usize = 8192;
 pub const MAX_OBJECTS: usize = 1024;
 /// Kernel heap a thread holds (its record and its saved registers), as
 /// charged to its process's `memory` quota.
+/// Cores the kernel runs threads on at most (per-CPU state is indexed by
+/// MPIDR.Aff0).
+pub const MAX_CPUS: usize = bsp_rpi4::board::MAX_CPUS;
 pub const THREAD_KMEM: u64 = (core::mem::size_of::<thread::Thread>()
     + core::mem::size_of::<crate::arch::exception::TrapFrame>())
     as u64;
@@ -64,11 +68,15 @@ pub struct Kernel {
     procs: Slab<Process>,
     threads: Slab<Thread>,
     runq: RunQueue<MAX_THREADS>,
-    /// The thread this CPU runs (its idle thread if nothing else).
-    current: Tid,
-    idle: Tid,
-    /// The ASID whose table is in TTBR0 (0 = the empty table).
-    loaded_asid: u16,
+    /// The state of the core that holds the lock (`cpus`): its running
+    /// thread, idle thread, loaded ASID, FP/SIMD owner.
+    here: cpus::PerCpu,
+    /// The other cores' state while they do not hold the lock, by core.
+    away: [cpus::PerCpu; MAX_CPUS],
+    /// The core whose state is in `here`.
+    holder: usize,
+    /// Cores that run threads (bit = core): their idle thread exists.
+    joined: u64,
     empty_root: kernel_core::addr::PhysAddr,
     /// Blocked threads with a deadline, soonest first.
     sleepers: Vec<(u64, Tid)>,
@@ -76,8 +84,6 @@ pub struct Kernel {
     next_tid: u32,
     /// The first process: when it ends, the system stops.
     init: Option<Pid>,
-    /// The tick last accounted by [`Kernel::on_tick`].
-    last_tick: u64,
     /// Places the programs the kernel itself starts (einit), seeded from
     /// the best entropy the board has.
     boot_aslr: kernel_core::aslr::Aslr,
@@ -98,10 +104,6 @@ pub struct Kernel {
     /// A thread made ready by this exception for the scheduler to switch
     /// to directly (`schedule::handoff`): ready, not in the run queue.
     handoff: Option<Tid>,
-    /// The user thread whose FP/SIMD state this CPU's registers hold, and
-    /// whether EL0 may use FP/SIMD now (`schedule::switch_to`, `take_fp`).
-    fp_owner: Option<Tid>,
-    fp_on: bool,
     /// What the IPC fast path served (`ipc_fast`).
     fast: ipc_fast::Taken,
     /// The current thread's snapshot holds its syscall's message, taken by
@@ -112,9 +114,13 @@ pub struct Kernel {
 
 static KERNEL: IrqLock<Option<alloc::boxed::Box<Kernel>>> = IrqLock::new(None);
 
-/// Run `f` on the kernel state (with interrupts masked). `None` before [`init`].
+/// Run `f` on the kernel state, as this core (with interrupts masked, the
+/// one kernel lock held). `None` before [`init`].
 pub fn with<R>(f: impl FnOnce(&mut Kernel) -> R) -> Option<R> {
-    KERNEL.lock().as_mut().map(|k| f(k))
+    let mut k = KERNEL.lock();
+    let k = k.as_mut()?;
+    k.enter(crate::arch::cpu::core_id());
+    Some(f(k))
 }
 
 fn slab_err(e: SlabError) -> Rc {
@@ -141,19 +147,24 @@ impl Kernel {
     #[inline(always)]
     pub fn reclaim(&mut self) {
         if !self.reclaim.is_empty() {
-            let idle = self.current == self.idle;
-            self.reclaim.run(if idle {
-                usize::MAX
-            } else {
-                reclaim::STEPS_PER_EXIT
-            });
+            let idle = self.here.current == self.here.idle;
+            let cpus = self.cpus_asids();
+            self.reclaim.run(
+                if idle {
+                    usize::MAX
+                } else {
+                    reclaim::STEPS_PER_EXIT
+                },
+                |a| cpus.contains(&a),
+            );
         }
     }
 
     /// Give back memory of what has ended until none is left or an
     /// interrupt waits.
     pub fn reclaim_all(&mut self) {
-        self.reclaim.run(usize::MAX);
+        let cpus = self.cpus_asids();
+        self.reclaim.run(usize::MAX, |a| cpus.contains(&a));
     }
 
     /// Nothing ended waits to be given back (its memory all free).
@@ -186,7 +197,7 @@ impl Kernel {
 
     /// The thread this CPU runs.
     pub fn current(&self) -> Tid {
-        self.current
+        self.here.current
     }
 
     /// Whether `pid` is the first process (einit).
@@ -264,29 +275,19 @@ pub fn deadline_after(ns: u64) -> u64 {
 /// Set up the object store and this CPU's idle thread.
 #[cfg(not(feature = "ktest"))]
 pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
-    use crate::arch::user;
-    use kos_abi::sched::SchedClass;
-    use thread::State;
-
     let mut k = alloc::boxed::Box::new(Kernel {
         procs: Slab::new(MAX_PROCESSES),
         threads: Slab::new(MAX_THREADS),
         runq: RunQueue::new(),
-        current: Tid {
-            index: 0,
-            generation: 0,
-        },
-        idle: Tid {
-            index: 0,
-            generation: 0,
-        },
-        loaded_asid: 0,
+        here: cpus::PerCpu::NONE,
+        away: [cpus::PerCpu::NONE; MAX_CPUS],
+        holder: crate::arch::cpu::core_id() % MAX_CPUS,
+        joined: 0,
         empty_root,
         sleepers: Vec::new(),
         next_pid: 1,
         next_tid: 1,
         init: None,
-        last_tick: 0,
         boot_aslr: kernel_core::aslr::Aslr::new(crate::arch::entropy::seed()),
         cdt: Cdt::new(MAX_HANDLES_TOTAL),
         channels: Slab::new(MAX_OBJECTS),
@@ -298,8 +299,6 @@ pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
         reclaim: reclaim::Reclaim::new(),
         console_writer: None,
         handoff: None,
-        fp_owner: None,
-        fp_on: true,
         fast: ipc_fast::Taken::default(),
         taken: false,
     });
@@ -318,30 +317,7 @@ pub fn init(empty_root: kernel_core::addr::PhysAddr, idle_stack_top: u64) {
     let _ = k
         .subs
         .try_reserve_exact(kos_abi::msg::notice::MAX_SUBSCRIPTIONS);
-    let no_process = Pid {
-        index: u32::MAX,
-        generation: 0,
-    };
-    let mut idle = Thread::try_new(no_process, 0, SchedClass::Normal, 0, 0)
+    k.join(idle_stack_top)
         .expect("the heap has room for the first thread at boot");
-    idle.idle = true;
-    idle.state = State::Running;
-    idle.frame.elr = idle_loop as *const () as u64;
-    idle.frame.spsr = user::SPSR_EL1T;
-    idle.frame.sp_el0 = idle_stack_top;
-    let id = k
-        .threads
-        .insert(idle)
-        .expect("the first thread always fits");
-    k.idle = id;
-    k.current = id;
     *KERNEL.lock() = Some(k);
-}
-
-/// What a CPU runs when no thread is ready: at EL1 on SP_EL0, interrupts on.
-#[cfg(not(feature = "ktest"))]
-extern "C" fn idle_loop() -> ! {
-    loop {
-        crate::arch::cpu::wait_for_interrupt();
-    }
 }

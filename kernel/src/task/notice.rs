@@ -54,7 +54,7 @@ impl Kernel {
                     return Some((Rc::Busy, 0));
                 }
                 if let Some(n) = self.notices.get_mut(notice) {
-                    n.waiter = Some(self.current);
+                    n.waiter = Some(self.here.current);
                 }
                 self.block_current(
                     Wait::Notice { notice, reply, cap },

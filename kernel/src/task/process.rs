@@ -63,6 +63,8 @@ pub struct Process {
     pub aslr: kernel_core::aslr::Aslr,
     /// The initial thread's class, priority and quantum.
     pub initial: (kos_abi::sched::SchedClass, u32, u32),
+    /// The cores its threads may run on when they start (`SetAffinity`).
+    pub affinity: u64,
     /// The thread whose fault froze it (a frozen process).
     pub fault_thread: Option<Tid>,
     /// Its subject in the security policy (its class, or a named instance

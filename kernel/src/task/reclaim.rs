@@ -44,19 +44,29 @@ impl Reclaim {
         r
     }
 
-    /// Nothing waits to be given back.
+    /// Nothing waits to be given back (a space no core holds any more
+    /// may wait too: see [`Self::run`]).
     #[inline(always)]
     pub fn is_empty(&self) -> bool {
         self.spaces.is_empty() && self.frames.is_empty()
     }
 
-    /// The space of an ended process, which no thread runs in any more and
-    /// no TTBR holds ([`AddressSpace::bury`] has been done).
-    pub fn space(&mut self, space: AddressSpace) {
+    /// The space of an ended process ([`AddressSpace::bury`] has been
+    /// done), which a core may still hold (`loaded(asid)`) until it
+    /// switches away from that process's thread: its table and ASID stay
+    /// until none does.
+    pub fn space(&mut self, space: AddressSpace, loaded: impl Fn(u16) -> bool) {
         if self.spaces.len() < self.spaces.capacity() {
             self.spaces.push(space);
+            return;
+        }
+        // Only if ends outran giving back for long: correct, if slow. Of
+        // the spaces waiting (more than there are cores), one no core
+        // holds goes whole to make room.
+        if let Some(i) = self.spaces.iter().position(|s| !loaded(s.asid())) {
+            let done = core::mem::replace(&mut self.spaces[i], space);
+            done.destroy(|_| {});
         } else {
-            // Only if ends outran giving back for long: correct, if slow.
             space.destroy(|_| {});
         }
     }
@@ -76,14 +86,20 @@ impl Reclaim {
     }
 
     /// Give memory back a page at a time: at most `pages`, and none after
-    /// an interrupt waits (at least one).
-    pub fn run(&mut self, pages: usize) {
+    /// an interrupt waits (at least one). A space a core still holds
+    /// (`loaded(asid)`) waits.
+    pub fn run(&mut self, pages: usize, loaded: impl Fn(u16) -> bool) {
         for _ in 0..pages {
-            if let Some(space) = self.spaces.last_mut() {
-                if space.teardown_step()
-                    && let Some(space) = self.spaces.pop()
-                {
-                    space.destroy(|_| {});
+            let ready = self
+                .spaces
+                .iter()
+                .rposition(|s| s.asid() == 0 || !loaded(s.asid()));
+            if let Some(i) = ready {
+                let space = &mut self.spaces[i];
+                // No core holds it: its ASID's entries go, then its pages.
+                space.retire_asid();
+                if space.teardown_step() {
+                    self.spaces.swap_remove(i).destroy(|_| {});
                 }
             } else if let Some(list) = self.frames.last_mut() {
                 match list.pop() {

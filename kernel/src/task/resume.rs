@@ -10,7 +10,7 @@
 //!
 //! A thread that ends half-way gives its work back ([`Kernel::abandon`]).
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use kernel_core::addr::PAGE_SIZE;
 use kernel_core::paging::Attrs;
@@ -96,9 +96,33 @@ pub fn take_stopped() -> u64 {
     STOPPED.swap(0, Ordering::Relaxed)
 }
 
-/// Whether a call with more to do should stop now and come back.
+/// Steps a long call makes while another core waits for the kernel,
+/// before it lets that core in: enough that each entry makes headway, few
+/// enough that the wait stays short (a step is at most a page's work).
+const STEPS_WHILE_CONTENDED: u32 = 32;
+
+/// Whether a call with more to do should stop now and come back: an
+/// interrupt waits, or another core has waited for the kernel for
+/// [`STEPS_WHILE_CONTENDED`] of its steps.
 #[inline(always)]
 pub fn should_stop() -> bool {
+    interrupt_waits() || (super::KERNEL.contended() && contended_long_enough())
+}
+
+/// Counts the steps made while the lock is contended; true (and starts
+/// counting again) once there were [`STEPS_WHILE_CONTENDED`]. Only the
+/// lock's holder calls it.
+fn contended_long_enough() -> bool {
+    static STEPS: AtomicU32 = AtomicU32::new(0);
+    let n = STEPS.load(Ordering::Relaxed) + 1;
+    let done = n >= STEPS_WHILE_CONTENDED;
+    STEPS.store(if done { 0 } else { n }, Ordering::Relaxed);
+    done
+}
+
+/// Whether an interrupt waits on this core.
+#[inline(always)]
+pub fn interrupt_waits() -> bool {
     crate::arch::cpu::irq_pending()
 }
 
@@ -165,6 +189,7 @@ impl Kernel {
             }
         };
         let (mut next, mut op) = (next, op);
+        let cpus = self.cpus_asids();
         let Kernel {
             procs,
             mdls,
@@ -214,7 +239,7 @@ impl Kernel {
                 (Err(Rc::OutOfMemory), PageOp::Map { .. }) if !reclaim.is_empty() => {
                     // Frames of what ended wait to be given back: they go
                     // first, then this page again.
-                    reclaim.run(usize::MAX);
+                    reclaim.run(usize::MAX, |a| cpus.contains(&a));
                     if should_stop() {
                         stopped = true;
                         break;

@@ -12,11 +12,11 @@ use crate::arch::{thread_regs, timer, user};
 impl Kernel {
     /// Timer tick: wake expired sleepers, charge the running thread's slice.
     pub fn on_tick(&mut self, now: u64) {
-        let elapsed = now.saturating_sub(self.last_tick);
+        let elapsed = now.saturating_sub(self.here.last_tick);
         if elapsed == 0 {
             return;
         }
-        self.last_tick = now;
+        self.here.last_tick = now;
         while let Some(&(d, tid)) = self.sleepers.first() {
             if d > now {
                 break;
@@ -33,7 +33,7 @@ impl Kernel {
                 None => {}
             }
         }
-        if let Some(t) = self.threads.get_mut(self.current)
+        if let Some(t) = self.threads.get_mut(self.here.current)
             && !t.idle
         {
             for _ in 0..elapsed {
@@ -46,7 +46,7 @@ impl Kernel {
     /// `result`: what its syscall returns, if it made one (a trapped `WFI`
     /// changes no register).
     pub fn yield_current(&mut self, result: Option<(Rc, u64)>) {
-        let cur = self.current;
+        let cur = self.here.current;
         if let Some(t) = self.threads.get_mut(cur)
             && !t.idle
             && t.state == State::Running
@@ -67,7 +67,7 @@ impl Kernel {
     /// the back of its level; with none, it goes on with a new slice),
     /// without their general cases. Returns the frame to resume.
     pub fn yield_now(&mut self) -> *mut TrapFrame {
-        let cur = self.current;
+        let cur = self.here.current;
         let highest = self.runq.highest_level();
         let plain = self.handoff.is_none();
         let Some(t) = self.threads.get_mut(cur) else {
@@ -100,20 +100,23 @@ impl Kernel {
         } else {
             None
         };
-        let cur = self.current;
-        let (running, level, expired, idle) = match self.threads.get(cur) {
+        let cur = self.here.current;
+        let here = 1u64 << self.holder;
+        let (running, level, expired, idle, stays) = match self.threads.get(cur) {
             Some(t) => (
                 t.state == State::Running,
                 t.level(),
                 t.slice.expired(),
                 t.idle,
+                t.affinity & here != 0,
             ),
-            None => (false, 0, false, false),
+            None => (false, 0, false, false, true),
         };
         let next = if let Some(next) = handed {
             next
         } else if running && !idle {
-            if should_preempt(level, expired, self.runq.highest_level())
+            // (A thread whose affinity no longer has this core leaves it.)
+            if (!stays || should_preempt(level, expired, self.runq.highest_level()))
                 && let Some(t) = self.threads.get_mut(cur)
             {
                 t.state = State::Ready;
@@ -150,13 +153,19 @@ impl Kernel {
     /// level as any woken thread, and the usual choice follows.
     fn handoff(&mut self) -> Option<Tid> {
         let h = self.handoff.take()?;
+        let here = 1 << self.holder;
         let level = match self.threads.get(h) {
-            Some(t) if t.state == State::Ready => t.level(),
+            Some(t) if t.state == State::Ready && t.affinity & here != 0 => t.level(),
+            Some(t) if t.state == State::Ready => {
+                // Not for this core: queued, for a core it may run on.
+                let _ = self.runq.push_back(qid(h), t.level());
+                return None;
+            }
             _ => return None,
         };
         let running = self
             .threads
-            .get(self.current)
+            .get(self.here.current)
             .is_some_and(|t| t.state == State::Running && !t.idle);
         if !running && self.runq.highest_level().is_none_or(|l| l < level) {
             return Some(h);
@@ -165,17 +174,41 @@ impl Kernel {
         None
     }
 
-    /// The highest ready thread, or the idle thread.
+    /// The highest ready thread this core may run, or its idle thread.
     pub(super) fn pick(&mut self) -> Tid {
-        while let Some((id, _)) = self.runq.pop_highest() {
+        let here = 1 << self.holder;
+        while let Some((id, level)) = self.runq.pop_highest() {
             // Queue entries are slab indices; the slot's live id is O(1).
+            if let Some((tid, t)) = self.threads.at(id.0)
+                && t.state == State::Ready
+            {
+                if t.affinity & here != 0 {
+                    return tid;
+                }
+                // Bound to other cores: first in line again, and the first
+                // this core may run is looked for behind it.
+                let _ = self.runq.push_front(id, level);
+                return self.pick_bound(here);
+            }
+        }
+        self.here.idle
+    }
+
+    /// [`Self::pick`] past threads bound to other cores than `here`.
+    #[inline(never)]
+    fn pick_bound(&mut self, here: u64) -> Tid {
+        let threads = &self.threads;
+        while let Some((id, _)) = self
+            .runq
+            .pop_first(|id| threads.at(id.0).is_none_or(|(_, t)| t.affinity & here != 0))
+        {
             if let Some((tid, t)) = self.threads.at(id.0)
                 && t.state == State::Ready
             {
                 return tid;
             }
         }
-        self.idle
+        self.here.idle
     }
 
     /// Make `next` the running thread (its space, its thread pointer, its
@@ -190,7 +223,7 @@ impl Kernel {
     #[inline(always)]
     fn switch_inline(&mut self, next: Tid) -> *mut TrapFrame {
         let now = timer::counter();
-        let prev = self.current;
+        let prev = self.here.current;
         if prev != next {
             let mut dead = false;
             if let Some(t) = self.threads.get_mut(prev) {
@@ -203,9 +236,15 @@ impl Kernel {
                     // Its user thread pointer goes with it (the idle
                     // thread never touches the register).
                     thread_regs::save_tpidr(&mut t.frame);
+                    // So do the FP/SIMD registers it may have changed (it
+                    // had access, so it holds them): it may run on another
+                    // core next.
+                    if self.here.fp_on && !dead {
+                        thread_regs::save_fp(&mut t.frame);
+                    }
                 }
             }
-            self.current = next;
+            self.here.current = next;
             if dead {
                 self.reap_thread(prev);
             }
@@ -214,23 +253,33 @@ impl Kernel {
         if prev != next {
             t.switched_in_at = now;
             t.switches += 1;
+            t.last_core = self.holder as u8;
             if !t.idle {
                 thread_regs::load_tpidr(&t.frame);
             }
         }
         t.state = State::Running;
         let (frame, ttbr0, idle) = (t.frame_ptr(), t.ttbr0, t.idle);
+        let fp_cpu = t.fp_cpu as usize;
         if !idle {
-            // FP/SIMD stays trapped unless `next` holds those registers.
-            let holds_fp = self.fp_owner == Some(next);
-            if holds_fp != self.fp_on {
+            // FP/SIMD stays trapped unless this core's registers hold
+            // `next`'s (it took them here last, and none since).
+            let holds_fp = self.here.fp_owner == Some(next) && fp_cpu == self.holder;
+            if holds_fp != self.here.fp_on {
                 thread_regs::fp_access(holds_fp);
-                self.fp_on = holds_fp;
+                self.here.fp_on = holds_fp;
             }
         }
-        if ttbr0 != 0 && user::asid_of(ttbr0) != self.loaded_asid {
-            user::load_ttbr0(ttbr0);
-            self.loaded_asid = user::asid_of(ttbr0);
+        let asid = user::asid_of(ttbr0);
+        if asid != self.here.loaded_asid {
+            // An idle core holds no space, so that an ended one's table
+            // and ASID can go (`cpus::asid_loaded`).
+            user::load_ttbr0(if ttbr0 != 0 {
+                ttbr0
+            } else {
+                user::ttbr0(self.empty_root, 0)
+            });
+            self.here.loaded_asid = asid;
         }
         frame
     }
@@ -238,24 +287,26 @@ impl Kernel {
     /// The current thread used FP/SIMD without holding the registers: the
     /// holder's values go to its frame, the current thread's come from its
     /// own, and the instruction runs again untrapped.
+    /// (The holder's values are in its frame already: a thread's FP/SIMD
+    /// registers are saved when it is switched out with access to them.)
     pub fn take_fp(&mut self) {
-        let cur = self.current;
-        if let Some(t) = self.fp_owner.and_then(|o| self.threads.get_mut(o)) {
-            thread_regs::save_fp(&mut t.frame);
-        }
-        if let Some(t) = self.threads.get(cur) {
+        let cur = self.here.current;
+        if let Some(t) = self.threads.get_mut(cur) {
             thread_regs::load_fp(&t.frame);
+            t.fp_cpu = self.holder as u8;
         }
-        self.fp_owner = Some(cur);
+        self.here.fp_owner = Some(cur);
         thread_regs::fp_access(true);
-        self.fp_on = true;
+        self.here.fp_on = true;
     }
 
     /// `tid`'s FP/SIMD state into its frame, if the registers hold it (they
     /// may while another thread that has not used them runs): what reads a
     /// thread's registers (`Task.GetThreadContext`) calls this first.
     pub fn fp_to_frame(&mut self, tid: Tid) {
-        if self.fp_owner == Some(tid)
+        if self.here.fp_owner == Some(tid)
+            && self.here.fp_on
+            && self.here.current == tid
             && let Some(t) = self.threads.get_mut(tid)
         {
             thread_regs::save_fp(&mut t.frame);
@@ -265,7 +316,7 @@ impl Kernel {
     /// CPU time of a thread so far, in counter ticks (its running slice included).
     pub fn cpu_time(&self, tid: Tid) -> u64 {
         self.threads.get(tid).map_or(0, |t| {
-            let running = if tid == self.current {
+            let running = if t.state == State::Running {
                 timer::counter().saturating_sub(t.switched_in_at)
             } else {
                 0
@@ -277,7 +328,7 @@ impl Kernel {
     /// The process of the running thread.
     pub fn current_pid(&self) -> Option<Pid> {
         self.threads
-            .get(self.current)
+            .get(self.here.current)
             .filter(|t| !t.idle)
             .map(|t| t.process)
     }

@@ -420,7 +420,9 @@ impl AddressSpace {
                 }
             });
         // Frames freed above are not handed out again before this: the
-        // kernel lock is held and one CPU runs (SMP must flush first).
+        // kernel lock is held until it is done (a thread on another core
+        // may touch them through a stale entry until then, but nobody can
+        // have them yet, and a frame is zeroed when it is handed out).
         if !few {
             user::flush_asid(asid);
         }
@@ -922,11 +924,11 @@ impl AddressSpace {
         Ok((kva, left))
     }
 
-    /// Its process has ended: it stops counting against any budget, and
-    /// its ASID is free again (its TLB entries flushed; the table is never
-    /// loaded again). `released` is called for each MDL it maps (its
-    /// mappings no longer hold them). What is left, its own pages and
-    /// tables, [`Self::teardown_step`] frees.
+    /// Its process has ended: it stops counting against any budget (the
+    /// table is never loaded again). `released` is called for each MDL it
+    /// maps (its mappings no longer hold them). What is left, its ASID
+    /// ([`Self::retire_asid`], once no core holds it), its own pages and
+    /// tables ([`Self::teardown_step`]), goes after.
     pub fn bury(&mut self, mut released: impl FnMut(kernel_core::slab::Id)) {
         if let Some(a) = self.frames.account.take() {
             budget::uncharge(a, Kind::Memory, self.regions_kmem);
@@ -941,9 +943,17 @@ impl AddressSpace {
                 released(m);
             }
         }
-        user::flush_asid(self.asid);
-        asid_free(self.asid);
-        self.asid = 0;
+    }
+
+    /// Its ASID is free again, its TLB entries flushed on every core: once
+    /// no core's TTBR0 holds the table (a core that did could walk it
+    /// again, speculatively, and refill them).
+    pub fn retire_asid(&mut self) {
+        if self.asid != 0 {
+            user::flush_asid(self.asid);
+            asid_free(self.asid);
+            self.asid = 0;
+        }
     }
 
     /// One step of taking a buried space apart: the last page of its last

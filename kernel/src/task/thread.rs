@@ -122,6 +122,12 @@ pub struct Thread {
     pub deadline: Option<u64>,
     /// A CPU's idle thread: never queued, never blocked.
     pub idle: bool,
+    /// The cores it may run on (bit = core).
+    pub affinity: u64,
+    /// The core whose registers last took its FP/SIMD state (`take_fp`).
+    pub fp_cpu: u8,
+    /// The core it last ran on (`u8::MAX`: none yet).
+    pub last_core: u8,
     /// What is left of a long call it will make again (see `resume`).
     pub resume: Option<super::resume::Resume>,
 }
@@ -159,6 +165,9 @@ impl Thread {
             sent: crate::gate::Snapshot::empty(),
             deadline: None,
             idle: false,
+            affinity: super::cpus::DEFAULT_AFFINITY,
+            fp_cpu: u8::MAX,
+            last_core: u8::MAX,
             resume: None,
         })
     }

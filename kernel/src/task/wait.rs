@@ -22,7 +22,7 @@ impl Kernel {
 
     /// Block the current thread until woken (or `deadline_tick`).
     pub fn block_current(&mut self, wait: Wait, deadline_tick: Option<u64>) {
-        let tid = self.current;
+        let tid = self.here.current;
         if let Some(t) = self.threads.get_mut(tid) {
             t.state = State::Blocked;
             t.wait = Some(wait);
@@ -140,7 +140,7 @@ impl Kernel {
         cap: u64,
         deadline: Option<u64>,
     ) -> Result<(), Rc> {
-        let me = self.current;
+        let me = self.here.current;
         let p = self.procs.get_mut(target).ok_or(Rc::InvalidArgument)?;
         p.waiters.try_reserve(1).map_err(|_| Rc::OutOfMemory)?;
         p.waiters.push(me);
@@ -157,7 +157,7 @@ impl Kernel {
         cap: u64,
         deadline: Option<u64>,
     ) -> Result<(), Rc> {
-        let me = self.current;
+        let me = self.here.current;
         let t = self.threads.get_mut(target).ok_or(Rc::InvalidArgument)?;
         t.joiners.try_reserve(1).map_err(|_| Rc::OutOfMemory)?;
         t.joiners.push(me);

@@ -89,6 +89,12 @@ crate::interfaces! {
         /// its descendants hold of it (its limits, as its priority is, so
         /// it needs the GetInitialThreadPriority right).
         fn GetBudget(()) -> task::BudgetInfo = 30, on Task, needs Rights::task(Method::GetInitialThreadPriority);
+        /// Ours, not one of the 26: the cores the process's threads may
+        /// run on, those it has and those it makes later (one thread may
+        /// be moved after, `Thread.SetAffinity`); before it starts, its
+        /// initial thread's. Where it runs is part of starting it, so it
+        /// needs the Resume right.
+        fn SetAffinity(msg::thread::Affinity) -> () = 31, on Task, needs Rights::task(Method::Resume);
     }
 
     /// Threads: create one in the calling process, join or inspect one.
@@ -98,8 +104,11 @@ crate::interfaces! {
         fn Create(msg::thread::CreateReq) -> msg::thread::CreateReply = 0, on OwnTask, needs Rights::task(task::Method::SetEntry);
         /// Wait until the thread ends.
         fn Join(msg::thread::JoinReq) -> msg::thread::JoinReply = 1, on Thread, needs Rights::WAIT;
-        /// Thread id, state, CPU time, switches.
+        /// Thread id, state, CPU time, switches, affinity and core.
         fn Info(()) -> msg::thread::ThreadInfo = 2, on Thread, needs Rights::INFO;
+        /// Ours: the cores it may run on from now (it moves at once if its
+        /// core is not one of them).
+        fn SetAffinity(msg::thread::Affinity) -> () = 3, on Thread, needs Rights::PLACE;
     }
 
     /// Memory of the calling process, on its own Task handle.

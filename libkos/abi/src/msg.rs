@@ -636,7 +636,24 @@ pub mod thread {
         pub cpu_ns: u64,
         /// Times it was switched in.
         pub switches: u64,
+        /// The cores it may run on (bit = core; `SetAffinity`).
+        pub affinity: u64,
+        /// The core it runs on, or last ran on (`u32::MAX`: none yet).
+        pub core: u32,
+        pub _pad: u32,
     }
+
+    /// `Thread.SetAffinity`, `Task.SetAffinity`: the cores a thread may
+    /// run on, bit `n` for core `n` (MPIDR.Aff0). At least one of them
+    /// must run threads; bits of cores that do not are kept but unused.
+    #[derive(
+        Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    )]
+    #[repr(C)]
+    pub struct Affinity {
+        pub cores: u64,
+    }
+    crate::fields!(Affinity { cores: u64 });
 }
 
 const _: () = {

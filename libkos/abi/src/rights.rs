@@ -40,6 +40,8 @@ bitflags! {
         const MAP_WRITE = 1 << (GENERIC_BITS + 1);
         /// Thread: may read its information (`Thread.Info`).
         const INFO = 1 << GENERIC_BITS;
+        /// Thread: may choose the cores it runs on (`Thread.SetAffinity`).
+        const PLACE = 1 << (GENERIC_BITS + 1);
         /// Kernel handle: may write to the console.
         const CONSOLE = 1 << GENERIC_BITS;
         /// Kernel handle: may read system information.

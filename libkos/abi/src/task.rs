@@ -586,8 +586,9 @@ const _: () = {
     assert!(Method::Exit as u16 == 10);
     assert!(Method::GetExitInfo as u16 == 12);
     assert!(Method::GetPid as u16 == 25);
-    // The 26, then Wait, SetInitialRights, GetElfHdr, SetBudget, GetBudget.
-    assert!(ALL.len() == METHOD_COUNT as usize + 5);
+    // The 26, then Wait, SetInitialRights, GetElfHdr, SetBudget, GetBudget,
+    // SetAffinity.
+    assert!(ALL.len() == METHOD_COUNT as usize + 6);
     assert!(core::mem::size_of::<Budget>() == 24);
     assert!(core::mem::size_of::<BudgetInfo>() <= crate::msg::MAX_FIXED);
     assert!(CreateFlags::FROM_ROMFS.bits() == 1);

@@ -11,12 +11,15 @@
 //! to the kernel's tables, sets its vectors, wakes its GIC CPU interface,
 //! enables its timer and the wake-up SGI, says it is online and idles.
 //!
-//! An idle secondary runs with interrupts masked and takes them by hand
-//! after each `wfi` (which a pending interrupt ends whatever the mask): it
-//! counts its timer ticks and SGIs. It touches no kernel state but its own
-//! counters, so the boot core's kernel runs as it did alone; scheduling
-//! threads on these cores comes next (issue 16).
+//! Until the boot core has set up the kernel's objects, a secondary idles
+//! with interrupts masked and takes them by hand after each `wfi` (which a
+//! pending interrupt ends whatever the mask), counting its timer ticks and
+//! SGIs (the `ktest` build stays there: its tests run on the boot core).
+//! Then ([`release_to_threads`]) it runs threads like the boot core
+//! (`task::cpus`), through the same vectors and the same kernel lock.
 
+#[cfg(not(feature = "ktest"))]
+use core::sync::atomic::AtomicBool;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use aarch64_cpu::registers::{Readable, TTBR1_EL1};
@@ -47,6 +50,9 @@ static TICKS: [AtomicU64; board::MAX_CPUS] = [const { AtomicU64::new(0) }; board
 static WAKES: [AtomicU64; board::MAX_CPUS] = [const { AtomicU64::new(0) }; board::MAX_CPUS];
 /// The kernel's root table, for a secondary's switch to it.
 static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
+/// The kernel's objects are set up: secondaries run threads.
+#[cfg(not(feature = "ktest"))]
+static THREADS: AtomicBool = AtomicBool::new(false);
 
 /// TTBR1_EL1.BADDR: the table's address without ASID or CnP.
 const BADDR: u64 = 0x0000_ffff_ffff_fffe;
@@ -60,6 +66,9 @@ pub fn start(cpus: &[Cpu]) {
     }
     let me = cpu::core_id();
     ONLINE.fetch_or(1 << me, Ordering::Release);
+    // The wake-up SGI reaches the boot core too (another core's thread
+    // readied work for it); it only makes the core enter the kernel.
+    irq::register(WAKE_SGI, count_wake);
     KERNEL_ROOT.store(TTBR1_EL1.get() & BADDR, Ordering::Release);
     let entry = layout::image_virt_to_phys(_secondary_start as *const () as u64);
     for c in cpus {
@@ -161,9 +170,29 @@ pub fn wakes(core: usize) -> u64 {
     WAKES.get(core).map_or(0, |t| t.load(Ordering::Relaxed))
 }
 
+/// The wake-up SGI's handler: counted (the scheduler runs after every
+/// interrupt anyway).
+fn count_wake() {
+    if let Some(w) = WAKES.get(cpu::core_id()) {
+        w.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Wake idle core `core` (an SGI).
 pub fn wake(core: usize) {
     irq::send_sgi(WAKE_SGI, core as u64);
+}
+
+#[cfg(not(feature = "ktest"))]
+/// The kernel's objects are set up: every other online core starts
+/// running threads (it is woken to see this).
+pub fn release_to_threads() {
+    THREADS.store(true, Ordering::Release);
+    let me = cpu::core_id();
+    let online = ONLINE.load(Ordering::Acquire);
+    for core in (0..board::MAX_CPUS).filter(|&c| c != me && online & (1 << c) != 0) {
+        wake(core);
+    }
 }
 
 /// A secondary core's first Rust code (from `boot.s`): upper half, early
@@ -183,7 +212,15 @@ extern "C" fn secondary_entry(core: u64, _entry_el: u64) -> ! {
     ONLINE.fetch_or(1 << core, Ordering::Release);
     // The boot core waits for this (`wait_online`).
     cpu::send_event();
+    #[cfg(not(feature = "ktest"))]
+    let mut joined = false;
     loop {
+        #[cfg(not(feature = "ktest"))]
+        if !joined && THREADS.load(Ordering::Acquire) {
+            joined = true;
+            // Returns only if it cannot: then it idles as before.
+            let _ = crate::secondary_threads(core);
+        }
         cpu::wait_for_interrupt();
         irq::take_masked(|intid| {
             if intid == timer_irq {

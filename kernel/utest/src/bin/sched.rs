@@ -31,7 +31,20 @@ libkos::main!(main);
 fn main() -> i32 {
     match utest::role() {
         Some(r) if r.starts_with("ceiling-") => ceiling_child(r),
-        _ => utest::in_normal_thread(tests),
+        Some("spin") => loop {
+            core::hint::spin_loop();
+        },
+        Some("unmap") => unmap_under_a_reader(),
+        _ => {
+            // These are the single core's policies (who runs while who
+            // waits): every thread of this process, now and later, runs on
+            // core 0.
+            if let Err(rc) = libkos::task::set_affinity(libkos::Handle::SELF_TASK, 1) {
+                libkos::println!("utest-sched: no core 0 to run on: {rc}");
+                return 1;
+            }
+            utest::in_normal_thread(tests)
+        }
     }
 }
 
@@ -47,6 +60,17 @@ fn tests() -> i32 {
             simd_registers_survive_preemption,
             realtime_allocation_under_contention,
             woken_server_waits_its_turn,
+        ],
+    ) + libkos::test::run(
+        "utest_smp",
+        libkos::tests![
+            affinity_errors,
+            every_core_runs_a_thread,
+            cores_run_at_once,
+            ping_pong_across_cores,
+            simd_registers_survive_migration,
+            process_ended_while_running_elsewhere,
+            unmap_seen_by_every_core,
         ],
     )
 }
@@ -532,6 +556,483 @@ fn woken_server_waits_its_turn() -> TestResult {
     check!(
         other == 1 && server == 2,
         "the thread first in line ran at turn {other}, the woken server at turn {server}"
+    );
+    Ok(())
+}
+
+// ------------------------------------------------------------ the cores
+//
+// This process's threads run on core 0 (`main`); these tests move single
+// threads to the other cores with `Thread.SetAffinity`.
+
+/// The tests' threads' policy: the main thread's (time-sharing), so that
+/// on one core they take turns with it.
+fn shared() -> SchedPolicy {
+    thread::normal(libkos::abi::sched::DEFAULT_PRIORITY)
+}
+
+/// Above every other test's threads (time-sharing at the default
+/// priority), so that the round trips do not wait for their turns.
+fn above() -> SchedPolicy {
+    thread::normal(libkos::abi::sched::DEFAULT_PRIORITY + 4)
+}
+
+/// Spinning threads wait for this (and the tests' threads read it).
+static RELEASE: AtomicBool = AtomicBool::new(false);
+
+/// A thread that spins until [`RELEASE`].
+fn spinner() -> Result<thread::JoinHandle, Rc> {
+    thread::spawn(shared(), 0, || {
+        while !RELEASE.load(SeqCst) {
+            core::hint::spin_loop();
+        }
+        0
+    })
+}
+
+/// The cores that run threads, as `Thread.SetAffinity` accepts them (one
+/// at a time, on a spinning thread).
+fn cores() -> Result<alloc::vec::Vec<u32>, alloc::string::String> {
+    RELEASE.store(false, SeqCst);
+    let t = check_ok!(spinner(), "spawn a spinner");
+    let mut cores = alloc::vec::Vec::new();
+    for c in 0..64u32 {
+        match t.set_affinity(1 << c) {
+            Ok(()) => cores.push(c),
+            Err(Rc::InvalidArgument) => {}
+            Err(rc) => return Err(format!("SetAffinity core {c}: {rc}")),
+        }
+    }
+    RELEASE.store(true, SeqCst);
+    check_ok!(t.join(JOIN_TIMEOUT), "join the spinner");
+    check!(cores.contains(&0), "core 0 does not run threads: {cores:?}");
+    Ok(cores)
+}
+
+/// Wait (at most a second) until `t` runs on `core` (or is ready there,
+/// on core 0, which it shares with this thread).
+fn runs_on(t: &thread::JoinHandle, core: u32) -> TestResult {
+    let until = now() + ms(1000);
+    loop {
+        let info = check_ok!(t.info(), "Thread.Info");
+        let ready = core == 0 && info.state == state::READY;
+        if info.core == core && (info.state == state::RUNNING || ready) {
+            return Ok(());
+        }
+        check!(
+            now() < until,
+            "the thread is on core {} (state {}), not on core {core}",
+            info.core,
+            info.state
+        );
+        syscall::yield_now();
+    }
+}
+
+/// An empty set, a set of cores that do not run threads, and a handle
+/// without the right are refused, and change nothing.
+fn affinity_errors() -> TestResult {
+    RELEASE.store(false, SeqCst);
+    let t = check_ok!(spinner(), "spawn a spinner");
+    let before = check_ok!(t.info(), "Thread.Info").affinity;
+    check_eq!(before, 1, "a new thread's affinity is its process's");
+    check_eq!(t.set_affinity(0), Err(Rc::InvalidArgument), "no core");
+    check_eq!(t.set_affinity(1 << 63), Err(Rc::InvalidArgument), "core 63");
+    let weak = check_ok!(
+        libkos::handle::copy(t.handle(), libkos::Rights::INFO),
+        "a copy with only the INFO right"
+    );
+    check_eq!(
+        thread::set_affinity(weak, 1),
+        Err(Rc::NoCapability),
+        "SetAffinity without the PLACE right"
+    );
+    let _ = libkos::handle::close(weak);
+    check_eq!(
+        check_ok!(t.info(), "Thread.Info").affinity,
+        before,
+        "affinity after the refusals"
+    );
+    check_eq!(
+        libkos::task::set_affinity(libkos::Handle::SELF_TASK, 0),
+        Err(Rc::InvalidArgument),
+        "Task.SetAffinity to no core"
+    );
+    RELEASE.store(true, SeqCst);
+    check_ok!(t.join(JOIN_TIMEOUT), "join");
+    Ok(())
+}
+
+/// A thread moved to each core runs there, as `Thread.Info` says.
+fn every_core_runs_a_thread() -> TestResult {
+    let cores = cores()?;
+    libkos::println!("utest-smp: {} cores run threads: {cores:?}", cores.len());
+    RELEASE.store(false, SeqCst);
+    let t = check_ok!(spinner(), "spawn a spinner");
+    for &c in cores.iter().rev().chain([0].iter()) {
+        check_ok!(t.set_affinity(1 << c), "SetAffinity core {c}");
+        runs_on(&t, c)?;
+        check_eq!(
+            check_ok!(t.info(), "Thread.Info").affinity,
+            1 << c,
+            "affinity"
+        );
+    }
+    RELEASE.store(true, SeqCst);
+    check_ok!(t.join(JOIN_TIMEOUT), "join");
+    Ok(())
+}
+
+static SPAN: [[AtomicU64; 2]; 8] = [const { [AtomicU64::new(0), AtomicU64::new(0)] }; 8];
+
+/// One thread on each core, each spinning 50 ms: their spins overlap (the
+/// cores run at once, not in turn).
+fn cores_run_at_once() -> TestResult {
+    let cores = cores()?;
+    if cores.len() < 2 {
+        libkos::println!("utest-smp: one core: nothing runs at once");
+        return Ok(());
+    }
+    RELEASE.store(false, SeqCst);
+    let mut threads = alloc::vec::Vec::new();
+    for (i, &c) in cores.iter().enumerate().take(SPAN.len()) {
+        let t = check_ok!(
+            thread::spawn(shared(), 0, move || {
+                while !RELEASE.load(SeqCst) {
+                    core::hint::spin_loop();
+                }
+                SPAN[i][0].store(now(), SeqCst);
+                let until = now() + ms(50);
+                while now() < until {
+                    core::hint::spin_loop();
+                }
+                SPAN[i][1].store(now(), SeqCst);
+                0
+            }),
+            "spawn"
+        );
+        check_ok!(t.set_affinity(1 << c), "SetAffinity core {c}");
+        threads.push(t);
+    }
+    for (t, &c) in threads.iter().zip(&cores) {
+        runs_on(t, c)?;
+    }
+    RELEASE.store(true, SeqCst);
+    for t in &threads {
+        check_eq!(check_ok!(t.join(JOIN_TIMEOUT), "join"), 0, "exit code");
+    }
+    let n = threads.len();
+    let last_start = SPAN[..n]
+        .iter()
+        .map(|s| s[0].load(SeqCst))
+        .max()
+        .unwrap_or(0);
+    let first_end = SPAN[..n]
+        .iter()
+        .map(|s| s[1].load(SeqCst))
+        .min()
+        .unwrap_or(0);
+    check!(
+        last_start < first_end,
+        "the {n} spins did not overlap: the last began {} us after the first ended",
+        (last_start - first_end) / 1000
+    );
+    Ok(())
+}
+
+/// Round trips across cores at most.
+const PING_PONGS: u64 = 1_000;
+
+/// A client on one core and a server on another: every call is answered
+/// with its own number plus one (no wake-up lost, none mixed up).
+fn ping_pong_across_cores() -> TestResult {
+    let cores = cores()?;
+    let (a, b) = (cores[0], *cores.last().unwrap_or(&0));
+    RELEASE.store(false, SeqCst);
+    let ends = check_ok!(libkos::channel::create(), "a channel");
+    let (server_end, client_end) = (ends.server, ends.client);
+    let server = check_ok!(
+        thread::spawn(above(), 0, move || {
+            let mut buf = [0u64; 4];
+            for _ in 0..PING_PONGS {
+                let r = syscall::recv_bytes(server_end, buf.as_mut_bytes(), syscall::FOREVER);
+                if r.rc != Rc::Ok {
+                    return 1;
+                }
+                buf[2] += 1;
+                if syscall::reply_bytes(r.token, buf.as_bytes()) != Rc::Ok {
+                    return 2;
+                }
+            }
+            0
+        }),
+        "spawn the server"
+    );
+    check_ok!(server.set_affinity(1 << a), "server on core {a}");
+    let client = check_ok!(
+        thread::spawn(above(), 0, move || {
+            // A header announcing 16 bytes of fixed part, then the number.
+            let mut req = [0u64; 4];
+            let mut reply = [0u64; 4];
+            let header = libkos::abi::msg::Header {
+                fixed_len: 16,
+                ..Default::default()
+            };
+            req[..2].as_mut_bytes().copy_from_slice(header.as_bytes());
+            // Not before it is on its core (asleep meanwhile: it is above
+            // the thread that moves it, on the same core).
+            while !RELEASE.load(SeqCst) {
+                syscall::sleep_ns(ms(1));
+            }
+            for i in 0..PING_PONGS {
+                req[2] = i;
+                let (rc, _) = syscall::call_bytes(client_end, req.as_bytes(), reply.as_mut_bytes());
+                if rc != Rc::Ok {
+                    return 10;
+                }
+                if reply[2] != i + 1 {
+                    return 11;
+                }
+            }
+            0
+        }),
+        "spawn the client"
+    );
+    check_ok!(client.set_affinity(1 << b), "client on core {b}");
+    let t0 = now();
+    RELEASE.store(true, SeqCst);
+    check_eq!(
+        check_ok!(client.join(JOIN_TIMEOUT), "join the client"),
+        0,
+        "client's result"
+    );
+    libkos::println!(
+        "utest-smp: {PING_PONGS} round trips between cores {a} and {b} in {} us",
+        (now() - t0) / 1000
+    );
+    check_eq!(
+        check_ok!(server.join(JOIN_TIMEOUT), "join the server"),
+        0,
+        "server's result"
+    );
+    let _ = libkos::handle::close(server_end);
+    let _ = libkos::handle::close(client_end);
+    Ok(())
+}
+
+/// A thread holding a pattern in v0..v31 and TPIDR_EL0 is moved across
+/// every core while it waits: it finds them intact.
+fn simd_registers_survive_migration() -> TestResult {
+    let cores = cores()?;
+    RELEASE.store(false, SeqCst);
+    SIMD_OK[0].store(false, SeqCst);
+    let t = check_ok!(
+        thread::spawn(shared(), 0, || {
+            let pattern = simd_pattern(0);
+            let mut out = [0u8; 512];
+            let tp_back: u64;
+            // SAFETY: as `simd_worker`: reads `pattern`, writes `out`, reads
+            // RELEASE's byte; every vector register is declared clobbered.
+            unsafe {
+                asm!(
+                    "msr tpidr_el0, {tp}",
+                    "ld1 {{v0.16b, v1.16b, v2.16b, v3.16b}}, [{p}], #64",
+                    "ld1 {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{p}], #64",
+                    "ld1 {{v8.16b, v9.16b, v10.16b, v11.16b}}, [{p}], #64",
+                    "ld1 {{v12.16b, v13.16b, v14.16b, v15.16b}}, [{p}], #64",
+                    "ld1 {{v16.16b, v17.16b, v18.16b, v19.16b}}, [{p}], #64",
+                    "ld1 {{v20.16b, v21.16b, v22.16b, v23.16b}}, [{p}], #64",
+                    "ld1 {{v24.16b, v25.16b, v26.16b, v27.16b}}, [{p}], #64",
+                    "ld1 {{v28.16b, v29.16b, v30.16b, v31.16b}}, [{p}], #64",
+                    "2:",
+                    "ldarb {t:w}, [{rel}]",
+                    "cbz {t:w}, 2b",
+                    "st1 {{v0.16b, v1.16b, v2.16b, v3.16b}}, [{o}], #64",
+                    "st1 {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{o}], #64",
+                    "st1 {{v8.16b, v9.16b, v10.16b, v11.16b}}, [{o}], #64",
+                    "st1 {{v12.16b, v13.16b, v14.16b, v15.16b}}, [{o}], #64",
+                    "st1 {{v16.16b, v17.16b, v18.16b, v19.16b}}, [{o}], #64",
+                    "st1 {{v20.16b, v21.16b, v22.16b, v23.16b}}, [{o}], #64",
+                    "st1 {{v24.16b, v25.16b, v26.16b, v27.16b}}, [{o}], #64",
+                    "st1 {{v28.16b, v29.16b, v30.16b, v31.16b}}, [{o}], #64",
+                    "mrs {tpo}, tpidr_el0",
+                    tp = in(reg) tp_value(0),
+                    tpo = out(reg) tp_back,
+                    p = inout(reg) pattern.as_ptr() => _,
+                    o = inout(reg) out.as_mut_ptr() => _,
+                    rel = in(reg) RELEASE.as_ptr(),
+                    t = out(reg) _,
+                    out("v0") _, out("v1") _, out("v2") _, out("v3") _,
+                    out("v4") _, out("v5") _, out("v6") _, out("v7") _,
+                    out("v8") _, out("v9") _, out("v10") _, out("v11") _,
+                    out("v12") _, out("v13") _, out("v14") _, out("v15") _,
+                    out("v16") _, out("v17") _, out("v18") _, out("v19") _,
+                    out("v20") _, out("v21") _, out("v22") _, out("v23") _,
+                    out("v24") _, out("v25") _, out("v26") _, out("v27") _,
+                    out("v28") _, out("v29") _, out("v30") _, out("v31") _,
+                    options(nostack),
+                );
+            }
+            SIMD_OK[0].store(out == pattern, SeqCst);
+            TP_BACK[0].store(tp_back, SeqCst);
+            0
+        }),
+        "spawn"
+    );
+    // Each core in turn, twice over (so it comes back to cores whose
+    // registers another thread's values may hold by then).
+    for &c in cores.iter().chain(cores.iter()).rev() {
+        check_ok!(t.set_affinity(1 << c), "SetAffinity core {c}");
+        runs_on(&t, c)?;
+        // Meanwhile core 0's other threads use FP/SIMD too.
+        let x = core::hint::black_box(1.5f64) * core::hint::black_box(c as f64 + 2.0);
+        check!(x > 0.0, "arithmetic");
+    }
+    RELEASE.store(true, SeqCst);
+    check_ok!(t.join(JOIN_TIMEOUT), "join");
+    check!(
+        SIMD_OK[0].load(SeqCst),
+        "v0..v31 changed while the thread moved"
+    );
+    check_eq!(
+        TP_BACK[0].load(SeqCst),
+        tp_value(0),
+        "TPIDR_EL0 after the moves"
+    );
+    Ok(())
+}
+
+/// A process whose thread spins on another core is ended: it stops there,
+/// and its memory and threads are given back.
+fn process_ended_while_running_elsewhere() -> TestResult {
+    let cores = cores()?;
+    let far = *cores.last().unwrap_or(&0);
+    let before = check_ok!(libkos::sys::mem_stats(), "MemStats");
+    for round in 0..3 {
+        let t = check_ok!(
+            Task::create_as("spin", "", SELF, 1, CreateFlags::FROM_ROMFS),
+            "create the spinning child"
+        );
+        check_ok!(
+            libkos::task::set_affinity(t.handle(), 1 << far),
+            "the child on core {far}"
+        );
+        check_ok!(t.set_env(b"role=spin"), "the child's role");
+        check_ok!(t.resume(), "resume");
+        time::spin_ns(ms(20));
+        check_ok!(t.terminate(), "terminate (round {round})");
+        let exit = check_ok!(t.wait(JOIN_TIMEOUT), "wait");
+        check_eq!(
+            exit.status,
+            libkos::abi::task::ExitStatus::Terminated as u32,
+            "status"
+        );
+    }
+    // Given back in steps: a little time for the last of it.
+    let until = now() + ms(1000);
+    loop {
+        let after = check_ok!(libkos::sys::mem_stats(), "MemStats");
+        if after.free_frames == before.free_frames
+            && after.processes == before.processes
+            && after.threads == before.threads
+        {
+            return Ok(());
+        }
+        check!(
+            now() < until,
+            "frames, processes, threads before {}/{}/{}, after {}/{}/{}",
+            before.free_frames,
+            before.processes,
+            before.threads,
+            after.free_frames,
+            after.processes,
+            after.threads
+        );
+        syscall::sleep_ns(ms(10));
+    }
+}
+
+/// The child that [`unmap_seen_by_every_core`] starts: a thread on another
+/// core reads a page in a loop; once it has read it many times, the page
+/// is freed. Its next read must fault (which ends this process): had that
+/// core kept the page's TLB entry, it would read on, and this process
+/// would end normally a second later.
+fn unmap_under_a_reader() -> i32 {
+    static READS: AtomicU64 = AtomicU64::new(0);
+    static PAGE: AtomicU64 = AtomicU64::new(0);
+    let Ok(cores) = cores() else { return 3 };
+    let (near, far) = (cores[0], *cores.last().unwrap_or(&0));
+    let Ok(page) = libkos::vm::allocate(4096) else {
+        return 4;
+    };
+    PAGE.store(page.addr, SeqCst);
+    let reader = thread::spawn(shared(), 0, || {
+        let at = PAGE.load(SeqCst) as *const u64;
+        loop {
+            // SAFETY: the page is this process's until it is freed below;
+            // a read after that must fault, which is what is tested.
+            let v = unsafe { core::ptr::read_volatile(at) };
+            READS.fetch_add(1 + v, SeqCst);
+        }
+    });
+    let Ok(reader) = reader else { return 5 };
+    if reader.set_affinity(1 << far).is_err() {
+        return 6;
+    }
+    // The page is freed from another core than the reader's (if there is
+    // one), once the reader has read it many times.
+    let freer = thread::spawn(shared(), 0, move || {
+        let until = now() + ms(2000);
+        while READS.load(SeqCst) < 10_000 {
+            if now() > until {
+                return 7;
+            }
+            syscall::yield_now();
+        }
+        // SAFETY: only the reader uses the page, and its use after this
+        // is the point of the test.
+        if unsafe { libkos::vm::free(page) }.is_err() {
+            return 8;
+        }
+        // The reader has faulted by now (ending this process) unless its
+        // core still maps the page.
+        syscall::sleep_ns(ms(1000));
+        0
+    });
+    let Ok(freer) = freer else { return 9 };
+    if freer.set_affinity(1 << near).is_err() {
+        return 10;
+    }
+    freer.join(JOIN_TIMEOUT).map_or(11, |code| code as i32)
+}
+
+/// After an unmap returns, a thread of the process on another core faults
+/// on its next access to the page (the TLB entry is gone on every core).
+fn unmap_seen_by_every_core() -> TestResult {
+    let t = check_ok!(
+        Task::create_as(
+            "unmap",
+            "",
+            SELF,
+            libkos::abi::sched::DEFAULT_PRIORITY,
+            CreateFlags::FROM_ROMFS
+        ),
+        "create the child"
+    );
+    check_ok!(t.set_env(b"role=unmap"), "the child's role");
+    check_ok!(t.resume(), "resume");
+    let exit = check_ok!(t.wait(JOIN_TIMEOUT), "wait");
+    check_eq!(
+        exit.status,
+        libkos::abi::task::ExitStatus::Exception as u32,
+        "how the child ended (code {}): the reader did not fault",
+        exit.code
+    );
+    check_eq!(
+        exit.fault,
+        libkos::abi::task::FaultKind::Unmapped as u32,
+        "the reader's fault (at {:#x})",
+        exit.far
     );
     Ok(())
 }
