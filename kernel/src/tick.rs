@@ -58,6 +58,11 @@ pub fn interval() -> u64 {
     INTERVAL.load(Ordering::Relaxed).max(1)
 }
 
+/// Whether `core` keeps the time (its tick is counted).
+pub fn keeps_time(core: usize) -> bool {
+    KEEPER.load(Ordering::Relaxed) == core
+}
+
 /// Ticks since [`init`].
 pub fn ticks() -> u64 {
     TICKS.load(Ordering::Relaxed)

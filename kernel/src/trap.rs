@@ -43,6 +43,7 @@ pub fn from_thread(kind: Kind, _frame: *mut TrapFrame) -> *mut TrapFrame {
         let next = chosen.unwrap_or_else(|| k.schedule());
         // Other cores that could run what is queued look again.
         k.kick();
+        k.idle_tick_slow();
         // After the choice: all of it if the CPU is to idle.
         k.reclaim();
         next

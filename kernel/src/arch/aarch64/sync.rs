@@ -31,6 +31,8 @@ unsafe impl<T: Send> Send for IrqLock<T> {}
 pub struct IrqLockGuard<'a, T> {
     lock: &'a IrqLock<T>,
     daif: u64,
+    /// Its ticket: the release serves the next one.
+    ticket: u32,
 }
 
 impl<T> IrqLock<T> {
@@ -49,7 +51,11 @@ impl<T> IrqLock<T> {
         if self.serving.load(Ordering::Acquire) != ticket {
             self.wait_for(ticket);
         }
-        IrqLockGuard { lock: self, daif }
+        IrqLockGuard {
+            lock: self,
+            daif,
+            ticket,
+        }
     }
 
     /// Wait for `ticket`'s turn in `wfe`: the exclusive load arms this
@@ -109,10 +115,9 @@ impl<T> Drop for IrqLockGuard<'_, T> {
         // The next ticket is served (the release orders this holder's
         // writes before it); then interrupts, so a handler taking the lock
         // never spins on this core's own hold.
-        let s = self.lock.serving.load(Ordering::Relaxed);
         self.lock
             .serving
-            .store(s.wrapping_add(1), Ordering::Release);
+            .store(self.ticket.wrapping_add(1), Ordering::Release);
         cpu::irq_restore(self.daif);
     }
 }
