@@ -131,6 +131,8 @@ fn start_user_space() -> ! {
 /// its idle thread): it stays idle.
 #[cfg(not(feature = "ktest"))]
 pub fn secondary_threads(core: usize) -> Option<core::convert::Infallible> {
+    #[cfg(feature = "kbench")]
+    kbench::join_core();
     let idle_top = prepare_core(core);
     let frame = task::cpus::join_core(idle_top)?;
     // SAFETY: the frame belongs to the thread the scheduler just made current.

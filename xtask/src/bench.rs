@@ -29,6 +29,9 @@ pub const USER_BENCHMARKS: &[&str] = &[
     "ipc_roundtrip_60k",
     "ipc_call",
     "ipc_reply_recv",
+    "ipc_cross_core",
+    "ipc_one_pair",
+    "ipc_four_pairs",
     "revoke_1000",
     "spawn_romfs",
     "spawn_romfs_1mib",
@@ -67,11 +70,19 @@ pub fn parse_line(line: &str) -> Option<BenchResult> {
     })
 }
 
-/// The configuration benchmarks run in: the board's first test configuration.
-fn config(board: Board) -> &'static TestConfig {
-    qemu::test_configs(board)
+/// Cores the benchmark machine has: the cross-core benchmarks use four.
+pub const BENCH_CPUS: u32 = 4;
+
+/// The configuration benchmarks run in: the board's first test
+/// configuration with [`BENCH_CPUS`] cores (raspi4b always has them).
+fn config(board: Board) -> TestConfig {
+    let first = qemu::test_configs(board)
         .next()
-        .expect("every board has a test configuration")
+        .expect("every board has a test configuration");
+    TestConfig {
+        smp: first.smp.or((board == Board::Virt).then_some(BENCH_CPUS)),
+        ..*first
+    }
 }
 
 /// Builds the benchmark kernel for `board`; returns its image.

@@ -31,6 +31,9 @@ pub enum Suite {
     /// The user test image running only `utest-fuzz`, with a campaign
     /// (`cargo xtask fuzz`).
     Fuzz(Campaign),
+    /// The user test image running only `utest-stress` (`cargo xtask
+    /// stress`).
+    Stress,
 }
 
 /// A fuzzing campaign: calls in all, and the seed of the children's seeds
@@ -47,7 +50,7 @@ impl Suite {
             Suite::None => None,
             Suite::Ktest => Some("ktest"),
             Suite::Kbench => Some("kbench"),
-            Suite::Utest | Suite::Fuzz(_) => None,
+            Suite::Utest | Suite::Fuzz(_) | Suite::Stress => None,
         }
     }
 
@@ -59,6 +62,7 @@ impl Suite {
             Suite::Kbench => Some("kbench"),
             Suite::Utest => Some("utest"),
             Suite::Fuzz(_) => Some("fuzz"),
+            Suite::Stress => Some("stress"),
         }
     }
 }
@@ -123,6 +127,7 @@ pub fn build_romfs(suite: Suite, board: Board, out: &std::path::Path) -> Result<
         Suite::Utest => user_build::add_utest(&mut tree, &progs)?,
         Suite::Kbench => user_build::add_ubench(&mut tree, &progs)?,
         Suite::Fuzz(c) => user_build::add_fuzz(&mut tree, &progs, c)?,
+        Suite::Stress => user_build::add_stress(&mut tree, &progs)?,
         Suite::None | Suite::Ktest => {}
     }
     // /etc/init: the demonstration system's init description, checked

@@ -127,6 +127,20 @@ enum Cmd {
     /// whose children make `--calls` random syscalls in all (the default
     /// suite makes 51,000), from `--seed`; each child must make all its
     /// calls and reach every endpoint, and nothing may leak.
+    /// Stress across cores, outside the default suite: the user test image
+    /// running only utest-stress (100,000 round trips between cores,
+    /// processes made and ended on every core with nothing leaked,
+    /// revocation racing with use), booted `--runs` times in a row on each
+    /// board; any failure stops it.
+    Stress {
+        #[arg(long, value_enum, default_value_t = BoardSel::All)]
+        board: BoardSel,
+        #[arg(long, default_value_t = 20)]
+        runs: u32,
+        /// Timeout of one QEMU run, in seconds.
+        #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+        timeout: u64,
+    },
     Fuzz {
         #[arg(long, value_enum, default_value_t = Board::Virt)]
         board: Board,
@@ -420,6 +434,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let campaign = kernel_build::Campaign { calls, seed };
             let ok =
                 testrun::fuzz_campaign(board, campaign, std::time::Duration::from_secs(timeout));
+            Ok(exit_code(ok))
+        }
+        Cmd::Stress {
+            board,
+            runs,
+            timeout,
+        } => {
+            setup::ensure_target()?;
+            setup::ensure_tools(setup::Need::Required)?;
+            let ok = testrun::stress(
+                &board.boards(),
+                runs,
+                std::time::Duration::from_secs(timeout),
+            );
             Ok(exit_code(ok))
         }
         Cmd::Clippy => {

@@ -24,7 +24,7 @@ pub const SYSTEMS: &[(&str, Suite)] = &[
 pub fn system_of(suite: Suite) -> &'static str {
     match suite {
         Suite::None | Suite::Ktest => "demo",
-        Suite::Utest | Suite::Fuzz(_) => "utest",
+        Suite::Utest | Suite::Fuzz(_) | Suite::Stress => "utest",
         Suite::Kbench => "bench",
     }
 }

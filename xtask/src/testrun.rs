@@ -264,6 +264,47 @@ pub fn fuzz_campaign(board: Board, campaign: kernel_build::Campaign, timeout: Du
     report.finish()
 }
 
+/// utest-stress booted `runs` times in a row on each board of `boards`
+/// (in a user-test configuration with four cores);
+/// stops at the first run that fails.
+pub fn stress(boards: &[Board], runs: u32, timeout: Duration) -> bool {
+    let mut report = Report::default();
+    for &board in boards {
+        let flavor = KernelFlavor {
+            board,
+            suite: Suite::Stress,
+            qemu_exit: true,
+        };
+        section(&format!("{}: stress, {runs} runs", board.name()));
+        let image = match kernel_build::build_image(flavor) {
+            Ok(image) => image,
+            Err(e) => {
+                report.fail(format!("[{} stress] boot::build: {e:#}", board.name()));
+                break;
+            }
+        };
+        // Four cores: raspi4b always has them; virt's configuration that
+        // asks for them.
+        let four = |c: &&TestConfig| c.board == Board::Rpi4 || c.smp.is_some_and(|n| n >= 4);
+        let Some(cfg) = qemu::utest_configs(board).find(four) else {
+            report.fail(format!(
+                "{}: no four-core user test configuration",
+                board.name()
+            ));
+            break;
+        };
+        for run in 1..=runs {
+            let failed = report.failed;
+            let label = format!("{} stress {run}/{runs}", cfg.label);
+            ktest_run(cfg, &label, &image, timeout, &mut report);
+            if report.failed > failed {
+                return report.finish();
+            }
+        }
+    }
+    report.finish()
+}
+
 /// The SD card image: written with stand-in firmware files and the Pi 4
 /// device tree the DTB boots use; read back with mtools (a FAT and MBR
 /// reader independent of the writer); its kernel8.img and device tree,

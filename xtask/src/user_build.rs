@@ -146,6 +146,7 @@ pub fn build() -> Result<UserPrograms> {
         .iter()
         .map(|(bin, _)| *bin)
         .chain(TEST_PROGRAMS.iter().copied())
+        .chain([STRESS_PROGRAM])
         .chain(BENCH_PROGRAMS.iter().copied())
         .chain(DATA_PROGRAMS.iter().map(|(bin, _, _)| *bin));
     for name in names {
@@ -287,6 +288,23 @@ pub fn add_fuzz(
     let text = format!("calls {}\nseed {}\n", campaign.calls, campaign.seed);
     tree.add_file("/etc/fuzz", text.into_bytes(), false)
         .context("ROMFS: adding /etc/fuzz")
+}
+
+/// The stress program alone (`cargo xtask stress`): not one of
+/// [`TEST_PROGRAMS`], so the default suite leaves it out.
+pub const STRESS_PROGRAM: &str = "utest-stress";
+
+/// The test image running only [`STRESS_PROGRAM`] (`cargo xtask stress`).
+pub fn add_stress(tree: &mut Tree, progs: &UserPrograms) -> Result<()> {
+    add_test_image(
+        tree,
+        progs,
+        &[STRESS_PROGRAM],
+        "stress across cores (written by cargo xtask stress)",
+    )?;
+    let path = format!("/tests/{STRESS_PROGRAM}");
+    tree.add_file(&path, progs.get(STRESS_PROGRAM)?.to_vec(), true)
+        .with_context(|| format!("ROMFS: adding {path}"))
 }
 
 /// Every test program and its data, and an `/etc/init.tests` that runs

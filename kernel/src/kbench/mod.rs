@@ -117,6 +117,14 @@ pub fn run() {
     shutdown(EXIT_SUCCESS)
 }
 
+/// A secondary core about to run threads: its own counter counts too,
+/// readable at EL0 (the cross-core user benchmarks read each core's).
+#[cfg(not(feature = "ktest"))]
+pub fn join_core() {
+    pmu::init();
+    pmu::allow_user();
+}
+
 /// `boot_to_einit`, reported just before einit's first instruction runs:
 /// the virtual time since reset, the kernel's benchmarks left out. Under
 /// `-icount shift=0` one instruction is one nanosecond of virtual time,

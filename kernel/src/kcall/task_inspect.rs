@@ -20,9 +20,18 @@ use crate::task::space::RegionKind;
 use crate::task::thread::Pid;
 use crate::task::{Kernel, budget};
 
+/// The target is frozen: stopped, and none of its threads still on a
+/// core (one stopped while it ran on another core is there until that
+/// core switches away and saves its registers; until then, Busy).
 fn frozen(k: &Kernel, target: Pid) -> Result<(), Rc> {
-    match k.process(target).map(|p| p.lifecycle) {
-        Some(Lifecycle::Frozen) => Ok(()),
+    match k.process(target) {
+        Some(p) if p.lifecycle == Lifecycle::Frozen => {
+            if p.threads.iter().any(|&t| k.on_a_core(t)) {
+                Err(Rc::Busy)
+            } else {
+                Ok(())
+            }
+        }
         Some(_) => Err(Rc::Busy),
         None => Err(Rc::InvalidArgument),
     }

@@ -51,7 +51,14 @@ pub(super) struct PerCpu {
     pub kicked: bool,
     /// Another core ended or stopped a thread it was running.
     pub stopped: bool,
+    /// Its timer is armed for the idle core's slow tick
+    /// (`idle_tick_slow`); the switch to a thread re-arms it at the rate.
+    pub slow: bool,
 }
+
+/// How many queued threads, first in line, a core looks at for other
+/// cores to wake on its way out of the kernel (a bound on that walk).
+const KICK_LOOK: usize = 2 * MAX_CPUS;
 
 /// No thread.
 const NO_THREAD: Tid = Tid {
@@ -70,6 +77,7 @@ impl PerCpu {
         last_tick: 0,
         kicked: false,
         stopped: false,
+        slow: false,
     };
 }
 
@@ -135,6 +143,12 @@ impl Kernel {
         (0..MAX_CPUS).find(|&c| self.joined(c) && self.cpu(c).current == tid)
     }
 
+    /// Whether a core runs `tid` now (its registers are that core's, not
+    /// its frame's).
+    pub fn on_a_core(&self, tid: Tid) -> bool {
+        self.running_on(tid).is_some()
+    }
+
     /// The ASID each core's TTBR0 holds (0: none, or the empty table):
     /// a space's table and ASID stay while one holds it.
     pub(super) fn cpus_asids(&self) -> [u16; MAX_CPUS] {
@@ -197,6 +211,7 @@ impl Kernel {
             None => self
                 .threads
                 .get(tid)
+                .filter(|t| t.last_core != u8::MAX)
                 .map_or(u32::MAX, |t| u32::from(t.last_core)),
         }
     }
@@ -226,36 +241,66 @@ impl Kernel {
 
     #[inline(never)]
     fn kick_others(&mut self) {
-        // The first thread in line: the cores other than this one it may
-        // run on. (One behind it that another core could run is taken by
-        // that core at its next tick at the latest.)
-        let Some((id, top)) = self.runq.peek_highest() else {
-            return;
-        };
-        let Some((_, head)) = self.threads.at(id.0) else {
-            return;
-        };
-        let others = head.affinity & self.joined & !(1 << self.holder);
-        if others == 0 {
-            return;
+        // The other cores the first few in line may run on (one further
+        // back is taken by an idle core's slow tick, `idle_tick_slow`, or
+        // when a core next chooses): most often none, threads bound to
+        // this core, and then nothing more to do.
+        let affinity =
+            |id: kernel_core::sched::ThreadId| self.threads.at(id.0).map_or(0, |(_, t)| t.affinity);
+        let mut want = 0;
+        if self.runq.len() == 1 {
+            // A thread yielding to another: the head alone, found in O(1).
+            if let Some((id, _)) = self.runq.peek_highest() {
+                want = affinity(id);
+            }
+        } else {
+            for (id, _) in self.runq.iter().take(KICK_LOOK) {
+                want |= affinity(id);
+            }
         }
-        for c in (0..MAX_CPUS).filter(|&c| others & (1 << c) != 0) {
+        want &= self.joined & !(1 << self.holder);
+        if want != 0 {
+            self.kick_for(want);
+        }
+    }
+
+    /// [`Self::kick_others`] once a queued thread may run on a core of
+    /// `want`.
+    #[inline(never)]
+    fn kick_for(&mut self, want: u64) {
+        // Of those, the cores that could take a thread: not told already,
+        // and idle or running something (of a level noted; `None`: idle).
+        let mut level: [Option<u8>; MAX_CPUS] = [None; MAX_CPUS];
+        let mut spare = 0u64;
+        for c in (0..MAX_CPUS).filter(|&c| want & (1 << c) != 0) {
             let cpu = &self.away[c];
             if cpu.kicked {
                 continue;
             }
-            let lower = match self.threads.get(cpu.current) {
-                Some(t) if !t.idle && t.state == State::Running => t.level() < top,
+            match self.threads.get(cpu.current) {
+                Some(t) if !t.idle && t.state == State::Running => level[c] = Some(t.level()),
                 // Its thread stopped or ended (it was sent the SGI).
-                Some(t) if !t.idle => false,
-                // Idle.
-                _ => true,
+                Some(t) if !t.idle => continue,
+                _ => {}
+            }
+            spare |= 1 << c;
+        }
+        // The first few in line, each to the first core it may run on that
+        // runs nothing of its level or above: one core for one thread.
+        for (id, top) in self.runq.iter().take(KICK_LOOK) {
+            if spare == 0 {
+                return;
+            }
+            let Some((_, t)) = self.threads.at(id.0) else {
+                continue;
             };
-            if lower {
+            let affinity = t.affinity;
+            let fits = (0..MAX_CPUS)
+                .find(|&c| affinity & spare & (1 << c) != 0 && level[c].is_none_or(|l| l < top));
+            if let Some(c) = fits {
+                spare &= !(1 << c);
                 self.away[c].kicked = true;
                 smp::wake(c);
-                // One core for one thread.
-                return;
             }
         }
     }

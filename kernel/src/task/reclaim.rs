@@ -87,7 +87,8 @@ impl Reclaim {
 
     /// Give memory back a page at a time: at most `pages`, and none after
     /// an interrupt waits (at least one). A space a core still holds
-    /// (`loaded(asid)`) waits.
+    /// (`loaded(asid)`) waits, and while one does, so do freed MDLs'
+    /// frames.
     pub fn run(&mut self, pages: usize, loaded: impl Fn(u16) -> bool) {
         for _ in 0..pages {
             let ready = self
@@ -101,6 +102,12 @@ impl Reclaim {
                 if space.teardown_step() {
                     self.spaces.swap_remove(i).destroy(|_| {});
                 }
+            } else if !self.spaces.is_empty() {
+                // Every space left is still held by a core, which may run
+                // the ended thread for a moment yet (`stop_elsewhere`), its
+                // TLB holding what it mapped: an MDL's frames released
+                // with its space wait until it has let go.
+                return;
             } else if let Some(list) = self.frames.last_mut() {
                 match list.pop() {
                     Some(pa) => {

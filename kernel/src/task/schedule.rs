@@ -53,9 +53,10 @@ impl Kernel {
     /// no SGI announced. So idle cores take the lock, and under an
     /// emulator host time, a tenth as often.
     #[inline(always)]
-    pub fn idle_tick_slow(&self) {
+    pub fn idle_tick_slow(&mut self) {
         if self.here.current == self.here.idle && !crate::tick::keeps_time(self.holder) {
             timer::arm(crate::tick::interval() * IDLE_TICKS);
+            self.here.slow = true;
         }
     }
 
@@ -241,11 +242,9 @@ impl Kernel {
     fn switch_inline(&mut self, next: Tid) -> *mut TrapFrame {
         let now = timer::counter();
         let prev = self.here.current;
-        let mut from_idle = false;
         if prev != next {
             let mut dead = false;
             if let Some(t) = self.threads.get_mut(prev) {
-                from_idle = t.idle;
                 t.cpu_time += now.saturating_sub(t.switched_in_at);
                 if t.state == State::Running {
                     t.state = State::Ready;
@@ -279,10 +278,12 @@ impl Kernel {
         }
         t.state = State::Running;
         let (frame, ttbr0, idle) = (t.frame_ptr(), t.ttbr0, t.idle);
-        if from_idle && !idle {
+        if self.here.slow && !idle {
             // A core that ticked slowly while idle (`idle_tick_slow`)
-            // ticks at the rate again, for its thread's slice.
+            // ticks at the rate again, for its thread's slice. Only such a
+            // core: re-arming the time keeper would push its tick later.
             timer::arm(crate::tick::interval());
+            self.here.slow = false;
         }
         let fp_cpu = t.fp_cpu as usize;
         if !idle {

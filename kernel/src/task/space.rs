@@ -936,8 +936,8 @@ impl AddressSpace {
         }
         self.frames.held = 0;
         self.frames.limit = usize::MAX;
-        // Their frames may soon be another's: the teardown only clears
-        // their table entries.
+        // Their frames may soon be another's (once no core holds this
+        // space: `Reclaim::run`): the teardown only clears their entries.
         for r in self.regions.iter() {
             if let RegionKind::Shared(m) = r.kind {
                 released(m);

@@ -20,6 +20,19 @@
 //!   server is `ipc::Server::run` (one `ReplyRecv` trap per request). Both
 //!   are children of ubench (`role=bench-client` / `role=bench-server`)
 //!   joined by the static channel "bench".
+//! - `ipc_cross_core`: an empty round trip between a client thread on
+//!   core 1 and its server's thread on core 2 (children `pair-client` and
+//!   `pair-server`, one channel per core): the work of both cores, the
+//!   wake-up SGI and the idle core's way out of `wfi` included.
+//! - `ipc_one_pair`, `ipc_four_pairs`: an empty round trip between a
+//!   client and a server thread on the same core, one such pair alone
+//!   (core 0), and four at once, one per core (from the first one's start
+//!   to the last one's end, over the four pairs' round trips): what sharing
+//!   the kernel costs (waits for the lock, which sleep in `wfe`, count a
+//!   few instructions each). These three count virtual time, one ns per
+//!   instruction of any core under icount: the work of all cores. QEMU
+//!   runs the cores in turns, so it cannot show how four pairs scale in
+//!   time, only the work they make.
 //! - `spawn_romfs`: one process's whole life, counted on the whole CPU:
 //!   `Task.Create` (`FROM_ROMFS`, `/bench/nop`, a program that exits at
 //!   once), `Resume`, `Wait` until it ends, closing its handle (per
@@ -51,7 +64,7 @@ extern crate alloc;
 
 use core::arch::asm;
 use core::hint::black_box;
-use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 
 use libkos::abi::msg::{DESC_MOVE, DESC_SIZE, HEADER_SIZE, HandleDesc, Header, NO_BADGE};
 use libkos::abi::sched::DEFAULT_PRIORITY;
@@ -181,6 +194,8 @@ fn main() -> i32 {
             0
         }
         Some("bench-client") => bench_client(),
+        Some("pair-server") => pair_server(),
+        Some("pair-client") => pair_client(),
         Some("big-exit") => {
             // Much memory and one MDL mapped many times, then the end: all
             // of it goes at once.
@@ -278,7 +293,7 @@ fn bench_main() -> i32 {
         println!("ubench: {e}");
         return 1;
     }
-    match ipc_roundtrips() {
+    match ipc_roundtrips().and_then(|()| cross_core()) {
         Ok(()) => 0,
         Err(e) => {
             println!("ubench: {e}");
@@ -884,4 +899,187 @@ fn bench_client() -> i32 {
             1
         }
     }
+}
+
+/// Cores the cross-core benchmarks use: the benchmark machine has four.
+const PAIRS: usize = 4;
+
+/// The channel of pair `k` (a server thread on core `k`).
+fn pair_channel(k: usize) -> alloc::string::String {
+    alloc::format!("bench-pair{k}")
+}
+
+/// Starts the pair server and client children joined by the [`PAIRS`]
+/// channels and waits for the client, then ends the server.
+fn cross_core() -> Result<(), &'static str> {
+    let make = |name: &str, role: &[u8]| -> Result<Task, &'static str> {
+        let t = Task::create(name, SELF, DEFAULT_PRIORITY, CreateFlags::FROM_ROMFS)
+            .map_err(|_| "cannot create a pair child")?;
+        t.set_env(role).map_err(|_| "set_env failed")?;
+        Ok(t)
+    };
+    let server = make("ubench-pair-server", b"role=pair-server")?;
+    let client = make("ubench-pair-client", b"role=pair-client")?;
+    for k in 0..PAIRS {
+        locator::connect_tasks(client.handle(), server.handle(), &pair_channel(k))
+            .map_err(|_| "connect_tasks failed")?;
+    }
+    server.resume().map_err(|_| "resume failed")?;
+    settle();
+    client.resume().map_err(|_| "resume failed")?;
+    let info = client
+        .wait(JOIN_TIMEOUT)
+        .map_err(|_| "the pair client did not end")?;
+    let _ = server.terminate();
+    let _ = server.wait(JOIN_TIMEOUT);
+    if !libkos::task::exited_with(&info, 0) {
+        return Err("the pair client failed");
+    }
+    Ok(())
+}
+
+/// A thread per core `k` serving channel `bench-pair{k}` with bare
+/// `ReplyRecv` traps, each reply empty.
+fn pair_server() -> i32 {
+    let mut threads = alloc::vec::Vec::new();
+    for k in 0..PAIRS {
+        let Ok(h) = locator::register(&pair_channel(k)) else {
+            return 1;
+        };
+        let Ok(t) = thread::spawn(thread::normal(DEFAULT_PRIORITY), 0, move || serve_empty(h))
+        else {
+            return 2;
+        };
+        if t.set_affinity(1 << k).is_err() {
+            println!("ubench pair server: no core {k}");
+            return 3;
+        }
+        threads.push(t);
+    }
+    for t in threads {
+        let _ = t.join(u64::MAX);
+    }
+    4
+}
+
+fn serve_empty(h: Handle) -> i64 {
+    let mut req = [0u64; 8];
+    let reply = Header::default();
+    let mut token = syscall::ReplyToken(0);
+    loop {
+        let (len, msg) = if token.0 == 0 {
+            (0, core::ptr::null())
+        } else {
+            (HEADER_SIZE, reply.as_bytes().as_ptr())
+        };
+        // SAFETY: both buffers are this function's, the reply only read and
+        // the request buffer lent whole to the kernel.
+        let (r, _) = unsafe {
+            syscall::reply_recv_raw(
+                token,
+                msg,
+                len,
+                h,
+                req.as_mut_ptr() as *mut u8,
+                req.len() * 8,
+            )
+        };
+        if r.rc != Rc::Ok {
+            return 1;
+        }
+        token = r.token;
+    }
+}
+
+/// Pair threads wait for this before they start.
+static PAIRS_GO: AtomicBool = AtomicBool::new(false);
+/// When each pair's [`ITERATIONS`] round trips began and ended (virtual
+/// ns: instructions of the whole machine under icount).
+static PAIR_SPANS: [(AtomicU64, AtomicU64); PAIRS] =
+    [const { (AtomicU64::new(0), AtomicU64::new(0)) }; PAIRS];
+
+/// Round trips on the pair channels, all pairs at once, each `(client
+/// core, channel k)` (the server of channel `k` runs on core `k`).
+/// Returns the instructions per round trip: from the first pair's start
+/// to the last one's end, over all their round trips. Counted in virtual
+/// time, which under `-icount shift=0` is one ns per instruction of any
+/// core (while one runs): the work of every core. (Each core's PMU
+/// counter counts that same machine-wide count too, but from its own
+/// start, so one core's counts cannot be set against another's.)
+fn run_pairs(pairs: &[(usize, Handle)]) -> Result<u64, &'static str> {
+    PAIRS_GO.store(false, SeqCst);
+    let mut threads = alloc::vec::Vec::new();
+    for (slot, &(core, h)) in pairs.iter().enumerate() {
+        let t = thread::spawn(thread::normal(DEFAULT_PRIORITY), 0, move || {
+            while !PAIRS_GO.load(SeqCst) {
+                syscall::sleep_ns(1_000_000);
+            }
+            let header = Header {
+                endpoint: ENDPOINT,
+                method: EMPTY,
+                ..Header::default()
+            };
+            let mut reply = [0u64; 4];
+            let mut call = || {
+                let (rc, len) = syscall::call_bytes(h, header.as_bytes(), reply.as_mut_bytes());
+                rc == Rc::Ok && len == HEADER_SIZE
+            };
+            // The first call finds the server's thread where it waits.
+            if !call() {
+                return 1;
+            }
+            let start = libkos::time::now_ns();
+            for _ in 0..ITERATIONS {
+                if !call() {
+                    return 1;
+                }
+            }
+            let (s, e) = &PAIR_SPANS[slot];
+            s.store(start, SeqCst);
+            e.store(libkos::time::now_ns(), SeqCst);
+            0
+        })
+        .map_err(|_| "cannot start a pair thread")?;
+        t.set_affinity(1 << core)
+            .map_err(|_| "the cross-core benchmarks need four cores")?;
+        threads.push(t);
+    }
+    PAIRS_GO.store(true, SeqCst);
+    for t in &threads {
+        if t.join(JOIN_TIMEOUT) != Ok(0) {
+            return Err("a pair's round trip failed");
+        }
+    }
+    let spans = &PAIR_SPANS[..pairs.len()];
+    let first = spans.iter().map(|(s, _)| s.load(SeqCst)).min().unwrap_or(0);
+    let last = spans.iter().map(|(_, e)| e.load(SeqCst)).max().unwrap_or(0);
+    Ok(last.saturating_sub(first) / (ITERATIONS * pairs.len() as u64))
+}
+
+/// `ipc_cross_core`: a client on core 1 and its server on core 2.
+/// `ipc_one_pair` / `ipc_four_pairs`: a client and its server on one core,
+/// alone / with three more such pairs on the other cores at once.
+fn pair_client() -> i32 {
+    let mut hs = [Handle::INVALID; PAIRS];
+    for (k, h) in hs.iter_mut().enumerate() {
+        match locator::connect(&pair_channel(k)) {
+            Ok(c) => *h = c,
+            Err(_) => return 1,
+        }
+    }
+    let runs = [
+        ("ipc_cross_core", alloc::vec![(1, hs[2])]),
+        ("ipc_one_pair", alloc::vec![(0, hs[0])]),
+        ("ipc_four_pairs", (0..PAIRS).map(|k| (k, hs[k])).collect()),
+    ];
+    for (name, pairs) in runs {
+        match run_pairs(&pairs) {
+            Ok(n) => println!("bench {name}: {n} instructions"),
+            Err(e) => {
+                println!("ubench pair client: {name}: {e}");
+                return 1;
+            }
+        }
+    }
+    0
 }

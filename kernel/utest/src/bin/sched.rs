@@ -740,38 +740,64 @@ fn cores_run_at_once() -> TestResult {
     Ok(())
 }
 
-/// Round trips across cores at most.
+/// Round trips across cores, at least.
 const PING_PONGS: u64 = 1_000;
 
+/// Set once the sleeper of [`ping_pong_across_cores`] woke.
+static WOKE: AtomicBool = AtomicBool::new(false);
+
 /// A client on one core and a server on another: every call is answered
-/// with its own number plus one (no wake-up lost, none mixed up).
+/// with its own number plus one (no wake-up lost, none mixed up). Their
+/// round trips go on until a sleeper on the time-keeping core 0 wakes: a
+/// core switching from idle to a thread thousands of times a second does
+/// not stop the clock.
 fn ping_pong_across_cores() -> TestResult {
     let cores = cores()?;
     let (a, b) = (cores[0], *cores.last().unwrap_or(&0));
     RELEASE.store(false, SeqCst);
+    // On one core the pair, above the sleeper, never lets it run: there
+    // is no idle core to switch, and no sleeper to wait for.
+    WOKE.store(cores.len() == 1, SeqCst);
     let ends = check_ok!(libkos::channel::create(), "a channel");
     let (server_end, client_end) = (ends.server, ends.client);
     let server = check_ok!(
         thread::spawn(above(), 0, move || {
             let mut buf = [0u64; 4];
-            for _ in 0..PING_PONGS {
-                let r = syscall::recv_bytes(server_end, buf.as_mut_bytes(), syscall::FOREVER);
+            let mut r = syscall::recv_bytes(server_end, buf.as_mut_bytes(), syscall::FOREVER);
+            loop {
                 if r.rc != Rc::Ok {
                     return 1;
                 }
                 buf[2] += 1;
-                if syscall::reply_bytes(r.token, buf.as_bytes()) != Rc::Ok {
+                // The client's last call says so.
+                if buf[3] != 0 {
+                    return match syscall::reply_bytes(r.token, buf.as_bytes()) {
+                        Rc::Ok => 0,
+                        _ => 2,
+                    };
+                }
+                // Its reply and its next wait in one call: it waits, and
+                // its core idles, on every round trip.
+                let reply = buf;
+                let (next, replied) = syscall::reply_recv_bytes(
+                    r.token,
+                    reply.as_bytes(),
+                    server_end,
+                    buf.as_mut_bytes(),
+                );
+                if replied != Rc::Ok {
                     return 2;
                 }
+                r = next;
             }
-            0
         }),
         "spawn the server"
     );
     check_ok!(server.set_affinity(1 << a), "server on core {a}");
     let client = check_ok!(
         thread::spawn(above(), 0, move || {
-            // A header announcing 16 bytes of fixed part, then the number.
+            // A header announcing 16 bytes of fixed part, then the number
+            // and whether it is the last.
             let mut req = [0u64; 4];
             let mut reply = [0u64; 4];
             let header = libkos::abi::msg::Header {
@@ -784,8 +810,11 @@ fn ping_pong_across_cores() -> TestResult {
             while !RELEASE.load(SeqCst) {
                 syscall::sleep_ns(ms(1));
             }
-            for i in 0..PING_PONGS {
+            let mut i = 0;
+            loop {
+                let last = i + 1 >= PING_PONGS && WOKE.load(SeqCst);
                 req[2] = i;
+                req[3] = last as u64;
                 let (rc, _) = syscall::call_bytes(client_end, req.as_bytes(), reply.as_mut_bytes());
                 if rc != Rc::Ok {
                     return 10;
@@ -793,21 +822,34 @@ fn ping_pong_across_cores() -> TestResult {
                 if reply[2] != i + 1 {
                     return 11;
                 }
+                if last {
+                    return 0;
+                }
+                i += 1;
+                if i > 100 * PING_PONGS && !WOKE.load(SeqCst) {
+                    // Seconds of round trips: the sleeper's 20 ms never
+                    // ended. (The server is told to end all the same.)
+                    req[3] = 1;
+                    let _ = syscall::call_bytes(client_end, req.as_bytes(), reply.as_mut_bytes());
+                    return 12;
+                }
             }
-            0
         }),
         "spawn the client"
     );
     check_ok!(client.set_affinity(1 << b), "client on core {b}");
     let t0 = now();
     RELEASE.store(true, SeqCst);
+    // This thread runs on core 0, which keeps the time.
+    syscall::sleep_ns(ms(20));
+    WOKE.store(true, SeqCst);
     check_eq!(
         check_ok!(client.join(JOIN_TIMEOUT), "join the client"),
         0,
-        "client's result"
+        "client's result (12: a 20 ms sleep outlasted 100,000 round trips)"
     );
     libkos::println!(
-        "utest-smp: {PING_PONGS} round trips between cores {a} and {b} in {} us",
+        "utest-smp: {PING_PONGS}+ round trips between cores {a} and {b} in {} us",
         (now() - t0) / 1000
     );
     check_eq!(
