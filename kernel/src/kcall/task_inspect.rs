@@ -20,17 +20,15 @@ use crate::task::space::RegionKind;
 use crate::task::thread::Pid;
 use crate::task::{Kernel, budget};
 
-/// The target is frozen: stopped, and none of its threads still on a
-/// core (one stopped while it ran on another core is there until that
-/// core switches away and saves its registers; until then, Busy).
-fn frozen(k: &Kernel, target: Pid) -> Result<(), Rc> {
+/// Whether the target is frozen: stopped (else Busy), and none of its
+/// threads still on a core. One stopped while it ran on another core is
+/// there until that core, sent the SGI, switches away and saves its
+/// registers: until then false, and the caller makes its call again
+/// (`Reply::Again`), as it would find it a moment later.
+fn frozen(k: &Kernel, target: Pid) -> Result<bool, Rc> {
     match k.process(target) {
         Some(p) if p.lifecycle == Lifecycle::Frozen => {
-            if p.threads.iter().any(|&t| k.on_a_core(t)) {
-                Err(Rc::Busy)
-            } else {
-                Ok(())
-            }
+            Ok(!p.threads.iter().any(|&t| k.on_a_core(t)))
         }
         Some(_) => Err(Rc::Busy),
         None => Err(Rc::InvalidArgument),
@@ -45,7 +43,9 @@ pub fn call<'a>(
 ) -> Result<Reply<'a>, Rc> {
     match method {
         Method::GetThreadContext => {
-            frozen(k, target)?;
+            if !frozen(k, target)? {
+                return Ok(Reply::Again);
+            }
             let a: ThreadIndex = req.args();
             let p = k.process(target).ok_or(Rc::InvalidArgument)?;
             // The faulting thread first, then the others in creation order.
@@ -75,7 +75,9 @@ pub fn call<'a>(
         }
         Method::GetNextVmRegion => next_vm_region(k, req, target),
         Method::TerminateAfterFreezing => {
-            frozen(k, target)?;
+            if !frozen(k, target)? {
+                return Ok(Reply::Again);
+            }
             let info = k.process(target).map(|p| p.exit).unwrap_or_default();
             k.end_process(target, ExitStatus::Exception, 0, Some(info));
             Ok(Reply::empty())
@@ -185,9 +187,13 @@ fn tasks_list<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
 /// like one it made (`Mdl.Create`). Copied a page at a time (a region may
 /// be 16 MiB), stopping for a waiting interrupt (`task::resume`).
 fn next_vm_region<'a>(k: &mut Kernel, req: &Request, target: Pid) -> Result<Reply<'a>, Rc> {
-    if let Err(e) = frozen(k, target) {
-        k.drop_resume();
-        return Err(e);
+    match frozen(k, target) {
+        Ok(true) => {}
+        Ok(false) => return Ok(Reply::Again),
+        Err(e) => {
+            k.drop_resume();
+            return Err(e);
+        }
     }
     let a: NextRegionReq = req.args();
     let found = k

@@ -993,6 +993,10 @@ fn serve_empty(h: Handle) -> i64 {
 
 /// Pair threads wait for this before they start.
 static PAIRS_GO: AtomicBool = AtomicBool::new(false);
+/// Pair threads that made their first call: they start counting together
+/// once all have (each spins alone on its core till then, so that no pair
+/// starts a tick after another).
+static PAIRS_READY: AtomicU64 = AtomicU64::new(0);
 /// When each pair's [`ITERATIONS`] round trips began and ended (virtual
 /// ns: instructions of the whole machine under icount).
 static PAIR_SPANS: [(AtomicU64, AtomicU64); PAIRS] =
@@ -1008,6 +1012,8 @@ static PAIR_SPANS: [(AtomicU64, AtomicU64); PAIRS] =
 /// start, so one core's counts cannot be set against another's.)
 fn run_pairs(pairs: &[(usize, Handle)]) -> Result<u64, &'static str> {
     PAIRS_GO.store(false, SeqCst);
+    PAIRS_READY.store(0, SeqCst);
+    let n = pairs.len() as u64;
     let mut threads = alloc::vec::Vec::new();
     for (slot, &(core, h)) in pairs.iter().enumerate() {
         let t = thread::spawn(thread::normal(DEFAULT_PRIORITY), 0, move || {
@@ -1027,6 +1033,10 @@ fn run_pairs(pairs: &[(usize, Handle)]) -> Result<u64, &'static str> {
             // The first call finds the server's thread where it waits.
             if !call() {
                 return 1;
+            }
+            PAIRS_READY.fetch_add(1, SeqCst);
+            while PAIRS_READY.load(SeqCst) < n {
+                core::hint::spin_loop();
             }
             let start = libkos::time::now_ns();
             for _ in 0..ITERATIONS {
@@ -1053,7 +1063,12 @@ fn run_pairs(pairs: &[(usize, Handle)]) -> Result<u64, &'static str> {
     let spans = &PAIR_SPANS[..pairs.len()];
     let first = spans.iter().map(|(s, _)| s.load(SeqCst)).min().unwrap_or(0);
     let last = spans.iter().map(|(_, e)| e.load(SeqCst)).max().unwrap_or(0);
-    Ok(last.saturating_sub(first) / (ITERATIONS * pairs.len() as u64))
+    let last_start = spans.iter().map(|(s, _)| s.load(SeqCst)).max().unwrap_or(0);
+    let first_end = spans.iter().map(|(_, e)| e.load(SeqCst)).min().unwrap_or(0);
+    if last_start >= first_end {
+        return Err("the pairs did not run at the same time");
+    }
+    Ok(last.saturating_sub(first) / (ITERATIONS * n))
 }
 
 /// `ipc_cross_core`: a client on core 1 and its server on core 2.

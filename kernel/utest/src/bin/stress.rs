@@ -2,7 +2,7 @@
 //! 100,000 round trips between two cores, processes made and ended on
 //! every core at once with nothing leaked, handles revoked while threads
 //! on other cores use them, notices passed between cores with no wake-up
-//! lost (also against a timeout about to fire), and pages unmapped under
+//! lost (also against a timeout about to fire), and a page unmapped under
 //! readers on every other core, which must fault from the moment the
 //! unmap has returned. Each test asserts what the system must keep true
 //! under it; `cargo xtask stress` boots this image again and again.
@@ -35,7 +35,10 @@ const JOIN_TIMEOUT: u64 = 120_000_000_000;
 fn main() -> i32 {
     match utest::role() {
         Some("exit0") => 0,
-        Some("unmap") => unmap_under_readers(),
+        Some(r) if r.starts_with("unmap-") => match r["unmap-".len()..].parse() {
+            Ok(round) => unmap_under_a_reader(round),
+            Err(_) => 64,
+        },
         Some(other) => {
             println!("utest-stress: unknown role {other}");
             64
@@ -271,6 +274,8 @@ const USES_BEFORE: u64 = 20;
 
 /// Handle copies each user thread has made in the current round.
 static USES: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
+/// Set once the current round's `Handle.Revoke` has returned.
+static REVOKED: AtomicBool = AtomicBool::new(false);
 
 /// Threads on the other cores copy (and close) their descendant of a
 /// handle while this one revokes it: a use either works or is refused
@@ -300,6 +305,7 @@ fn race(cores: &[u32], channel: Handle) -> TestResult {
         "copy the root"
     );
     GO.store(false, SeqCst);
+    REVOKED.store(false, SeqCst);
     let mut threads = Vec::new();
     for (slot, &c) in cores.iter().enumerate() {
         let mine = check_ok!(
@@ -321,16 +327,20 @@ fn race(cores: &[u32], channel: Handle) -> TestResult {
         syscall::sleep_ns(ms(1));
     }
     check_ok!(handle::revoke(root), "revoke");
+    REVOKED.store(true, SeqCst);
     join_all(threads, "users")?;
     check_ok!(handle::close(root), "close the root");
     Ok(())
 }
 
 /// Copies `mine` and closes the copy until that is refused; returns 0 if
-/// the refusal was rcHandleRevoked and every use after it was too.
+/// the refusal was rcHandleRevoked, every use after it was too, and no
+/// copy worked once the revocation had returned (5 if one did).
 fn use_until_revoked(mine: Handle, uses: &AtomicU64) -> i64 {
     loop {
+        let revoked = REVOKED.load(SeqCst);
         match handle::copy(mine, Rights::CLIENT) {
+            Ok(_) if revoked => return 5,
             Ok(h) => {
                 // Made in the race: it may be revoked already.
                 match handle::close(h) {
@@ -354,29 +364,51 @@ fn use_until_revoked(mine: Handle, uses: &AtomicU64) -> i64 {
     }
 }
 
-/// Events each pair of threads passes back and forth.
+/// Events each pair of threads passes back and forth as fast as it can,
+/// then with the signal held back (the race with the poller's timeout).
 const NOTICE_TRIPS: u64 = 5_000;
-/// How long the polling side of a pair waits at a time: short enough
-/// that signals often land as its timeout fires.
+const RACE_TRIPS: u64 = 100;
+/// How long the polling side of a pair waits at a time. Deadlines are
+/// whole ticks, so this times out at the second tick edge from the wait.
 const POLL_NS: u64 = 20_000;
+/// In the race trips the waiter signals this long after it got the last
+/// event (when the poller started to wait), plus a step a trip: a sweep
+/// across the ticks where the poller's timeout fires (10 to 20 ms).
+const RACE_FROM_NS: u64 = 5_000_000;
+const RACE_STEP_NS: u64 = 200_000;
+const RACE_SPAN_NS: u64 = 20_000_000;
 
 /// Round trips each side of the current pair has begun (reported on a
 /// failure).
 static TRIPS: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+/// Race trips whose event came while the poller waited, and those where
+/// its wait timed out first (both must happen).
+static IN_TIME: AtomicU64 = AtomicU64::new(0);
+static TIMED_OUT: AtomicU64 = AtomicU64::new(0);
 
 /// Pairs of threads on two cores pass an event back and forth through two
 /// notices, core `i` with core `i + 1` for every core in turn: one side
-/// waits forever, the other in short waits that time out. Each event must
-/// arrive exactly once and in order; a lost wake-up hangs the pair until
-/// the join times out. (One pair at a time: four emulated cores spinning
-/// for the kernel lock on a two-core host wait for the host's scheduler,
-/// which made two pairs at once a hundred times slower here.)
+/// waits forever, the other in short waits that time out, and for the
+/// last trips the first side holds its signal back to land around that
+/// timeout. Each event must arrive exactly once and in order; a lost
+/// wake-up hangs the pair until the join times out. (One pair at a time:
+/// four emulated cores spinning for the kernel lock on a two-core host
+/// wait for the host's scheduler, which made two pairs at once a hundred
+/// times slower here.)
 fn notices_lose_no_wake_up() -> TestResult {
     let cores = cores()?;
+    IN_TIME.store(0, SeqCst);
+    TIMED_OUT.store(0, SeqCst);
     for (i, &a) in cores.iter().enumerate() {
         let b = cores[(i + 1) % cores.len()];
         notice_pair(a, b)?;
     }
+    let (in_time, timed_out) = (IN_TIME.load(SeqCst), TIMED_OUT.load(SeqCst));
+    check!(
+        in_time > 0 && timed_out > 0,
+        "the signals never raced the timeout: {in_time} came in time, {timed_out} after one"
+    );
+    println!("utest-stress: race trips: {in_time} events in time, {timed_out} after a timeout");
     Ok(())
 }
 
@@ -387,13 +419,21 @@ fn notice_pair(a: u32, b: u32) -> TestResult {
     let to_b = check_ok!(notice::create(), "a notice");
     let to_a = check_ok!(notice::create(), "a notice");
     let waiter = on_core(a, move || {
-        for i in 0..NOTICE_TRIPS {
+        let mut got = now();
+        for i in 0..NOTICE_TRIPS + RACE_TRIPS {
             TRIPS[0].store(i, SeqCst);
+            if let Some(k) = i.checked_sub(NOTICE_TRIPS) {
+                // Not a sleep: a sleep ends on a tick, as the timeout does.
+                let at = got + RACE_FROM_NS + (k * RACE_STEP_NS) % RACE_SPAN_NS;
+                while now() < at {
+                    core::hint::spin_loop();
+                }
+            }
             if notice::signal(to_b, i).is_err() {
                 return 1;
             }
             match next_event(to_a, syscall::FOREVER) {
-                Ok(c) if c == i => {}
+                Ok((c, _)) if c == i => got = now(),
                 Ok(_) => return 2,
                 Err(code) => return code,
             }
@@ -401,12 +441,16 @@ fn notice_pair(a: u32, b: u32) -> TestResult {
         0
     })?;
     let poller = on_core(b, move || {
-        for i in 0..NOTICE_TRIPS {
+        for i in 0..NOTICE_TRIPS + RACE_TRIPS {
             TRIPS[1].store(i, SeqCst);
-            match next_event(to_b, POLL_NS) {
-                Ok(c) if c == i => {}
+            let timeouts = match next_event(to_b, POLL_NS) {
+                Ok((c, t)) if c == i => t,
                 Ok(_) => return 12,
                 Err(code) => return 10 + code,
+            };
+            if i >= NOTICE_TRIPS {
+                let count = if timeouts == 0 { &IN_TIME } else { &TIMED_OUT };
+                count.fetch_add(1, SeqCst);
             }
             if notice::signal(to_a, i).is_err() {
                 return 11;
@@ -434,17 +478,18 @@ fn notice_pair(a: u32, b: u32) -> TestResult {
     Ok(())
 }
 
-/// The cookie of the next event on `n`, waiting `timeout_ns` at a time
-/// (timeouts are retried); 3 for a wait that failed otherwise or got more
-/// than one event.
-fn next_event(n: Handle, timeout_ns: u64) -> Result<u64, i64> {
+/// The cookie of the next event on `n`, waiting `timeout_ns` at a time,
+/// and how many of those waits timed out first; 3 for a wait that failed
+/// otherwise or got more than one event.
+fn next_event(n: Handle, timeout_ns: u64) -> Result<(u64, u32), i64> {
     let mut ev = [notice::Event::default(); 2];
+    let mut timeouts = 0;
     loop {
         match notice::wait(n, timeout_ns, &mut ev) {
             Ok(w) if w.count == 1 && w.left == 0 && ev[0].event == notice::USER => {
-                return Ok(ev[0].cookie);
+                return Ok((ev[0].cookie, timeouts));
             }
-            Err(Rc::Timeout) => {}
+            Err(Rc::Timeout) => timeouts += 1,
             _ => return Err(3),
         }
     }
@@ -455,10 +500,14 @@ const UNMAP_ROUNDS: u32 = 20;
 /// The exit code of a reader that read the page after its unmap returned.
 const STALE_READ: i64 = 99;
 
-/// Rounds of a child process with a reader on every core but one reading
-/// a page that a thread on that one unmaps: the child must end with the
-/// unmapped page's fault; a read that succeeds after the unmap returned
-/// (a stale TLB entry on the reader's core) ends it with [`STALE_READ`].
+/// Rounds of a child process with a reader on one core reading a page
+/// that a thread on core 0 unmaps (the reader's core turns with the
+/// round, through every other core): the child must end with the
+/// reader's fault on the page; a read that succeeds after the unmap
+/// returned (a stale TLB entry on the reader's core) ends it with
+/// [`STALE_READ`]. One reader a round: with several, the first fault ends
+/// the process, and one core's stale entry would go unseen behind
+/// another's fault.
 fn unmap_seen_at_once_by_every_core() -> TestResult {
     for round in 0..UNMAP_ROUNDS {
         let t = check_ok!(
@@ -470,11 +519,18 @@ fn unmap_seen_at_once_by_every_core() -> TestResult {
             ),
             "create the child"
         );
-        check_ok!(t.set_env(b"role=unmap"), "the child's role");
+        check_ok!(
+            t.set_env(format!("role=unmap-{round}").as_bytes()),
+            "the child's role"
+        );
         check_ok!(t.resume(), "resume");
         let exit = check_ok!(t.wait(JOIN_TIMEOUT), "wait");
+        // The reader reads the page's first word: the fault is there.
         check!(
-            exit.status == ExitStatus::Exception as u32 && exit.fault == FaultKind::Unmapped as u32,
+            exit.status == ExitStatus::Exception as u32
+                && exit.fault == FaultKind::Unmapped as u32
+                && exit.far != 0
+                && exit.far % 4096 == 0,
             "round {round}: the child ended {} (fault {} at {:#x}), not on the unmapped page",
             task::Describe(&exit),
             exit.fault,
@@ -485,9 +541,9 @@ fn unmap_seen_at_once_by_every_core() -> TestResult {
     Ok(())
 }
 
-/// The child of [`unmap_seen_at_once_by_every_core`].
-fn unmap_under_readers() -> i32 {
-    static READS: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
+/// The child of [`unmap_seen_at_once_by_every_core`] in `round`.
+fn unmap_under_a_reader(round: usize) -> i32 {
+    static READS: AtomicU64 = AtomicU64::new(0);
     static PAGE: AtomicU64 = AtomicU64::new(0);
     static FREED: AtomicBool = AtomicBool::new(false);
     let Ok(cores) = cores() else { return 3 };
@@ -496,12 +552,12 @@ fn unmap_under_readers() -> i32 {
     };
     PAGE.store(page.addr, SeqCst);
     GO.store(false, SeqCst);
-    let (near, readers) = match cores.split_first() {
-        Some((near, rest)) if !rest.is_empty() => (*near, rest.to_vec()),
-        _ => (cores[0], cores.clone()),
+    let (near, far) = match cores.split_first() {
+        Some((near, rest)) if !rest.is_empty() => (*near, rest[round % rest.len()]),
+        _ => (cores[0], cores[0]),
     };
-    for (slot, &c) in readers.iter().enumerate() {
-        let reader = on_core(c, move || {
+    {
+        let reader = on_core(far, move || {
             let at = PAGE.load(SeqCst) as *const u64;
             loop {
                 // Acquire: the read below cannot be made before this load.
@@ -512,7 +568,7 @@ fn unmap_under_readers() -> i32 {
                 if freed {
                     task::exit(STALE_READ);
                 }
-                READS[slot].fetch_add(1 + v, SeqCst);
+                READS.fetch_add(1 + v, SeqCst);
             }
         });
         if reader.is_err() {
@@ -521,7 +577,7 @@ fn unmap_under_readers() -> i32 {
     }
     let freer = on_core(near, move || {
         let until = now() + ms(5000);
-        while READS[..readers.len()].iter().any(|r| r.load(SeqCst) < 1000) {
+        while READS.load(SeqCst) < 1000 {
             if now() > until {
                 return 7;
             }
@@ -533,8 +589,8 @@ fn unmap_under_readers() -> i32 {
             return 8;
         }
         FREED.store(true, SeqCst);
-        // A reader faults now, ending this process, unless its core still
-        // maps the page.
+        // The reader faults now, ending this process, unless its core
+        // still maps the page.
         syscall::sleep_ns(ms(1000));
         0
     });
