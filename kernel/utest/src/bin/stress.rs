@@ -317,19 +317,27 @@ fn race(cores: &[u32], channel: Handle) -> TestResult {
         threads.push((c, t));
     }
     GO.store(true, SeqCst);
-    // Once every user has used its handle a little: the revocation.
-    let until = now() + ms(5_000);
-    while USES[..cores.len()]
-        .iter()
-        .any(|u| u.load(SeqCst) < USES_BEFORE)
-    {
-        check!(now() < until, "the users did not start");
+    // Once every user has used its handle a little: the revocation. (It
+    // comes anyway after a minute, so that the users end either way.)
+    let until = now() + ms(60_000);
+    let uses = || USES[..cores.len()].iter().map(|u| u.load(SeqCst));
+    let mut started = true;
+    while uses().any(|n| n < USES_BEFORE) {
+        if now() > until {
+            started = false;
+            break;
+        }
         syscall::sleep_ns(ms(1));
     }
     check_ok!(handle::revoke(root), "revoke");
     REVOKED.store(true, SeqCst);
     join_all(threads, "users")?;
     check_ok!(handle::close(root), "close the root");
+    check!(
+        started,
+        "the users had not all started after a minute: uses {:?}",
+        uses().collect::<Vec<_>>()
+    );
     Ok(())
 }
 
