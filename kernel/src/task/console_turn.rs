@@ -2,9 +2,9 @@
 //! interrupt (`task::resume`) keeps the console until it ends, so that what
 //! another thread writes meanwhile does not land in the middle of its line:
 //! that thread waits its turn, blocked, and makes its call again when the
-//! write ends. It waits at most one tick: a writer that does not get the
-//! CPU back (starved by a busier thread, or frozen) must not silence
-//! everyone else, so after that the call goes ahead.
+//! write ends. It waits one to two ticks at most: a writer that does not
+//! get the CPU back (starved by a busier thread, or frozen) must not
+//! silence everyone else, so after that the call goes ahead.
 
 use super::Kernel;
 use super::resume::Work;
@@ -52,11 +52,14 @@ impl Kernel {
     }
 
     /// Block the current thread until the console's writer is done, or
-    /// the next tick: then it makes the same call again, which goes ahead
-    /// (its saved `written: 0` says it has waited once).
+    /// a whole tick has passed: then it makes the same call again, which
+    /// goes ahead (its saved `written: 0` says it has waited once). Not
+    /// the next tick: that may be a moment away when the waiter was woken
+    /// between two (by another core's tick), which left the writer no
+    /// time to end its line.
     pub fn console_wait(&mut self) {
         self.save_resume(Work::Console { written: 0 });
-        let next = crate::tick::ticks().saturating_add(1);
-        self.block_current(Wait::Console, Some(next));
+        let after_a_whole_tick = crate::tick::ticks().saturating_add(2);
+        self.block_current(Wait::Console, Some(after_a_whole_tick));
     }
 }
