@@ -100,21 +100,21 @@ fn write<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
     const STEP: usize = 16;
     let mut buf = [0u8; 256];
     let total = req.header.arena_len;
-    let resumed = match k.take_resume() {
-        Some(Work::Console { written }) if written <= total => Some(written),
+    // Where a stopped write goes on; or, for a new one, till when it may
+    // wait for the console (a wait it began before).
+    let (resumed, waited) = match k.take_resume() {
+        Some(Work::Console { written }) if written <= total => (Some(written), None),
+        Some(Work::ConsoleTurn { until }) => (None, Some(until)),
         Some(other) => {
             k.abandon(req.caller, other);
-            None
+            (None, None)
         }
-        None => None,
+        None => (None, None),
     };
     let mut off = match resumed {
         Some(written) => written,
         // Another thread's write stopped half-way: its turn first.
-        None if k.console_taken() => {
-            k.console_wait();
-            return Ok(Reply::Again);
-        }
+        None if k.console_taken() && k.console_wait(waited) => return Ok(Reply::Again),
         None => 0,
     };
     while off < total {

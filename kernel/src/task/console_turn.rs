@@ -2,13 +2,20 @@
 //! interrupt (`task::resume`) keeps the console until it ends, so that what
 //! another thread writes meanwhile does not land in the middle of its line:
 //! that thread waits its turn, blocked, and makes its call again when the
-//! write ends. It waits one to two ticks at most: a writer that does not
+//! write ends (or waits again, if another stopped write took the console
+//! first). It waits [`PATIENCE`] ticks at most: a writer that does not
 //! get the CPU back (starved by a busier thread, or frozen) must not
 //! silence everyone else, so after that the call goes ahead.
 
 use super::Kernel;
 use super::resume::Work;
 use super::thread::{Tid, Wait};
+
+/// Ticks a thread waits at most for another's stopped console write: a
+/// few, not one, because the writer may be on another core that is itself
+/// stopped a while (an emulated core whose host thread was descheduled; a
+/// core serving a long call of a higher thread first).
+const PATIENCE: u64 = 5;
 
 impl Kernel {
     /// True if another thread is half-way through a console write that the
@@ -51,15 +58,22 @@ impl Kernel {
         }
     }
 
-    /// Block the current thread until the console's writer is done, or
-    /// a whole tick has passed: then it makes the same call again, which
-    /// goes ahead (its saved `written: 0` says it has waited once). Not
-    /// the next tick: that may be a moment away when the waiter was woken
-    /// between two (by another core's tick), which left the writer no
-    /// time to end its line.
-    pub fn console_wait(&mut self) {
-        self.save_resume(Work::Console { written: 0 });
-        let after_a_whole_tick = crate::tick::ticks().saturating_add(2);
-        self.block_current(Wait::Console, Some(after_a_whole_tick));
+    /// Block the current thread, whose `Console.Write` found the console
+    /// taken, until the writer is done or tick `until` (first wait:
+    /// [`PATIENCE`] whole ticks from now; whole ticks, since the next may be
+    /// a moment away when the waiter was woken between two by another
+    /// core's tick). Then it makes the same call again. False: the wait is
+    /// over, the call goes ahead. A waiter woken because a write ended
+    /// waits again, to its first deadline, if another's stopped write took
+    /// the console before it got there.
+    pub fn console_wait(&mut self, until: Option<u64>) -> bool {
+        let now = crate::tick::ticks();
+        let until = until.unwrap_or(now.saturating_add(PATIENCE + 1));
+        if now >= until {
+            return false;
+        }
+        self.save_resume(Work::ConsoleTurn { until });
+        self.block_current(Wait::Console, Some(until));
+        true
     }
 }

@@ -81,14 +81,15 @@ impl PerCpu {
     };
 }
 
-/// Where a thread runs unless its creator or the thread says otherwise:
-/// for now the boot core (core 0 on both boards), so a system runs as it
-/// did on one core until it places threads on the others
-/// (`Task.SetAffinity`, `Thread.SetAffinity`). Every core becomes the
-/// default once the suites' timing checks hold with four cores at once on
-/// a two-core host (issue 16). The benchmark kernel needs it anyway: its
-/// instruction counters are per core.
-pub const DEFAULT_AFFINITY: u64 = 1;
+/// Where the first process's threads run unless it places them
+/// (`Task.SetAffinity`, `Thread.SetAffinity`): every core. A process
+/// starts with its creator's affinity. The benchmark kernel keeps to the
+/// boot core, whose instruction counter alone it reads.
+pub const DEFAULT_AFFINITY: u64 = if cfg!(feature = "kbench") {
+    1
+} else {
+    (1 << MAX_CPUS) - 1
+};
 
 impl Kernel {
     /// Make `me` the lock holder: its state into `here`.

@@ -15,6 +15,7 @@ use kernel_core::syscall::UserSlice;
 use kos_abi::msg::{
     DESC_COPY, DESC_MOVE, DESC_SIZE, HEADER_SIZE, HandleDesc, Header, MAX_HANDLES, NO_BADGE,
 };
+use kos_abi::syscall::FOREVER;
 use kos_abi::{Handle, Rc, Rights};
 use zerocopy::IntoBytes;
 
@@ -307,7 +308,12 @@ impl Kernel {
                             badge: node_badge,
                             served_by: Some(server),
                         },
-                        crate::task::deadline(timeout_ns),
+                        // Timeout 0 asked only that a server be waiting:
+                        // one was, so the reply is waited for unbounded.
+                        crate::task::deadline(match timeout_ns {
+                            0 => FOREVER,
+                            t => t,
+                        }),
                     );
                     self.start_serving(server, me, len, node_badge);
                     return None;

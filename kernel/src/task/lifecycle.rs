@@ -107,6 +107,9 @@ impl Kernel {
         };
 
         let parent = creator.and_then(|c| self.procs.get(c)).map_or(0, |c| c.pid);
+        let affinity = creator
+            .and_then(|c| self.procs.get(c))
+            .map_or(super::cpus::DEFAULT_AFFINITY, |c| c.affinity);
         // The child's own generator is seeded from its creator's, so that
         // reseeding the creator makes its children's placements repeat.
         let aslr = match creator.and_then(|c| self.procs.get_mut(c)) {
@@ -160,7 +163,7 @@ impl Kernel {
             elf_hdr: None,
             aslr: kernel_core::aslr::Aslr::new(child_seed),
             initial: (SchedClass::Normal, priority, 0),
-            affinity: super::cpus::DEFAULT_AFFINITY,
+            affinity,
             fault_thread: None,
             subject: label.0,
             policy: label.1,

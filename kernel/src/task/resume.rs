@@ -33,6 +33,10 @@ pub struct Resume {
 pub enum Work {
     /// `Console.Write`: bytes of the arena already written.
     Console { written: u32 },
+    /// `Console.Write` waiting for another thread's stopped write
+    /// (`task::console_turn`): it goes ahead once that write ends, or at
+    /// tick `until` whatever happens.
+    ConsoleTurn { until: u64 },
     /// `Mdl.Create`: the MDL so far (frames zeroed), its `pages` charged to
     /// the caller's frames; for `GetNextVmRegion`, the copy so far of the
     /// region at `copy_of` (process, start).
@@ -362,7 +366,7 @@ impl Kernel {
     /// Give back what half-done `work` of a thread of `pid` holds.
     pub fn abandon(&mut self, pid: Pid, work: Work) {
         match work {
-            Work::Console { .. } => {}
+            Work::Console { .. } | Work::ConsoleTurn { .. } => {}
             Work::Mdl { mdl, pages, .. } => {
                 self.reclaim.frames(mdl.frames);
                 self.uncharge_frames(Some(pid), pages);

@@ -15,8 +15,9 @@ pub const NOP: u64 = 0;
 /// (rc, reply_len)`: send the request message to the object behind `handle`
 /// and wait for the reply, which the kernel writes to `reply_ptr` (at most
 /// `reply_cap` bytes). For a channel, `timeout_ns` bounds the whole call
-/// ([`FOREVER`] = no bound, 0 = only if a server is waiting); kernel objects
-/// answer at once and ignore it.
+/// ([`FOREVER`] = no bound; 0 = only if a server is waiting, whose reply is
+/// then waited for without bound); kernel objects answer at once and
+/// ignore it.
 pub const CALL: u64 = 1;
 /// Give up the rest of the time slice to threads of the same priority.
 pub const YIELD: u64 = 2;

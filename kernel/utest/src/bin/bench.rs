@@ -903,6 +903,10 @@ fn bench_client() -> i32 {
 
 /// Cores the cross-core benchmarks use: the benchmark machine has four.
 const PAIRS: usize = 4;
+/// Round trips of each pair: under icount QEMU runs the cores in turns of
+/// up to a few million instructions, and four pairs overlap only if each
+/// runs for several turns (1000 round trips fit in about one).
+const PAIR_ITERATIONS: u64 = 10_000;
 
 /// The channel of pair `k` (a server thread on core `k`).
 fn pair_channel(k: usize) -> alloc::string::String {
@@ -997,7 +1001,7 @@ static PAIRS_GO: AtomicBool = AtomicBool::new(false);
 /// once all have (each spins alone on its core till then, so that no pair
 /// starts a tick after another).
 static PAIRS_READY: AtomicU64 = AtomicU64::new(0);
-/// When each pair's [`ITERATIONS`] round trips began and ended (virtual
+/// When each pair's [`PAIR_ITERATIONS`] round trips began and ended (virtual
 /// ns: instructions of the whole machine under icount).
 static PAIR_SPANS: [(AtomicU64, AtomicU64); PAIRS] =
     [const { (AtomicU64::new(0), AtomicU64::new(0)) }; PAIRS];
@@ -1039,7 +1043,7 @@ fn run_pairs(pairs: &[(usize, Handle)]) -> Result<u64, &'static str> {
                 core::hint::spin_loop();
             }
             let start = libkos::time::now_ns();
-            for _ in 0..ITERATIONS {
+            for _ in 0..PAIR_ITERATIONS {
                 if !call() {
                     return 1;
                 }
@@ -1068,7 +1072,7 @@ fn run_pairs(pairs: &[(usize, Handle)]) -> Result<u64, &'static str> {
     if last_start >= first_end {
         return Err("the pairs did not run at the same time");
     }
-    Ok(last.saturating_sub(first) / (ITERATIONS * n))
+    Ok(last.saturating_sub(first) / (PAIR_ITERATIONS * n))
 }
 
 /// `ipc_cross_core`: a client on core 1 and its server on core 2.

@@ -217,9 +217,15 @@ fn notice_wait_timeout() -> TestResult {
     expect_rc("wait 50 ms, no event", r, Rc::Timeout)?;
     check!(took >= ms(50), "the 50 ms wait ended after {took} ns");
     check!(took < ms(2000), "the 50 ms wait took {took} ns");
-    let t0 = now();
-    expect_rc("wait 0, no event", notice::wait(n, 0, &mut ev), Rc::Timeout)?;
-    check!(now() - t0 < ms(20), "wait 0 blocked");
+    // It never blocks: the quickest of a few tries (a host may stop an
+    // emulated core for a while) is well under a tick.
+    let mut quickest = u64::MAX;
+    for _ in 0..5 {
+        let t0 = now();
+        expect_rc("wait 0, no event", notice::wait(n, 0, &mut ev), Rc::Timeout)?;
+        quickest = quickest.min(now() - t0);
+    }
+    check!(quickest < ms(10), "wait 0 took {quickest} ns");
     check_ok!(handle::close(n), "close");
     Ok(())
 }

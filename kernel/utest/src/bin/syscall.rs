@@ -281,6 +281,19 @@ fn whole_line(tag: u8, n: usize) -> Vec<u8> {
 /// writes did stop half-way.
 fn console_lines_stay_whole() -> TestResult {
     static DONE: AtomicBool = AtomicBool::new(false);
+    /// Both threads on the boot core for the test, so this one's wake-ups
+    /// interrupt the writer's writes; every core again afterwards.
+    struct OneCore;
+    impl Drop for OneCore {
+        fn drop(&mut self) {
+            let _ = libkos::task::set_affinity(libkos::Handle::SELF_TASK, u64::MAX);
+        }
+    }
+    check_ok!(
+        libkos::task::set_affinity(libkos::Handle::SELF_TASK, 1),
+        "keep to the boot core"
+    );
+    let _one_core = OneCore;
     DONE.store(false, SeqCst);
     check_ok!(libkos::sys::tick_lateness(), "start a period");
     let writer = check_ok!(
