@@ -497,7 +497,9 @@ macro_rules! interface {
                     Client { handle, timeout_ns: u64::MAX }
                 }
 
-                /// The same, each call bounded by `timeout_ns`.
+                /// The same, each call bounded by `timeout_ns` (0: made
+                /// only if a server waits, its reply then waited for
+                /// without bound).
                 pub const fn with_timeout(self, timeout_ns: u64) -> Client {
                     Client { timeout_ns, ..self }
                 }

@@ -131,7 +131,8 @@ pub unsafe fn call_raw(
 
 /// [`call_raw`] with a timeout in nanoseconds: a channel call gives up with
 /// [`Rc::Timeout`] after `timeout_ns` ([`FOREVER`]: never; 0: unless a
-/// server is already waiting). Kernel objects answer at once and ignore it.
+/// server is already waiting, whose reply is then waited for without
+/// bound). Kernel objects answer at once and ignore it.
 ///
 /// For a call to a user server, `x0` is the status the server put in its
 /// reply's header; a transport failure (`rcPeerDied`, `rcTimeout`,

@@ -146,8 +146,9 @@ pub fn join_handle(handle: Handle, timeout_ns: u64) -> Result<i64, Rc> {
 }
 
 /// `Thread.SetAffinity` on any handle: the cores the thread may run on
-/// from now (at least one of them must run threads, else
-/// `rcInvalidArgument`); it moves at once if its core is not one of them.
+/// from now, those of `cores` its process may run on (at least one of
+/// them must run threads, else `rcInvalidArgument`); it moves at once if
+/// its core is not one of them.
 pub fn set_affinity(handle: Handle, cores: u64) -> Result<(), Rc> {
     ipc::invoke::<m::SetAffinity>(handle, &thread::Affinity { cores }, &[], &mut []).map(|_| ())
 }

@@ -123,7 +123,14 @@ fn write<'a>(k: &mut Kernel, req: &Request) -> Result<Reply<'a>, Rc> {
             offset: off,
             len: n,
         };
-        let mut bytes = req.arena_bytes(k, r, &mut buf)?;
+        let mut bytes = match req.arena_bytes(k, r, &mut buf) {
+            Ok(b) => b,
+            Err(rc) => {
+                // Its write is over: waiters need not sit out their wait.
+                k.console_done();
+                return Err(rc);
+            }
+        };
         if off + n < total {
             // A character cut by the piece's end goes with the next piece.
             bytes = &bytes[..utf8_cut::whole_chars(bytes).max(1)];

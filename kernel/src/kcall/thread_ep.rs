@@ -64,7 +64,8 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Tid) -> Result<Reply<'a>,
         }
         Method::Info => {
             let t = k.thread(target).ok_or(Rc::InvalidArgument)?;
-            let (tid, state, switches, affinity) = (t.tid, t.state.abi(), t.switches, t.affinity);
+            let (tid, state, switches) = (t.tid, t.state.abi(), t.switches);
+            let affinity = k.affinity_of(target);
             let core = k.core_of(target);
             let ticks = k.cpu_time(target);
             let freq = crate::arch::timer::frequency().max(1);
@@ -81,8 +82,7 @@ pub fn call<'a>(k: &mut Kernel, req: &Request, target: Tid) -> Result<Reply<'a>,
         }
         Method::SetAffinity => {
             let a: Affinity = req.args();
-            let cores = k.check_affinity(a.cores)?;
-            k.set_affinity(target, cores)?;
+            k.place_thread(target, a.cores)?;
             Ok(Reply::empty())
         }
     }

@@ -1,17 +1,21 @@
 //! Whose write the console is in. A `Console.Write` that stops for an
 //! interrupt (`task::resume`) keeps the console until it ends, so that what
 //! another thread writes meanwhile does not land in the middle of its line:
-//! that thread waits its turn, blocked, and makes its call again when the
-//! write ends (or waits again, if another stopped write took the console
-//! first). It waits [`PATIENCE`] ticks at most: a writer that does not
-//! get the CPU back (starved by a busier thread, or frozen) must not
-//! silence everyone else, so after that the call goes ahead.
+//! that thread waits its turn, blocked. When the write ends, the console
+//! passes to the thread that has waited longest, which makes its call
+//! again; the others wait on, and so does a writer that comes straight
+//! back (first come, first served: a busy writer cannot crowd the waiters
+//! out). Both waits are bounded by [`PATIENCE`] ticks: a thread that does
+//! not come back to its write or its turn by then (starved by a busier
+//! thread, frozen, or making other calls) loses it, and a waiter goes
+//! ahead after that long whatever happens, so no writer can silence the
+//! others.
 
 use super::Kernel;
 use super::resume::Work;
-use super::thread::{Tid, Wait};
+use super::thread::{State, Wait};
 
-/// Ticks a thread waits at most for another's stopped console write: a
+/// Ticks a stopped write keeps the console, and a waiter waits at most: a
 /// few, not one, because the writer may be on another core that is itself
 /// stopped a while (an emulated core whose host thread was descheduled; a
 /// core serving a long call of a higher thread first).
@@ -19,53 +23,54 @@ const PATIENCE: u64 = 5;
 
 impl Kernel {
     /// True if another thread is half-way through a console write that the
-    /// current one must wait for.
+    /// current one must wait for, or was given its turn: less than
+    /// [`PATIENCE`] ticks ago, and it may run to go on with it.
     pub fn console_taken(&self) -> bool {
-        match self.console_writer {
-            Some(w) if w != self.here.current => self
-                .threads
-                .get(w)
-                .and_then(|t| t.resume.as_ref())
-                .is_some_and(|r| matches!(r.work, Work::Console { .. })),
-            _ => false,
-        }
+        let Some((w, since)) = self.console_writer else {
+            return false;
+        };
+        w != self.here.current
+            && crate::tick::ticks() < since.saturating_add(PATIENCE)
+            && self.threads.get(w).is_some_and(|t| {
+                matches!(t.state, State::Ready | State::Running)
+                    && t.resume.as_ref().is_some_and(|r| {
+                        matches!(r.work, Work::Console { .. } | Work::ConsoleTurn { .. })
+                    })
+            })
     }
 
     /// The current thread's write stopped half-way: the console stays its.
     pub fn console_keep(&mut self) {
-        self.console_writer = Some(self.here.current);
+        self.console_writer = Some((self.here.current, crate::tick::ticks()));
     }
 
-    /// The current thread's write ended: threads waiting for the console
-    /// make their calls again (`retry` takes each out of the sleepers).
+    /// The current thread's write ended: unless another thread holds the
+    /// console (the current one went ahead of it after waiting its
+    /// fill), the console is the next waiter's (the soonest deadline among
+    /// the sleepers is the longest wait), which makes its call again.
     pub fn console_done(&mut self) {
-        if self.console_writer != Some(self.here.current) {
+        if self.console_taken() {
             return;
         }
         self.console_writer = None;
-        let mut i = 0;
-        while i < self.sleepers.len() {
-            let tid: Tid = self.sleepers[i].1;
-            if self
-                .threads
+        let next = self.sleepers.iter().map(|&(_, tid)| tid).find(|&tid| {
+            self.threads
                 .get(tid)
                 .is_some_and(|t| t.wait == Some(Wait::Console))
-            {
-                self.retry(tid);
-            } else {
-                i += 1;
-            }
+        });
+        if let Some(tid) = next {
+            self.console_writer = Some((tid, crate::tick::ticks()));
+            self.retry(tid);
         }
     }
 
     /// Block the current thread, whose `Console.Write` found the console
-    /// taken, until the writer is done or tick `until` (first wait:
+    /// taken, until it is given the console or tick `until` (first wait:
     /// [`PATIENCE`] whole ticks from now; whole ticks, since the next may be
     /// a moment away when the waiter was woken between two by another
     /// core's tick). Then it makes the same call again. False: the wait is
-    /// over, the call goes ahead. A waiter woken because a write ended
-    /// waits again, to its first deadline, if another's stopped write took
-    /// the console before it got there.
+    /// over, the call goes ahead. A waiter that finds the console taken
+    /// again waits on, to its first deadline.
     pub fn console_wait(&mut self, until: Option<u64>) -> bool {
         let now = crate::tick::ticks();
         let until = until.unwrap_or(now.saturating_add(PATIENCE + 1));

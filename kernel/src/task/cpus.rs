@@ -88,7 +88,7 @@ impl PerCpu {
 pub const DEFAULT_AFFINITY: u64 = if cfg!(feature = "kbench") {
     1
 } else {
-    (1 << MAX_CPUS) - 1
+    u64::MAX >> (64 - MAX_CPUS)
 };
 
 impl Kernel {
@@ -185,6 +185,25 @@ impl Kernel {
             }
         }
         Ok(())
+    }
+
+    /// `Thread.SetAffinity`: thread `tid` runs on those of `cores` that
+    /// its process may run on (`Task.SetAffinity`, or its creator's), so
+    /// a process pinned by its creator cannot spread its threads; at least
+    /// one must be a core that runs threads.
+    pub fn place_thread(&mut self, tid: Tid, cores: u64) -> Result<(), Rc> {
+        let t = self.threads.get(tid).ok_or(Rc::InvalidArgument)?;
+        let allowed = self.procs.get(t.process).map_or(0, |p| p.affinity);
+        let cores = self.check_affinity(cores & allowed)?;
+        self.set_affinity(tid, cores)
+    }
+
+    /// The cores thread `tid` may run on that run threads (what
+    /// `Thread.Info` reports), 0 if there is no such thread.
+    pub fn affinity_of(&self, tid: Tid) -> u64 {
+        self.threads
+            .get(tid)
+            .map_or(0, |t| t.affinity & self.joined)
     }
 
     /// Where thread `tid` may run from now: if a core runs it that is not

@@ -99,8 +99,9 @@ pub struct Kernel {
     subs: Vec<Subscription>,
     /// Memory of ended processes and MDLs, given back in steps.
     reclaim: reclaim::Reclaim,
-    /// The thread half-way through a console write (`console_turn`).
-    console_writer: Option<Tid>,
+    /// The thread half-way through a console write, and the tick its
+    /// write last stopped at (`console_turn`).
+    console_writer: Option<(Tid, u64)>,
     /// A thread made ready by this exception for the scheduler to switch
     /// to directly (`schedule::handoff`): ready, not in the run queue.
     handoff: Option<Tid>,

@@ -353,7 +353,10 @@ impl Kernel {
         let Some(regs) = self.call_regs() else {
             return;
         };
-        STOPPED.fetch_add(1, Ordering::Relaxed);
+        // A wait for the console's turn is not a call stopped half-way.
+        if !matches!(work, Work::ConsoleTurn { .. }) {
+            STOPPED.fetch_add(1, Ordering::Relaxed);
+        }
         let cur = self.current();
         if let Some(t) = self.thread_mut(cur) {
             let pid = t.process;

@@ -90,10 +90,10 @@ crate::interfaces! {
         /// it needs the GetInitialThreadPriority right).
         fn GetBudget(()) -> task::BudgetInfo = 30, on Task, needs Rights::task(Method::GetInitialThreadPriority);
         /// Ours, not one of the 26: the cores the process's threads may
-        /// run on, those it has and those it makes later (one thread may
-        /// be moved after, `Thread.SetAffinity`); before it starts, its
-        /// initial thread's. Where it runs is part of starting it, so it
-        /// needs the Resume right.
+        /// run on, those it has and those it makes later (a thread may be
+        /// narrowed within them after, `Thread.SetAffinity`); before it
+        /// starts, its initial thread's. Where it runs is part of starting
+        /// it, so it needs the Resume right.
         fn SetAffinity(msg::thread::Affinity) -> () = 31, on Task, needs Rights::task(Method::Resume);
     }
 
@@ -106,8 +106,9 @@ crate::interfaces! {
         fn Join(msg::thread::JoinReq) -> msg::thread::JoinReply = 1, on Thread, needs Rights::WAIT;
         /// Thread id, state, CPU time, switches, affinity and core.
         fn Info(()) -> msg::thread::ThreadInfo = 2, on Thread, needs Rights::INFO;
-        /// Ours: the cores it may run on from now (it moves at once if its
-        /// core is not one of them).
+        /// Ours: the cores it may run on from now, those of the set that
+        /// its process may run on (none of them: rcInvalidArgument); it
+        /// moves at once if its core is not one of them.
         fn SetAffinity(msg::thread::Affinity) -> () = 3, on Thread, needs Rights::PLACE;
     }
 

@@ -920,6 +920,10 @@ fn cross_core() -> Result<(), &'static str> {
         let t = Task::create(name, SELF, DEFAULT_PRIORITY, CreateFlags::FROM_ROMFS)
             .map_err(|_| "cannot create a pair child")?;
         t.set_env(role).map_err(|_| "set_env failed")?;
+        // Every process of the benchmark kernel keeps to core 0 unless
+        // placed: these place their threads on every core.
+        libkos::task::set_affinity(t.handle(), u64::MAX)
+            .map_err(|_| "the cross-core benchmarks need the children's cores")?;
         Ok(t)
     };
     let server = make("ubench-pair-server", b"role=pair-server")?;

@@ -180,7 +180,9 @@ fn handle(r: &mut Rng) -> u64 {
     }
 }
 
-/// Bounded timeouts only: the child must not block for good.
+/// Short timeouts only: the child must not block for good. (With 0 a call
+/// is made only if a server waits, and then waits for its reply: the
+/// servers here always answer.)
 fn timeout(r: &mut Rng) -> u64 {
     // Mostly none: a timed wait lasts until a tick (10 ms), and tens of
     // thousands of them would take minutes.

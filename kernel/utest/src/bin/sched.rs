@@ -49,7 +49,7 @@ fn main() -> i32 {
 }
 
 fn tests() -> i32 {
-    libkos::test::run(
+    let single = libkos::test::run(
         "utest_sched",
         libkos::tests![
             higher_priority_preempts,
@@ -61,18 +61,26 @@ fn tests() -> i32 {
             realtime_allocation_under_contention,
             woken_server_waits_its_turn,
         ],
-    ) + libkos::test::run(
-        "utest_smp",
-        libkos::tests![
-            affinity_errors,
-            every_core_runs_a_thread,
-            cores_run_at_once,
-            ping_pong_across_cores,
-            simd_registers_survive_migration,
-            process_ended_while_running_elsewhere,
-            unmap_seen_by_every_core,
-        ],
-    )
+    );
+    // The SMP tests place threads on every core: the process may use them
+    // all (a thread's set is always within its process's).
+    if let Err(rc) = libkos::task::set_affinity(libkos::Handle::SELF_TASK, u64::MAX) {
+        libkos::println!("utest-sched: cannot run on every core: {rc}");
+        return single + 1;
+    }
+    single
+        + libkos::test::run(
+            "utest_smp",
+            libkos::tests![
+                affinity_errors,
+                every_core_runs_a_thread,
+                cores_run_at_once,
+                ping_pong_across_cores,
+                simd_registers_survive_migration,
+                process_ended_while_running_elsewhere,
+                unmap_seen_by_every_core,
+            ],
+        )
 }
 
 const JOIN_TIMEOUT: u64 = 20_000_000_000;
@@ -630,12 +638,39 @@ fn runs_on(t: &thread::JoinHandle, core: u32) -> TestResult {
 }
 
 /// An empty set, a set of cores that do not run threads, and a handle
-/// without the right are refused, and change nothing.
+/// without the right are refused, and change nothing; a thread of a
+/// process kept to core 0 cannot leave it.
 fn affinity_errors() -> TestResult {
+    let all = cores()?.iter().fold(0u64, |m, &c| m | 1 << c);
     RELEASE.store(false, SeqCst);
     let t = check_ok!(spinner(), "spawn a spinner");
     let before = check_ok!(t.info(), "Thread.Info").affinity;
-    check_eq!(before, 1, "a new thread's affinity is its process's");
+    check_eq!(
+        before,
+        all,
+        "a new thread's affinity is its process's (every core that runs threads)"
+    );
+    // Kept to core 0 by Task.SetAffinity (here by itself), the process's
+    // threads may narrow their sets within it, never widen them.
+    check_ok!(
+        libkos::task::set_affinity(libkos::Handle::SELF_TASK, 1),
+        "keep the process to core 0"
+    );
+    let outside = t.set_affinity(all & !1);
+    let wider = t.set_affinity(all);
+    let kept = t.info().map(|i| i.affinity);
+    check_ok!(
+        libkos::task::set_affinity(libkos::Handle::SELF_TASK, u64::MAX),
+        "every core again"
+    );
+    check_eq!(
+        outside,
+        Err(Rc::InvalidArgument),
+        "SetAffinity to cores outside its process's"
+    );
+    check_eq!(wider, Ok(()), "SetAffinity to a set around its process's");
+    check_eq!(kept, Ok(1), "what it got of that set: its process's core");
+    check_ok!(t.set_affinity(all), "SetAffinity to every core");
     check_eq!(t.set_affinity(0), Err(Rc::InvalidArgument), "no core");
     check_eq!(t.set_affinity(1 << 63), Err(Rc::InvalidArgument), "core 63");
     let weak = check_ok!(

@@ -41,6 +41,7 @@ fn main() -> i32 {
             join_on_kernel_handle_is_wrong_type,
             console_write_empty,
             console_lines_stay_whole,
+            console_lines_stay_whole_across_cores,
         ],
     )
 }
@@ -324,5 +325,69 @@ fn console_lines_stay_whole() -> TestResult {
         "no console write stopped for an interrupt ({lines} long lines)"
     );
     libkos::println!("utest_syscall: {lines} long lines, {resumed} stopped");
+    Ok(())
+}
+
+/// The same across cores: a writer of long lines on each other core, so
+/// that writes stop and wait for each other from core to core (a waiter
+/// woken as one write ends must not go ahead into another's that stopped
+/// meanwhile), while this thread writes short lines at ticks.
+fn console_lines_stay_whole_across_cores() -> TestResult {
+    static DONE: AtomicBool = AtomicBool::new(false);
+    DONE.store(false, SeqCst);
+    check_ok!(libkos::sys::tick_lateness(), "start a period");
+    let mut writers = Vec::new();
+    let mut placed = 0;
+    for (core, tag) in [(1, b'C'), (2, b'D'), (3, b'E')] {
+        let w = check_ok!(
+            libkos::thread::spawn(libkos::thread::normal(12), 0, move || {
+                let line = whole_line(tag, libkos::console::CHUNK - 20);
+                let mut lines = 0;
+                while !DONE.load(SeqCst) {
+                    if console::write(&line).is_err() {
+                        return -1;
+                    }
+                    lines += 1;
+                }
+                lines
+            }),
+            "start the writer for core {core}"
+        );
+        // A machine with fewer cores: it writes wherever it runs.
+        match w.set_affinity(1 << core) {
+            Ok(()) => placed += 1,
+            Err(Rc::InvalidArgument) => {}
+            Err(rc) => {
+                DONE.store(true, SeqCst);
+                return Err(alloc::format!("place the writer on core {core}: {rc}"));
+            }
+        }
+        writers.push(w);
+    }
+    let short = whole_line(b'F', 30);
+    for _ in 0..10 {
+        syscall::sleep_ns(utest::ms(10));
+        if console::write(&short).is_err() {
+            DONE.store(true, SeqCst);
+            return Err("a short line failed".into());
+        }
+    }
+    DONE.store(true, SeqCst);
+    let mut lines = Vec::new();
+    for w in &writers {
+        lines.push(check_ok!(w.join(20_000_000_000), "join a writer"));
+    }
+    check!(
+        lines.iter().all(|&n| n > 0),
+        "every writer wrote lines: {lines:?}"
+    );
+    let resumed = check_ok!(libkos::sys::tick_lateness(), "lateness").resumed;
+    check!(
+        resumed > 0,
+        "no console write stopped for an interrupt ({lines:?} long lines)"
+    );
+    libkos::println!(
+        "utest_syscall: {lines:?} long lines from {placed} other cores, {resumed} stopped"
+    );
     Ok(())
 }
