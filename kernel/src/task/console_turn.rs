@@ -49,7 +49,9 @@ impl Kernel {
     /// fill), the console is the next waiter's (the soonest deadline among
     /// the sleepers is the longest wait), which makes its call again.
     pub fn console_done(&mut self) {
-        if self.console_taken() {
+        // None: nobody waits (a thread waits only while the console is
+        // someone's), the common end of a write that never stopped.
+        if self.console_writer.is_none() || self.console_taken() {
             return;
         }
         self.console_writer = None;

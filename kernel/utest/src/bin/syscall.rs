@@ -275,6 +275,22 @@ fn whole_line(tag: u8, n: usize) -> Vec<u8> {
     line
 }
 
+/// A thread below this one's priority that writes long `tag` lines (one
+/// `Console.Write` each) until `done`; it ends with how many it wrote.
+fn long_line_writer(tag: u8, done: &'static AtomicBool) -> Result<libkos::thread::JoinHandle, Rc> {
+    libkos::thread::spawn(libkos::thread::normal(12), 0, move || {
+        let line = whole_line(tag, libkos::console::CHUNK - 20);
+        let mut lines = 0;
+        while !done.load(SeqCst) {
+            if console::write(&line).is_err() {
+                return -1;
+            }
+            lines += 1;
+        }
+        lines
+    })
+}
+
 /// A console write that stops for an interrupt keeps the console till it
 /// ends: a lower-priority thread writes long lines while this one wakes
 /// at ticks (interrupting those writes) and writes short ones. The harness
@@ -297,20 +313,7 @@ fn console_lines_stay_whole() -> TestResult {
     let _one_core = OneCore;
     DONE.store(false, SeqCst);
     check_ok!(libkos::sys::tick_lateness(), "start a period");
-    let writer = check_ok!(
-        libkos::thread::spawn(libkos::thread::normal(12), 0, || {
-            let line = whole_line(b'A', libkos::console::CHUNK - 20);
-            let mut lines = 0;
-            while !DONE.load(SeqCst) {
-                if console::write(&line).is_err() {
-                    return -1;
-                }
-                lines += 1;
-            }
-            lines
-        }),
-        "start the writer"
-    );
+    let writer = check_ok!(long_line_writer(b'A', &DONE), "start the writer");
     let short = whole_line(b'B', 30);
     for _ in 0..5 {
         syscall::sleep_ns(utest::ms(10));
@@ -340,17 +343,7 @@ fn console_lines_stay_whole_across_cores() -> TestResult {
     let mut placed = 0;
     for (core, tag) in [(1, b'C'), (2, b'D'), (3, b'E')] {
         let w = check_ok!(
-            libkos::thread::spawn(libkos::thread::normal(12), 0, move || {
-                let line = whole_line(tag, libkos::console::CHUNK - 20);
-                let mut lines = 0;
-                while !DONE.load(SeqCst) {
-                    if console::write(&line).is_err() {
-                        return -1;
-                    }
-                    lines += 1;
-                }
-                lines
-            }),
+            long_line_writer(tag, &DONE),
             "start the writer for core {core}"
         );
         // A machine with fewer cores: it writes wherever it runs.
