@@ -15,11 +15,14 @@ use super::Kernel;
 use super::resume::Work;
 use super::thread::{State, Wait};
 
-/// Ticks a stopped write keeps the console, and a waiter waits at most: a
-/// few, not one, because the writer may be on another core that is itself
+/// Ticks a stopped write keeps the console, and a waiter waits at most:
+/// not one, because the writer may be on another core that is itself
 /// stopped a while (an emulated core whose host thread was descheduled; a
-/// core serving a long call of a higher thread first).
-const PATIENCE: u64 = 5;
+/// core serving a long call of a higher thread first), and waiters queue
+/// behind each other. With 5, the demo's first lines, written by several
+/// processes at once while four raspi4b cores load programs, were cut in
+/// about one boot in four: waiters ran out their wait.
+const PATIENCE: u64 = 20;
 
 impl Kernel {
     /// True if another thread is half-way through a console write that the
